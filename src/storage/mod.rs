@@ -1,0 +1,150 @@
+//! Storage backends: an ordered, durable key-value space under the event store.
+//!
+//! The event store above owns every rule about events (versions, idempotency, hashing,
+//! subscriptions); a backend only has to provide an ordered byte-keyed map with
+//! - atomic batches: [`Backend::apply`] makes all of a batch visible or none of it, across any
+//!   keys, and after a crash either the whole batch or none of it is found;
+//! - explicit durability: [`Backend::sync`] returns only when everything applied before it
+//!   survives power loss.
+//!
+//! That is all a replicated backend on an existing distributed engine has to offer to pass the
+//! same tests. sled ([`sled_backend::SledBackend`]) is the embedded default.
+
+pub mod sled_backend;
+
+use std::ops::Bound;
+
+pub use sled_backend::SledBackend;
+
+/// An error from the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("sled error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("the store directory {path} is in use by another process or could not be locked: {reason}")]
+    Locked { path: String, reason: String },
+    #[error("storage fault: {0}")]
+    Fault(String),
+}
+
+/// One write inside an atomic batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOp {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+}
+
+/// A set of writes applied atomically by [`Backend::apply`].
+#[derive(Debug, Default, Clone)]
+pub struct WriteBatch {
+    ops: Vec<WriteOp>,
+    bytes: usize,
+}
+
+impl WriteBatch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.bytes += key.len() + value.len();
+        self.ops.push(WriteOp::Put(key, value));
+    }
+
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.bytes += key.len();
+        self.ops.push(WriteOp::Delete(key));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Sum of key and value lengths, for tracing and limits.
+    pub fn payload_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn ops(&self) -> &[WriteOp] {
+        &self.ops
+    }
+
+    pub fn into_ops(self) -> Vec<WriteOp> {
+        self.ops
+    }
+}
+
+/// A key and its value, as returned by scans.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// An iterator over a key range, in key order or in reverse.
+pub type ScanIter<'a> = Box<dyn Iterator<Item = Result<KeyValue, StorageError>> + Send + 'a>;
+
+/// The ordered, durable key-value space the event store is built on.
+pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
+    /// The value stored under `key`, if any.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// Keys in `[start, end)`-style bounds, ascending, or descending when `reverse`.
+    fn scan(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>, reverse: bool) -> ScanIter<'_>;
+
+    /// Applies every write of `batch` atomically (all visible, or none; after a crash, all or none).
+    fn apply(&self, batch: WriteBatch) -> Result<(), StorageError>;
+
+    /// Makes everything applied so far durable against process crash and power loss.
+    fn sync(&self) -> Result<(), StorageError>;
+
+    /// Bytes the backend occupies on disk (0 if it cannot tell).
+    fn size_on_disk(&self) -> Result<u64, StorageError>;
+
+    /// The last key-value pair whose key starts with `prefix` and is at most `upper`
+    /// (inclusive), if any. Used to find the segment holding a position and a stream's head.
+    fn last_at_or_before(&self, prefix: &[u8], upper: &[u8]) -> Result<Option<KeyValue>, StorageError> {
+        let mut it = self.scan(Bound::Included(prefix.to_vec()), Bound::Included(upper.to_vec()), true);
+        match it.next() {
+            Some(Ok((k, v))) if k.starts_with(prefix) => Ok(Some((k, v))),
+            Some(Ok(_)) | None => Ok(None),
+            Some(Err(e)) => Err(e),
+        }
+    }
+}
+
+/// The exclusive upper bound of all keys starting with `prefix` (None if there is none,
+/// i.e. the prefix is all 0xFF).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xFF {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Bounds covering exactly the keys that start with `prefix`.
+pub fn prefix_bounds(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let end = match prefix_end(prefix) {
+        Some(e) => Bound::Excluded(e),
+        None => Bound::Unbounded,
+    };
+    (Bound::Included(prefix.to_vec()), end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_increments_last_byte_and_carries() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(&[1, 0xFF]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xFF, 0xFF]), None);
+    }
+}

@@ -1,0 +1,57 @@
+//! The event store's error enum.
+
+use uuid::Uuid;
+
+use super::types::{ExpectedVersion, StreamVersion};
+use crate::storage::StorageError;
+
+/// An error from the event store. Every rejection of an append writes nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("wrong expected version for stream {stream}: expected {expected:?}, actual {}", describe_version(*.actual))]
+    WrongExpectedVersion { stream: String, expected: ExpectedVersion, actual: StreamVersion },
+    #[error("an append must contain at least one event")]
+    EmptyAppend,
+    #[error("the append for stream {stream} contains no events")]
+    EmptyStreamAppend { stream: String },
+    #[error("stream {stream} appears twice in one append; give all its events in one entry")]
+    StreamRepeated { stream: String },
+    #[error("an append may carry at most {limit} events, this one has {count}")]
+    TooManyEvents { count: usize, limit: usize },
+    #[error("event {index} of stream {stream} encodes to {size} bytes, over the {limit}-byte limit")]
+    EventTooLarge { stream: String, index: usize, size: usize, limit: usize },
+    #[error("invalid stream id: {reason}")]
+    InvalidStreamId { reason: String },
+    #[error("invalid event {index} of stream {stream}: {reason}")]
+    InvalidEvent { stream: String, index: usize, reason: String },
+    #[error("event id {event_id} appears twice in the same append")]
+    DuplicateEventInAppend { event_id: Uuid },
+    #[error("event id {event_id} is already stored at position {position} with different content")]
+    EventIdConflict { event_id: Uuid, position: u64 },
+    #[error("not an idempotent retry: {reason}")]
+    IdempotencyMismatch { reason: String },
+    #[error("the store refuses writes after a failed commit ({cause}); reopen it to recover")]
+    Poisoned { cause: String },
+    #[error("the store is closed")]
+    Closed,
+    #[error("the store directory {path} holds no anquan store")]
+    NotFound { path: String },
+    #[error("store data is corrupt: {detail}")]
+    Corrupt { detail: String },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+fn describe_version(v: StreamVersion) -> String {
+    match v {
+        None => "no stream".to_string(),
+        Some(n) => format!("version {n}"),
+    }
+}
+
+impl StoreError {
+    /// True for an optimistic-concurrency conflict: reload and retry.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::WrongExpectedVersion { .. })
+    }
+}

@@ -1,0 +1,383 @@
+//! On-disk layout: key spaces, the segment format and the event record.
+//!
+//! One ordered key space, partitioned by a leading byte (all written by one atomic batch per
+//! group commit):
+//!
+//! | key | value |
+//! |---|---|
+//! | `S` + first position (u64 BE) | a segment: the events of (part of) one group commit |
+//! | `I` + stream + `0x00` + first version (u64 BE) | index entry: segment key (u64 LE) + event count (u32 LE) |
+//! | `E` + event id (16 bytes) | position (u64 BE) — idempotency |
+//! | `Mhead` | next position (u64 LE), head hash (32), last recorded-at (i64 LE) |
+//! | `Mformat` | layout version (1 byte) |
+//!
+//! A segment is `format u8 | flags u8 | prev_hash [32] | count u32 LE` followed by `count` entries
+//! of `len u32 LE | record [len] | hash [32]`, where `hash = BLAKE3(prev_hash || record)` chains
+//! across segments. The record is the bincode encoding of [`RecordBody`]; the hash covers exactly
+//! the stored bytes, so verification needs no re-encoding and detects any changed byte.
+//! Stream ids cannot contain `0x00` (see `validate_stream_id`), which keeps index keys of
+//! different streams from interleaving.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::types::{Hash, Head, RecordedEvent, Timestamp};
+use crate::codec;
+
+pub const SEGMENT_PREFIX: u8 = b'S';
+pub const INDEX_PREFIX: u8 = b'I';
+pub const EVENT_ID_PREFIX: u8 = b'E';
+pub const HEAD_KEY: &[u8] = b"Mhead";
+pub const FORMAT_KEY: &[u8] = b"Mformat";
+pub const LAYOUT_VERSION: u8 = 1;
+
+pub const SEGMENT_FORMAT: u8 = 1;
+pub const SEGMENT_HEADER_LEN: usize = 1 + 1 + 32 + 4;
+pub const ENTRY_OVERHEAD: usize = 4 + 32;
+
+/// A group commit is split into segments of about this size, keeping sled values small.
+pub const SEGMENT_TARGET_BYTES: usize = 32 * 1024;
+
+/// A malformed stored structure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayoutError {
+    #[error("segment header is truncated ({0} bytes)")]
+    TruncatedHeader(usize),
+    #[error("unknown segment format {0}")]
+    UnknownFormat(u8),
+    #[error("entry {index} of the segment is truncated")]
+    TruncatedEntry { index: u32 },
+    #[error("segment has {0} trailing bytes after its last entry")]
+    TrailingBytes(usize),
+    #[error("record of entry {index} does not decode: {reason}")]
+    Record { index: u32, reason: String },
+    #[error("malformed {what}")]
+    Malformed { what: &'static str },
+}
+
+/// The hashed part of an event, as stored (borrowed form for encoding).
+#[derive(Serialize)]
+pub struct RecordRef<'a> {
+    pub position: u64,
+    pub stream: &'a str,
+    pub version: u64,
+    pub event_type: &'a str,
+    pub schema_version: u16,
+    pub event_id: [u8; 16],
+    pub occurred_at: i64,
+    pub recorded_at: i64,
+    pub actor: &'a str,
+    pub correlation_id: Option<[u8; 16]>,
+    pub causation_id: Option<[u8; 16]>,
+    #[serde(with = "serde_bytes")]
+    pub payload: &'a [u8],
+}
+
+/// The hashed part of an event, as stored (owned form for decoding). Same field order and
+/// types as [`RecordRef`], so both encode identically.
+#[derive(Deserialize)]
+pub struct RecordBody {
+    pub position: u64,
+    pub stream: String,
+    pub version: u64,
+    pub event_type: String,
+    pub schema_version: u16,
+    pub event_id: [u8; 16],
+    pub occurred_at: i64,
+    pub recorded_at: i64,
+    pub actor: String,
+    pub correlation_id: Option<[u8; 16]>,
+    pub causation_id: Option<[u8; 16]>,
+    #[serde(with = "serde_bytes")]
+    pub payload: Vec<u8>,
+}
+
+/// Chains `record` onto `prev`.
+pub fn chain_hash(prev: &Hash, record: &[u8]) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(prev);
+    h.update(record);
+    *h.finalize().as_bytes()
+}
+
+pub fn segment_key(first_position: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(SEGMENT_PREFIX);
+    k.extend_from_slice(&first_position.to_be_bytes());
+    k
+}
+
+pub fn parse_segment_key(key: &[u8]) -> Result<u64, LayoutError> {
+    match key {
+        [SEGMENT_PREFIX, rest @ ..] if rest.len() == 8 => {
+            Ok(u64::from_be_bytes(rest.try_into().map_err(|_| LayoutError::Malformed { what: "segment key" })?))
+        }
+        _ => Err(LayoutError::Malformed { what: "segment key" }),
+    }
+}
+
+/// `I` + stream + 0x00: the prefix of all index entries of a stream.
+pub fn index_prefix(stream: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(stream.len() + 2);
+    k.push(INDEX_PREFIX);
+    k.extend_from_slice(stream.as_bytes());
+    k.push(0);
+    k
+}
+
+pub fn index_key(stream: &str, first_version: u64) -> Vec<u8> {
+    let mut k = index_prefix(stream);
+    k.extend_from_slice(&first_version.to_be_bytes());
+    k
+}
+
+/// Splits an index key into (stream, first version).
+pub fn parse_index_key(key: &[u8]) -> Result<(&str, u64), LayoutError> {
+    let bad = LayoutError::Malformed { what: "index key" };
+    if key.len() < 1 + 1 + 1 + 8 || key[0] != INDEX_PREFIX {
+        return Err(bad);
+    }
+    let (head, version) = key.split_at(key.len() - 8);
+    let stream = match head {
+        [INDEX_PREFIX, stream @ .., 0] => stream,
+        _ => return Err(bad),
+    };
+    let stream = std::str::from_utf8(stream).map_err(|_| LayoutError::Malformed { what: "index key" })?;
+    let version = u64::from_be_bytes(version.try_into().map_err(|_| LayoutError::Malformed { what: "index key" })?);
+    Ok((stream, version))
+}
+
+/// Index entry value: which segment holds the stream's events `first_version ..` and how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub segment: u64,
+    pub count: u32,
+}
+
+impl IndexEntry {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(12);
+        v.extend_from_slice(&self.segment.to_le_bytes());
+        v.extend_from_slice(&self.count.to_le_bytes());
+        v
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, LayoutError> {
+        let bad = LayoutError::Malformed { what: "index entry" };
+        if bytes.len() != 12 {
+            return Err(bad);
+        }
+        let segment = u64::from_le_bytes(bytes[0..8].try_into().map_err(|_| bad.clone())?);
+        let count = u32::from_le_bytes(bytes[8..12].try_into().map_err(|_| bad)?);
+        Ok(Self { segment, count })
+    }
+}
+
+pub fn event_id_key(id: &Uuid) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    k.push(EVENT_ID_PREFIX);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+pub fn decode_position(bytes: &[u8]) -> Result<u64, LayoutError> {
+    let arr: [u8; 8] = bytes.try_into().map_err(|_| LayoutError::Malformed { what: "position" })?;
+    Ok(u64::from_be_bytes(arr))
+}
+
+pub fn encode_head(head: &Head) -> Vec<u8> {
+    let mut v = Vec::with_capacity(48);
+    v.extend_from_slice(&head.next_position.to_le_bytes());
+    v.extend_from_slice(&head.hash);
+    v.extend_from_slice(&head.last_recorded_at.0.to_le_bytes());
+    v
+}
+
+pub fn decode_head(bytes: &[u8]) -> Result<Head, LayoutError> {
+    let bad = || LayoutError::Malformed { what: "head record" };
+    if bytes.len() != 48 {
+        return Err(bad());
+    }
+    let next_position = u64::from_le_bytes(bytes[0..8].try_into().map_err(|_| bad())?);
+    let hash: Hash = bytes[8..40].try_into().map_err(|_| bad())?;
+    let last = i64::from_le_bytes(bytes[40..48].try_into().map_err(|_| bad())?);
+    Ok(Head { next_position, hash, last_recorded_at: Timestamp(last) })
+}
+
+/// Builds one segment value.
+pub struct SegmentBuilder {
+    pub first_position: u64,
+    buf: Vec<u8>,
+    count: u32,
+}
+
+impl SegmentBuilder {
+    pub fn new(first_position: u64, prev_hash: &Hash) -> Self {
+        let mut buf = Vec::with_capacity(SEGMENT_TARGET_BYTES + 1024);
+        buf.push(SEGMENT_FORMAT);
+        buf.push(0); // flags: reserved (compression)
+        buf.extend_from_slice(prev_hash);
+        buf.extend_from_slice(&0u32.to_le_bytes());
+        Self { first_position, buf, count: 0 }
+    }
+
+    pub fn len_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    pub fn push(&mut self, record: &[u8], hash: &Hash) {
+        // Records are bounded by MAX_EVENT_BYTES, far below u32::MAX.
+        self.buf.extend_from_slice(&(record.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(record);
+        self.buf.extend_from_slice(hash);
+        self.count += 1;
+    }
+
+    pub fn finish(mut self) -> (u64, Vec<u8>) {
+        self.buf[34..38].copy_from_slice(&self.count.to_le_bytes());
+        (self.first_position, self.buf)
+    }
+}
+
+/// A parsed segment: header and the byte ranges of its entries (no record decoded yet).
+pub struct SegmentView<'a> {
+    pub prev_hash: Hash,
+    pub entries: Vec<(&'a [u8], Hash)>,
+}
+
+impl<'a> SegmentView<'a> {
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, LayoutError> {
+        if bytes.len() < SEGMENT_HEADER_LEN {
+            return Err(LayoutError::TruncatedHeader(bytes.len()));
+        }
+        if bytes[0] != SEGMENT_FORMAT {
+            return Err(LayoutError::UnknownFormat(bytes[0]));
+        }
+        let prev_hash: Hash = bytes[2..34].try_into().map_err(|_| LayoutError::TruncatedHeader(bytes.len()))?;
+        let count =
+            u32::from_le_bytes(bytes[34..38].try_into().map_err(|_| LayoutError::TruncatedHeader(bytes.len()))?);
+        let mut entries = Vec::with_capacity(count.min(65_536) as usize);
+        let mut at = SEGMENT_HEADER_LEN;
+        for index in 0..count {
+            let truncated = LayoutError::TruncatedEntry { index };
+            let len_bytes = bytes.get(at..at + 4).ok_or(truncated.clone())?;
+            let len = u32::from_le_bytes(len_bytes.try_into().map_err(|_| truncated.clone())?) as usize;
+            at += 4;
+            let record = bytes.get(at..at.checked_add(len).ok_or(truncated.clone())?).ok_or(truncated.clone())?;
+            at += len;
+            let hash: Hash = bytes.get(at..at + 32).ok_or(truncated.clone())?.try_into().map_err(|_| truncated)?;
+            at += 32;
+            entries.push((record, hash));
+        }
+        if at != bytes.len() {
+            return Err(LayoutError::TrailingBytes(bytes.len() - at));
+        }
+        Ok(Self { prev_hash, entries })
+    }
+}
+
+/// Encodes the hashed record of an event.
+pub fn encode_record(r: &RecordRef<'_>) -> Result<Vec<u8>, codec::CodecError> {
+    codec::encode(r)
+}
+
+/// Decodes a stored record into an envelope, given its chain links.
+pub fn decode_record(
+    record: &[u8],
+    prev_hash: Hash,
+    hash: Hash,
+    stream_cache: &mut Option<Arc<str>>,
+) -> Result<RecordedEvent, codec::CodecError> {
+    let body: RecordBody = codec::decode(record)?;
+    // Consecutive events of a segment often share a stream: reuse the Arc.
+    let stream = match stream_cache {
+        Some(s) if **s == *body.stream => s.clone(),
+        _ => {
+            let s: Arc<str> = Arc::from(body.stream);
+            *stream_cache = Some(s.clone());
+            s
+        }
+    };
+    Ok(RecordedEvent {
+        position: body.position,
+        stream,
+        version: body.version,
+        event_type: body.event_type,
+        schema_version: body.schema_version,
+        event_id: Uuid::from_bytes(body.event_id),
+        occurred_at: Timestamp(body.occurred_at),
+        recorded_at: Timestamp(body.recorded_at),
+        actor: body.actor,
+        correlation_id: body.correlation_id.map(Uuid::from_bytes),
+        causation_id: body.causation_id.map(Uuid::from_bytes),
+        payload: body.payload,
+        prev_hash,
+        hash,
+    })
+}
+
+/// Decodes every event of a segment value.
+pub fn decode_segment(bytes: &[u8]) -> Result<Vec<RecordedEvent>, LayoutError> {
+    let view = SegmentView::parse(bytes)?;
+    let mut out = Vec::with_capacity(view.entries.len());
+    let mut prev = view.prev_hash;
+    let mut cache = None;
+    for (index, (record, hash)) in view.entries.into_iter().enumerate() {
+        let ev = decode_record(record, prev, hash, &mut cache)
+            .map_err(|e| LayoutError::Record { index: index as u32, reason: e.to_string() })?;
+        prev = hash;
+        out.push(ev);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_keys_round_trip_and_sort_by_stream_then_version() {
+        let k = index_key("hazard-1", 300);
+        assert_eq!(parse_index_key(&k).unwrap(), ("hazard-1", 300));
+        assert!(index_key("a", u64::MAX) < index_key("a-", 0));
+        assert!(index_key("a", 1) < index_key("a", 256));
+    }
+
+    #[test]
+    fn segment_round_trip_and_truncation_is_detected() {
+        let rec = RecordRef {
+            position: 7,
+            stream: "s-1",
+            version: 0,
+            event_type: "t.x",
+            schema_version: 1,
+            event_id: [1; 16],
+            occurred_at: 5,
+            recorded_at: 6,
+            actor: "a",
+            correlation_id: None,
+            causation_id: Some([2; 16]),
+            payload: b"hello",
+        };
+        let bytes = encode_record(&rec).unwrap();
+        let h = chain_hash(&[0; 32], &bytes);
+        let mut b = SegmentBuilder::new(7, &[0; 32]);
+        b.push(&bytes, &h);
+        let (first, seg) = b.finish();
+        assert_eq!(first, 7);
+        let evs = decode_segment(&seg).unwrap();
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].payload, b"hello");
+        assert_eq!(&*evs[0].stream, "s-1");
+        assert_eq!(evs[0].hash, h);
+        for cut in 0..seg.len() {
+            assert!(decode_segment(&seg[..cut]).is_err(), "truncated at {cut} must fail");
+        }
+    }
+}

@@ -1,0 +1,529 @@
+//! The single writer: group commit.
+//!
+//! Callers send [`Request`]s over a crossbeam channel. The writer blocks for the first one,
+//! then takes everything else already queued (up to [`MAX_GROUP_EVENTS`]), and for each
+//! request, in arrival order:
+//! 1. validates it against the committed state plus the effects of requests accepted earlier in
+//!    the same group (expected versions, event-id idempotency);
+//! 2. encodes its records (sizes checked exactly) — a request that fails 1 or 2 is answered
+//!    with its error and leaves no trace in the group;
+//! 3. assigns gapless positions and versions and chains the hashes.
+//!
+//! The whole group then goes to the backend as one atomic batch (segments, index entries,
+//! event ids, head), is made durable (`Backend::sync`), becomes visible to readers, is
+//! published to live subscribers, and only then is each caller acknowledged. Any storage error
+//! in that sequence poisons the store: every caller of the group gets the error, and the writer
+//! refuses all later requests until the store is reopened, since what reached the disk is
+//! unknown.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use uuid::Uuid;
+
+use super::error::StoreError;
+use super::layout::{self, IndexEntry, RecordRef, SegmentBuilder, ENTRY_OVERHEAD, SEGMENT_TARGET_BYTES};
+use super::types::*;
+use super::{Durability, Shared};
+use crate::storage::WriteBatch;
+
+/// Most events one group commit takes, bounding the batch and its memory.
+pub const MAX_GROUP_EVENTS: usize = 16_384;
+
+/// The stream-version cache is dropped when it grows past this many streams.
+const STREAM_CACHE_LIMIT: usize = 1_000_000;
+
+pub(crate) enum Request {
+    Append {
+        appends: Vec<StreamAppend>,
+        reply: Sender<Result<AppendOutcome, StoreError>>,
+    },
+    /// A durability barrier (for the deferred mode): answered after a sync.
+    Sync {
+        reply: Sender<Result<(), StoreError>>,
+    },
+}
+
+/// What the writer knows about the committed log.
+pub(crate) struct WriterState {
+    pub head: Head,
+    /// Next version per stream (0 for a stream with no events), for streams seen recently.
+    pub stream_next: HashMap<Arc<str>, u64>,
+}
+
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+    state: WriterState,
+    rx: Receiver<Request>,
+    durability: Durability,
+    max_event_bytes: usize,
+    poisoned: Option<String>,
+    unsynced: bool,
+    last_sync: Instant,
+}
+
+/// An accepted request inside the group being built.
+struct Accepted {
+    reply: Sender<Result<AppendOutcome, StoreError>>,
+    outcome: AppendOutcome,
+}
+
+/// The group commit being assembled.
+struct Group {
+    recorded_at: Timestamp,
+    next_position: u64,
+    prev_hash: Hash,
+    segments: Vec<SegmentBuilder>,
+    index_runs: Vec<(Arc<str>, u64, IndexEntry)>,
+    /// Stream -> index of its last run in `index_runs`.
+    last_run: HashMap<Arc<str>, usize>,
+    stream_next: HashMap<Arc<str>, u64>,
+    /// Event ids written in this group -> index into `events`.
+    ids: HashMap<Uuid, usize>,
+    events: Vec<RecordedEvent>,
+    accepted: Vec<Accepted>,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        state: WriterState,
+        rx: Receiver<Request>,
+        durability: Durability,
+        max_event_bytes: usize,
+    ) -> Self {
+        Self {
+            shared,
+            state,
+            rx,
+            durability,
+            max_event_bytes,
+            poisoned: None,
+            unsynced: false,
+            last_sync: Instant::now(),
+        }
+    }
+
+    pub(crate) fn run(mut self) {
+        loop {
+            let first = match self.durability {
+                Durability::Deferred { flush_interval } if self.unsynced => {
+                    let wait = flush_interval.saturating_sub(self.last_sync.elapsed());
+                    match self.rx.recv_timeout(wait) {
+                        Ok(r) => r,
+                        Err(RecvTimeoutError::Timeout) => {
+                            let _ = self.sync();
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+                _ => match self.rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => break,
+                },
+            };
+            let mut requests = vec![first];
+            let mut queued_events = event_count(&requests[0]);
+            while queued_events < MAX_GROUP_EVENTS {
+                match self.rx.try_recv() {
+                    Ok(r) => {
+                        queued_events += event_count(&r);
+                        requests.push(r);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(requests);
+            if let Durability::Deferred { flush_interval } = self.durability {
+                if self.unsynced && self.last_sync.elapsed() >= flush_interval {
+                    let _ = self.sync();
+                }
+            }
+        }
+        // Channel closed: the store is being dropped. Leave nothing acknowledged unsynced.
+        if self.unsynced {
+            let _ = self.sync();
+        }
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        if let Some(cause) = &self.poisoned {
+            return Err(StoreError::Poisoned { cause: cause.clone() });
+        }
+        match self.shared.backend.sync() {
+            Ok(()) => {
+                self.unsynced = false;
+                self.last_sync = Instant::now();
+                Ok(())
+            }
+            Err(e) => {
+                let cause = e.to_string();
+                self.poison(&cause);
+                Err(StoreError::Poisoned { cause })
+            }
+        }
+    }
+
+    fn poison(&mut self, cause: &str) {
+        tracing::error!(cause, "event store poisoned: refusing further writes until reopened");
+        self.poisoned = Some(cause.to_string());
+        self.shared.set_poisoned(cause);
+    }
+
+    fn commit_group(&mut self, requests: Vec<Request>) {
+        let mut group = Group {
+            recorded_at: Timestamp(self.shared.clock.now().0.max(self.state.head.last_recorded_at.0)),
+            next_position: self.state.head.next_position,
+            prev_hash: self.state.head.hash,
+            segments: Vec::new(),
+            index_runs: Vec::new(),
+            last_run: HashMap::new(),
+            stream_next: HashMap::new(),
+            ids: HashMap::new(),
+            events: Vec::new(),
+            accepted: Vec::new(),
+        };
+        let mut sync_waiters = Vec::new();
+        let n_requests = requests.len();
+        for request in requests {
+            match request {
+                Request::Sync { reply } => sync_waiters.push(reply),
+                Request::Append { appends, reply } => {
+                    if let Some(cause) = &self.poisoned {
+                        let _ = reply.send(Err(StoreError::Poisoned { cause: cause.clone() }));
+                        continue;
+                    }
+                    match self.stage(&mut group, appends) {
+                        Ok(outcome) => group.accepted.push(Accepted { reply, outcome }),
+                        Err(e) => {
+                            let _ = reply.send(Err(e));
+                        }
+                    }
+                }
+            }
+        }
+
+        if group.events.is_empty() {
+            // Only idempotent retries (or nothing): still answer after any pending sync.
+            let result = if !sync_waiters.is_empty() { self.sync() } else { Ok(()) };
+            finish(group.accepted, sync_waiters, Ok(()), result.map_err(|e| e.to_string()));
+            return;
+        }
+
+        let first_position = self.state.head.next_position;
+        let last_position = group.next_position - 1;
+        let span = tracing::info_span!(
+            "commit",
+            requests = n_requests,
+            events = group.events.len(),
+            first_position,
+            last_position
+        );
+        let _enter = span.enter();
+
+        let new_head =
+            Head { next_position: group.next_position, hash: group.prev_hash, last_recorded_at: group.recorded_at };
+        let mut batch = WriteBatch::new();
+        for seg in group.segments {
+            let (first, bytes) = seg.finish();
+            batch.put(layout::segment_key(first), bytes);
+        }
+        for (stream, first_version, entry) in &group.index_runs {
+            batch.put(layout::index_key(stream, *first_version), entry.encode());
+        }
+        for ev in &group.events {
+            batch.put(layout::event_id_key(&ev.event_id), ev.position.to_be_bytes().to_vec());
+        }
+        batch.put(layout::HEAD_KEY.to_vec(), layout::encode_head(&new_head));
+
+        let write = self.shared.backend.apply(batch).map_err(|e| e.to_string()).and_then(|()| match self.durability {
+            Durability::EveryCommit => self.shared.backend.sync().map_err(|e| e.to_string()),
+            Durability::Deferred { .. } => Ok(()),
+        });
+        match write {
+            Ok(()) => {
+                match self.durability {
+                    Durability::EveryCommit => {
+                        self.unsynced = false;
+                        self.last_sync = Instant::now();
+                    }
+                    Durability::Deferred { .. } => self.unsynced = true,
+                }
+                self.state.head = new_head;
+                if self.state.stream_next.len() + group.stream_next.len() > STREAM_CACHE_LIMIT {
+                    self.state.stream_next.clear();
+                }
+                self.state.stream_next.extend(group.stream_next);
+                let events: Arc<[RecordedEvent]> = group.events.into();
+                self.shared.publish(new_head, events);
+                tracing::debug!("group committed");
+                let sync_result = if sync_waiters.is_empty() { Ok(()) } else { self.sync().map_err(|e| e.to_string()) };
+                finish(group.accepted, sync_waiters, Ok(()), sync_result);
+            }
+            Err(cause) => {
+                self.poison(&cause);
+                let err = || StoreError::Poisoned { cause: cause.clone() };
+                for a in group.accepted {
+                    let _ = a.reply.send(Err(err()));
+                }
+                for w in sync_waiters {
+                    let _ = w.send(Err(err()));
+                }
+            }
+        }
+    }
+
+    /// The stream's next version as seen by this group.
+    fn next_version(&mut self, group: &Group, stream: &str) -> Result<u64, StoreError> {
+        if let Some(v) = group.stream_next.get(stream) {
+            return Ok(*v);
+        }
+        if let Some(v) = self.state.stream_next.get(stream) {
+            return Ok(*v);
+        }
+        let v = self.shared.stream_next_version_committed(stream)?;
+        self.state.stream_next.insert(Arc::from(stream), v);
+        Ok(v)
+    }
+
+    /// Validates and stages one request into the group. On error the group is unchanged.
+    fn stage(&mut self, group: &mut Group, appends: Vec<StreamAppend>) -> Result<AppendOutcome, StoreError> {
+        // 1. Idempotency: are these ids known?
+        let mut known: Vec<Option<u64>> = Vec::new();
+        for a in &appends {
+            for e in &a.events {
+                let pos = match group.ids.get(&e.event_id) {
+                    Some(i) => Some(group.events[*i].position),
+                    None => self.shared.position_of_event_id(&e.event_id)?,
+                };
+                known.push(pos);
+            }
+        }
+        let n_known = known.iter().filter(|p| p.is_some()).count();
+        if n_known > 0 {
+            return self.check_retry(group, &appends, &known);
+        }
+
+        // 2. Expected versions.
+        let mut firsts = Vec::with_capacity(appends.len());
+        for a in &appends {
+            let next = self.next_version(group, &a.stream)?;
+            let actual = next.checked_sub(1);
+            let ok = match a.expected {
+                ExpectedVersion::Any => true,
+                ExpectedVersion::NoStream => actual.is_none(),
+                ExpectedVersion::StreamExists => actual.is_some(),
+                ExpectedVersion::Exact(n) => actual == Some(n),
+            };
+            if !ok {
+                return Err(StoreError::WrongExpectedVersion {
+                    stream: a.stream.clone(),
+                    expected: a.expected,
+                    actual,
+                });
+            }
+            firsts.push(next);
+        }
+
+        // 3. Encode every record (exact size check) before touching the group.
+        let mut position = group.next_position;
+        let mut records: Vec<Vec<u8>> = Vec::new();
+        for (a, first_version) in appends.iter().zip(&firsts) {
+            for (i, e) in a.events.iter().enumerate() {
+                let record = layout::encode_record(&RecordRef {
+                    position,
+                    stream: &a.stream,
+                    version: first_version + i as u64,
+                    event_type: &e.event_type,
+                    schema_version: e.schema_version,
+                    event_id: *e.event_id.as_bytes(),
+                    occurred_at: e.occurred_at.0,
+                    recorded_at: group.recorded_at.0,
+                    actor: &e.actor,
+                    correlation_id: e.correlation_id.map(|u| *u.as_bytes()),
+                    causation_id: e.causation_id.map(|u| *u.as_bytes()),
+                    payload: &e.payload,
+                })
+                .map_err(|err| StoreError::InvalidEvent {
+                    stream: a.stream.clone(),
+                    index: i,
+                    reason: err.to_string(),
+                })?;
+                if record.len() > self.max_event_bytes {
+                    return Err(StoreError::EventTooLarge {
+                        stream: a.stream.clone(),
+                        index: i,
+                        size: record.len(),
+                        limit: self.max_event_bytes,
+                    });
+                }
+                records.push(record);
+                position += 1;
+            }
+        }
+
+        // 4. Commit into the group (infallible from here).
+        let mut outcome = AppendOutcome { positions: Vec::new(), streams: Vec::new(), already_committed: false };
+        let mut records = records.into_iter();
+        for (a, first_version) in appends.into_iter().zip(firsts) {
+            let stream: Arc<str> = Arc::from(a.stream.as_str());
+            let first_position = group.next_position;
+            let n = a.events.len() as u64;
+            for (i, (e, record)) in a.events.into_iter().zip(records.by_ref()).enumerate() {
+                let version = first_version + i as u64;
+                let position = group.next_position;
+                let hash = layout::chain_hash(&group.prev_hash, &record);
+                let need_new = match group.segments.last() {
+                    None => true,
+                    Some(s) => s.count() > 0 && s.len_bytes() + record.len() + ENTRY_OVERHEAD > SEGMENT_TARGET_BYTES,
+                };
+                if need_new {
+                    group.segments.push(SegmentBuilder::new(position, &group.prev_hash));
+                }
+                // The vector is non-empty: a segment was pushed above if there was none.
+                if let Some(seg) = group.segments.last_mut() {
+                    seg.push(&record, &hash);
+                }
+                let segment = group.segments.last().map(|s| s.first_position).unwrap_or(position);
+                match group.last_run.get(&stream).copied() {
+                    Some(r) if group.index_runs[r].2.segment == segment => group.index_runs[r].2.count += 1,
+                    _ => {
+                        group.last_run.insert(stream.clone(), group.index_runs.len());
+                        group.index_runs.push((stream.clone(), version, IndexEntry { segment, count: 1 }));
+                    }
+                }
+                group.ids.insert(e.event_id, group.events.len());
+                group.events.push(RecordedEvent {
+                    position,
+                    stream: stream.clone(),
+                    version,
+                    event_type: e.event_type,
+                    schema_version: e.schema_version,
+                    event_id: e.event_id,
+                    occurred_at: e.occurred_at,
+                    recorded_at: group.recorded_at,
+                    actor: e.actor,
+                    correlation_id: e.correlation_id,
+                    causation_id: e.causation_id,
+                    payload: e.payload,
+                    prev_hash: group.prev_hash,
+                    hash,
+                });
+                group.prev_hash = hash;
+                group.next_position += 1;
+                outcome.positions.push(position);
+            }
+            group.stream_next.insert(stream.clone(), first_version + n);
+            outcome.streams.push(StreamWritten {
+                stream: a.stream,
+                first_version,
+                last_version: first_version + n - 1,
+                first_position,
+                last_position: group.next_position - 1,
+            });
+        }
+        Ok(outcome)
+    }
+
+    /// Some ids of the request are already stored: it must be an exact retry of one earlier
+    /// append at the same place, else it is refused.
+    fn check_retry(
+        &mut self,
+        group: &Group,
+        appends: &[StreamAppend],
+        known: &[Option<u64>],
+    ) -> Result<AppendOutcome, StoreError> {
+        let mut outcome = AppendOutcome { positions: Vec::new(), streams: Vec::new(), already_committed: true };
+        let mut k = known.iter();
+        for a in appends {
+            let mut versions = Vec::with_capacity(a.events.len());
+            for (i, e) in a.events.iter().enumerate() {
+                let Some(Some(position)) = k.next().copied() else {
+                    return Err(StoreError::IdempotencyMismatch {
+                        reason: format!(
+                            "event {} of stream {} ({}) is new while others of the same append are already stored",
+                            i, a.stream, e.event_id
+                        ),
+                    });
+                };
+                let stored = match group.ids.get(&e.event_id) {
+                    Some(idx) => group.events[*idx].clone(),
+                    None => self.shared.event_at(position)?,
+                };
+                if !stored.same_content_as(e) {
+                    return Err(StoreError::EventIdConflict { event_id: e.event_id, position });
+                }
+                if *stored.stream != *a.stream {
+                    return Err(StoreError::IdempotencyMismatch {
+                        reason: format!("event {} is stored in stream {}, not {}", e.event_id, stored.stream, a.stream),
+                    });
+                }
+                if let Some(prev) = versions.last() {
+                    if stored.version != prev + 1 {
+                        return Err(StoreError::IdempotencyMismatch {
+                            reason: format!(
+                                "events of stream {} were stored at versions that are not consecutive in this order",
+                                a.stream
+                            ),
+                        });
+                    }
+                }
+                versions.push(stored.version);
+                outcome.positions.push(position);
+            }
+            let (Some(first), Some(last)) = (versions.first().copied(), versions.last().copied()) else {
+                return Err(StoreError::EmptyStreamAppend { stream: a.stream.clone() });
+            };
+            let same_place = match a.expected {
+                ExpectedVersion::Any | ExpectedVersion::StreamExists => true,
+                ExpectedVersion::NoStream => first == 0,
+                ExpectedVersion::Exact(n) => first == n + 1,
+            };
+            if !same_place {
+                return Err(StoreError::IdempotencyMismatch {
+                    reason: format!("stream {} holds these events from version {first}, which expected version {:?} does not describe", a.stream, a.expected),
+                });
+            }
+            let first_position = outcome.positions[outcome.positions.len() - versions.len()];
+            outcome.streams.push(StreamWritten {
+                stream: a.stream.clone(),
+                first_version: first,
+                last_version: last,
+                first_position,
+                last_position: outcome.positions.last().copied().unwrap_or(first_position),
+            });
+        }
+        Ok(outcome)
+    }
+}
+
+fn event_count(r: &Request) -> usize {
+    match r {
+        Request::Append { appends, .. } => appends.iter().map(|a| a.events.len()).sum(),
+        Request::Sync { .. } => 0,
+    }
+}
+
+/// Answers the group's callers: appends with `appended`, durability barriers with `synced`.
+fn finish(
+    accepted: Vec<Accepted>,
+    sync_waiters: Vec<Sender<Result<(), StoreError>>>,
+    appended: Result<(), String>,
+    synced: Result<(), String>,
+) {
+    for a in accepted {
+        let _ = a.reply.send(match &appended {
+            Ok(()) => Ok(a.outcome),
+            Err(cause) => Err(StoreError::Poisoned { cause: cause.clone() }),
+        });
+    }
+    for w in sync_waiters {
+        let _ = w.send(synced.clone().map_err(|cause| StoreError::Poisoned { cause }));
+    }
+}
+
+/// How long callers wait for the writer at most before reporting it gone (a stuck disk).
+pub(crate) const REPLY_TIMEOUT: Duration = Duration::from_secs(600);

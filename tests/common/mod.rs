@@ -1,0 +1,36 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use anquan::store::{EventStore, ManualClock, ProposedEvent, StoreOptions, Timestamp};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// 2026-01-01T00:00:00Z in microseconds.
+pub const T0: i64 = 1_767_225_600_000_000;
+
+pub fn event(kind: &str, payload: &[u8]) -> ProposedEvent {
+    ProposedEvent {
+        event_id: Uuid::new_v4(),
+        event_type: kind.to_string(),
+        schema_version: 1,
+        occurred_at: Timestamp(T0),
+        actor: "tester".into(),
+        correlation_id: None,
+        causation_id: None,
+        payload: payload.to_vec(),
+    }
+}
+
+pub fn events(n: usize) -> Vec<ProposedEvent> {
+    (0..n).map(|i| event("test.event", format!("payload {i}").as_bytes())).collect()
+}
+
+pub fn options_with_clock() -> (StoreOptions, ManualClock) {
+    let clock = ManualClock::new(Timestamp(T0));
+    let opts = StoreOptions { clock: Arc::new(clock.clone()), ..StoreOptions::default() };
+    (opts, clock)
+}
+
+pub fn open(dir: &std::path::Path) -> EventStore {
+    EventStore::open(dir).expect("open store")
+}

@@ -1,0 +1,158 @@
+//! Tamper evidence: bytes altered, events removed or indexes edited behind the store's back are
+//! named by `verify()` at the first bad position.
+
+mod common;
+
+use anquan::store::*;
+use common::*;
+
+/// Opens the store's sled folder directly, as an attacker with file access would.
+fn raw_sled(dir: &std::path::Path) -> sled::Db {
+    // Same segment size as the store's backend (sled refuses a different one).
+    sled::Config::new().path(dir).segment_size(8 * 1024 * 1024).open().unwrap()
+}
+
+/// Writes 10 segments of 5 events each; event payloads are `marker-<position>`.
+fn build(dir: &std::path::Path) -> Vec<RecordedEvent> {
+    let store = open(dir);
+    for s in 0..10 {
+        let evs: Vec<_> = (0..5).map(|i| event("test.event", format!("marker-{:03}", s * 5 + i).as_bytes())).collect();
+        store.append(&format!("stream-{}", s % 3), ExpectedVersion::Any, evs).unwrap();
+    }
+    let all = store.read_all(0, Direction::Forward, 100).unwrap();
+    assert!(store.verify().unwrap().is_ok());
+    store.close().unwrap();
+    all
+}
+
+fn segment_key(first: u64) -> Vec<u8> {
+    let mut k = vec![b'S'];
+    k.extend_from_slice(&first.to_be_bytes());
+    k
+}
+
+#[test]
+fn one_altered_byte_is_named_at_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    {
+        let db = raw_sled(dir.path());
+        // Position 23 sits in the segment starting at 20.
+        let key = segment_key(20);
+        let mut value = db.get(&key).unwrap().unwrap().to_vec();
+        let needle = b"marker-023";
+        let at = value.windows(needle.len()).position(|w| w == needle).unwrap();
+        value[at + 7] = b'9'; // marker-923
+        db.insert(&key, value).unwrap();
+        db.flush().unwrap();
+    }
+    let store = open(dir.path());
+    let report = store.verify().unwrap();
+    let problem = report.problem.expect("tampering must be detected");
+    assert_eq!(problem.position, 23, "{problem:?}");
+    assert!(problem.detail.contains("hash mismatch"), "{problem:?}");
+}
+
+#[test]
+fn an_altered_hash_or_a_rewritten_chain_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    {
+        let db = raw_sled(dir.path());
+        let key = segment_key(35);
+        let mut value = db.get(&key).unwrap().unwrap().to_vec();
+        // Flip a byte in the last 32 bytes: the stored hash of position 39.
+        let n = value.len();
+        value[n - 5] ^= 0x01;
+        db.insert(&key, value).unwrap();
+        db.flush().unwrap();
+    }
+    let store = open(dir.path());
+    let problem = store.verify().unwrap().problem.expect("detected");
+    assert_eq!(problem.position, 39, "{problem:?}");
+}
+
+#[test]
+fn a_truncated_tail_is_refused_at_open_with_a_specific_error() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    {
+        let db = raw_sled(dir.path());
+        db.remove(segment_key(45)).unwrap();
+        db.flush().unwrap();
+    }
+    match EventStore::open(dir.path()) {
+        Err(StoreError::Corrupt { detail }) => {
+            assert!(detail.contains("position 45") && detail.contains("50"), "{detail}")
+        }
+        other => panic!("expected a corrupt-store error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_deleted_segment_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    {
+        let db = raw_sled(dir.path());
+        db.remove(segment_key(15)).unwrap();
+        db.flush().unwrap();
+    }
+    let store = open(dir.path());
+    let problem = store.verify().unwrap().problem.expect("detected");
+    assert_eq!(problem.position, 15, "{problem:?}");
+}
+
+#[test]
+fn swapped_segments_are_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    {
+        let db = raw_sled(dir.path());
+        let a = db.get(segment_key(10)).unwrap().unwrap();
+        let b = db.get(segment_key(15)).unwrap().unwrap();
+        db.insert(segment_key(10), b).unwrap();
+        db.insert(segment_key(15), a).unwrap();
+        db.flush().unwrap();
+    }
+    let store = open(dir.path());
+    let problem = store.verify().unwrap().problem.expect("detected");
+    assert_eq!(problem.position, 10, "{problem:?}");
+}
+
+#[test]
+fn an_edited_index_entry_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = build(dir.path());
+    {
+        let db = raw_sled(dir.path());
+        // Remove the event-id entry of position 31.
+        let mut k = vec![b'E'];
+        k.extend_from_slice(all[31].event_id.as_bytes());
+        assert!(db.remove(k).unwrap().is_some());
+        db.flush().unwrap();
+    }
+    let store = open(dir.path());
+    let problem = store.verify().unwrap().problem.expect("detected");
+    assert_eq!(problem.position, 31, "{problem:?}");
+    assert!(problem.detail.contains("event-id"), "{problem:?}");
+}
+
+#[test]
+fn a_removed_stream_index_entry_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    {
+        let db = raw_sled(dir.path());
+        // Stream stream-1 got segments 5..10 (versions 0..5) and 20..25 (versions 5..10).
+        let mut k = vec![b'I'];
+        k.extend_from_slice(b"stream-1");
+        k.push(0);
+        k.extend_from_slice(&5u64.to_be_bytes());
+        assert!(db.remove(k).unwrap().is_some());
+        db.flush().unwrap();
+    }
+    let store = open(dir.path());
+    let problem = store.verify().unwrap().problem.expect("detected");
+    assert_eq!(problem.position, 20, "{problem:?}");
+}
