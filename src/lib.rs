@@ -10,3 +10,8 @@ pub mod codec;
 pub mod domain;
 pub mod storage;
 pub mod store;
+
+/// The README's examples compile and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctest {}

@@ -10,6 +10,7 @@
 //! That is all a replicated backend on an existing distributed engine has to offer to pass the
 //! same tests. sled ([`sled_backend::SledBackend`]) is the embedded default.
 
+pub mod journal;
 pub mod sled_backend;
 
 use std::ops::Bound;
@@ -86,7 +87,8 @@ pub type KeyValue = (Vec<u8>, Vec<u8>);
 /// An iterator over a key range, in key order or in reverse.
 pub type ScanIter<'a> = Box<dyn Iterator<Item = Result<KeyValue, StorageError>> + Send + 'a>;
 
-/// The ordered, durable key-value space the event store is built on.
+/// The ordered, durable key-value space the event store is built on. Keys starting with `0xFF`
+/// are reserved for the backend itself.
 pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// The value stored under `key`, if any.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;

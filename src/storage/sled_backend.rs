@@ -19,7 +19,11 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::journal::{self, Journal};
 use super::{Backend, ScanIter, StorageError, WriteBatch, WriteOp};
+
+/// Reserved key holding the sequence number of the last batch applied.
+const SEQ_KEY: &[u8] = b"\xFFseq";
 
 /// sled's log segment size: a power of two; persisted by sled, so it must never change for an
 /// existing store.
@@ -30,12 +34,22 @@ const SLED_SEGMENT_SIZE: usize = 8 * 1024 * 1024;
 pub struct SledOptions {
     /// sled's page cache, in bytes.
     pub cache_capacity: u64,
+    /// Size of the redo journal; sled is checkpointed each time it fills.
+    pub journal_capacity: u64,
 }
 
 impl Default for SledOptions {
     fn default() -> Self {
-        Self { cache_capacity: 256 * 1024 * 1024 }
+        Self { cache_capacity: 256 * 1024 * 1024, journal_capacity: 64 * 1024 * 1024 }
     }
+}
+
+/// Batches applied to sled but not yet in the journal.
+#[derive(Debug, Default)]
+struct Pending {
+    next_seq: u64,
+    payloads: Vec<Vec<u8>>,
+    bytes: usize,
 }
 
 /// sled, made durable on [`Backend::sync`].
@@ -44,6 +58,10 @@ pub struct SledBackend {
     dir: PathBuf,
     log_file: File,
     synced_blobs: Mutex<HashSet<std::ffi::OsString>>,
+    /// Lock order: `journal` before `pending`.
+    journal: Mutex<Journal>,
+    pending: Mutex<Pending>,
+    replayed_at_open: usize,
 }
 
 impl std::fmt::Debug for SledBackend {
@@ -73,13 +91,68 @@ impl SledBackend {
                 other => StorageError::Sled(other),
             })?;
         let log_file = File::options().read(true).write(true).open(dir.join("db"))?;
-        let backend = Self { db, dir, log_file, synced_blobs: Mutex::new(HashSet::new()) };
-        // Files sled may have just created (conf, db) and their directory entries must be durable
-        // before the first acknowledged commit relies on them.
-        backend.sync()?;
+        let (journal, live) = Journal::open(&dir.join("anquan.journal"), options.journal_capacity)?;
+        let applied_seq = match db.get(SEQ_KEY)? {
+            Some(v) => u64::from_le_bytes(
+                v.as_ref().try_into().map_err(|_| StorageError::Fault("malformed sequence key".into()))?,
+            ),
+            None => 0,
+        };
+        // Redo what the journal holds beyond what sled recovered by itself, in order.
+        let mut next_seq = applied_seq + 1;
+        let mut replayed = 0usize;
+        for payload in live {
+            let Some((seq, batch)) = split_seq(&payload) else { break };
+            if seq <= applied_seq {
+                continue;
+            }
+            if seq != next_seq {
+                return Err(StorageError::Fault(format!("journal skips from batch {} to {seq}", next_seq - 1)));
+            }
+            db.apply_batch(to_sled_batch(batch))?;
+            next_seq += 1;
+            replayed += 1;
+        }
+        if replayed > 0 {
+            tracing::info!(replayed, "replayed journaled batches into sled");
+        }
+        let backend = Self {
+            db,
+            dir,
+            log_file,
+            synced_blobs: Mutex::new(HashSet::new()),
+            journal: Mutex::new(journal),
+            pending: Mutex::new(Pending { next_seq, ..Default::default() }),
+            replayed_at_open: replayed,
+        };
+        // Make sled hold everything (and its files, conf and directory entries be durable)
+        // before the first acknowledged commit relies on them; start a fresh journal generation.
+        backend.checkpoint()?;
         sync_path(&backend.dir.join("conf"))?;
         sync_path(&backend.dir)?;
         Ok(backend)
+    }
+
+    /// Makes sled itself durable and empties the journal.
+    pub fn checkpoint(&self) -> Result<(), StorageError> {
+        let mut journal = self.journal.lock().map_err(|_| lock_poisoned())?;
+        let taken = std::mem::take(&mut self.pending.lock().map_err(|_| lock_poisoned())?.payloads);
+        drop(taken); // everything applied is covered by the flush below
+        self.checkpoint_locked(&mut journal)
+    }
+
+    fn checkpoint_locked(&self, journal: &mut Journal) -> Result<(), StorageError> {
+        self.db.flush()?;
+        // See the module docs: sled's flush is not a durability barrier on Linux.
+        self.log_file.sync_data()?;
+        self.sync_blobs()?;
+        journal.write_header(journal.generation() + 1)
+    }
+
+    /// How many journaled batches recovery had to redo into sled when this backend opened
+    /// (non-zero after a crash).
+    pub fn replayed_at_open(&self) -> usize {
+        self.replayed_at_open
     }
 
     /// The folder this store lives in.
@@ -118,6 +191,36 @@ impl SledBackend {
     }
 }
 
+fn lock_poisoned() -> StorageError {
+    StorageError::Fault("a backend lock was poisoned by a panic".into())
+}
+
+fn to_sled_batch(batch: WriteBatch) -> sled::Batch {
+    let mut sled_batch = sled::Batch::default();
+    for op in batch.into_ops() {
+        match op {
+            WriteOp::Put(k, v) => sled_batch.insert(k, v),
+            WriteOp::Delete(k) => sled_batch.remove(k),
+        }
+    }
+    sled_batch
+}
+
+/// A journal payload is `seq u64 LE ‖ encoded batch`.
+fn split_seq(payload: &[u8]) -> Option<(u64, WriteBatch)> {
+    let seq = u64::from_le_bytes(payload.get(..8)?.try_into().ok()?);
+    Some((seq, journal::decode_batch(payload.get(8..)?)?))
+}
+
+/// Scans never reach the backend's reserved keys (`0xFF…`).
+fn clamp_end(end: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
+    match end {
+        Bound::Unbounded => Bound::Excluded(vec![0xFF]),
+        Bound::Included(k) | Bound::Excluded(k) if k.first() == Some(&0xFF) => Bound::Excluded(vec![0xFF]),
+        other => other,
+    }
+}
+
 fn sync_path(path: &Path) -> Result<(), StorageError> {
     match File::open(path) {
         Ok(f) => f.sync_all().map_err(StorageError::from),
@@ -136,11 +239,14 @@ fn to_sled_bound(b: Bound<Vec<u8>>) -> Bound<sled::IVec> {
 
 impl Backend for SledBackend {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        if key.first() == Some(&0xFF) {
+            return Ok(None);
+        }
         Ok(self.db.get(key)?.map(|v| v.to_vec()))
     }
 
     fn scan(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>, reverse: bool) -> ScanIter<'_> {
-        let range = self.db.range::<sled::IVec, _>((to_sled_bound(start), to_sled_bound(end)));
+        let range = self.db.range::<sled::IVec, _>((to_sled_bound(start), to_sled_bound(clamp_end(end))));
         let map = |r: sled::Result<(sled::IVec, sled::IVec)>| {
             r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(StorageError::from)
         };
@@ -151,26 +257,54 @@ impl Backend for SledBackend {
         }
     }
 
-    fn apply(&self, batch: WriteBatch) -> Result<(), StorageError> {
-        let mut sled_batch = sled::Batch::default();
-        for op in batch.into_ops() {
-            match op {
-                WriteOp::Put(k, v) => sled_batch.insert(k, v),
-                WriteOp::Delete(k) => sled_batch.remove(k),
-            }
+    fn apply(&self, mut batch: WriteBatch) -> Result<(), StorageError> {
+        if batch
+            .ops()
+            .iter()
+            .any(|op| matches!(op, WriteOp::Put(k, _) | WriteOp::Delete(k) if k.first() == Some(&0xFF)))
+        {
+            return Err(StorageError::Fault("keys starting with 0xFF are reserved for the backend".into()));
         }
-        self.db.apply_batch(sled_batch)?;
+        // Sequence and sled order must agree with journal order: both under the pending lock.
+        let mut pending = self.pending.lock().map_err(|_| lock_poisoned())?;
+        let seq = pending.next_seq;
+        batch.put(SEQ_KEY.to_vec(), seq.to_le_bytes().to_vec());
+        let mut payload = Vec::with_capacity(batch.payload_bytes() + batch.len() * 9 + 12);
+        payload.extend_from_slice(&seq.to_le_bytes());
+        payload.extend_from_slice(&journal::encode_batch(&batch));
+        self.db.apply_batch(to_sled_batch(batch))?;
+        pending.next_seq += 1;
+        pending.bytes += payload.len();
+        pending.payloads.push(payload);
         Ok(())
     }
 
     fn sync(&self) -> Result<(), StorageError> {
-        self.db.flush()?;
-        // See the module docs: sled's flush is not a durability barrier on Linux.
-        self.log_file.sync_data()?;
-        self.sync_blobs()
+        let mut journal = self.journal.lock().map_err(|_| lock_poisoned())?;
+        let payloads = {
+            let mut pending = self.pending.lock().map_err(|_| lock_poisoned())?;
+            pending.bytes = 0;
+            std::mem::take(&mut pending.payloads)
+        };
+        let bytes: usize = payloads.iter().map(Vec::len).sum();
+        if journal.fits(bytes, payloads.len()) {
+            journal.append_durably(&payloads)
+        } else {
+            // Full: make sled durable instead (it holds every applied batch) and start over.
+            self.checkpoint_locked(&mut journal)
+        }
     }
 
     fn size_on_disk(&self) -> Result<u64, StorageError> {
         Ok(self.db.size_on_disk()?)
+    }
+}
+
+impl Drop for SledBackend {
+    /// A clean close leaves sled complete, so the next open replays nothing.
+    fn drop(&mut self) {
+        if let Err(e) = self.checkpoint() {
+            tracing::warn!(error = %e, "checkpoint at close failed; the journal will be replayed at next open");
+        }
     }
 }

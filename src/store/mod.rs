@@ -77,6 +77,27 @@ impl Default for StoreOptions {
     }
 }
 
+/// Monotonic counters since the store was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct StoreStats {
+    /// Group commits written.
+    pub commits: u64,
+    /// Events written by those commits.
+    pub events: u64,
+    /// Backend syncs (fsync barriers).
+    pub syncs: u64,
+    /// Append requests answered (including rejections and idempotent retries).
+    pub requests: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct StatsCounters {
+    pub(crate) commits: AtomicU64,
+    pub(crate) events: AtomicU64,
+    pub(crate) syncs: AtomicU64,
+    pub(crate) requests: AtomicU64,
+}
+
 /// Live subscribers hold at most this many undelivered batches before they are dropped back to
 /// reading from the store.
 const SUBSCRIBER_QUEUE: usize = 256;
@@ -91,6 +112,8 @@ pub(crate) struct Shared {
     head: RwLock<Head>,
     subscribers: Mutex<Vec<Sender<Arc<[RecordedEvent]>>>>,
     poisoned: Mutex<Option<String>>,
+    /// Counters for monitoring (commits, events, syncs).
+    pub(crate) stats: StatsCounters,
     /// Set when the store handle is closed: subscriptions end once drained.
     closed: std::sync::atomic::AtomicBool,
 }
@@ -118,7 +141,7 @@ impl EventStore {
         }
         let backend = SledBackend::open(
             dir,
-            &crate::storage::sled_backend::SledOptions { cache_capacity: options.cache_capacity },
+            &crate::storage::sled_backend::SledOptions { cache_capacity: options.cache_capacity, ..Default::default() },
         )?;
         Self::open_with(Arc::new(backend), options)
     }
@@ -157,13 +180,15 @@ impl EventStore {
             head: RwLock::new(head),
             subscribers: Mutex::new(Vec::new()),
             poisoned: Mutex::new(None),
+            stats: StatsCounters::default(),
             closed: std::sync::atomic::AtomicBool::new(false),
         });
         shared.check_tail(&head)?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let state = WriterState { head, stream_next: Default::default() };
         let writer =
-            Writer::new(shared.clone(), state, rx, options.durability, options.max_event_bytes.min(MAX_EVENT_BYTES));
+            Writer::new(shared.clone(), state, rx, options.durability, options.max_event_bytes.min(MAX_EVENT_BYTES))
+                .map_err(StorageError::from)?;
         let handle = std::thread::Builder::new()
             .name("anquan-writer".into())
             .spawn(move || writer.run())
@@ -246,6 +271,17 @@ impl EventStore {
     /// The committed end of the log.
     pub fn head(&self) -> Head {
         self.shared.head()
+    }
+
+    /// Counters since open: average group size is `events / commits`.
+    pub fn stats(&self) -> StoreStats {
+        let c = &self.shared.stats;
+        StoreStats {
+            commits: c.commits.load(Ordering::Relaxed),
+            events: c.events.load(Ordering::Relaxed),
+            syncs: c.syncs.load(Ordering::Relaxed),
+            requests: c.requests.load(Ordering::Relaxed),
+        }
     }
 
     /// Why the store refuses writes, if it does.
@@ -387,7 +423,10 @@ impl Shared {
 
     pub(crate) fn set_poisoned(&self, cause: &str) {
         let mut p = self.poisoned.lock().unwrap_or_else(|p| p.into_inner());
-        p.get_or_insert_with(|| cause.to_string());
+        if p.is_none() {
+            tracing::error!(cause, "event store poisoned: refusing further writes until reopened");
+            *p = Some(cause.to_string());
+        }
     }
 
     /// Makes a committed group visible and hands it to live subscribers. Head first, then

@@ -10,13 +10,16 @@
 //! 3. assigns gapless positions and versions and chains the hashes.
 //!
 //! The whole group then goes to the backend as one atomic batch (segments, index entries,
-//! event ids, head), is made durable (`Backend::sync`), becomes visible to readers, is
-//! published to live subscribers, and only then is each caller acknowledged. Any storage error
-//! in that sequence poisons the store: every caller of the group gets the error, and the writer
-//! refuses all later requests until the store is reopened, since what reached the disk is
-//! unknown.
+//! event ids, head) and is handed to the **syncer** thread, while the writer goes on with the next
+//! group (pipelining: applying group N+1 overlaps the sync of group N). The syncer takes every
+//! group handed over, makes them durable with one `Backend::sync`, then, in order, makes each
+//! visible to readers, publishes it to live subscribers and acknowledges its callers. Any storage
+//! error in that sequence poisons the store: every caller not yet acknowledged gets the error,
+//! and all later requests are refused until the store is reopened, since what reached the disk
+//! is unknown.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,9 +62,19 @@ pub(crate) struct Writer {
     rx: Receiver<Request>,
     durability: Durability,
     max_event_bytes: usize,
-    poisoned: Option<String>,
+    /// To the syncer (durable mode only).
+    syncer: Option<(Sender<SyncJob>, std::thread::JoinHandle<()>)>,
     unsynced: bool,
     last_sync: Instant,
+}
+
+/// A group applied to the backend, waiting for the sync that makes it durable.
+struct SyncJob {
+    /// The head after this group (None when the group wrote nothing: only retries or barriers).
+    head: Option<Head>,
+    events: Arc<[RecordedEvent]>,
+    accepted: Vec<Accepted>,
+    sync_waiters: Vec<Sender<Result<(), StoreError>>>,
 }
 
 /// An accepted request inside the group being built.
@@ -93,17 +106,19 @@ impl Writer {
         rx: Receiver<Request>,
         durability: Durability,
         max_event_bytes: usize,
-    ) -> Self {
-        Self {
-            shared,
-            state,
-            rx,
-            durability,
-            max_event_bytes,
-            poisoned: None,
-            unsynced: false,
-            last_sync: Instant::now(),
-        }
+    ) -> Result<Self, std::io::Error> {
+        let syncer = match durability {
+            Durability::EveryCommit => {
+                let (tx, jobs) = crossbeam_channel::unbounded();
+                let shared = shared.clone();
+                let handle = std::thread::Builder::new()
+                    .name("anquan-syncer".into())
+                    .spawn(move || run_syncer(&shared, &jobs))?;
+                Some((tx, handle))
+            }
+            Durability::Deferred { .. } => None,
+        };
+        Ok(Self { shared, state, rx, durability, max_event_bytes, syncer, unsynced: false, last_sync: Instant::now() })
     }
 
     pub(crate) fn run(mut self) {
@@ -147,12 +162,18 @@ impl Writer {
         if self.unsynced {
             let _ = self.sync();
         }
+        if let Some((tx, handle)) = self.syncer.take() {
+            drop(tx);
+            let _ = handle.join();
+        }
     }
 
+    /// Deferred mode's inline sync.
     fn sync(&mut self) -> Result<(), StoreError> {
-        if let Some(cause) = &self.poisoned {
-            return Err(StoreError::Poisoned { cause: cause.clone() });
+        if let Some(cause) = self.shared.poisoned() {
+            return Err(StoreError::Poisoned { cause });
         }
+        self.shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
         match self.shared.backend.sync() {
             Ok(()) => {
                 self.unsynced = false;
@@ -168,8 +189,6 @@ impl Writer {
     }
 
     fn poison(&mut self, cause: &str) {
-        tracing::error!(cause, "event store poisoned: refusing further writes until reopened");
-        self.poisoned = Some(cause.to_string());
         self.shared.set_poisoned(cause);
     }
 
@@ -188,12 +207,13 @@ impl Writer {
         };
         let mut sync_waiters = Vec::new();
         let n_requests = requests.len();
+        self.shared.stats.requests.fetch_add(n_requests as u64, Ordering::Relaxed);
         for request in requests {
             match request {
                 Request::Sync { reply } => sync_waiters.push(reply),
                 Request::Append { appends, reply } => {
-                    if let Some(cause) = &self.poisoned {
-                        let _ = reply.send(Err(StoreError::Poisoned { cause: cause.clone() }));
+                    if let Some(cause) = self.shared.poisoned() {
+                        let _ = reply.send(Err(StoreError::Poisoned { cause }));
                         continue;
                     }
                     match self.stage(&mut group, appends) {
@@ -207,7 +227,15 @@ impl Writer {
         }
 
         if group.events.is_empty() {
-            // Only idempotent retries (or nothing): still answer after any pending sync.
+            // Only idempotent retries and barriers. In durable mode they queue behind the groups
+            // being synced (a retry of an event still in flight is answered after its sync).
+            if let Some((tx, _)) = &self.syncer {
+                let job = SyncJob { head: None, events: Arc::from(Vec::new()), accepted: group.accepted, sync_waiters };
+                if let Err(crossbeam_channel::SendError(job)) = tx.send(job) {
+                    fail_job(job, "the syncer stopped");
+                }
+                return;
+            }
             let result = if !sync_waiters.is_empty() { self.sync() } else { Ok(()) };
             finish(group.accepted, sync_waiters, Ok(()), result.map_err(|e| e.to_string()));
             return;
@@ -239,39 +267,38 @@ impl Writer {
         }
         batch.put(layout::HEAD_KEY.to_vec(), layout::encode_head(&new_head));
 
-        let write = self.shared.backend.apply(batch).map_err(|e| e.to_string()).and_then(|()| match self.durability {
-            Durability::EveryCommit => self.shared.backend.sync().map_err(|e| e.to_string()),
-            Durability::Deferred { .. } => Ok(()),
-        });
-        match write {
-            Ok(()) => {
-                match self.durability {
-                    Durability::EveryCommit => {
-                        self.unsynced = false;
-                        self.last_sync = Instant::now();
-                    }
-                    Durability::Deferred { .. } => self.unsynced = true,
+        let stats = &self.shared.stats;
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        stats.events.fetch_add(group.events.len() as u64, Ordering::Relaxed);
+        if let Err(e) = self.shared.backend.apply(batch) {
+            let cause = e.to_string();
+            self.poison(&cause);
+            fail_job(
+                SyncJob { head: None, events: Arc::from(Vec::new()), accepted: group.accepted, sync_waiters },
+                &cause,
+            );
+            return;
+        }
+        // Applied: later groups are decided against it, though readers see it only once durable.
+        self.state.head = new_head;
+        if self.state.stream_next.len() + group.stream_next.len() > STREAM_CACHE_LIMIT {
+            self.state.stream_next.clear();
+        }
+        self.state.stream_next.extend(group.stream_next);
+        let job = SyncJob { head: Some(new_head), events: group.events.into(), accepted: group.accepted, sync_waiters };
+        match &self.syncer {
+            Some((tx, _)) => {
+                if let Err(crossbeam_channel::SendError(job)) = tx.send(job) {
+                    self.poison("the syncer stopped");
+                    fail_job(job, "the syncer stopped");
                 }
-                self.state.head = new_head;
-                if self.state.stream_next.len() + group.stream_next.len() > STREAM_CACHE_LIMIT {
-                    self.state.stream_next.clear();
-                }
-                self.state.stream_next.extend(group.stream_next);
-                let events: Arc<[RecordedEvent]> = group.events.into();
-                self.shared.publish(new_head, events);
-                tracing::debug!("group committed");
-                let sync_result = if sync_waiters.is_empty() { Ok(()) } else { self.sync().map_err(|e| e.to_string()) };
-                finish(group.accepted, sync_waiters, Ok(()), sync_result);
             }
-            Err(cause) => {
-                self.poison(&cause);
-                let err = || StoreError::Poisoned { cause: cause.clone() };
-                for a in group.accepted {
-                    let _ = a.reply.send(Err(err()));
-                }
-                for w in sync_waiters {
-                    let _ = w.send(Err(err()));
-                }
+            None => {
+                // Deferred: acknowledged once applied; synced on the interval.
+                self.unsynced = true;
+                self.shared.publish(new_head, job.events);
+                let synced = if job.sync_waiters.is_empty() { Ok(()) } else { self.sync().map_err(|e| e.to_string()) };
+                finish(job.accepted, job.sync_waiters, Ok(()), synced);
             }
         }
     }
@@ -497,6 +524,51 @@ impl Writer {
             });
         }
         Ok(outcome)
+    }
+}
+
+/// The syncer: one `Backend::sync` for every group queued, then visibility, publication and
+/// acknowledgement in commit order.
+fn run_syncer(shared: &Shared, jobs: &Receiver<SyncJob>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while let Ok(j) = jobs.try_recv() {
+            batch.push(j);
+        }
+        let result = match shared.poisoned() {
+            Some(cause) => Err(cause),
+            None => {
+                shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
+                let _span = tracing::debug_span!("sync", groups = batch.len()).entered();
+                shared.backend.sync().map_err(|e| e.to_string())
+            }
+        };
+        match result {
+            Ok(()) => {
+                for job in batch {
+                    if let Some(head) = job.head {
+                        shared.publish(head, job.events);
+                    }
+                    finish(job.accepted, job.sync_waiters, Ok(()), Ok(()));
+                }
+            }
+            Err(cause) => {
+                shared.set_poisoned(&cause);
+                for job in batch {
+                    fail_job(job, &cause);
+                }
+            }
+        }
+    }
+}
+
+/// Answers every caller of a group that will never be durable.
+fn fail_job(job: SyncJob, cause: &str) {
+    for a in job.accepted {
+        let _ = a.reply.send(Err(StoreError::Poisoned { cause: cause.to_string() }));
+    }
+    for w in job.sync_waiters {
+        let _ = w.send(Err(StoreError::Poisoned { cause: cause.to_string() }));
     }
 }
 

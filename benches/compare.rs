@@ -1,0 +1,338 @@
+//! One harness, three stores, the same seeded workload in one process:
+//! - anquan's event store (segments per group commit, sled, fdatasync per commit),
+//! - a plain sled log with one key per event (flush + fdatasync per append),
+//! - a SQLite WAL table (rusqlite, bundled SQLite, `synchronous=FULL`, one transaction per append).
+//!
+//! Every store keeps the same envelope (position, stream, version, id, type, recorded-at, payload,
+//! hash) and is durable when an append returns. Prints a table of figures and ratios.
+//!
+//! `cargo bench --bench compare` (env `ANQUAN_BENCH_EVENTS`, default 200000, sets the store size
+//! for the read workloads; `ANQUAN_BENCH_APPENDS` (default 20000) the durable single-event appends).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anquan::store::{Direction, EventStore, ExpectedVersion, ProposedEvent, Timestamp};
+use rand::{Rng, SeedableRng};
+use uuid::Uuid;
+
+const PAYLOAD: usize = 100;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+fn payload(rng: &mut impl Rng) -> Vec<u8> {
+    (0..PAYLOAD).map(|_| rng.gen_range(b'a'..=b'z')).collect()
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let mut total = 0;
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            let md = match e.metadata() {
+                Ok(m) => m,
+                Err(_) => continue,
+            };
+            total += if md.is_dir() { dir_size(&e.path()) } else { md.len() };
+        }
+    }
+    total
+}
+
+/// A store under test.
+trait Engine: Send + Sync {
+    /// Appends `n` events to `stream` durably in one transaction.
+    fn append(&self, stream: &str, payloads: Vec<Vec<u8>>);
+    /// Reads every event in order, returning how many and a checksum of payload bytes.
+    fn read_all(&self) -> (u64, u64);
+    /// Engine-specific remarks for the log.
+    fn report(&self) -> String {
+        String::new()
+    }
+}
+
+struct Anquan(EventStore);
+
+impl Engine for Anquan {
+    fn append(&self, stream: &str, payloads: Vec<Vec<u8>>) {
+        let events =
+            payloads.into_iter().map(|p| ProposedEvent::new("bench.event", 1, Timestamp(0), "bench", p)).collect();
+        self.0.append(stream, ExpectedVersion::Any, events).expect("append");
+    }
+    fn report(&self) -> String {
+        let s = self.0.stats();
+        format!(
+            " ({} commits, {:.1} events per commit, {} syncs)",
+            s.commits,
+            s.events as f64 / s.commits.max(1) as f64,
+            s.syncs
+        )
+    }
+    fn read_all(&self) -> (u64, u64) {
+        let (mut n, mut sum, mut from) = (0u64, 0u64, 0u64);
+        loop {
+            let page = self.0.read_all(from, Direction::Forward, 8192).expect("read");
+            if page.is_empty() {
+                return (n, sum);
+            }
+            for e in &page {
+                n += 1;
+                sum = sum.wrapping_add(e.payload[0] as u64);
+            }
+            from = page[page.len() - 1].position + 1;
+        }
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PlainRecord {
+    position: u64,
+    stream: String,
+    version: u64,
+    event_id: [u8; 16],
+    event_type: String,
+    recorded_at: i64,
+    #[serde(with = "serde_bytes")]
+    payload: Vec<u8>,
+    hash: [u8; 32],
+}
+
+/// sled with one key per event (position → record), stream versions in a side key, hash chained.
+struct PlainSled {
+    db: sled::Db,
+    file: std::fs::File,
+    state: Mutex<(u64, [u8; 32], std::collections::HashMap<String, u64>)>,
+}
+
+impl PlainSled {
+    fn open(dir: &Path) -> Self {
+        let db = sled::Config::new().path(dir).flush_every_ms(None).open().expect("sled");
+        let file = std::fs::File::open(dir.join("db")).expect("db file");
+        let next = db.len() as u64;
+        Self { db, file, state: Mutex::new((next, [0; 32], Default::default())) }
+    }
+}
+
+impl Engine for PlainSled {
+    fn append(&self, stream: &str, payloads: Vec<Vec<u8>>) {
+        {
+            let mut st = self.state.lock().unwrap();
+            let mut batch = sled::Batch::default();
+            for p in payloads {
+                let (pos, prev) = (st.0, st.1);
+                let v = st.2.entry(stream.to_string()).or_insert(0);
+                let mut rec = PlainRecord {
+                    position: pos,
+                    stream: stream.into(),
+                    version: *v,
+                    event_id: *Uuid::new_v4().as_bytes(),
+                    event_type: "bench.event".into(),
+                    recorded_at: 0,
+                    payload: p,
+                    hash: [0; 32],
+                };
+                *v += 1;
+                let bytes = anquan::codec::encode(&rec).unwrap();
+                rec.hash = *blake3::hash(&[&prev[..], &bytes].concat()).as_bytes();
+                batch.insert(&pos.to_be_bytes(), anquan::codec::encode(&rec).unwrap());
+                st.0 += 1;
+                st.1 = rec.hash;
+            }
+            self.db.apply_batch(batch).unwrap();
+        }
+        self.db.flush().unwrap();
+        self.file.sync_data().unwrap();
+    }
+    fn read_all(&self) -> (u64, u64) {
+        let (mut n, mut sum) = (0, 0u64);
+        for kv in self.db.iter() {
+            let (_, v) = kv.unwrap();
+            let r: PlainRecord = anquan::codec::decode(&v).unwrap();
+            n += 1;
+            sum = sum.wrapping_add(r.payload[0] as u64);
+        }
+        (n, sum)
+    }
+}
+
+/// SQLite WAL, synchronous=FULL, one transaction per append.
+struct Sqlite {
+    conn: Mutex<rusqlite::Connection>,
+    state: Mutex<(u64, [u8; 32])>,
+}
+
+impl Sqlite {
+    fn open(dir: &Path) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let conn = rusqlite::Connection::open(dir.join("events.db")).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+             CREATE TABLE IF NOT EXISTS events (
+               position INTEGER PRIMARY KEY, stream TEXT NOT NULL, version INTEGER NOT NULL,
+               event_id BLOB NOT NULL UNIQUE, event_type TEXT NOT NULL, recorded_at INTEGER NOT NULL,
+               payload BLOB NOT NULL, hash BLOB NOT NULL, UNIQUE(stream, version));",
+        )
+        .unwrap();
+        let next: u64 = conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0)).unwrap() as u64;
+        Self { conn: Mutex::new(conn), state: Mutex::new((next, [0; 32])) }
+    }
+}
+
+impl Engine for Sqlite {
+    fn append(&self, stream: &str, payloads: Vec<Vec<u8>>) {
+        let mut conn = self.conn.lock().unwrap();
+        let mut st = self.state.lock().unwrap();
+        let tx = conn.transaction().unwrap();
+        {
+            let version: i64 = tx
+                .query_row("SELECT COALESCE(MAX(version)+1, 0) FROM events WHERE stream = ?1", [stream], |r| r.get(0))
+                .unwrap();
+            let mut ins = tx.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)").unwrap();
+            for (i, p) in payloads.into_iter().enumerate() {
+                let hash = *blake3::hash(&[&st.1[..], &p].concat()).as_bytes();
+                ins.execute(rusqlite::params![
+                    st.0 as i64,
+                    stream,
+                    version + i as i64,
+                    &Uuid::new_v4().as_bytes()[..],
+                    "bench.event",
+                    0i64,
+                    p,
+                    &hash[..]
+                ])
+                .unwrap();
+                st.0 += 1;
+                st.1 = hash;
+            }
+        }
+        tx.commit().unwrap();
+    }
+    fn read_all(&self) -> (u64, u64) {
+        let conn = self.conn.lock().unwrap();
+        let mut stmt = conn.prepare("SELECT position, stream, version, event_id, event_type, recorded_at, payload, hash FROM events ORDER BY position").unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        let (mut n, mut sum) = (0, 0u64);
+        while let Some(r) = rows.next().unwrap() {
+            let rec = PlainRecord {
+                position: r.get::<_, i64>(0).unwrap() as u64,
+                stream: r.get(1).unwrap(),
+                version: r.get::<_, i64>(2).unwrap() as u64,
+                event_id: r.get::<_, Vec<u8>>(3).unwrap().try_into().unwrap(),
+                event_type: r.get(4).unwrap(),
+                recorded_at: r.get(5).unwrap(),
+                payload: r.get(6).unwrap(),
+                hash: r.get::<_, Vec<u8>>(7).unwrap().try_into().unwrap(),
+            };
+            n += 1;
+            sum = sum.wrapping_add(rec.payload[0] as u64);
+        }
+        (n, sum)
+    }
+}
+
+fn open_engine(kind: usize, dir: &Path) -> Box<dyn Engine> {
+    match kind {
+        0 => Box::new(Anquan(EventStore::open(dir).unwrap())),
+        1 => Box::new(PlainSled::open(dir)),
+        _ => Box::new(Sqlite::open(dir)),
+    }
+}
+
+/// `threads` threads append `per_append`-event batches until `total` events are written.
+fn run_appends(engine: &dyn Engine, threads: usize, per_append: usize, total: usize, seed: u64) -> f64 {
+    let counter = AtomicU64::new(0);
+    let appends = (total / per_append) as u64;
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let counter = &counter;
+            s.spawn(move || {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(seed + t as u64);
+                while counter.fetch_add(1, Ordering::Relaxed) < appends {
+                    let stream = format!("stream-{}", rng.gen_range(0..1000));
+                    let p = (0..per_append).map(|_| payload(&mut rng)).collect();
+                    engine.append(&stream, p);
+                }
+            });
+        }
+    });
+    (appends as usize * per_append) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// `ANQUAN_BENCH_ONLY=32 threads` runs only workloads whose label contains the text.
+fn wanted(label: &str) -> bool {
+    std::env::var("ANQUAN_BENCH_ONLY").map(|w| label.contains(&w)).unwrap_or(true)
+}
+
+/// `ANQUAN_BENCH_ENGINES=0,2` runs only those engines (0 anquan, 1 plain sled, 2 SQLite).
+fn engine_wanted(k: usize) -> bool {
+    std::env::var("ANQUAN_BENCH_ENGINES").map(|e| e.split(',').any(|x| x.trim() == k.to_string())).unwrap_or(true)
+}
+
+fn main() {
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    if !filter.is_empty() && !filter.iter().any(|f| "compare".contains(f.as_str())) {
+        return;
+    }
+    let single = env_usize("ANQUAN_BENCH_APPENDS", 20_000);
+    let big = env_usize("ANQUAN_BENCH_EVENTS", 200_000);
+    let root = tempfile::tempdir_in(".").unwrap();
+    let names = ["anquan", "plain sled (key per event)", "SQLite WAL (synchronous=FULL)"];
+    let mut rows: Vec<(String, [f64; 3], &str)> = Vec::new();
+
+    for (label, threads, per_append, total) in [
+        ("durable append, 32 threads x 1 event (events/s)", 32, 1, single),
+        ("durable append, 1 thread x 1 event (events/s)", 1, 1, single / 10),
+        ("durable append, 1 thread x 100 events (events/s)", 1, 100, big),
+        ("durable append, 32 threads x 100 events (events/s)", 32, 100, big),
+    ] {
+        let mut fig = [0.0; 3];
+        if !wanted(label) {
+            continue;
+        }
+        for (k, f) in fig.iter_mut().enumerate() {
+            if !engine_wanted(k) {
+                continue;
+            }
+            let dir = root.path().join(format!("{label}-{k}").replace([' ', '(', ')', '/', ','], "_"));
+            let engine = open_engine(k, &dir);
+            *f = run_appends(engine.as_ref(), threads, per_append, total, 42);
+            eprintln!("{label}: {} {:.0}{}", names[k], f, engine.report());
+        }
+        rows.push((label.to_string(), fig, "higher is better"));
+    }
+
+    // Cold read and size: build a `big`-event store per engine with 100-event appends, reopen, read.
+    let mut read = [0.0; 3];
+    let mut bytes = [0.0; 3];
+    for k in (0..3).filter(|k| engine_wanted(*k) && wanted("cold read")) {
+        let dir = root.path().join(format!("read-{k}"));
+        {
+            let engine = open_engine(k, &dir);
+            run_appends(engine.as_ref(), 1, 100, big, 7);
+        }
+        bytes[k] = dir_size(&dir) as f64 / big as f64;
+        let engine = open_engine(k, &dir);
+        let start = Instant::now();
+        let (n, _) = engine.read_all();
+        assert_eq!(n as usize, big, "{} read back {n} events", names[k]);
+        read[k] = n as f64 / start.elapsed().as_secs_f64();
+        eprintln!("cold read_all: {} {:.0} events/s, {:.0} bytes/event", names[k], read[k], bytes[k]);
+    }
+    rows.push((format!("cold read_all after reopen, {big} events (events/s)"), read, "higher is better"));
+    rows.push(("bytes on disk per event".to_string(), bytes, "lower is better"));
+
+    println!();
+    println!(
+        "payload {PAYLOAD} bytes; {} cores; one run, same process, same disk",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    );
+    println!("| workload | anquan | plain sled | SQLite WAL | anquan / SQLite | anquan / plain sled |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (label, f, _) in &rows {
+        println!("| {label} | {:.0} | {:.0} | {:.0} | {:.2}x | {:.2}x |", f[0], f[1], f[2], f[0] / f[2], f[0] / f[1]);
+    }
+}
