@@ -1,1 +1,402 @@
-//! Domain (placeholder)
+//! The domain layer: what may happen to communities, enterprises, hazards (隐患), incidents (事故),
+//! injury records (伤害监测) and safety-promotion projects (安全促进项目), and what it means.
+//!
+//! Shape: every aggregate is a pair of pure functions, `decide(state, command, ctx) -> events |
+//! rejection` and `evolve(state, event) -> state` ([`Aggregate`]). An engine (written elsewhere)
+//! finds a command's target stream ([`CommandEnvelope::target_stream`]), reads that stream's
+//! events, calls [`decide_command`], and appends the result with the expected version.
+//!
+//! Invariants:
+//! - Pure: no I/O, no clock reads (chrono's `clock` feature is not even enabled). The time and the
+//!   actor come in with the command ([`DecisionContext`]); the dates of facts are in the commands.
+//! - `evolve` is the only place state changes, and it never fails: an event is a fact already
+//!   accepted, so evolve trusts it. `decide` is where rules live; it never panics on input and
+//!   rejects with a [`Rejection`] naming the field (a JSON pointer into the command envelope) and
+//!   a stable rule code.
+//! - Codes (categories, hazard grades, criteria, enterprise grades, injury codes) are data in a
+//!   versioned [`Catalog`]; regulation clocks are [`Settings`]. Events record the values they
+//!   were decided under (grade, deadline, flags), so a later catalog or setting change never
+//!   rewrites history.
+//! - Each event type is its own struct, bincode-encoded alone with an explicit schema version
+//!   ([`DomainEvent::to_payload`] / [`DomainEvent::from_payload`], which upcasts old versions).
+//!   Persisted structs use no serde attribute that loses data under bincode.
+//! - Layering: this module imports nothing from `crate::store` or `crate::storage`; it uses only
+//!   `crate::codec` for payload bytes.
+//! - Not checked here (needs other streams, left to the engine): that a referenced community,
+//!   grid, enterprise or hazard exists.
+
+#[macro_use]
+mod macros;
+
+pub mod catalog;
+pub mod command;
+pub mod community;
+pub mod enterprise;
+pub mod event;
+pub mod hazard;
+pub mod incident;
+pub mod injury;
+pub mod promotion;
+pub mod schema;
+pub mod testing;
+pub mod time;
+
+use std::borrow::Cow;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Serialize};
+
+pub use catalog::{Catalog, Settings};
+pub use command::{parse_command_json, Command, CommandEnvelope};
+pub use event::DomainEvent;
+
+/// Errors of the domain layer that are not rule rejections: bad bytes, unknown event types,
+/// a broken embedded catalog, schema files that cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("codec error for event {event_type} v{schema_version}: {source}")]
+    Codec {
+        event_type: String,
+        schema_version: u16,
+        #[source]
+        source: crate::codec::CodecError,
+    },
+    #[error("unknown event type {event_type:?}")]
+    UnknownEventType { event_type: String },
+    #[error("unsupported schema version {schema_version} for event type {event_type:?}")]
+    UnsupportedVersion { event_type: String, schema_version: u16 },
+    #[error("catalog is invalid: {0}")]
+    Catalog(String),
+    #[error("JSON schema error: {0}")]
+    Schema(String),
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("command rejected: {0}")]
+    Rejected(#[from] Rejection),
+}
+
+/// A command refused by a rule. `field` is a JSON pointer into the command envelope (e.g.
+/// `/command/funds_yuan`), `rule` a short stable code hosts can match on, `items` names what is
+/// missing when a rule is about completeness (五到位, 四不放过).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, thiserror::Error)]
+#[error("{field}: {rule}: {message}")]
+pub struct Rejection {
+    pub field: String,
+    pub rule: String,
+    pub message: String,
+    pub items: Vec<String>,
+}
+
+impl Rejection {
+    pub fn new(field: impl Into<String>, rule: &str, message: impl Into<String>) -> Self {
+        Rejection { field: field.into(), rule: rule.to_string(), message: message.into(), items: Vec::new() }
+    }
+
+    /// A rejection about a field of the command body (`/command/<name>`).
+    pub fn at(name: &str, rule: &str, message: impl Into<String>) -> Self {
+        Rejection::new(field(name), rule, message)
+    }
+
+    pub fn with_items(mut self, items: Vec<String>) -> Self {
+        self.items = items;
+        self
+    }
+}
+
+/// JSON pointer of a command body field.
+pub fn field(name: &str) -> String {
+    if name.is_empty() {
+        "/command".to_string()
+    } else {
+        format!("/command/{name}")
+    }
+}
+
+/// Stable rule codes, so hosts and tests never match on prose.
+pub mod rule {
+    pub const ALREADY_EXISTS: &str = "already_exists";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const REQUIRED: &str = "required";
+    pub const TOO_LONG: &str = "too_long";
+    pub const OUT_OF_RANGE: &str = "out_of_range";
+    pub const UNKNOWN_CODE: &str = "unknown_code";
+    pub const IN_FUTURE: &str = "in_future";
+    pub const TIME_ORDER: &str = "time_order";
+    pub const INVALID_ID: &str = "invalid_id";
+    pub const WRONG_STREAM: &str = "wrong_stream";
+    pub const CLOSED: &str = "closed";
+    pub const INVALID_STATE: &str = "invalid_state";
+    pub const NOT_GRADED: &str = "not_graded";
+    pub const NOT_MAJOR: &str = "not_major";
+    pub const FIVE_IN_PLACE_MISSING: &str = "five_in_place_missing";
+    pub const DEADLINE_NOT_LATER: &str = "deadline_not_later";
+    pub const VERIFIER_IS_RECTIFIER: &str = "verifier_is_rectifier";
+    pub const NOT_VERIFIED: &str = "not_verified";
+    pub const FOUR_NOT_LET_GO_MISSING: &str = "four_not_let_go_missing";
+    pub const AUTHORITY_TOO_LOW: &str = "authority_too_low";
+    pub const EXTENSION_LIMIT: &str = "extension_limit";
+    pub const EXTENSION_TOO_LONG: &str = "extension_too_long";
+    pub const ALREADY_PAUSED: &str = "already_paused";
+    pub const NOT_PAUSED: &str = "not_paused";
+    pub const SCHEMA: &str = "schema";
+    pub const UNKNOWN_COMMAND: &str = "unknown_command_type";
+    pub const MALFORMED: &str = "malformed";
+    pub const DUPLICATE: &str = "duplicate";
+}
+
+/// Everything `decide` may know besides state and command: who, when, and the reference data.
+#[derive(Debug, Clone, Copy)]
+pub struct DecisionContext<'a> {
+    pub actor: &'a EntityId,
+    pub issued_at: DateTime<Utc>,
+    pub catalog: &'a Catalog,
+    pub settings: &'a Settings,
+}
+
+/// One aggregate: its state is a left fold of `evolve` over its stream's events.
+pub trait Aggregate {
+    type State: Default + Clone;
+    type Command;
+    type Event;
+    fn decide(
+        state: &Self::State,
+        cmd: &Self::Command,
+        ctx: &DecisionContext<'_>,
+    ) -> Result<Vec<Self::Event>, Rejection>;
+    fn evolve(state: Self::State, event: &Self::Event) -> Self::State;
+
+    /// Folds a stream's events into state.
+    fn fold<'e>(events: impl IntoIterator<Item = &'e Self::Event>) -> Self::State
+    where
+        Self::Event: 'e,
+    {
+        events.into_iter().fold(Self::State::default(), |s, e| Self::evolve(s, e))
+    }
+}
+
+/// Decides a command against the events already in its target stream. Events of other aggregate
+/// kinds in `stream_events` are ignored (they cannot be in the target stream of a well-run store).
+pub fn decide_command(
+    stream_events: &[DomainEvent],
+    envelope: &CommandEnvelope,
+    catalog: &Catalog,
+    settings: &Settings,
+) -> Result<Vec<DomainEvent>, Rejection> {
+    let ctx = DecisionContext { actor: &envelope.actor, issued_at: envelope.issued_at, catalog, settings };
+    event::dispatch(stream_events, &envelope.command, &ctx)
+}
+
+/// A host-chosen identifier: 1–64 characters of `[A-Za-z0-9_.:-]`, so it can never carry a path
+/// separator, whitespace or control character into a stream id or a file name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EntityId(String);
+
+impl EntityId {
+    pub const MAX_LEN: usize = 64;
+    pub const PATTERN: &'static str = "^[A-Za-z0-9_.:-]{1,64}$";
+
+    pub fn new(s: impl Into<String>) -> Result<Self, String> {
+        let s = s.into();
+        if s.is_empty() || s.len() > Self::MAX_LEN {
+            return Err(format!("id must be 1–{} characters, got {}", Self::MAX_LEN, s.chars().count()));
+        }
+        if let Some(bad) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))) {
+            return Err(format!("id may hold only A-Z a-z 0-9 _ . : -, found {bad:?}"));
+        }
+        Ok(EntityId(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for EntityId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        EntityId::new(s)
+    }
+}
+
+impl From<EntityId> for String {
+    fn from(id: EntityId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for EntityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl JsonSchema for EntityId {
+    fn schema_name() -> Cow<'static, str> {
+        "EntityId".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": EntityId::MAX_LEN,
+            "pattern": EntityId::PATTERN,
+        })
+    }
+}
+
+/// Stream kinds and their id prefixes (`hazard-{id}` …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StreamKind {
+    Community,
+    Enterprise,
+    Hazard,
+    Incident,
+    Injury,
+    Project,
+}
+
+impl StreamKind {
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            StreamKind::Community => "community",
+            StreamKind::Enterprise => "enterprise",
+            StreamKind::Hazard => "hazard",
+            StreamKind::Incident => "incident",
+            StreamKind::Injury => "injury",
+            StreamKind::Project => "project",
+        }
+    }
+
+    pub fn stream_id(self, id: &EntityId) -> String {
+        format!("{}-{}", self.prefix(), id)
+    }
+}
+
+// ---- small validation helpers shared by the aggregates -------------------------------------
+
+/// Longest free text accepted in one field (characters).
+pub const MAX_TEXT: usize = 4000;
+/// Longest name-like field (characters).
+pub const MAX_NAME: usize = 200;
+
+/// Required, non-blank text of at most `max` characters.
+pub(crate) fn text(name: &str, value: &str, max: usize) -> Result<(), Rejection> {
+    if value.trim().is_empty() {
+        return Err(Rejection::at(name, rule::REQUIRED, format!("{name} must not be empty")));
+    }
+    let n = value.chars().count();
+    if n > max {
+        return Err(Rejection::at(name, rule::TOO_LONG, format!("{name} has {n} characters, at most {max} allowed")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+        return Err(Rejection::at(name, rule::MALFORMED, format!("{name} contains control characters")));
+    }
+    Ok(())
+}
+
+/// Optional text: when present it must satisfy [`text`].
+pub(crate) fn opt_text(name: &str, value: &Option<String>, max: usize) -> Result<(), Rejection> {
+    match value {
+        Some(v) => text(name, v, max),
+        None => Ok(()),
+    }
+}
+
+/// A count of people, bounded so absurd input is refused rather than believed.
+pub(crate) fn people(name: &str, n: u32, settings: &Settings) -> Result<(), Rejection> {
+    if n > settings.max_people {
+        return Err(Rejection::at(
+            name,
+            rule::OUT_OF_RANGE,
+            format!("{name} = {n} exceeds the plausible maximum {}", settings.max_people),
+        ));
+    }
+    Ok(())
+}
+
+/// An amount in whole yuan (元), bounded.
+pub(crate) fn yuan(name: &str, n: u64, settings: &Settings) -> Result<(), Rejection> {
+    if n > settings.max_yuan {
+        return Err(Rejection::at(
+            name,
+            rule::OUT_OF_RANGE,
+            format!("{name} = {n} yuan exceeds the plausible maximum {}", settings.max_yuan),
+        ));
+    }
+    Ok(())
+}
+
+/// A fact's time may not lie after the moment the command was issued.
+pub(crate) fn not_future(name: &str, at: DateTime<Utc>, ctx: &DecisionContext<'_>) -> Result<(), Rejection> {
+    if at > ctx.issued_at {
+        return Err(Rejection::at(
+            name,
+            rule::IN_FUTURE,
+            format!("{name} {at} is after the command's issued_at {}", ctx.issued_at),
+        ));
+    }
+    Ok(())
+}
+
+/// A calendar fact (CST date) may not lie after the day the command was issued.
+pub(crate) fn not_future_date(name: &str, date: chrono::NaiveDate, ctx: &DecisionContext<'_>) -> Result<(), Rejection> {
+    let today = time::cst_date(ctx.issued_at);
+    if date > today {
+        return Err(Rejection::at(
+            name,
+            rule::IN_FUTURE,
+            format!("{name} {date} is after the day the command was issued ({today})"),
+        ));
+    }
+    Ok(())
+}
+
+/// A command whose id does not match the stream it is decided against.
+pub(crate) fn same_id(name: &str, existing: &Option<EntityId>, given: &EntityId) -> Result<(), Rejection> {
+    match existing {
+        Some(id) if id != given => {
+            Err(Rejection::at(name, rule::WRONG_STREAM, format!("command targets {given} but the stream holds {id}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_id_accepts_the_allowed_alphabet() {
+        assert!(EntityId::new("HZ-2025:001_a.b").is_ok());
+        assert!(EntityId::new("x".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn entity_id_rejects_separators_controls_and_length() {
+        for bad in ["", "a/b", "a\\b", "a b", "a\nb", "社区", "..\u{0}", &"x".repeat(65)] {
+            assert!(EntityId::new(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn entity_id_is_validated_when_deserialized() {
+        assert!(serde_json::from_str::<EntityId>("\"ok-1\"").is_ok());
+        assert!(serde_json::from_str::<EntityId>("\"../etc\"").is_err());
+    }
+
+    #[test]
+    fn text_rules_name_the_field() {
+        let e = text("summary", "  ", 10).unwrap_err();
+        assert_eq!((e.field.as_str(), e.rule.as_str()), ("/command/summary", rule::REQUIRED));
+        let e = text("summary", "abcdefghijk", 10).unwrap_err();
+        assert_eq!(e.rule, rule::TOO_LONG);
+        assert!(text("summary", "十个字以内", 10).is_ok());
+    }
+}

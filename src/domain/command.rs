@@ -1,0 +1,240 @@
+//! Commands from outside: the envelope, the command union, and JSON intake.
+//!
+//! A host sends one JSON object:
+//! `{"command_id": "<uuid>", "actor": "<id>", "issued_at": "<RFC 3339 UTC>",
+//!   "correlation_id": "<uuid>"?, "causation_id": "<uuid>"?,
+//!   "command": {"type": "hazard.report", ...fields}}`.
+//!
+//! [`parse_command_json`] checks it in three steps, each naming the field (a JSON pointer into
+//! the envelope) and the rule broken:
+//! 1. the envelope against `schemas/envelope.json`'s header part (the `command` member only
+//!    needs a known `type`);
+//! 2. the command body against that command's own schema (`schemas/commands/<type>.json`), so
+//!    errors point at the field rather than at a `oneOf` of forty alternatives;
+//! 3. serde decoding into the typed [`CommandEnvelope`] (ids are validated here too).
+//!
+//! The domain rules come after, in `decide`. Schemas are compiled once per process, offline
+//! (jsonschema without its HTTP/file resolvers: every `$ref` is local to the document).
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::community::CommunityCommand;
+use super::enterprise::EnterpriseCommand;
+use super::hazard::HazardCommand;
+use super::incident::IncidentCommand;
+use super::injury::InjuryCommand;
+use super::promotion::ProjectCommand;
+use super::{rule, schema, EntityId, Rejection};
+
+/// Every command, grouped by aggregate. JSON form: the inner command with its `type` tag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Command {
+    Community(CommunityCommand),
+    Enterprise(EnterpriseCommand),
+    Hazard(HazardCommand),
+    Incident(IncidentCommand),
+    Injury(InjuryCommand),
+    Project(ProjectCommand),
+}
+
+impl Command {
+    pub fn command_type(&self) -> &'static str {
+        match self {
+            Command::Community(c) => c.command_type(),
+            Command::Enterprise(c) => c.command_type(),
+            Command::Hazard(c) => c.command_type(),
+            Command::Incident(c) => c.command_type(),
+            Command::Injury(c) => c.command_type(),
+            Command::Project(c) => c.command_type(),
+        }
+    }
+
+    /// The stream the command is decided against and appended to, e.g. `hazard-H1`.
+    pub fn target_stream(&self) -> String {
+        match self {
+            Command::Community(c) => c.target_stream(),
+            Command::Enterprise(c) => c.target_stream(),
+            Command::Hazard(c) => c.target_stream(),
+            Command::Incident(c) => c.target_stream(),
+            Command::Injury(c) => c.target_stream(),
+            Command::Project(c) => c.target_stream(),
+        }
+    }
+
+    /// Every command type name.
+    pub fn all_types() -> Vec<&'static str> {
+        [
+            CommunityCommand::TYPES,
+            EnterpriseCommand::TYPES,
+            HazardCommand::TYPES,
+            IncidentCommand::TYPES,
+            InjuryCommand::TYPES,
+            ProjectCommand::TYPES,
+        ]
+        .concat()
+    }
+
+    /// Body schemas of every command, without the `type` tag.
+    pub(crate) fn body_schemas() -> Vec<(&'static str, schemars::Schema)> {
+        [
+            CommunityCommand::body_schemas(),
+            EnterpriseCommand::body_schemas(),
+            HazardCommand::body_schemas(),
+            IncidentCommand::body_schemas(),
+            InjuryCommand::body_schemas(),
+            ProjectCommand::body_schemas(),
+        ]
+        .concat()
+    }
+}
+
+macro_rules! impl_from {
+    ($($v:ident($t:ty)),*) => { $(impl From<$t> for Command { fn from(c: $t) -> Self { Command::$v(c) } })* };
+}
+impl_from!(
+    Community(CommunityCommand),
+    Enterprise(EnterpriseCommand),
+    Hazard(HazardCommand),
+    Incident(IncidentCommand),
+    Injury(InjuryCommand),
+    Project(ProjectCommand)
+);
+
+fn uuid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "format": "uuid" })
+}
+
+fn opt_uuid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": ["string", "null"], "format": "uuid" })
+}
+
+/// A command with who sent it and when. Not persisted (the store keeps its own metadata).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandEnvelope {
+    /// Unique per command; the engine uses it for idempotent retries.
+    #[schemars(schema_with = "uuid_schema")]
+    pub command_id: Uuid,
+    pub actor: EntityId,
+    /// When the command was issued (UTC); the domain's only notion of "now".
+    pub issued_at: DateTime<Utc>,
+    #[schemars(schema_with = "opt_uuid_schema")]
+    #[serde(default)]
+    pub correlation_id: Option<Uuid>,
+    #[schemars(schema_with = "opt_uuid_schema")]
+    #[serde(default)]
+    pub causation_id: Option<Uuid>,
+    pub command: Command,
+}
+
+impl CommandEnvelope {
+    pub fn target_stream(&self) -> String {
+        self.command.target_stream()
+    }
+}
+
+struct Validators {
+    header: jsonschema::Validator,
+    bodies: HashMap<&'static str, jsonschema::Validator>,
+}
+
+fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
+    jsonschema::options().should_validate_formats(true).build(schema).map_err(|e| e.to_string())
+}
+
+fn validators() -> Result<&'static Validators, Rejection> {
+    static CELL: OnceLock<Result<Validators, String>> = OnceLock::new();
+    let built = CELL.get_or_init(|| {
+        let header = compile(&schema::envelope_header_schema())?;
+        let mut bodies = HashMap::new();
+        for (t, s) in schema::command_schemas() {
+            bodies.insert(t, compile(&s)?);
+        }
+        Ok(Validators { header, bodies })
+    });
+    built
+        .as_ref()
+        .map_err(|e| Rejection::new("", rule::SCHEMA, format!("internal: command schemas do not compile: {e}")))
+}
+
+fn schema_errors(v: &jsonschema::Validator, instance: &Value, prefix: &str) -> Vec<Rejection> {
+    v.iter_errors(instance)
+        .map(|e| {
+            let mut path = format!("{prefix}{}", e.instance_path.as_str());
+            match &e.kind {
+                jsonschema::error::ValidationErrorKind::Required { property } => {
+                    path.push('/');
+                    path.push_str(property.as_str().unwrap_or_default());
+                }
+                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    if let Some(first) = unexpected.first() {
+                        path.push('/');
+                        path.push_str(first);
+                    }
+                }
+                _ => {}
+            }
+            let keyword = e.schema_path.as_str().rsplit('/').next().unwrap_or("schema").to_string();
+            Rejection::new(path, &format!("schema_{keyword}"), e.to_string())
+        })
+        .collect()
+}
+
+/// Parses and validates a command envelope from JSON; every error names its field and rule.
+pub fn parse_command_json(json: &str) -> Result<CommandEnvelope, Vec<Rejection>> {
+    let value: Value =
+        serde_json::from_str(json).map_err(|e| vec![Rejection::new("", rule::MALFORMED, format!("not JSON: {e}"))])?;
+    parse_command_value(&value)
+}
+
+/// As [`parse_command_json`], from an already parsed JSON value.
+pub fn parse_command_value(value: &Value) -> Result<CommandEnvelope, Vec<Rejection>> {
+    let v = validators().map_err(|r| vec![r])?;
+    let errors = schema_errors(&v.header, value, "");
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let body = value.get("command").unwrap_or(&Value::Null);
+    let ty = body.get("type").and_then(Value::as_str).unwrap_or_default();
+    let Some(body_validator) = v.bodies.get(ty) else {
+        return Err(vec![Rejection::new(
+            "/command/type",
+            rule::UNKNOWN_COMMAND,
+            format!("unknown command type {ty:?}"),
+        )]);
+    };
+    let errors = schema_errors(body_validator, body, "/command");
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    serde_json::from_value::<CommandEnvelope>(value.clone())
+        .map_err(|e| vec![Rejection::new("", rule::MALFORMED, format!("command does not decode: {e}"))])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_types_are_unique() {
+        let mut all = Command::all_types();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n);
+    }
+
+    #[test]
+    fn not_json_is_malformed() {
+        let e = parse_command_json("{").unwrap_err();
+        assert_eq!(e[0].rule, rule::MALFORMED);
+    }
+}

@@ -1,0 +1,510 @@
+//! Communities (社区): registration, dated population, grids (网格) and their responsible
+//! persons, the safe-community milestones (启动创建 → 现场评定 → 命名 → 复评 every 5 years) and the
+//! yearly control indicator (控制指标) for deaths.
+//!
+//! Invariants enforced by `decide`:
+//! - Population and indicators are dated events, so statistics replay to the published figure.
+//! - Milestones run in order: assessment after the creation started, naming after a passing
+//!   assessment, re-assessment only of a named community; the re-assessment due date is the
+//!   naming (or last passed re-assessment) date plus `Settings::reassessment_years`.
+//! - Grid ids are unique in a community; a responsible person is assigned to an existing grid.
+//! - An indicator's per-category figures use catalog codes, once each, none above the total.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::time::plus_years;
+use super::{rule, text, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_NAME};
+
+/// Largest population accepted for one community.
+pub const MAX_POPULATION: u32 = 50_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CommunityKind {
+    /// 城市街道
+    UrbanStreet,
+    /// 农村乡镇（涉农）
+    RuralTown,
+    /// 企业主导型
+    EnterpriseLed,
+}
+
+/// Deaths allowed for one category within a control indicator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryLimit {
+    pub category: String,
+    pub deaths: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterCommunity {
+    pub community_id: EntityId,
+    pub name: String,
+    pub kind: CommunityKind,
+    pub district: String,
+    pub population: u32,
+    pub population_as_of: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevisePopulation {
+    pub community_id: EntityId,
+    pub population: u32,
+    pub as_of: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddGrid {
+    pub community_id: EntityId,
+    pub grid_id: EntityId,
+    pub name: String,
+    pub responsible_person: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignGridResponsible {
+    pub community_id: EntityId,
+    pub grid_id: EntityId,
+    pub responsible_person: String,
+}
+
+/// 启动创建
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartCreation {
+    pub community_id: EntityId,
+    pub started_on: NaiveDate,
+}
+
+/// 现场评定
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordAssessment {
+    pub community_id: EntityId,
+    pub assessed_on: NaiveDate,
+    pub assessor: String,
+    pub passed: bool,
+}
+
+/// 命名为全国安全社区
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameSafeCommunity {
+    pub community_id: EntityId,
+    pub named_on: NaiveDate,
+    pub named_by: String,
+}
+
+/// 复评
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordReassessment {
+    pub community_id: EntityId,
+    pub reassessed_on: NaiveDate,
+    pub passed: bool,
+}
+
+/// 控制指标: yearly death indicator, total and per category.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetControlIndicator {
+    pub community_id: EntityId,
+    /// Statistics year (China Standard Time).
+    pub year: i32,
+    pub total_deaths: u32,
+    pub per_category: Vec<CategoryLimit>,
+    pub set_on: NaiveDate,
+    pub set_by: String,
+}
+
+command_enum!(
+    /// Commands addressed to a community stream.
+    CommunityCommand, community_id, StreamKind::Community, {
+    Register(RegisterCommunity) = "community.register",
+    RevisePopulation(RevisePopulation) = "community.revise_population",
+    AddGrid(AddGrid) = "community.add_grid",
+    AssignGridResponsible(AssignGridResponsible) = "community.assign_grid_responsible",
+    StartCreation(StartCreation) = "community.start_creation",
+    RecordAssessment(RecordAssessment) = "community.record_assessment",
+    Name(NameSafeCommunity) = "community.name_safe_community",
+    RecordReassessment(RecordReassessment) = "community.record_reassessment",
+    SetControlIndicator(SetControlIndicator) = "community.set_control_indicator",
+});
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CommunityRegistered {
+    pub community_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub name: String,
+    pub kind: CommunityKind,
+    pub district: String,
+    pub population: u32,
+    pub population_as_of: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PopulationRevised {
+    pub community_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub population: u32,
+    pub as_of: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GridAdded {
+    pub community_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub grid_id: EntityId,
+    pub name: String,
+    pub responsible_person: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GridResponsibleAssigned {
+    pub community_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub grid_id: EntityId,
+    pub responsible_person: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CreationStarted {
+    pub community_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub started_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CommunityAssessed {
+    pub community_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub assessed_on: NaiveDate,
+    pub assessor: String,
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SafeCommunityNamed {
+    pub community_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub named_on: NaiveDate,
+    pub named_by: String,
+    pub reassessment_due: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CommunityReassessed {
+    pub community_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub reassessed_on: NaiveDate,
+    pub passed: bool,
+    /// Next re-assessment when passed; none when the title lapses.
+    pub next_due: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ControlIndicatorSet {
+    pub community_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub year: i32,
+    pub total_deaths: u32,
+    pub per_category: Vec<CategoryLimit>,
+    pub set_on: NaiveDate,
+    pub set_by: String,
+}
+
+event_enum!(
+    /// Events of a community stream (`community-{id}`).
+    CommunityEvent, community_id, StreamKind::Community, {
+    Registered(CommunityRegistered) = "community.registered" v 1,
+    PopulationRevised(PopulationRevised) = "community.population_revised" v 1,
+    GridAdded(GridAdded) = "community.grid_added" v 1,
+    GridResponsibleAssigned(GridResponsibleAssigned) = "community.grid_responsible_assigned" v 1,
+    CreationStarted(CreationStarted) = "community.creation_started" v 1,
+    Assessed(CommunityAssessed) = "community.assessed" v 1,
+    Named(SafeCommunityNamed) = "community.named" v 1,
+    Reassessed(CommunityReassessed) = "community.reassessed" v 1,
+    ControlIndicatorSet(ControlIndicatorSet) = "community.control_indicator_set" v 1,
+});
+
+/// Safe-community programme stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Programme {
+    #[default]
+    NotStarted,
+    Creating,
+    AssessedPassed,
+    Named,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommunityState {
+    pub id: Option<EntityId>,
+    pub population: u32,
+    pub grids: Vec<EntityId>,
+    pub programme: Programme,
+    pub reassessment_due: Option<NaiveDate>,
+}
+
+/// The community aggregate.
+pub struct Community;
+
+fn population(name: &str, n: u32) -> Result<(), Rejection> {
+    if n > MAX_POPULATION {
+        return Err(Rejection::at(name, rule::OUT_OF_RANGE, format!("{name} = {n} exceeds {MAX_POPULATION}")));
+    }
+    Ok(())
+}
+
+fn stage(ok: bool, name: &str, msg: &str) -> Result<(), Rejection> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Rejection::at(name, rule::INVALID_STATE, msg))
+    }
+}
+
+impl Aggregate for Community {
+    type State = CommunityState;
+    type Command = CommunityCommand;
+    type Event = CommunityEvent;
+
+    fn decide(
+        s: &CommunityState,
+        cmd: &CommunityCommand,
+        ctx: &DecisionContext<'_>,
+    ) -> Result<Vec<CommunityEvent>, Rejection> {
+        super::same_id("community_id", &s.id, cmd.target_id())?;
+        let community_id = cmd.target_id().clone();
+        match (s.id.is_some(), cmd) {
+            (true, CommunityCommand::Register(_)) => {
+                return Err(Rejection::at(
+                    "community_id",
+                    rule::ALREADY_EXISTS,
+                    format!("community {community_id} is already registered"),
+                ))
+            }
+            (false, CommunityCommand::Register(_)) | (true, _) => {}
+            (false, _) => {
+                return Err(Rejection::at(
+                    "community_id",
+                    rule::NOT_FOUND,
+                    format!("community {community_id} is not registered"),
+                ))
+            }
+        }
+        let (recorded_by, recorded_at) = (ctx.actor.clone(), ctx.issued_at);
+        let ev = match cmd {
+            CommunityCommand::Register(c) => {
+                text("name", &c.name, MAX_NAME)?;
+                text("district", &c.district, MAX_NAME)?;
+                population("population", c.population)?;
+                CommunityEvent::Registered(CommunityRegistered {
+                    community_id,
+                    recorded_by,
+                    recorded_at,
+                    name: c.name.clone(),
+                    kind: c.kind,
+                    district: c.district.clone(),
+                    population: c.population,
+                    population_as_of: c.population_as_of,
+                })
+            }
+            CommunityCommand::RevisePopulation(c) => {
+                population("population", c.population)?;
+                CommunityEvent::PopulationRevised(PopulationRevised {
+                    community_id,
+                    recorded_by,
+                    recorded_at,
+                    population: c.population,
+                    as_of: c.as_of,
+                })
+            }
+            CommunityCommand::AddGrid(c) => {
+                if s.grids.contains(&c.grid_id) {
+                    return Err(Rejection::at(
+                        "grid_id",
+                        rule::DUPLICATE,
+                        format!("grid {} already exists", c.grid_id),
+                    ));
+                }
+                text("name", &c.name, MAX_NAME)?;
+                text("responsible_person", &c.responsible_person, MAX_NAME)?;
+                CommunityEvent::GridAdded(GridAdded {
+                    community_id,
+                    recorded_by,
+                    recorded_at,
+                    grid_id: c.grid_id.clone(),
+                    name: c.name.clone(),
+                    responsible_person: c.responsible_person.clone(),
+                })
+            }
+            CommunityCommand::AssignGridResponsible(c) => {
+                if !s.grids.contains(&c.grid_id) {
+                    return Err(Rejection::at(
+                        "grid_id",
+                        rule::NOT_FOUND,
+                        format!("grid {} does not exist", c.grid_id),
+                    ));
+                }
+                text("responsible_person", &c.responsible_person, MAX_NAME)?;
+                CommunityEvent::GridResponsibleAssigned(GridResponsibleAssigned {
+                    community_id,
+                    recorded_by,
+                    recorded_at,
+                    grid_id: c.grid_id.clone(),
+                    responsible_person: c.responsible_person.clone(),
+                })
+            }
+            CommunityCommand::StartCreation(c) => {
+                stage(
+                    s.programme == Programme::NotStarted,
+                    "started_on",
+                    "the creation programme is already under way or done",
+                )?;
+                super::not_future_date("started_on", c.started_on, ctx)?;
+                CommunityEvent::CreationStarted(CreationStarted {
+                    community_id,
+                    recorded_by,
+                    recorded_at,
+                    started_on: c.started_on,
+                })
+            }
+            CommunityCommand::RecordAssessment(c) => {
+                stage(s.programme == Programme::Creating, "assessed_on", "assessment follows the start of creation")?;
+                text("assessor", &c.assessor, MAX_NAME)?;
+                super::not_future_date("assessed_on", c.assessed_on, ctx)?;
+                CommunityEvent::Assessed(CommunityAssessed {
+                    community_id,
+                    recorded_by,
+                    recorded_at,
+                    assessed_on: c.assessed_on,
+                    assessor: c.assessor.clone(),
+                    passed: c.passed,
+                })
+            }
+            CommunityCommand::Name(c) => {
+                stage(
+                    s.programme == Programme::AssessedPassed,
+                    "named_on",
+                    "naming follows a passing on-site assessment",
+                )?;
+                text("named_by", &c.named_by, MAX_NAME)?;
+                super::not_future_date("named_on", c.named_on, ctx)?;
+                let due = plus_years(c.named_on, ctx.settings.reassessment_years)
+                    .ok_or_else(|| Rejection::at("named_on", rule::OUT_OF_RANGE, "date out of range"))?;
+                CommunityEvent::Named(SafeCommunityNamed {
+                    community_id,
+                    recorded_by,
+                    recorded_at,
+                    named_on: c.named_on,
+                    named_by: c.named_by.clone(),
+                    reassessment_due: due,
+                })
+            }
+            CommunityCommand::RecordReassessment(c) => {
+                stage(s.programme == Programme::Named, "reassessed_on", "only a named safe community is re-assessed")?;
+                super::not_future_date("reassessed_on", c.reassessed_on, ctx)?;
+                let next_due = if c.passed {
+                    Some(
+                        plus_years(c.reassessed_on, ctx.settings.reassessment_years)
+                            .ok_or_else(|| Rejection::at("reassessed_on", rule::OUT_OF_RANGE, "date out of range"))?,
+                    )
+                } else {
+                    None
+                };
+                CommunityEvent::Reassessed(CommunityReassessed {
+                    community_id,
+                    recorded_by,
+                    recorded_at,
+                    reassessed_on: c.reassessed_on,
+                    passed: c.passed,
+                    next_due,
+                })
+            }
+            CommunityCommand::SetControlIndicator(c) => {
+                if !(2000..=2100).contains(&c.year) {
+                    return Err(Rejection::at(
+                        "year",
+                        rule::OUT_OF_RANGE,
+                        format!("year {} outside 2000–2100", c.year),
+                    ));
+                }
+                super::people("total_deaths", c.total_deaths, ctx.settings)?;
+                text("set_by", &c.set_by, MAX_NAME)?;
+                let mut seen = Vec::new();
+                for (i, l) in c.per_category.iter().enumerate() {
+                    let f = format!("per_category/{i}/category");
+                    ctx.catalog.category(&f, &l.category)?;
+                    if seen.contains(&&l.category) {
+                        return Err(Rejection::at(&f, rule::DUPLICATE, format!("category {} given twice", l.category)));
+                    }
+                    seen.push(&l.category);
+                    if l.deaths > c.total_deaths {
+                        return Err(Rejection::at(
+                            &format!("per_category/{i}/deaths"),
+                            rule::OUT_OF_RANGE,
+                            "a category's indicator exceeds the total",
+                        ));
+                    }
+                }
+                CommunityEvent::ControlIndicatorSet(ControlIndicatorSet {
+                    community_id,
+                    recorded_by,
+                    recorded_at,
+                    year: c.year,
+                    total_deaths: c.total_deaths,
+                    per_category: c.per_category.clone(),
+                    set_on: c.set_on,
+                    set_by: c.set_by.clone(),
+                })
+            }
+        };
+        Ok(vec![ev])
+    }
+
+    fn evolve(mut s: CommunityState, e: &CommunityEvent) -> CommunityState {
+        match e {
+            CommunityEvent::Registered(e) => {
+                s.id = Some(e.community_id.clone());
+                s.population = e.population;
+            }
+            CommunityEvent::PopulationRevised(e) => s.population = e.population,
+            CommunityEvent::GridAdded(e) => s.grids.push(e.grid_id.clone()),
+            CommunityEvent::GridResponsibleAssigned(_) | CommunityEvent::ControlIndicatorSet(_) => {}
+            CommunityEvent::CreationStarted(_) => s.programme = Programme::Creating,
+            CommunityEvent::Assessed(e) => {
+                if e.passed {
+                    s.programme = Programme::AssessedPassed;
+                }
+            }
+            CommunityEvent::Named(e) => {
+                s.programme = Programme::Named;
+                s.reassessment_due = Some(e.reassessment_due);
+            }
+            CommunityEvent::Reassessed(e) => {
+                s.reassessment_due = e.next_due;
+                if !e.passed {
+                    s.programme = Programme::NotStarted;
+                }
+            }
+        }
+        s
+    }
+}

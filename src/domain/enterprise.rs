@@ -1,0 +1,251 @@
+//! Enterprises (企业): registration in a community and industry, supervision grade (分级分类,
+//! A/B/C/D from the catalog) and enforcement actions (四个一律: 停产整顿, 关闭取缔, 经济处罚,
+//! 追究法律责任).
+//!
+//! Invariants enforced by `decide`:
+//! - Industry and grade codes come from the catalog; the grade event records the catalog version.
+//! - A fine (经济处罚) states its amount in whole yuan; other actions carry none.
+//! - A closed-and-banned (关闭取缔) enterprise takes no further grade or action.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    opt_text, rule, text, yuan, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_NAME, MAX_TEXT,
+};
+
+/// 四个一律: the four enforcement actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EnforcementAction {
+    /// 停产整顿
+    SuspendForRectification,
+    /// 关闭取缔
+    CloseAndBan,
+    /// 经济处罚（上限）
+    Fine,
+    /// 追究法律责任
+    LegalLiability,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterEnterprise {
+    pub enterprise_id: EntityId,
+    pub name: String,
+    pub community_id: EntityId,
+    /// Industry code from the catalog.
+    pub industry: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignSupervisionGrade {
+    pub enterprise_id: EntityId,
+    /// Enterprise grade code from the catalog (A/B/C/D).
+    pub grade: String,
+    pub effective_on: NaiveDate,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TakeEnforcementAction {
+    pub enterprise_id: EntityId,
+    pub action: EnforcementAction,
+    pub decided_on: NaiveDate,
+    pub decided_by: String,
+    pub decision_no: Option<String>,
+    pub reason: String,
+    /// The hazard that prompted it, if any.
+    pub hazard_id: Option<EntityId>,
+    /// Required for a fine, absent otherwise.
+    pub fine_yuan: Option<u64>,
+}
+
+command_enum!(
+    /// Commands addressed to an enterprise stream.
+    EnterpriseCommand, enterprise_id, StreamKind::Enterprise, {
+    Register(RegisterEnterprise) = "enterprise.register",
+    AssignGrade(AssignSupervisionGrade) = "enterprise.assign_grade",
+    TakeEnforcementAction(TakeEnforcementAction) = "enterprise.take_enforcement_action",
+});
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EnterpriseRegistered {
+    pub enterprise_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub name: String,
+    pub community_id: EntityId,
+    pub industry: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SupervisionGradeAssigned {
+    pub enterprise_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub grade: String,
+    pub previous_grade: Option<String>,
+    pub effective_on: NaiveDate,
+    pub reason: String,
+    pub catalog_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EnforcementActionTaken {
+    pub enterprise_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub action: EnforcementAction,
+    pub decided_on: NaiveDate,
+    pub decided_by: String,
+    pub decision_no: Option<String>,
+    pub reason: String,
+    pub hazard_id: Option<EntityId>,
+    pub fine_yuan: Option<u64>,
+}
+
+event_enum!(
+    /// Events of an enterprise stream (`enterprise-{id}`).
+    EnterpriseEvent, enterprise_id, StreamKind::Enterprise, {
+    Registered(EnterpriseRegistered) = "enterprise.registered" v 1,
+    GradeAssigned(SupervisionGradeAssigned) = "enterprise.grade_assigned" v 1,
+    EnforcementActionTaken(EnforcementActionTaken) = "enterprise.enforcement_action_taken" v 1,
+});
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnterpriseState {
+    pub id: Option<EntityId>,
+    pub grade: Option<String>,
+    pub closed_and_banned: bool,
+    /// Dates of fines, for the "penalised 3 times in 180 days" flag (Work Safety Law art. 113).
+    pub fines: Vec<NaiveDate>,
+}
+
+/// The enterprise aggregate.
+pub struct Enterprise;
+
+impl Aggregate for Enterprise {
+    type State = EnterpriseState;
+    type Command = EnterpriseCommand;
+    type Event = EnterpriseEvent;
+
+    fn decide(
+        s: &EnterpriseState,
+        cmd: &EnterpriseCommand,
+        ctx: &DecisionContext<'_>,
+    ) -> Result<Vec<EnterpriseEvent>, Rejection> {
+        super::same_id("enterprise_id", &s.id, cmd.target_id())?;
+        let enterprise_id = cmd.target_id().clone();
+        match (s.id.is_some(), cmd) {
+            (true, EnterpriseCommand::Register(_)) => {
+                return Err(Rejection::at(
+                    "enterprise_id",
+                    rule::ALREADY_EXISTS,
+                    format!("enterprise {enterprise_id} is already registered"),
+                ))
+            }
+            (false, EnterpriseCommand::Register(_)) => {}
+            (false, _) => {
+                return Err(Rejection::at(
+                    "enterprise_id",
+                    rule::NOT_FOUND,
+                    format!("enterprise {enterprise_id} is not registered"),
+                ))
+            }
+            (true, _) if s.closed_and_banned => {
+                return Err(Rejection::at(
+                    "enterprise_id",
+                    rule::CLOSED,
+                    "the enterprise was closed and banned (关闭取缔)",
+                ))
+            }
+            (true, _) => {}
+        }
+        let (recorded_by, recorded_at) = (ctx.actor.clone(), ctx.issued_at);
+        let ev = match cmd {
+            EnterpriseCommand::Register(c) => {
+                text("name", &c.name, MAX_NAME)?;
+                ctx.catalog.industry("industry", &c.industry)?;
+                EnterpriseEvent::Registered(EnterpriseRegistered {
+                    enterprise_id,
+                    recorded_by,
+                    recorded_at,
+                    name: c.name.clone(),
+                    community_id: c.community_id.clone(),
+                    industry: c.industry.clone(),
+                })
+            }
+            EnterpriseCommand::AssignGrade(c) => {
+                ctx.catalog.enterprise_grade("grade", &c.grade)?;
+                text("reason", &c.reason, MAX_TEXT)?;
+                EnterpriseEvent::GradeAssigned(SupervisionGradeAssigned {
+                    enterprise_id,
+                    recorded_by,
+                    recorded_at,
+                    grade: c.grade.clone(),
+                    previous_grade: s.grade.clone(),
+                    effective_on: c.effective_on,
+                    reason: c.reason.clone(),
+                    catalog_version: ctx.catalog.catalog_version.clone(),
+                })
+            }
+            EnterpriseCommand::TakeEnforcementAction(c) => {
+                text("decided_by", &c.decided_by, MAX_NAME)?;
+                super::not_future_date("decided_on", c.decided_on, ctx)?;
+                text("reason", &c.reason, MAX_TEXT)?;
+                opt_text("decision_no", &c.decision_no, MAX_NAME)?;
+                match (c.action, c.fine_yuan) {
+                    (EnforcementAction::Fine, None | Some(0)) => {
+                        return Err(Rejection::at(
+                            "fine_yuan",
+                            rule::REQUIRED,
+                            "a fine (经济处罚) states a positive amount",
+                        ))
+                    }
+                    (EnforcementAction::Fine, Some(f)) => yuan("fine_yuan", f, ctx.settings)?,
+                    (_, Some(_)) => {
+                        return Err(Rejection::at("fine_yuan", rule::MALFORMED, "only a fine carries an amount"))
+                    }
+                    (_, None) => {}
+                }
+                EnterpriseEvent::EnforcementActionTaken(EnforcementActionTaken {
+                    enterprise_id,
+                    recorded_by,
+                    recorded_at,
+                    action: c.action,
+                    decided_on: c.decided_on,
+                    decided_by: c.decided_by.clone(),
+                    decision_no: c.decision_no.clone(),
+                    reason: c.reason.clone(),
+                    hazard_id: c.hazard_id.clone(),
+                    fine_yuan: c.fine_yuan,
+                })
+            }
+        };
+        Ok(vec![ev])
+    }
+
+    fn evolve(mut s: EnterpriseState, e: &EnterpriseEvent) -> EnterpriseState {
+        match e {
+            EnterpriseEvent::Registered(e) => s.id = Some(e.enterprise_id.clone()),
+            EnterpriseEvent::GradeAssigned(e) => s.grade = Some(e.grade.clone()),
+            EnterpriseEvent::EnforcementActionTaken(e) => match e.action {
+                EnforcementAction::CloseAndBan => s.closed_and_banned = true,
+                EnforcementAction::Fine => s.fines.push(e.decided_on),
+                _ => {}
+            },
+        }
+        s
+    }
+}
+
+impl EnterpriseState {
+    /// Fines decided within the 180 days up to and including `on` (art. 113 counts them).
+    pub fn fines_within_180_days(&self, on: NaiveDate) -> usize {
+        self.fines.iter().filter(|d| **d <= on && (on - **d).num_days() < 180).count()
+    }
+}

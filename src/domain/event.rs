@@ -1,0 +1,267 @@
+//! The event union, persisted type names, schema versions, payload codec and upcasters.
+//!
+//! Invariants:
+//! - Each event type (e.g. `hazard.reported`) is one struct, encoded alone through
+//!   `crate::codec` (bincode) and stored with its type name and `schema_version`; the
+//!   [`DomainEvent`] enum is never bincode-encoded (its serde tagging serves JSON only).
+//! - bincode does not describe itself: a struct's fields, their order and the order of any enum
+//!   variants inside it are its format. Changing them means a new schema version, the old struct
+//!   kept here as `…V1`, and an upcaster in [`DomainEvent::from_payload`].
+//! - Upcasting happens on read; the store keeps the old bytes untouched (hash chain).
+//! - Decoding never panics: unknown types, unknown versions and bad bytes are [`DomainError`]s.
+//!
+//! Versions so far: `incident.reported` v1 → v2 (v2 adds `missing`, 下落不明; v1 reports
+//! had no such field and are upcast with `missing = 0`). Every other type is at v1.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::command::Command;
+use super::community::{Community, CommunityEvent};
+use super::enterprise::{Enterprise, EnterpriseEvent};
+use super::hazard::{Hazard, HazardEvent};
+use super::incident::{Incident, IncidentEvent, IncidentReported};
+use super::injury::{Injury, InjuryEvent};
+use super::promotion::{Project, ProjectEvent};
+use super::{Aggregate, DecisionContext, DomainError, EntityId, Rejection};
+use crate::codec;
+
+/// Every domain event, grouped by aggregate. JSON form: the inner event with its `type` tag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum DomainEvent {
+    Community(CommunityEvent),
+    Enterprise(EnterpriseEvent),
+    Hazard(HazardEvent),
+    Incident(IncidentEvent),
+    Injury(InjuryEvent),
+    Project(ProjectEvent),
+}
+
+macro_rules! each {
+    ($self:expr, $e:ident => $body:expr) => {
+        match $self {
+            DomainEvent::Community($e) => $body,
+            DomainEvent::Enterprise($e) => $body,
+            DomainEvent::Hazard($e) => $body,
+            DomainEvent::Incident($e) => $body,
+            DomainEvent::Injury($e) => $body,
+            DomainEvent::Project($e) => $body,
+        }
+    };
+}
+
+impl DomainEvent {
+    /// Persisted type name, e.g. `hazard.reported`.
+    pub fn event_type(&self) -> &'static str {
+        each!(self, e => e.event_type())
+    }
+
+    /// Current schema version of this event's type.
+    pub fn schema_version(&self) -> u16 {
+        each!(self, e => e.schema_version())
+    }
+
+    /// The stream this event belongs to, e.g. `hazard-H1`.
+    pub fn stream_id(&self) -> String {
+        each!(self, e => e.stream_id())
+    }
+
+    /// Type name, schema version and payload bytes, as the store persists them.
+    pub fn to_payload(&self) -> Result<(&'static str, u16, Vec<u8>), DomainError> {
+        let (t, v) = (self.event_type(), self.schema_version());
+        let bytes = each!(self, e => e.encode_payload()).map_err(|source| DomainError::Codec {
+            event_type: t.to_string(),
+            schema_version: v,
+            source,
+        })?;
+        Ok((t, v, bytes))
+    }
+
+    /// Decodes a stored payload, upcasting older schema versions to the current one.
+    pub fn from_payload(event_type: &str, schema_version: u16, bytes: &[u8]) -> Result<DomainEvent, DomainError> {
+        if let Some(e) = upcast(event_type, schema_version, bytes) {
+            return e;
+        }
+        let decoded = CommunityEvent::decode_current(event_type, schema_version, bytes)
+            .map(|r| r.map(DomainEvent::Community))
+            .or_else(|| {
+                EnterpriseEvent::decode_current(event_type, schema_version, bytes)
+                    .map(|r| r.map(DomainEvent::Enterprise))
+            })
+            .or_else(|| {
+                HazardEvent::decode_current(event_type, schema_version, bytes).map(|r| r.map(DomainEvent::Hazard))
+            })
+            .or_else(|| {
+                IncidentEvent::decode_current(event_type, schema_version, bytes).map(|r| r.map(DomainEvent::Incident))
+            })
+            .or_else(|| {
+                InjuryEvent::decode_current(event_type, schema_version, bytes).map(|r| r.map(DomainEvent::Injury))
+            })
+            .or_else(|| {
+                ProjectEvent::decode_current(event_type, schema_version, bytes).map(|r| r.map(DomainEvent::Project))
+            });
+        decoded.unwrap_or_else(|| Err(DomainError::UnknownEventType { event_type: event_type.to_string() }))
+    }
+
+    /// Every event type with its current schema version.
+    pub fn all_types() -> Vec<(&'static str, u16)> {
+        [
+            CommunityEvent::TYPES,
+            EnterpriseEvent::TYPES,
+            HazardEvent::TYPES,
+            IncidentEvent::TYPES,
+            InjuryEvent::TYPES,
+            ProjectEvent::TYPES,
+        ]
+        .concat()
+    }
+}
+
+macro_rules! impl_from {
+    ($($v:ident($t:ty)),*) => { $(impl From<$t> for DomainEvent { fn from(e: $t) -> Self { DomainEvent::$v(e) } })* };
+}
+impl_from!(
+    Community(CommunityEvent),
+    Enterprise(EnterpriseEvent),
+    Hazard(HazardEvent),
+    Incident(IncidentEvent),
+    Injury(InjuryEvent),
+    Project(ProjectEvent)
+);
+
+// ---- old versions and upcasters ----------------------------------------------------------
+
+/// `incident.reported` as written by schema version 1 (before missing persons were recorded).
+/// Kept byte-compatible forever: never edit it; `tests/data/golden/incident.reported.v1.bin`
+/// holds bytes it produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentReportedV1 {
+    pub incident_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub occurred_at: DateTime<Utc>,
+    pub reported_at: DateTime<Utc>,
+    pub place: String,
+    pub community_id: EntityId,
+    pub enterprise_id: Option<EntityId>,
+    pub category: String,
+    pub deaths: u32,
+    pub serious_injuries: u32,
+    pub minor_injuries: u32,
+    pub direct_loss_yuan: u64,
+    pub summary: String,
+    pub report_delay_minutes: i64,
+    pub report_limit_minutes: u32,
+    pub reported_late: bool,
+}
+
+impl From<IncidentReportedV1> for IncidentReported {
+    fn from(v1: IncidentReportedV1) -> Self {
+        IncidentReported {
+            incident_id: v1.incident_id,
+            recorded_by: v1.recorded_by,
+            recorded_at: v1.recorded_at,
+            occurred_at: v1.occurred_at,
+            reported_at: v1.reported_at,
+            place: v1.place,
+            community_id: v1.community_id,
+            enterprise_id: v1.enterprise_id,
+            category: v1.category,
+            deaths: v1.deaths,
+            serious_injuries: v1.serious_injuries,
+            minor_injuries: v1.minor_injuries,
+            // v1 had no field for missing persons: none were recorded.
+            missing: 0,
+            direct_loss_yuan: v1.direct_loss_yuan,
+            summary: v1.summary,
+            report_delay_minutes: v1.report_delay_minutes,
+            report_limit_minutes: v1.report_limit_minutes,
+            reported_late: v1.reported_late,
+        }
+    }
+}
+
+/// Old (type, version) pairs and how they become current events; `None` when not an old one.
+fn upcast(event_type: &str, schema_version: u16, bytes: &[u8]) -> Option<Result<DomainEvent, DomainError>> {
+    let codec_err = |source| DomainError::Codec { event_type: event_type.to_string(), schema_version, source };
+    match (event_type, schema_version) {
+        ("incident.reported", 1) => Some(
+            codec::decode::<IncidentReportedV1>(bytes)
+                .map(|v1| DomainEvent::Incident(IncidentEvent::Reported(v1.into())))
+                .map_err(codec_err),
+        ),
+        _ => None,
+    }
+}
+
+// ---- dispatch ----------------------------------------------------------------------------
+
+fn run<A: Aggregate>(
+    events: impl Iterator<Item = A::Event>,
+    cmd: &A::Command,
+    ctx: &DecisionContext<'_>,
+    wrap: fn(A::Event) -> DomainEvent,
+) -> Result<Vec<DomainEvent>, Rejection> {
+    let state = events.fold(A::State::default(), |s, e| A::evolve(s, &e));
+    Ok(A::decide(&state, cmd, ctx)?.into_iter().map(wrap).collect())
+}
+
+/// Folds the stream's events of the command's aggregate kind and decides the command.
+pub(crate) fn dispatch(
+    events: &[DomainEvent],
+    cmd: &Command,
+    ctx: &DecisionContext<'_>,
+) -> Result<Vec<DomainEvent>, Rejection> {
+    macro_rules! pick {
+        ($v:ident) => {
+            events.iter().filter_map(|e| match e {
+                DomainEvent::$v(x) => Some(x.clone()),
+                _ => None,
+            })
+        };
+    }
+    match cmd {
+        Command::Community(c) => run::<Community>(pick!(Community), c, ctx, DomainEvent::Community),
+        Command::Enterprise(c) => run::<Enterprise>(pick!(Enterprise), c, ctx, DomainEvent::Enterprise),
+        Command::Hazard(c) => run::<Hazard>(pick!(Hazard), c, ctx, DomainEvent::Hazard),
+        Command::Incident(c) => run::<Incident>(pick!(Incident), c, ctx, DomainEvent::Incident),
+        Command::Injury(c) => run::<Injury>(pick!(Injury), c, ctx, DomainEvent::Injury),
+        Command::Project(c) => run::<Project>(pick!(Project), c, ctx, DomainEvent::Project),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_are_unique_and_prefixed_by_their_stream_kind() {
+        let all = DomainEvent::all_types();
+        let mut names: Vec<_> = all.iter().map(|(t, _)| *t).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+        for t in names {
+            let prefix = t.split('.').next().unwrap_or("");
+            assert!(["community", "enterprise", "hazard", "incident", "injury", "project"].contains(&prefix), "{t}");
+        }
+    }
+
+    #[test]
+    fn unknown_types_versions_and_bytes_are_errors_not_panics() {
+        assert!(matches!(DomainEvent::from_payload("hazard.nope", 1, &[]), Err(DomainError::UnknownEventType { .. })));
+        assert!(matches!(
+            DomainEvent::from_payload("hazard.reported", 9, &[]),
+            Err(DomainError::UnsupportedVersion { .. })
+        ));
+        assert!(matches!(
+            DomainEvent::from_payload("hazard.reported", 1, &[0xff, 0x00]),
+            Err(DomainError::Codec { .. })
+        ));
+        assert!(matches!(
+            DomainEvent::from_payload("incident.reported", 1, &[1, 2, 3]),
+            Err(DomainError::Codec { .. })
+        ));
+    }
+}
