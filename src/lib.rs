@@ -3,11 +3,12 @@
 //! don't-let-go (四不放过), injury surveillance and safe-community statistics (安全社区).
 //!
 //! Layers, top to bottom (a lower layer never imports a higher one):
-//! CLI / host API → [`domain`] → projections → [`store`] → [`storage`] backend (sled).
+//! CLI / host API ([`engine`]) → [`domain`] → projections → [`store`] → [`storage`] backend (sled).
 //! See `ARCHITECTURE.md` for the map.
 
 pub mod codec;
 pub mod domain;
+pub mod engine;
 pub mod storage;
 pub mod store;
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use anquan::store::{Direction, EventStore, ExpectedVersion, ProposedEvent, StoreOptions, StreamAppend, Timestamp};
+use anquan::store::{Direction, EventStore, StoreOptions};
 
 #[derive(Parser)]
 #[command(name = "anquan", version, about = "Embedded, event-sourced safety incident tracking (安全)")]
@@ -21,12 +21,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Append a batch of sample events, read them back and verify the hash chain.
+    /// Run a seeded sample history (communities, hazards from report to closure) through the
+    /// engine, read it back and verify the hash chain.
     ///
     /// Example: anquan demo --store ./anquan-data
     Demo {
-        /// How many sample hazards to report.
-        #[arg(long, default_value_t = 1000)]
+        /// How many sample hazards to take through their life.
+        #[arg(long, default_value_t = 400)]
         hazards: u64,
     },
     /// Walk the whole log: hash chain, gapless positions, indexes. Exits non-zero on a problem.
@@ -115,82 +116,107 @@ fn run(cli: Cli) -> Result<()> {
             let events = store.read_stream(&stream, 0, Direction::Forward, usize::MAX)?;
             anyhow::ensure!(!events.is_empty(), "stream {stream} has no events");
             for e in events {
+                // Payloads are domain events; show them as JSON.
+                let body = match anquan::domain::DomainEvent::from_payload(&e.event_type, e.schema_version, &e.payload)
+                {
+                    Ok(d) => serde_json::to_string(&d)?,
+                    Err(err) => format!("({} bytes that do not decode as a domain event: {err})", e.payload.len()),
+                };
                 println!(
-                    "#{:<4} pos {:<8} {:<24} by {:<12} at {}  {}",
-                    e.version,
-                    e.position,
-                    e.event_type,
-                    e.actor,
-                    e.recorded_at,
-                    String::from_utf8_lossy(&e.payload)
+                    "#{:<3} pos {:<7} {:<36} by {:<12} at {}",
+                    e.version, e.position, e.event_type, e.actor, e.recorded_at
                 );
+                println!("     {body}");
             }
             Ok(())
         }
     }
 }
 
-/// Appends sample hazard reports and rectification orders (multi-stream commits), reads them
-/// back and verifies the chain. Later issues grow this into the full district demo.
+/// A small deterministic generator, so the demo is the same history on every machine.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Runs a seeded history of one district through the engine — communities, hazards from report
+/// to closure, incidents with casualties — from 4 threads, reads it back and verifies the chain.
 fn demo(dir: &PathBuf, hazards: u64) -> Result<()> {
     let store =
         EventStore::open(dir).with_context(|| format!("cannot open or create the store at {}", dir.display()))?;
     let start_head = store.head();
+    let engine = anquan::engine::Engine::new(store)?;
+    let run = format!("{:x}", start_head.next_position);
     let started = Instant::now();
-    let occurred = Timestamp::from_micros(1_767_225_600_000_000); // 2026-01-01T00:00:00Z
-    let base = start_head.next_position;
-    let mut written = 0u64;
-    for i in 0..hazards {
-        let id = base + i;
-        let hazard = format!("hazard-{id:06}");
-        let community = format!("community-{:02}", id % 20);
-        let report = ProposedEvent::new(
-            "hazard.reported",
-            1,
-            occurred,
-            "grid-inspector-07",
-            format!(
-                "{{\"community\":\"{community}\",\"grade\":\"{}\"}}",
-                if id % 17 == 0 { "major" } else { "general" }
-            )
-            .into_bytes(),
-        );
-        let order = ProposedEvent::new(
-            "hazard.rectification_ordered",
-            1,
-            occurred,
-            "bureau-supervisor-02",
-            format!("{{\"deadline_days\":{}}}", 7 + id % 30).into_bytes(),
-        );
-        let mut note = ProposedEvent::new(
-            "community.hazard_noted",
-            1,
-            occurred,
-            "bureau-supervisor-02",
-            hazard.clone().into_bytes(),
-        );
-        note.correlation_id = Some(report.event_id);
-        // One atomic commit across the hazard and its community.
-        let out = store.append_multi(vec![
-            StreamAppend::new(hazard, ExpectedVersion::NoStream, vec![report, order]),
-            StreamAppend::new(community, ExpectedVersion::Any, vec![note]),
-        ])?;
-        written += out.positions.len() as u64;
+    let kinds = ["urban_street", "rural_town", "enterprise_led"];
+    for c in 0..20u64 {
+        let body = serde_json::json!({
+            "type": "community.register", "community_id": format!("c{run}-{c:02}"), "name": format!("示范社区 {c:02}"),
+            "kind": kinds[(c % 3) as usize], "district": "示范区", "population": 8_000 + c * 1_500, "population_as_of": "2025-01-01"
+        });
+        engine.execute_json(&command("committee-1", "2025-01-02T09:00:00Z", body))?;
     }
+    let rejected = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|s| -> Result<()> {
+        let handles: Vec<_> = (0..4u64)
+            .map(|t| {
+                let (engine, run, rejected) = (&engine, &run, &rejected);
+                s.spawn(move || -> Result<()> {
+                    let mut rng = Lcg(0x5afe_0000 + t);
+                    for h in (t..hazards).step_by(4) {
+                        for json in hazard_story(&mut rng, &format!("h{run}-{h:05}"), &format!("c{run}-{:02}", h % 20))
+                        {
+                            match engine.execute_json(&json) {
+                                Ok(_) => {}
+                                Err(anquan::engine::EngineError::Rejected(_)) => {
+                                    rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                }
+                                Err(e) => return Err(e.into()),
+                            }
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| anyhow::anyhow!("a demo thread panicked"))??;
+        }
+        Ok(())
+    })?;
     let appended_in = started.elapsed();
+    let store = engine.store();
     let read_started = Instant::now();
     let events = store.read_all(start_head.next_position, Direction::Forward, usize::MAX)?;
-    anyhow::ensure!(events.len() as u64 == written, "read back {} events, wrote {written}", events.len());
     let read_in = read_started.elapsed();
+    let mut by_type = std::collections::BTreeMap::<&str, u64>::new();
+    for e in &events {
+        *by_type.entry(e.event_type.as_str()).or_default() += 1;
+    }
     let report = store.verify()?;
     if let Some(p) = &report.problem {
         anyhow::bail!("integrity check failed at position {}: {}", p.position, p.detail);
     }
+    let stats = store.stats();
     println!("store      {}", dir.display());
     println!(
-        "appended   {written} events ({hazards} hazards, each one atomic commit across two streams) in {:.2?}, durable",
-        appended_in
+        "appended   {} events from {} commands ({} refused by a domain rule, as the story intends) in {:.2?}; {} durable group commits",
+        events.len(),
+        stats.requests,
+        rejected.load(std::sync::atomic::Ordering::Relaxed),
+        appended_in,
+        stats.syncs
     );
+    for (t, n) in &by_type {
+        println!("           {n:>6}  {t}");
+    }
     println!("read back  {} events in {:.2?}", events.len(), read_in);
     println!(
         "verified   {} events, {} streams: hash chain intact, positions gapless, indexes agree",
@@ -198,4 +224,65 @@ fn demo(dir: &PathBuf, hazards: u64) -> Result<()> {
     );
     println!("head hash  {}", report.computed_head_hash);
     Ok(())
+}
+
+fn command(actor: &str, at: &str, body: serde_json::Value) -> String {
+    serde_json::json!({ "command_id": uuid::Uuid::new_v4().to_string(), "actor": actor, "issued_at": at, "command": body }).to_string()
+}
+
+/// One hazard's life: reported, graded, ordered rectified (五到位), done, verified, closed —
+/// with a few majors, a few failed verifications that reopen, and one refused shortcut.
+fn hazard_story(rng: &mut Lcg, id: &str, community: &str) -> Vec<String> {
+    let categories = ["fire", "production", "electricity", "construction", "road_traffic", "hazardous_chemicals"];
+    let category = categories[rng.below(categories.len() as u64) as usize];
+    let major = rng.below(100) < 6;
+    let day = 1 + rng.below(27);
+    let at = |d: u64, h: u64| format!("2025-03-{:02}T{:02}:00:00Z", d.min(28), 8 + h);
+    let mut out = vec![command(
+        "grid-07",
+        &at(day, 0),
+        serde_json::json!({
+            "type": "hazard.report", "hazard_id": id, "source": "grid_inspection", "reporter": "网格员",
+            "community_id": community, "grid_id": null, "enterprise_id": null, "category": category,
+            "location": "示范楼栋", "description": "巡查发现隐患", "found_at": at(day, 0)
+        }),
+    )];
+    out.push(command(
+        "bureau-01",
+        &at(day, 1),
+        serde_json::json!({ "type": "hazard.grade", "hazard_id": id, "grade": if major { "major" } else { "general" }, "criterion": "SAWS-16", "criterion_version": "2008", "basis": null }),
+    ));
+    if major && rng.below(2) == 0 {
+        // Missing funds: refused (五到位), then ordered properly.
+        out.push(order(id, &at(day, 2), None));
+    }
+    out.push(order(id, &at(day, 2), Some(10_000 + rng.below(90_000))));
+    if rng.below(10) < 8 {
+        out.push(command(
+            "ent-officer",
+            &at(day + 1, 3),
+            serde_json::json!({ "type": "hazard.report_rectification_done", "hazard_id": id, "summary": "已整改" }),
+        ));
+        let passed = rng.below(10) != 0;
+        out.push(command("bureau-02", &at(day + 1, 4), serde_json::json!({ "type": "hazard.verify_rectification", "hazard_id": id, "passed": passed, "remarks": "现场验收" })));
+        if passed {
+            out.push(command(
+                "bureau-02",
+                &at(day + 1, 5),
+                serde_json::json!({ "type": "hazard.close", "hazard_id": id, "remarks": null }),
+            ));
+        }
+    }
+    out
+}
+
+fn order(id: &str, at: &str, funds: Option<u64>) -> String {
+    command(
+        "bureau-01",
+        at,
+        serde_json::json!({
+            "type": "hazard.order_rectification", "hazard_id": id, "responsible": "单位主要负责人", "measures": "限期整改",
+            "funds_yuan": funds, "deadline": "2025-04-30", "contingency_plan": "整改期间专人值守"
+        }),
+    )
 }

@@ -1,0 +1,221 @@
+//! The host-service API: commands in, events appended, with optimistic concurrency.
+//!
+//! [`Engine::execute`] finds the command's target stream, reads and decodes its events, lets the
+//! pure domain decide, and appends the decided events with the expected version it read. On a
+//! concurrent write it reloads and decides again (a bounded number of times).
+//!
+//! Invariants:
+//! - A rejected command (schema, domain rule, codec) writes nothing.
+//! - Event ids are derived from the command id (BLAKE3 of command id and index), so executing
+//!   the same command again — a host retrying after a timeout — finds its events already in the
+//!   stream and returns them (`already_committed`) instead of deciding twice. Two racing
+//!   retries are settled by the store's own id idempotency.
+//! - The engine owns no state beyond the store: any number of engines may share one store.
+
+use uuid::Uuid;
+
+use crate::domain::{self, Catalog, CommandEnvelope, DomainError, DomainEvent, Rejection, Settings};
+use crate::store::{Direction, EventStore, ExpectedVersion, ProposedEvent, RecordedEvent, StoreError, Timestamp};
+
+/// How many times a command is decided again after losing an optimistic-concurrency race.
+pub const MAX_ATTEMPTS: usize = 32;
+
+/// Why a command was not carried out. Nothing was written in any case.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The JSON did not match the command schemas; every problem is listed with its field.
+    #[error("invalid command: {}", describe(.0))]
+    Invalid(Vec<Rejection>),
+    /// A domain rule refused the command.
+    #[error("command rejected: {0}")]
+    Rejected(Rejection),
+    #[error("stream {stream} kept changing: gave up after {attempts} attempts")]
+    Contended { stream: String, attempts: usize },
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn describe(rejections: &[Rejection]) -> String {
+    rejections.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandOutcome {
+    pub stream: String,
+    /// Positions of the events written (or found, for a repeated command).
+    pub positions: Vec<u64>,
+    pub events: Vec<DomainEvent>,
+    /// The command had already been carried out; nothing new was written.
+    pub already_committed: bool,
+}
+
+/// Commands against a store, with the catalog and settings they are decided under.
+#[derive(Debug)]
+pub struct Engine {
+    store: EventStore,
+    catalog: Catalog,
+    settings: Settings,
+}
+
+impl Engine {
+    /// An engine over `store` with the built-in catalog and default settings.
+    pub fn new(store: EventStore) -> Result<Self, EngineError> {
+        Ok(Self::with_reference_data(store, Catalog::builtin()?, Settings::default()))
+    }
+
+    pub fn with_reference_data(store: EventStore, catalog: Catalog, settings: Settings) -> Self {
+        Self { store, catalog, settings }
+    }
+
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Hands the store back (to close it).
+    pub fn into_store(self) -> EventStore {
+        self.store
+    }
+
+    /// Validates a JSON command against the schemas, then executes it.
+    pub fn execute_json(&self, json: &str) -> Result<CommandOutcome, EngineError> {
+        let envelope = domain::parse_command_json(json).map_err(EngineError::Invalid)?;
+        self.execute(&envelope)
+    }
+
+    /// Decides and appends one command.
+    pub fn execute(&self, envelope: &CommandEnvelope) -> Result<CommandOutcome, EngineError> {
+        let stream = envelope.target_stream();
+        let _span = tracing::debug_span!("execute", command = envelope.command.command_type(), stream).entered();
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                backoff(&envelope.command_id, attempt);
+            }
+            let recorded = self.store.read_stream(&stream, 0, Direction::Forward, usize::MAX)?;
+            if let Some(done) = already_done(&stream, &recorded, &envelope.command_id)? {
+                return Ok(done);
+            }
+            let history = decode_all(&recorded)?;
+            let decided = domain::decide_command(&history, envelope, &self.catalog, &self.settings)
+                .map_err(EngineError::Rejected)?;
+            if decided.is_empty() {
+                return Ok(CommandOutcome { stream, positions: Vec::new(), events: decided, already_committed: false });
+            }
+            let proposed = decided
+                .iter()
+                .enumerate()
+                .map(|(i, e)| propose(envelope, i as u32, e))
+                .collect::<Result<Vec<_>, _>>()?;
+            let expected = match recorded.last() {
+                Some(last) => ExpectedVersion::Exact(last.version),
+                None => ExpectedVersion::NoStream,
+            };
+            match self.store.append(&stream, expected, proposed) {
+                Ok(out) => {
+                    return Ok(CommandOutcome {
+                        stream,
+                        positions: out.positions,
+                        events: decided,
+                        already_committed: out.already_committed,
+                    })
+                }
+                Err(e) if e.is_conflict() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(EngineError::Contended { stream, attempts: MAX_ATTEMPTS })
+    }
+
+    /// The decoded events of a stream, oldest first.
+    pub fn load(&self, stream: &str) -> Result<Vec<DomainEvent>, EngineError> {
+        decode_all(&self.store.read_stream(stream, 0, Direction::Forward, usize::MAX)?)
+    }
+}
+
+/// Waits a little before deciding again, growing with the attempt and spread by the command id,
+/// so writers racing for one stream stop colliding in lockstep.
+fn backoff(command_id: &Uuid, attempt: usize) {
+    let spread = u64::from(command_id.as_bytes()[15]) ^ (attempt as u64 * 37);
+    let micros = (50u64 << attempt.min(6)) + spread % 200;
+    std::thread::sleep(std::time::Duration::from_micros(micros));
+}
+
+/// The id of the `index`-th event decided for a command: stable across retries.
+pub fn derived_event_id(command_id: &Uuid, index: u32) -> Uuid {
+    let mut h = blake3::Hasher::new();
+    h.update(b"anquan.event-id.v1");
+    h.update(command_id.as_bytes());
+    h.update(&index.to_le_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+fn propose(envelope: &CommandEnvelope, index: u32, event: &DomainEvent) -> Result<ProposedEvent, EngineError> {
+    let (event_type, schema_version, payload) = event.to_payload()?;
+    Ok(ProposedEvent {
+        event_id: derived_event_id(&envelope.command_id, index),
+        event_type: event_type.to_string(),
+        schema_version,
+        occurred_at: Timestamp::from_chrono(envelope.issued_at),
+        actor: envelope.actor.as_str().to_string(),
+        correlation_id: Some(envelope.correlation_id.unwrap_or(envelope.command_id)),
+        causation_id: Some(envelope.causation_id.unwrap_or(envelope.command_id)),
+        payload,
+    })
+}
+
+fn decode(e: &RecordedEvent) -> Result<DomainEvent, EngineError> {
+    Ok(DomainEvent::from_payload(&e.event_type, e.schema_version, &e.payload)?)
+}
+
+fn decode_all(recorded: &[RecordedEvent]) -> Result<Vec<DomainEvent>, EngineError> {
+    recorded.iter().map(decode).collect()
+}
+
+/// If the command's first event is already in the stream, the command was carried out before:
+/// its events are the run from there whose ids derive from the same command.
+fn already_done(
+    stream: &str,
+    recorded: &[RecordedEvent],
+    command_id: &Uuid,
+) -> Result<Option<CommandOutcome>, EngineError> {
+    let first = derived_event_id(command_id, 0);
+    let Some(start) = recorded.iter().position(|e| e.event_id == first) else { return Ok(None) };
+    let run: Vec<&RecordedEvent> = recorded[start..]
+        .iter()
+        .zip(0u32..)
+        .take_while(|(e, i)| e.event_id == derived_event_id(command_id, *i))
+        .map(|(e, _)| e)
+        .collect();
+    Ok(Some(CommandOutcome {
+        stream: stream.to_string(),
+        positions: run.iter().map(|e| e.position).collect(),
+        events: run.iter().map(|e| decode(e)).collect::<Result<_, _>>()?,
+        already_committed: true,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_ids_are_stable_and_distinct() {
+        let c = Uuid::from_u128(7);
+        assert_eq!(derived_event_id(&c, 0), derived_event_id(&c, 0));
+        assert_ne!(derived_event_id(&c, 0), derived_event_id(&c, 1));
+        assert_ne!(derived_event_id(&c, 0), derived_event_id(&Uuid::from_u128(8), 0));
+        assert_eq!(derived_event_id(&c, 0).get_version_num(), 8);
+    }
+}
