@@ -57,6 +57,17 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     Ok(value)
 }
 
+/// Decodes a value that borrows from `bytes` (strings and byte slices without copies), which
+/// must occupy all of `bytes`.
+pub fn decode_borrowed<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, CodecError> {
+    let (value, read) =
+        bincode::serde::borrow_decode_from_slice(bytes, CONFIG).map_err(|e| CodecError::Decode(e.to_string()))?;
+    if read != bytes.len() {
+        return Err(CodecError::TrailingBytes { trailing: bytes.len() - read });
+    }
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -146,7 +146,8 @@ impl Engine {
 /// so writers racing for one stream stop colliding in lockstep.
 fn backoff(command_id: &Uuid, attempt: usize) {
     let spread = u64::from(command_id.as_bytes()[15]) ^ (attempt as u64 * 37);
-    let micros = (50u64 << attempt.min(6)) + spread % 200;
+    // Up to ~13 ms per wait (~0.3 s in all): a conflict may just mean a group still syncing.
+    let micros = (50u64 << attempt.min(8)) + spread % 200;
     std::thread::sleep(std::time::Duration::from_micros(micros));
 }
 

@@ -198,7 +198,7 @@ fn demo(dir: &PathBuf, hazards: u64) -> Result<()> {
     let read_in = read_started.elapsed();
     let mut by_type = std::collections::BTreeMap::<&str, u64>::new();
     for e in &events {
-        *by_type.entry(e.event_type.as_str()).or_default() += 1;
+        *by_type.entry(&*e.event_type).or_default() += 1;
     }
     let report = store.verify()?;
     if let Some(p) = &report.problem {

@@ -93,7 +93,7 @@ fn a_hazard_goes_from_report_to_closure_through_json_commands() {
     let events = e.load("hazard-HZ-1").unwrap();
     assert!(events.iter().all(|ev| matches!(ev, DomainEvent::Hazard(_))));
     let recorded = e.store().read_stream("hazard-HZ-1", 0, Direction::Forward, 100).unwrap();
-    assert_eq!(recorded.first().unwrap().event_type, "hazard.reported");
+    assert_eq!(&*recorded.first().unwrap().event_type, "hazard.reported");
     assert_eq!(&*recorded.first().unwrap().actor, "grid-7");
     assert!(e.store().verify().unwrap().is_ok());
 }

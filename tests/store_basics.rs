@@ -294,3 +294,27 @@ fn opening_a_missing_store_without_create_is_a_clear_error() {
     assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
     assert!(!dir.path().join("nope").exists());
 }
+
+#[test]
+fn a_retry_with_an_absurd_expected_version_is_refused_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let batch = events(1);
+    store.append("s-1", ExpectedVersion::NoStream, batch.clone()).unwrap();
+    let err = store.append("s-1", ExpectedVersion::Exact(u64::MAX), batch).unwrap_err();
+    assert!(matches!(err, StoreError::IdempotencyMismatch { .. }), "{err}");
+    // The writer is still alive.
+    store.append("s-1", ExpectedVersion::Exact(0), events(1)).unwrap();
+}
+
+#[test]
+fn listing_after_a_stream_that_sorts_before_the_prefix_stays_inside_the_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for s in ["b-1", "h-1", "h-2", "z-1"] {
+        store.append(s, ExpectedVersion::Any, events(1)).unwrap();
+    }
+    assert_eq!(store.list_streams("h", Some("a"), 10).unwrap(), vec!["h-1", "h-2"]);
+    assert_eq!(store.list_streams("h", Some("h-1"), 10).unwrap(), vec!["h-2"]);
+    assert_eq!(store.list_streams("h", Some("i"), 10).unwrap(), Vec::<String>::new());
+}

@@ -105,3 +105,31 @@ fn exactly_one_writer_wins_each_expected_version() {
     assert_eq!(conflicts, (threads - 1) * rounds as usize);
     assert_eq!(store.stream_meta("contested").unwrap().unwrap().event_count, rounds);
 }
+
+#[test]
+fn verify_while_appending_reports_no_false_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..6)
+        .map(|t| {
+            let (store, stop) = (store.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    store.append(&format!("s-{t}-{}", i % 4), ExpectedVersion::Any, events(1 + i % 3)).unwrap();
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    for _ in 0..40 {
+        let report = store.verify().unwrap();
+        assert!(report.is_ok(), "{report:?}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert!(store.verify().unwrap().is_ok());
+}

@@ -62,6 +62,10 @@ pub struct SledBackend {
     journal: Mutex<Journal>,
     pending: Mutex<Pending>,
     replayed_at_open: usize,
+    /// The first failed write, sync or checkpoint. From then on every write and sync fails with
+    /// it: queued batches may not have reached the journal, and retrying an fsync after an error
+    /// can falsely succeed ("fsyncgate").
+    failed: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for SledBackend {
@@ -102,7 +106,11 @@ impl SledBackend {
         let mut next_seq = applied_seq + 1;
         let mut replayed = 0usize;
         for payload in live {
-            let Some((seq, batch)) = split_seq(&payload) else { break };
+            // The record passed its checksum, so it is what was written: failing to parse it is a
+            // bug or a format mismatch, never a torn write. Refuse rather than drop the rest.
+            let Some((seq, batch)) = split_seq(&payload) else {
+                return Err(StorageError::Fault(format!("journal record after batch {} does not parse", next_seq - 1)));
+            };
             if seq <= applied_seq {
                 continue;
             }
@@ -124,6 +132,7 @@ impl SledBackend {
             journal: Mutex::new(journal),
             pending: Mutex::new(Pending { next_seq, ..Default::default() }),
             replayed_at_open: replayed,
+            failed: Mutex::new(None),
         };
         // Make sled hold everything (and its files, conf and directory entries be durable)
         // before the first acknowledged commit relies on them; start a fresh journal generation.
@@ -135,6 +144,12 @@ impl SledBackend {
 
     /// Makes sled itself durable and empties the journal.
     pub fn checkpoint(&self) -> Result<(), StorageError> {
+        self.check_failed()?;
+        let r = self.checkpoint_unlatched();
+        self.latch(r)
+    }
+
+    fn checkpoint_unlatched(&self) -> Result<(), StorageError> {
         let mut journal = self.journal.lock().map_err(|_| lock_poisoned())?;
         let taken = std::mem::take(&mut self.pending.lock().map_err(|_| lock_poisoned())?.payloads);
         drop(taken); // everything applied is covered by the flush below
@@ -257,7 +272,41 @@ impl Backend for SledBackend {
         }
     }
 
-    fn apply(&self, mut batch: WriteBatch) -> Result<(), StorageError> {
+    fn apply(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        self.check_failed()?;
+        let r = self.apply_inner(batch);
+        self.latch(r)
+    }
+
+    fn sync(&self) -> Result<(), StorageError> {
+        self.check_failed()?;
+        let r = self.sync_inner();
+        self.latch(r)
+    }
+
+    fn size_on_disk(&self) -> Result<u64, StorageError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+impl SledBackend {
+    fn check_failed(&self) -> Result<(), StorageError> {
+        match &*self.failed.lock().map_err(|_| lock_poisoned())? {
+            Some(cause) => Err(StorageError::Fault(format!("an earlier write failed ({cause}); reopen the store"))),
+            None => Ok(()),
+        }
+    }
+
+    fn latch(&self, r: Result<(), StorageError>) -> Result<(), StorageError> {
+        if let Err(e) = &r {
+            if let Ok(mut f) = self.failed.lock() {
+                f.get_or_insert_with(|| e.to_string());
+            }
+        }
+        r
+    }
+
+    fn apply_inner(&self, mut batch: WriteBatch) -> Result<(), StorageError> {
         if batch
             .ops()
             .iter()
@@ -279,7 +328,7 @@ impl Backend for SledBackend {
         Ok(())
     }
 
-    fn sync(&self) -> Result<(), StorageError> {
+    fn sync_inner(&self) -> Result<(), StorageError> {
         let mut journal = self.journal.lock().map_err(|_| lock_poisoned())?;
         let payloads = {
             let mut pending = self.pending.lock().map_err(|_| lock_poisoned())?;
@@ -293,10 +342,6 @@ impl Backend for SledBackend {
             // Full: make sled durable instead (it holds every applied batch) and start over.
             self.checkpoint_locked(&mut journal)
         }
-    }
-
-    fn size_on_disk(&self) -> Result<u64, StorageError> {
-        Ok(self.db.size_on_disk()?)
     }
 }
 

@@ -65,33 +65,74 @@ pub struct RecordRef<'a> {
     pub version: u64,
     pub event_type: &'a str,
     pub schema_version: u16,
+    // Ids as byte strings: one length byte and a copy, instead of 16 tuple elements.
+    #[serde(with = "serde_bytes")]
     pub event_id: [u8; 16],
     pub occurred_at: i64,
     pub recorded_at: i64,
     pub actor: &'a str,
+    #[serde(with = "serde_bytes")]
     pub correlation_id: Option<[u8; 16]>,
+    #[serde(with = "serde_bytes")]
     pub causation_id: Option<[u8; 16]>,
     #[serde(with = "serde_bytes")]
     pub payload: &'a [u8],
 }
 
-/// The hashed part of an event, as stored (owned form for decoding). Same field order and
-/// types as [`RecordRef`], so both encode identically.
+/// The hashed part of an event, as stored, decoded without copying strings or the payload.
+/// Same field order and types as [`RecordRef`], so both encode identically.
 #[derive(Deserialize)]
-pub struct RecordBody {
+pub struct RecordBody<'a> {
     pub position: u64,
-    pub stream: String,
+    pub stream: &'a str,
     pub version: u64,
-    pub event_type: String,
+    pub event_type: &'a str,
     pub schema_version: u16,
+    #[serde(with = "serde_bytes")]
     pub event_id: [u8; 16],
     pub occurred_at: i64,
     pub recorded_at: i64,
-    pub actor: String,
+    pub actor: &'a str,
+    #[serde(with = "serde_bytes")]
     pub correlation_id: Option<[u8; 16]>,
+    #[serde(with = "serde_bytes")]
     pub causation_id: Option<[u8; 16]>,
     #[serde(with = "serde_bytes")]
-    pub payload: Vec<u8>,
+    pub payload: &'a [u8],
+}
+
+/// Reuses the `Arc<str>` of strings that repeat from one event to the next while decoding
+/// (stream, event type, actor), so a replay allocates once per distinct value, not per event.
+#[derive(Default)]
+pub struct Interner {
+    stream: Option<Arc<str>>,
+    actor: Option<Arc<str>>,
+    event_types: Vec<Arc<str>>,
+}
+
+impl Interner {
+    fn last(slot: &mut Option<Arc<str>>, s: &str) -> Arc<str> {
+        match slot {
+            Some(a) if **a == *s => a.clone(),
+            _ => {
+                let a: Arc<str> = Arc::from(s);
+                *slot = Some(a.clone());
+                a
+            }
+        }
+    }
+
+    fn event_type(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.event_types.iter().find(|a| ***a == *s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        // Event types are few (tens); bound the list anyway.
+        if self.event_types.len() < 256 {
+            self.event_types.push(a.clone());
+        }
+        a
+    }
 }
 
 /// Chains `record` onto `prev`.
@@ -292,31 +333,22 @@ pub fn decode_record(
     record: &[u8],
     prev_hash: Hash,
     hash: Hash,
-    stream_cache: &mut Option<Arc<str>>,
+    strings: &mut Interner,
 ) -> Result<RecordedEvent, codec::CodecError> {
-    let body: RecordBody = codec::decode(record)?;
-    // Consecutive events of a segment often share a stream: reuse the Arc.
-    let stream = match stream_cache {
-        Some(s) if **s == *body.stream => s.clone(),
-        _ => {
-            let s: Arc<str> = Arc::from(body.stream);
-            *stream_cache = Some(s.clone());
-            s
-        }
-    };
+    let body: RecordBody<'_> = codec::decode_borrowed(record)?;
     Ok(RecordedEvent {
         position: body.position,
-        stream,
+        stream: Interner::last(&mut strings.stream, body.stream),
         version: body.version,
-        event_type: body.event_type,
+        event_type: strings.event_type(body.event_type),
         schema_version: body.schema_version,
         event_id: Uuid::from_bytes(body.event_id),
         occurred_at: Timestamp(body.occurred_at),
         recorded_at: Timestamp(body.recorded_at),
-        actor: body.actor,
+        actor: Interner::last(&mut strings.actor, body.actor),
         correlation_id: body.correlation_id.map(Uuid::from_bytes),
         causation_id: body.causation_id.map(Uuid::from_bytes),
-        payload: body.payload,
+        payload: body.payload.to_vec(),
         prev_hash,
         hash,
     })
@@ -327,7 +359,7 @@ pub fn decode_segment(bytes: &[u8]) -> Result<Vec<RecordedEvent>, LayoutError> {
     let view = SegmentView::parse(bytes)?;
     let mut out = Vec::with_capacity(view.entries.len());
     let mut prev = view.prev_hash;
-    let mut cache = None;
+    let mut cache = Interner::default();
     for (index, (record, hash)) in view.entries.into_iter().enumerate() {
         let ev = decode_record(record, prev, hash, &mut cache)
             .map_err(|e| LayoutError::Record { index: index as u32, reason: e.to_string() })?;

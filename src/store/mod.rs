@@ -410,6 +410,12 @@ impl Shared {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// The head and the visible end, read together.
+    pub(crate) fn head_and_visible(&self) -> (Head, u64) {
+        let h = self.head.read().unwrap_or_else(|p| p.into_inner());
+        (*h, self.visible_next())
+    }
+
     pub(crate) fn head(&self) -> Head {
         match self.head.read() {
             Ok(h) => *h,
@@ -433,10 +439,11 @@ impl Shared {
     /// publish: a subscriber that registers in between finds the events in the store.
     pub(crate) fn publish(&self, head: Head, events: Arc<[RecordedEvent]>) {
         {
+            // Both under the lock, so `head()` and `visible_next()` read together agree.
             let mut h = self.head.write().unwrap_or_else(|p| p.into_inner());
             *h = head;
+            self.visible_next.store(head.next_position, Ordering::Release);
         }
-        self.visible_next.store(head.next_position, Ordering::Release);
         let mut subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
         // A full queue means a slow subscriber: drop it; it falls back to reading the store.
         subs.retain(|s| s.try_send(events.clone()).is_ok());
@@ -460,7 +467,7 @@ impl Shared {
                 let first = layout::parse_segment_key(&k).map_err(corrupt)?;
                 let view = layout::SegmentView::parse(&v)
                     .map_err(|e| StoreError::Corrupt { detail: format!("segment at position {first}: {e}") })?;
-                let end = first + view.entries.len() as u64;
+                let end = first.saturating_add(view.entries.len() as u64);
                 let last_hash = view.entries.last().map(|(_, h)| *h);
                 if end != head.next_position || last_hash != Some(head.hash) {
                     return Err(StoreError::Corrupt {
@@ -657,28 +664,30 @@ impl Shared {
         let mut out = Vec::new();
         let mut key_prefix = vec![layout::INDEX_PREFIX];
         key_prefix.extend_from_slice(prefix.as_bytes());
-        let mut start = match after {
-            // Everything of stream `after` sorts below `I after 0x01`.
-            Some(a) => {
-                let mut k = vec![layout::INDEX_PREFIX];
-                k.extend_from_slice(a.as_bytes());
-                k.push(1);
-                k
-            }
-            None => key_prefix.clone(),
-        };
+        // Start at the prefix, or just past every key of stream `after` (`I after 0x01`) if that
+        // is later.
+        let mut start = key_prefix.clone();
+        if let Some(a) = after {
+            let mut past = vec![layout::INDEX_PREFIX];
+            past.extend_from_slice(a.as_bytes());
+            past.push(1);
+            start = start.max(past);
+        }
         let (_, hi) = prefix_bounds(&key_prefix);
         while out.len() < limit {
             let next = self.backend.scan(std::ops::Bound::Included(start.clone()), hi.clone(), false).next();
             let Some(item) = next else { break };
             let (k, v) = item?;
             let (stream, _) = layout::parse_index_key(&k).map_err(corrupt)?;
+            if !stream.starts_with(prefix) {
+                break;
+            }
             let entry = IndexEntry::decode(&v).map_err(corrupt)?;
             if entry.segment < visible {
                 out.push(stream.to_string());
             }
-            start = layout::index_prefix(stream);
             // Skip the rest of this stream's entries: the byte after its 0x00 separator.
+            start = layout::index_prefix(stream);
             if let Some(last) = start.last_mut() {
                 *last = 1;
             }

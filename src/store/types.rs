@@ -121,13 +121,13 @@ pub struct RecordedEvent {
     pub stream: Arc<str>,
     /// Gapless version within the stream, from 0.
     pub version: u64,
-    pub event_type: String,
+    pub event_type: Arc<str>,
     pub schema_version: u16,
     pub event_id: Uuid,
     pub occurred_at: Timestamp,
     /// Assigned by the store's clock inside the commit; never decreases along positions.
     pub recorded_at: Timestamp,
-    pub actor: String,
+    pub actor: Arc<str>,
     pub correlation_id: Option<Uuid>,
     pub causation_id: Option<Uuid>,
     pub payload: Vec<u8>,
@@ -139,10 +139,10 @@ impl RecordedEvent {
     /// True when `proposed` carries the same content (what an idempotent retry must match).
     pub fn same_content_as(&self, proposed: &ProposedEvent) -> bool {
         self.event_id == proposed.event_id
-            && self.event_type == proposed.event_type
+            && *self.event_type == *proposed.event_type
             && self.schema_version == proposed.schema_version
             && self.occurred_at == proposed.occurred_at
-            && self.actor == proposed.actor
+            && *self.actor == *proposed.actor
             && self.correlation_id == proposed.correlation_id
             && self.causation_id == proposed.causation_id
             && self.payload == proposed.payload

@@ -67,8 +67,9 @@ fn id_digest(id: &[u8], position: u64) -> u128 {
 type Runs = BTreeMap<String, (u64, u32)>;
 
 pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport, StoreError> {
-    let recorded_head = shared.head();
-    let visible = shared.visible_next();
+    // Only what is visible counts: the writer may already have applied later groups (segments
+    // and index entries beyond the visible end) that are still being made durable.
+    let (recorded_head, visible) = shared.head_and_visible();
     let mut report = VerifyReport {
         events: 0,
         segments: 0,
@@ -126,7 +127,7 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport, StoreError> {
                 report.problem = problem(position, "hash mismatch: the event's bytes or its link were altered".into());
                 break 'walk;
             }
-            let mut cache = None;
+            let mut cache = layout::Interner::default();
             let ev = match layout::decode_record(record, prev, *hash, &mut cache) {
                 Ok(ev) => ev,
                 Err(e) => {
@@ -186,12 +187,15 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport, StoreError> {
         return Ok(report);
     }
 
-    // Indexes.
+    // Indexes. Entries beyond the visible end belong to groups still being made durable; they
+    // must all lie below the applied end, read after the scans (the writer only moves it on).
+    let mut beyond: Option<u64> = None;
     let (mut got_index, mut got_index_n) = (0u128, 0u64);
     let (ilo, ihi) = prefix_bounds(&[layout::INDEX_PREFIX]);
     for item in shared.backend.scan(ilo, ihi, false) {
         let (k, v) = item?;
         match (layout::parse_index_key(&k), IndexEntry::decode(&v)) {
+            (Ok(_), Ok(entry)) if entry.segment >= visible => beyond = beyond.max(Some(entry.segment)),
             (Ok((stream, first_version)), Ok(entry)) => {
                 got_index = got_index.wrapping_add(index_digest(stream, first_version, &entry));
                 got_index_n += 1;
@@ -211,11 +215,26 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport, StoreError> {
     for item in shared.backend.scan(elo, ehi, false) {
         let (k, v) = item?;
         let pos = layout::decode_position(&v).unwrap_or(u64::MAX);
+        if pos >= visible && pos != u64::MAX {
+            beyond = beyond.max(Some(pos)); // an event still being made durable, if below the applied end
+            continue;
+        }
         got_ids = got_ids.wrapping_add(id_digest(&k[1..], pos));
         got_ids_n += 1;
     }
     if (got_ids, got_ids_n) != (want_ids, want_ids_n) {
         report.problem = Some(locate_id_problem(shared, visible)?);
+        return Ok(report);
+    }
+    if let Some(p) = beyond {
+        let applied_end = match shared.backend.get(layout::HEAD_KEY)? {
+            Some(bytes) => layout::decode_head(&bytes).map(|h| h.next_position).unwrap_or(0),
+            None => 0,
+        };
+        if p >= applied_end {
+            report.problem =
+                problem(p, format!("an index names position {p}, beyond the end of the log ({applied_end})"));
+        }
     }
     Ok(report)
 }
@@ -249,7 +268,9 @@ fn locate_index_problem(shared: &Shared, visible: u64) -> Result<IntegrityProble
     for item in shared.backend.scan(ilo, ihi, false) {
         let (k, v) = item?;
         if let (Ok((s, fv)), Ok(e)) = (layout::parse_index_key(&k), IndexEntry::decode(&v)) {
-            got.insert((s.to_string(), fv), e);
+            if e.segment < visible {
+                got.insert((s.to_string(), fv), e);
+            }
         }
     }
     let mut first_bad: Option<IntegrityProblem> = None;

@@ -427,12 +427,12 @@ impl Writer {
                     position,
                     stream: stream.clone(),
                     version,
-                    event_type: e.event_type,
+                    event_type: Arc::from(e.event_type),
                     schema_version: e.schema_version,
                     event_id: e.event_id,
                     occurred_at: e.occurred_at,
                     recorded_at: group.recorded_at,
-                    actor: e.actor,
+                    actor: Arc::from(e.actor),
                     correlation_id: e.correlation_id,
                     causation_id: e.causation_id,
                     payload: e.payload,
@@ -507,7 +507,7 @@ impl Writer {
             let same_place = match a.expected {
                 ExpectedVersion::Any | ExpectedVersion::StreamExists => true,
                 ExpectedVersion::NoStream => first == 0,
-                ExpectedVersion::Exact(n) => first == n + 1,
+                ExpectedVersion::Exact(n) => n.checked_add(1) == Some(first),
             };
             if !same_place {
                 return Err(StoreError::IdempotencyMismatch {
