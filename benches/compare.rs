@@ -279,7 +279,7 @@ fn main() {
     }
     let single = env_usize("ANQUAN_BENCH_APPENDS", 20_000);
     let big = env_usize("ANQUAN_BENCH_EVENTS", 200_000);
-    let root = tempfile::tempdir_in(".").unwrap();
+    let root = tempfile::tempdir().unwrap();
     let names = ["anquan", "plain sled (key per event)", "SQLite WAL (synchronous=FULL)"];
     let mut rows: Vec<(String, [f64; 3], &str)> = Vec::new();
 
