@@ -4,7 +4,7 @@
 //! Invariants (see `ARCHITECTURE.md` for the why):
 //! - Positions `0..head.next_position` are gapless; each stream's versions are gapless from 0.
 //! - Positions, versions, recorded-at and hashes are assigned only by the single writer, inside
-//!   the commit ([`writer`]), so readers and subscribers never see a later event before an earlier one.
+//!   the commit (`writer.rs`), so readers and subscribers never see a later event before an earlier one.
 //! - Readers see only events whose commit completed (durable, in the default mode): reads are
 //!   clamped to the visible head, which the writer advances after the commit.
 //! - recorded-at never decreases along positions (the writer takes `max(clock, last)`), so

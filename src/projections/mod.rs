@@ -1,0 +1,478 @@
+//! Projections (读模型): checkpointed read models folded from the event log.
+//!
+//! A [`Projection`] is a deterministic fold of the global log: `apply` sees every event in
+//! position order, exactly once, and changes only its own state. The [`ProjectionRunner`] keeps a
+//! projection up to date against an [`EventStore`]:
+//! - at open it loads the projection's snapshot (state + checkpoint) from the backend, or starts
+//!   from the default state at position 0 when there is none (or it was written by another
+//!   [`Projection::VERSION`]);
+//! - [`ProjectionRunner::catch_up`] reads the log in pages from the checkpoint to the head;
+//! - [`ProjectionRunner::follow`] then follows live commits through a subscription;
+//! - [`ProjectionRunner::snapshot`] writes state and checkpoint in **one** atomic
+//!   [`WriteBatch`], then syncs, so after a crash the state found always matches its checkpoint:
+//!   no event is counted twice or skipped.
+//!
+//! Invariants:
+//! - Keys live under the prefix `P` + projection name + `\0` (the store owns `S`, `I`, `E`, `M`;
+//!   `0xFF` is the backend's). The meta record (`…\0m`) holds format version, checkpoint, chunk
+//!   count and a BLAKE3 hash of the state bytes; the state is split into chunks (`…\0c` + u32 BE)
+//!   so no single value grows past [`SNAPSHOT_CHUNK`] bytes.
+//! - State is built from ordered containers only (`BTreeMap`, `Vec`), never `HashMap`, so the
+//!   encoded state after a rebuild from 0 is byte-identical to the incrementally maintained one.
+//! - Events whose type no domain aggregate knows are skipped (other layers may write to the log);
+//!   an event of a known type that does not decode is an error, never silently dropped.
+//! - Nothing here panics on data: every failure is a [`ProjectionError`].
+//!
+//! Time travel (查询任意时点): [`replay_until`] folds a fresh projection over positions
+//! `0..end`; [`as_of_time`] first turns a recorded-at time into such an end position with
+//! [`EventStore::position_as_of`]. Its cost grows with the position (a replay from 0).
+//!
+//! Limits: an encoded state must fit the codec's decode limit ([`codec::DECODE_LIMIT`], 16 MiB);
+//! a larger one is refused with [`ProjectionError::SnapshotTooLarge`] (the live state is kept).
+//!
+//! The projections: [`hazard_ledger`] (隐患台账), [`accident_stats`] (事故统计),
+//! [`trails`] (四不放过), [`injury_surveillance`] (伤害监测), [`promotion`] (安全促进项目).
+
+pub mod accident_stats;
+pub mod hazard_ledger;
+pub mod injury_surveillance;
+pub mod promotion;
+pub mod trails;
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{self, CodecError};
+use crate::domain::{DomainError, DomainEvent};
+use crate::storage::{prefix_bounds, StorageError, WriteBatch};
+use crate::store::{Direction, EventStore, RecordedEvent, StoreError, Subscription, Timestamp};
+
+/// Events read from the log per catch-up page.
+pub const PAGE: usize = 4096;
+
+/// Largest value one snapshot chunk occupies in the backend: small enough that a sled leaf of
+/// them (≤ 17 items) stays far below sled's blob threshold (see `storage::sled_backend`).
+pub const SNAPSHOT_CHUNK: usize = 32 * 1024;
+
+/// Format of the snapshot meta record itself.
+const META_FORMAT: u32 = 1;
+
+/// An error of the projections layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("snapshot of projection {projection} could not be encoded or decoded: {source}")]
+    Codec {
+        projection: &'static str,
+        #[source]
+        source: CodecError,
+    },
+    #[error("event at position {position} ({event_type}) could not be decoded: {source}")]
+    Decode {
+        position: u64,
+        event_type: String,
+        #[source]
+        source: Box<DomainError>,
+    },
+    #[error("snapshot of projection {projection} is corrupt: {detail}")]
+    CorruptSnapshot { projection: &'static str, detail: String },
+    #[error("snapshot of projection {projection} is {size} bytes, over the {limit}-byte decode limit")]
+    SnapshotTooLarge { projection: &'static str, size: usize, limit: usize },
+    #[error("projection {projection} expected position {expected} but was given {got}")]
+    OutOfOrder { projection: &'static str, expected: u64, got: u64 },
+}
+
+/// A read model folded from the log.
+///
+/// `apply` must be deterministic (no clock, no randomness, no hash-ordered containers) and total:
+/// an event it does not care about is ignored, not an error.
+pub trait Projection: Default + Serialize + DeserializeOwned {
+    /// Stable name, used in backend keys: `[a-z0-9_]`, unique per projection.
+    const NAME: &'static str;
+    /// Version of the state layout; a snapshot of another version is discarded and rebuilt.
+    const VERSION: u32;
+
+    /// Folds one event. `recorded` is the envelope (position, recorded-at, actor), `event` its
+    /// decoded, upcast payload.
+    fn apply(&mut self, recorded: &RecordedEvent, event: &DomainEvent);
+}
+
+/// Decodes a recorded event; `Ok(None)` for a type no domain aggregate knows.
+pub fn decode(recorded: &RecordedEvent) -> Result<Option<DomainEvent>, ProjectionError> {
+    match DomainEvent::from_payload(&recorded.event_type, recorded.schema_version, &recorded.payload) {
+        Ok(e) => Ok(Some(e)),
+        Err(DomainError::UnknownEventType { .. }) => Ok(None),
+        Err(source) => Err(ProjectionError::Decode {
+            position: recorded.position,
+            event_type: recorded.event_type.to_string(),
+            source: Box::new(source),
+        }),
+    }
+}
+
+/// Folds positions `from..end` of the log into `projection`; returns the next position owed.
+pub fn replay_range<P: Projection>(
+    store: &EventStore,
+    projection: &mut P,
+    from: u64,
+    end: u64,
+) -> Result<u64, ProjectionError> {
+    let mut next = from;
+    while next < end {
+        let want = usize::try_from(end - next).unwrap_or(usize::MAX).min(PAGE);
+        let page = store.read_all(next, Direction::Forward, want)?;
+        if page.is_empty() {
+            break;
+        }
+        for recorded in &page {
+            if recorded.position >= end {
+                return Ok(next);
+            }
+            if recorded.position != next {
+                return Err(ProjectionError::OutOfOrder {
+                    projection: P::NAME,
+                    expected: next,
+                    got: recorded.position,
+                });
+            }
+            if let Some(event) = decode(recorded)? {
+                projection.apply(recorded, &event);
+            }
+            next += 1;
+        }
+    }
+    Ok(next)
+}
+
+/// A fresh projection folded over every event before `end` (time travel by position).
+pub fn replay_until<P: Projection>(store: &EventStore, end: u64) -> Result<P, ProjectionError> {
+    let mut p = P::default();
+    replay_range(store, &mut p, 0, end)?;
+    Ok(p)
+}
+
+/// A fresh projection folded over the whole visible log (a rebuild from position 0).
+pub fn rebuild<P: Projection>(store: &EventStore) -> Result<P, ProjectionError> {
+    replay_until(store, store.head().next_position)
+}
+
+/// A fresh projection as of a recorded-at time: every event recorded at or before `t`.
+pub fn as_of_time<P: Projection>(store: &EventStore, t: Timestamp) -> Result<P, ProjectionError> {
+    replay_until(store, store.position_as_of(t)?)
+}
+
+/// The snapshot meta record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SnapshotMeta {
+    format: u32,
+    projection_version: u32,
+    /// The next position the state owes (every event before it is folded in).
+    checkpoint: u64,
+    chunks: u32,
+    state_len: u64,
+    state_hash: [u8; 32],
+}
+
+fn key_prefix(name: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(name.len() + 2);
+    k.push(b'P');
+    k.extend_from_slice(name.as_bytes());
+    k.push(0);
+    k
+}
+
+fn meta_key(name: &str) -> Vec<u8> {
+    let mut k = key_prefix(name);
+    k.push(b'm');
+    k
+}
+
+fn chunk_key(name: &str, i: u32) -> Vec<u8> {
+    let mut k = key_prefix(name);
+    k.push(b'c');
+    k.extend_from_slice(&i.to_be_bytes());
+    k
+}
+
+/// Loads a projection's snapshot: `Ok(None)` when there is none or it has another version.
+pub fn load_snapshot<P: Projection>(store: &EventStore) -> Result<Option<(P, u64)>, ProjectionError> {
+    let backend = store.backend();
+    let Some(meta_bytes) = backend.get(&meta_key(P::NAME))? else {
+        return Ok(None);
+    };
+    let meta: SnapshotMeta =
+        codec::decode(&meta_bytes).map_err(|source| ProjectionError::Codec { projection: P::NAME, source })?;
+    if meta.format != META_FORMAT || meta.projection_version != P::VERSION {
+        return Ok(None);
+    }
+    let corrupt = |detail: String| ProjectionError::CorruptSnapshot { projection: P::NAME, detail };
+    let mut state = Vec::with_capacity(usize::try_from(meta.state_len).unwrap_or(0).min(codec::DECODE_LIMIT));
+    for i in 0..meta.chunks {
+        let chunk = backend.get(&chunk_key(P::NAME, i))?.ok_or_else(|| corrupt(format!("chunk {i} is missing")))?;
+        state.extend_from_slice(&chunk);
+    }
+    if state.len() as u64 != meta.state_len {
+        return Err(corrupt(format!("state is {} bytes, meta says {}", state.len(), meta.state_len)));
+    }
+    if *blake3::hash(&state).as_bytes() != meta.state_hash {
+        return Err(corrupt("state bytes do not match their hash".into()));
+    }
+    let p: P = codec::decode(&state).map_err(|source| ProjectionError::Codec { projection: P::NAME, source })?;
+    Ok(Some((p, meta.checkpoint)))
+}
+
+/// Writes state and checkpoint in one atomic batch, then syncs the backend.
+pub fn save_snapshot<P: Projection>(
+    store: &EventStore,
+    projection: &P,
+    checkpoint: u64,
+) -> Result<(), ProjectionError> {
+    let state = codec::encode(projection).map_err(|source| ProjectionError::Codec { projection: P::NAME, source })?;
+    if state.len() > codec::DECODE_LIMIT {
+        return Err(ProjectionError::SnapshotTooLarge {
+            projection: P::NAME,
+            size: state.len(),
+            limit: codec::DECODE_LIMIT,
+        });
+    }
+    let backend = store.backend();
+    let mut batch = WriteBatch::new();
+    let mut chunks = 0u32;
+    for (i, chunk) in state.chunks(SNAPSHOT_CHUNK).enumerate() {
+        let i = u32::try_from(i).map_err(|_| ProjectionError::SnapshotTooLarge {
+            projection: P::NAME,
+            size: state.len(),
+            limit: codec::DECODE_LIMIT,
+        })?;
+        batch.put(chunk_key(P::NAME, i), chunk.to_vec());
+        chunks = i + 1;
+    }
+    // Chunks left over from a larger earlier snapshot go in the same batch.
+    let (start, end) = prefix_bounds(&{
+        let mut k = key_prefix(P::NAME);
+        k.push(b'c');
+        k
+    });
+    for kv in backend.scan(start, end, false) {
+        let (key, _) = kv?;
+        if key.len() >= 4 {
+            let mut be = [0u8; 4];
+            be.copy_from_slice(&key[key.len() - 4..]);
+            if u32::from_be_bytes(be) >= chunks {
+                batch.delete(key);
+            }
+        }
+    }
+    let meta = SnapshotMeta {
+        format: META_FORMAT,
+        projection_version: P::VERSION,
+        checkpoint,
+        chunks,
+        state_len: state.len() as u64,
+        state_hash: *blake3::hash(&state).as_bytes(),
+    };
+    let meta_bytes = codec::encode(&meta).map_err(|source| ProjectionError::Codec { projection: P::NAME, source })?;
+    batch.put(meta_key(P::NAME), meta_bytes);
+    backend.apply(batch)?;
+    backend.sync()?;
+    Ok(())
+}
+
+/// Keeps one projection up to date against a store: snapshot, catch-up, live follow.
+pub struct ProjectionRunner<'s, P: Projection> {
+    store: &'s EventStore,
+    projection: P,
+    /// The next position owed: every event before it is folded in.
+    checkpoint: u64,
+    /// The checkpoint of the last snapshot written or loaded.
+    snapshot_checkpoint: Option<u64>,
+    subscription: Option<Subscription>,
+}
+
+impl<'s, P: Projection> std::fmt::Debug for ProjectionRunner<'s, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectionRunner")
+            .field("projection", &P::NAME)
+            .field("checkpoint", &self.checkpoint)
+            .field("snapshot_checkpoint", &self.snapshot_checkpoint)
+            .finish()
+    }
+}
+
+impl<'s, P: Projection> ProjectionRunner<'s, P> {
+    /// Loads the projection's snapshot (or starts empty at 0). Does not read the log yet.
+    pub fn open(store: &'s EventStore) -> Result<Self, ProjectionError> {
+        let (projection, checkpoint, snapshot_checkpoint) = match load_snapshot::<P>(store)? {
+            Some((p, c)) => (p, c, Some(c)),
+            None => (P::default(), 0, None),
+        };
+        Ok(Self { store, projection, checkpoint, snapshot_checkpoint, subscription: None })
+    }
+
+    /// Opens and catches up to the head.
+    pub fn start(store: &'s EventStore) -> Result<Self, ProjectionError> {
+        let mut r = Self::open(store)?;
+        r.catch_up()?;
+        Ok(r)
+    }
+
+    /// The projection as maintained so far.
+    pub fn projection(&self) -> &P {
+        &self.projection
+    }
+
+    /// The next position owed (the number of log events folded in, counting skipped ones).
+    pub fn checkpoint(&self) -> u64 {
+        self.checkpoint
+    }
+
+    /// The checkpoint of the last snapshot written or loaded, if any.
+    pub fn snapshot_checkpoint(&self) -> Option<u64> {
+        self.snapshot_checkpoint
+    }
+
+    /// Reads the log from the checkpoint to the visible head in pages; returns events consumed.
+    pub fn catch_up(&mut self) -> Result<u64, ProjectionError> {
+        let before = self.checkpoint;
+        let head = self.store.head().next_position;
+        self.checkpoint = replay_range(self.store, &mut self.projection, self.checkpoint, head)?;
+        Ok(self.checkpoint - before)
+    }
+
+    /// Follows live commits: waits up to `timeout` for the next event, then takes whatever else
+    /// is already available (up to [`PAGE`] events). Returns events consumed (0 on timeout).
+    pub fn follow(&mut self, timeout: Duration) -> Result<usize, ProjectionError> {
+        let sub = match &mut self.subscription {
+            Some(s) if s.next_position() == self.checkpoint => s,
+            _ => self.subscription.insert(self.store.subscribe(self.checkpoint)),
+        };
+        let Some(first) = sub.next_timeout(timeout)? else {
+            return Ok(0);
+        };
+        let mut batch = vec![first];
+        batch.extend(sub.poll(PAGE)?);
+        let n = batch.len();
+        for recorded in &batch {
+            if recorded.position != self.checkpoint {
+                // The subscription is re-created from the checkpoint next time.
+                self.subscription = None;
+                return Err(ProjectionError::OutOfOrder {
+                    projection: P::NAME,
+                    expected: self.checkpoint,
+                    got: recorded.position,
+                });
+            }
+            if let Some(event) = decode(recorded)? {
+                self.projection.apply(recorded, &event);
+            }
+            self.checkpoint += 1;
+        }
+        Ok(n)
+    }
+
+    /// Writes state and checkpoint atomically and durably (skipped when nothing changed).
+    pub fn snapshot(&mut self) -> Result<(), ProjectionError> {
+        if self.snapshot_checkpoint == Some(self.checkpoint) {
+            return Ok(());
+        }
+        save_snapshot(self.store, &self.projection, self.checkpoint)?;
+        self.snapshot_checkpoint = Some(self.checkpoint);
+        Ok(())
+    }
+
+    /// Discards the state, folds the whole log again from position 0, and snapshots the result.
+    pub fn rebuild(&mut self) -> Result<(), ProjectionError> {
+        self.projection = P::default();
+        self.checkpoint = 0;
+        self.subscription = None;
+        self.catch_up()?;
+        self.snapshot_checkpoint = None;
+        self.snapshot()
+    }
+
+    /// The encoded state, for comparing a live projection with a rebuild byte for byte.
+    pub fn state_bytes(&self) -> Result<Vec<u8>, ProjectionError> {
+        state_bytes(&self.projection)
+    }
+}
+
+/// The encoded state of a projection (what a snapshot stores).
+pub fn state_bytes<P: Projection>(projection: &P) -> Result<Vec<u8>, ProjectionError> {
+    codec::encode(projection).map_err(|source| ProjectionError::Codec { projection: P::NAME, source })
+}
+
+/// A period of CST calendar dates, both ends included: `from..=to` (统计期).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Period {
+    pub from: chrono::NaiveDate,
+    /// Last day included.
+    pub to: chrono::NaiveDate,
+}
+
+impl Period {
+    /// A calendar year (统计年度).
+    pub fn year(year: i32) -> Option<Self> {
+        Some(Self {
+            from: chrono::NaiveDate::from_ymd_opt(year, 1, 1)?,
+            to: chrono::NaiveDate::from_ymd_opt(year, 12, 31)?,
+        })
+    }
+
+    /// A quarter, 1–4 (季度).
+    pub fn quarter(year: i32, quarter: u32) -> Option<Self> {
+        if !(1..=4).contains(&quarter) {
+            return None;
+        }
+        let from = chrono::NaiveDate::from_ymd_opt(year, (quarter - 1) * 3 + 1, 1)?;
+        let to = crate::domain::time::plus_months(from, 3)?.pred_opt()?;
+        Some(Self { from, to })
+    }
+
+    /// A month, 1–12.
+    pub fn month(year: i32, month: u32) -> Option<Self> {
+        let from = chrono::NaiveDate::from_ymd_opt(year, month, 1)?;
+        let to = crate::domain::time::plus_months(from, 1)?.pred_opt()?;
+        Some(Self { from, to })
+    }
+
+    pub fn contains(&self, d: chrono::NaiveDate) -> bool {
+        self.from <= d && d <= self.to
+    }
+}
+
+/// `part ÷ whole × 100`, or `None` when the whole is 0.
+pub fn percent(part: u64, whole: u64) -> Option<f64> {
+    if whole == 0 {
+        None
+    } else {
+        Some(part as f64 * 100.0 / whole as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn keys_sit_under_the_projection_prefix_and_chunks_sort_by_index() {
+        assert_eq!(meta_key("x"), b"Px\0m".to_vec());
+        assert!(chunk_key("x", 1) < chunk_key("x", 256));
+        assert!(chunk_key("x", 0).starts_with(b"Px\0c"));
+    }
+
+    #[test]
+    fn periods_cover_their_days() {
+        let q = Period::quarter(2024, 1).unwrap();
+        assert_eq!(q.to, NaiveDate::from_ymd_opt(2024, 3, 31).unwrap());
+        assert_eq!(Period::month(2024, 2).unwrap().to, NaiveDate::from_ymd_opt(2024, 2, 29).unwrap());
+        assert!(Period::quarter(2024, 5).is_none());
+        assert_eq!(percent(1, 0), None);
+        assert_eq!(percent(1, 4), Some(25.0));
+    }
+}
