@@ -15,7 +15,9 @@
 use uuid::Uuid;
 
 use crate::domain::{self, Catalog, CommandEnvelope, DomainError, DomainEvent, Rejection, Settings};
-use crate::store::{Direction, EventStore, ExpectedVersion, ProposedEvent, RecordedEvent, StoreError, Timestamp};
+use crate::store::{
+    Direction, EventStore, ExpectedVersion, ProposedEvent, RecordedEvent, StoreError, StreamAppend, Timestamp,
+};
 
 /// How many times a command is decided again after losing an optimistic-concurrency race.
 pub const MAX_ATTEMPTS: usize = 32;
@@ -50,6 +52,24 @@ pub struct CommandOutcome {
     pub events: Vec<DomainEvent>,
     /// The command had already been carried out; nothing new was written.
     pub already_committed: bool,
+}
+
+/// What an all-or-nothing batch wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub positions: Vec<u64>,
+    pub commands: usize,
+    /// Commands found already carried out, so not decided again.
+    pub skipped: usize,
+}
+
+/// Why an all-or-nothing batch wrote nothing: the command at `index` (or, for `index ==
+/// commands`, the commit itself) failed.
+#[derive(Debug, thiserror::Error)]
+#[error("command {index}: {error}")]
+pub struct BatchError {
+    pub index: usize,
+    pub error: EngineError,
 }
 
 /// Commands against a store, with the catalog and settings they are decided under.
@@ -134,6 +154,71 @@ impl Engine {
             }
         }
         Err(EngineError::Contended { stream, attempts: MAX_ATTEMPTS })
+    }
+
+    /// Decides every command in order, each against the state left by the ones before it, and
+    /// appends all their events in **one** atomic commit — or nothing, if any command is refused
+    /// (the error names its index). Commands already carried out are skipped. At most
+    /// [`crate::store::MAX_EVENTS_PER_APPEND`] events in all.
+    pub fn execute_all_or_nothing(&self, envelopes: &[CommandEnvelope]) -> Result<BatchOutcome, BatchError> {
+        'attempt: for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                if let Some(first) = envelopes.first() {
+                    backoff(&first.command_id, attempt);
+                }
+            }
+            // stream -> (expected version, decoded history, proposed events, decided so far)
+            let mut streams: Vec<(String, ExpectedVersion, Vec<DomainEvent>, Vec<ProposedEvent>)> = Vec::new();
+            let mut skipped = 0usize;
+            for (index, envelope) in envelopes.iter().enumerate() {
+                let at = |error: EngineError| BatchError { index, error };
+                let stream = envelope.target_stream();
+                let slot = match streams.iter().position(|s| s.0 == stream) {
+                    Some(i) => i,
+                    None => {
+                        let recorded = self
+                            .store
+                            .read_stream(&stream, 0, Direction::Forward, usize::MAX)
+                            .map_err(|e| at(e.into()))?;
+                        if already_done(&stream, &recorded, &envelope.command_id).map_err(at)?.is_some() {
+                            skipped += 1;
+                            continue;
+                        }
+                        let expected = match recorded.last() {
+                            Some(last) => ExpectedVersion::Exact(last.version),
+                            None => ExpectedVersion::NoStream,
+                        };
+                        streams.push((stream.clone(), expected, decode_all(&recorded).map_err(at)?, Vec::new()));
+                        streams.len() - 1
+                    }
+                };
+                let (_, _, history, proposed) = &mut streams[slot];
+                let decided = domain::decide_command(history, envelope, &self.catalog, &self.settings)
+                    .map_err(|r| at(EngineError::Rejected(r)))?;
+                for (i, e) in decided.iter().enumerate() {
+                    proposed.push(propose(envelope, i as u32, e).map_err(at)?);
+                }
+                history.extend(decided);
+            }
+            let total: usize = streams.iter().map(|s| s.3.len()).sum();
+            if total == 0 {
+                return Ok(BatchOutcome { positions: Vec::new(), commands: envelopes.len(), skipped });
+            }
+            let appends: Vec<StreamAppend> = streams
+                .into_iter()
+                .filter(|s| !s.3.is_empty())
+                .map(|(stream, expected, _, events)| StreamAppend::new(stream, expected, events))
+                .collect();
+            match self.store.append_multi(appends) {
+                Ok(out) => return Ok(BatchOutcome { positions: out.positions, commands: envelopes.len(), skipped }),
+                Err(e) if e.is_conflict() => continue 'attempt,
+                Err(e) => return Err(BatchError { index: envelopes.len(), error: e.into() }),
+            }
+        }
+        Err(BatchError {
+            index: envelopes.len(),
+            error: EngineError::Contended { stream: "(batch)".into(), attempts: MAX_ATTEMPTS },
+        })
     }
 
     /// The decoded events of a stream, oldest first.

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod projections;
 pub mod storage;
 pub mod store;
+pub mod transfer;
 
 /// The README's examples compile and run as doctests.
 #[cfg(doctest)]

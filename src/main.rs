@@ -51,6 +51,28 @@ enum Cmd {
     ///
     /// Example: anquan history hazard-000001
     History { stream: String },
+    /// Write every event as JSON Lines (envelope, exact payload bytes, decoded event).
+    ///
+    /// Example: anquan export --out events.jsonl   (or to standard output without --out)
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Import JSON Lines: commands from other systems (each validated against schemas/ and the
+    /// domain rules; refused lines are reported and write nothing), or an `anquan export`, which
+    /// is restored into an empty store with identical hashes.
+    ///
+    /// Example: anquan import commands.jsonl --all-or-nothing
+    Import {
+        /// A file, or - for standard input.
+        file: String,
+        /// Write nothing unless every line is accepted (commands only; one atomic commit).
+        #[arg(long)]
+        all_or_nothing: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -68,6 +90,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// Progress on stderr, only when a person is watching.
+fn progress(label: &'static str) -> impl FnMut(u64) {
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal();
+    move |n| {
+        if tty {
+            eprint!("\r{label} {n}");
+        }
+    }
+}
+
+fn open_input(file: &str) -> Result<Box<dyn std::io::BufRead>> {
+    if file == "-" {
+        return Ok(Box::new(std::io::BufReader::new(std::io::stdin())));
+    }
+    let f = std::fs::File::open(file).with_context(|| format!("cannot read {file}"))?;
+    Ok(Box::new(std::io::BufReader::new(f)))
+}
+
 fn open_existing(dir: &PathBuf) -> Result<EventStore> {
     EventStore::open_dir(dir, StoreOptions { create_if_missing: false, ..StoreOptions::default() })
         .with_context(|| format!("cannot open the store at {}", dir.display()))
@@ -75,6 +116,21 @@ fn open_existing(dir: &PathBuf) -> Result<EventStore> {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Cmd::Export { out } => {
+            let store = open_existing(&cli.store)?;
+            let n = match out {
+                Some(path) => {
+                    let f = std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+                    anquan::transfer::export(&store, &mut std::io::BufWriter::new(f), progress("exported"))?
+                }
+                None => {
+                    anquan::transfer::export(&store, &mut std::io::BufWriter::new(std::io::stdout().lock()), |_| {})?
+                }
+            };
+            eprintln!("exported {n} events; head hash {}", store.head().hash_hex());
+            Ok(())
+        }
+        Cmd::Import { file, all_or_nothing, json } => import(&cli.store, &file, all_or_nothing, json),
         Cmd::Demo { hazards } => demo(&cli.store, hazards),
         Cmd::Verify => {
             let store = open_existing(&cli.store)?;
@@ -130,6 +186,59 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+fn import(dir: &PathBuf, file: &str, all_or_nothing: bool, json: bool) -> Result<()> {
+    use std::io::{BufRead, Read};
+    let mut input = open_input(file)?;
+    // The first line tells an export (restore) from commands.
+    let mut first = String::new();
+    while first.trim().is_empty() {
+        first.clear();
+        if input.read_line(&mut first)? == 0 {
+            anyhow::bail!("{file} holds no lines to import");
+        }
+    }
+    let is_export =
+        serde_json::from_str::<serde_json::Value>(&first).ok().is_some_and(|v| v.get("payload_hex").is_some());
+    let whole = std::io::BufReader::new(std::io::Cursor::new(first.into_bytes()).chain(input));
+    if is_export {
+        anyhow::ensure!(!all_or_nothing, "--all-or-nothing applies to commands; a restore is all or nothing by nature");
+        let head = anquan::transfer::restore(dir, whole, progress("restored"))
+            .with_context(|| format!("cannot restore into {}", dir.display()))?;
+        println!("restored {} events into {}; head hash {}", head.next_position, dir.display(), head.hash_hex());
+        return Ok(());
+    }
+    let store =
+        EventStore::open(dir).with_context(|| format!("cannot open or create the store at {}", dir.display()))?;
+    let engine = anquan::engine::Engine::new(store)?;
+    let mut tick = progress("commands");
+    let report = anquan::transfer::import_commands(&engine, whole, all_or_nothing, |n| tick(n as u64))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} lines: {} commands accepted ({} events), {} already done, {} refusals{}",
+            report.lines,
+            report.accepted,
+            report.events_written,
+            report.already_done,
+            report.refused.len(),
+            if report.rolled_back { "; nothing written (all-or-nothing)" } else { "" }
+        );
+        for r in &report.refused {
+            println!("  line {:>6}  {:<32} {:<28} {}", r.line, r.field, r.rule, r.message);
+        }
+    }
+    if report.refused.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} of {} lines refused",
+            report.refused.iter().map(|r| r.line).collect::<std::collections::BTreeSet<_>>().len(),
+            report.lines
+        )
     }
 }
 

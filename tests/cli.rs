@@ -63,3 +63,95 @@ fn bad_input_is_one_clear_sentence_and_a_failing_exit_code() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("stream id"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn export_then_import_restores_an_identical_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    let file = dir.path().join("events.jsonl");
+    let (a, b, f) = (a.to_str().unwrap(), b.to_str().unwrap(), file.to_str().unwrap());
+    assert!(anquan(&["demo", "--store", a, "--hazards", "30"]).status.success());
+    let out = anquan(&["export", "--store", a, "--out", f]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines = std::fs::read_to_string(&file).unwrap();
+    assert!(lines.lines().next().unwrap().contains("\"payload_hex\""));
+    let out = anquan(&["import", f, "--store", b]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let head_a = text(&anquan(&["head", "--store", a]).stdout);
+    let head_b = text(&anquan(&["head", "--store", b]).stdout);
+    assert_eq!(head_a, head_b, "same events, same head hash");
+    assert!(anquan(&["verify", "--store", b]).status.success());
+    // Exporting the restored store gives the same file.
+    let again = dir.path().join("again.jsonl");
+    assert!(anquan(&["export", "--store", b, "--out", again.to_str().unwrap()]).status.success());
+    assert_eq!(std::fs::read_to_string(&again).unwrap(), lines);
+    // Restoring into a store that is not empty is refused.
+    let out = anquan(&["import", f, "--store", b]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("empty store"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn importing_commands_reports_each_refused_line_and_all_or_nothing_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let s = store.to_str().unwrap();
+    let report = |id: &str, cmd: &str| {
+        format!(
+            r#"{{"command_id":"{cmd}","actor":"grid-7","issued_at":"2025-03-02T08:00:00Z","command":{{"type":"hazard.report","hazard_id":"{id}","source":"grid_inspection","reporter":"r","community_id":"c1","grid_id":null,"enterprise_id":null,"category":"fire","location":"l","description":"d","found_at":"2025-03-02T07:30:00Z"}}}}"#
+        )
+    };
+    let good1 = report("H1", "00000000-0000-4000-8000-000000000001");
+    let good2 = report("H2", "00000000-0000-4000-8000-000000000002");
+    let bad_schema =
+        report("H3", "00000000-0000-4000-8000-000000000003").replace("\"category\":\"fire\"", "\"category\":7");
+    let bad_rule = report("H1", "00000000-0000-4000-8000-000000000004"); // H1 reported twice
+    let file = dir.path().join("cmds.jsonl");
+    std::fs::write(
+        &file,
+        [good1.as_str(), bad_schema.as_str(), "", "{oops", good2.as_str(), bad_rule.as_str()].join("\n"),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+
+    let out = anquan(&["import", f, "--store", s, "--all-or-nothing"]);
+    assert!(!out.status.success());
+    let o = text(&out.stdout);
+    assert!(o.contains("nothing written"), "{o}");
+    assert!(o.contains("line      2") && o.contains("/command/category"), "{o}");
+    assert!(o.contains("line      4"), "{o}");
+    assert!(
+        !std::path::Path::new(s).join("db").exists()
+            || text(&anquan(&["head", "--store", s]).stdout).contains("events 0")
+    );
+
+    let out = anquan(&["import", f, "--store", s, "--json"]);
+    assert!(!out.status.success());
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(v["lines"], 5);
+    assert_eq!(v["accepted"], 2);
+    let refused_lines: Vec<u64> =
+        v["refused"].as_array().unwrap().iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    assert!(
+        refused_lines.contains(&2) && refused_lines.contains(&4) && refused_lines.contains(&6),
+        "{refused_lines:?}"
+    );
+    assert!(v["refused"].as_array().unwrap().iter().any(|r| r["line"] == 6 && r["rule"] == "already_exists"), "{v}");
+    // A clean file goes in whole, in one commit.
+    let clean = dir.path().join("clean.jsonl");
+    std::fs::write(
+        &clean,
+        [report("H7", "00000000-0000-4000-8000-000000000007"), report("H8", "00000000-0000-4000-8000-000000000008")]
+            .join("\n"),
+    )
+    .unwrap();
+    let out = anquan(&["import", clean.to_str().unwrap(), "--store", s, "--all-or-nothing", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!((v["accepted"].as_u64(), v["rolled_back"].as_bool()), (Some(2), Some(false)), "{v}");
+    // Re-running the file changes nothing: accepted commands are found already done.
+    let out = anquan(&["import", f, "--store", s, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!((v["accepted"].as_u64(), v["already_done"].as_u64()), (Some(0), Some(2)), "{v}");
+}
