@@ -7,6 +7,7 @@
 //! See `ARCHITECTURE.md` for the map.
 
 pub mod codec;
+pub mod csv_import;
 pub mod domain;
 pub mod engine;
 pub mod projections;

@@ -73,6 +73,19 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Import incident records kept by another system from CSV, through a TOML column mapping.
+    /// Reports rows imported, rejected and flagged with reasons, and deaths by year. Re-running
+    /// the same file imports nothing twice.
+    ///
+    /// Example: anquan import-csv tests/data/osha_fatalities/osha_fatalities_09-22_complete.csv --mapping tests/data/osha_fatalities/mapping.toml
+    ImportCsv {
+        file: PathBuf,
+        #[arg(long)]
+        mapping: PathBuf,
+        /// Print the full report as JSON (every rejected and flagged row).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -131,6 +144,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Import { file, all_or_nothing, json } => import(&cli.store, &file, all_or_nothing, json),
+        Cmd::ImportCsv { file, mapping, json } => import_csv(&cli.store, &file, &mapping, json),
         Cmd::Demo { hazards } => demo(&cli.store, hazards),
         Cmd::Verify => {
             let store = open_existing(&cli.store)?;
@@ -187,6 +201,47 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn import_csv(dir: &PathBuf, file: &PathBuf, mapping: &PathBuf, json: bool) -> Result<()> {
+    let text = std::fs::read_to_string(mapping).with_context(|| format!("cannot read {}", mapping.display()))?;
+    let mapping =
+        anquan::csv_import::Mapping::from_toml(&text).with_context(|| format!("in {}", mapping_name(mapping)))?;
+    let input = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let store =
+        EventStore::open(dir).with_context(|| format!("cannot open or create the store at {}", dir.display()))?;
+    let engine = anquan::engine::Engine::new(store)?;
+    let report = anquan::csv_import::import_incidents(&engine, &mapping, input, chrono::Utc::now(), progress("rows"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{} rows: {} imported, {} already imported, {} rejected, {} flags",
+        report.rows,
+        report.imported,
+        report.already_imported,
+        report.rejected.len(),
+        report.flagged.len()
+    );
+    for (k, n) in &report.rejected_by_kind {
+        println!("  rejected  {n:>6}  {k}");
+    }
+    for (k, n) in &report.flagged_by_kind {
+        println!("  flagged   {n:>6}  {k}");
+    }
+    for r in report.rejected.iter().take(5) {
+        println!("  e.g. line {:>6} {:<14} {}", r.line, r.id, r.reason);
+    }
+    println!("deaths by year:");
+    for (y, n) in &report.deaths_by_year {
+        println!("  {y}  {n:>6}");
+    }
+    Ok(())
+}
+
+fn mapping_name(p: &std::path::Path) -> String {
+    p.display().to_string()
 }
 
 fn import(dir: &PathBuf, file: &str, all_or_nothing: bool, json: bool) -> Result<()> {
