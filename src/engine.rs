@@ -14,7 +14,10 @@
 
 use uuid::Uuid;
 
-use crate::domain::{self, Catalog, CommandEnvelope, DomainError, DomainEvent, Rejection, Settings};
+use crate::domain::access::{self, Access, AccessEvent, Grant, Role, Scope};
+use crate::domain::{
+    self, Aggregate, Catalog, CommandEnvelope, DomainError, DomainEvent, EntityId, Rejection, Settings, StreamKind,
+};
 use crate::store::{
     Direction, EventStore, ExpectedVersion, ProposedEvent, RecordedEvent, StoreError, StreamAppend, Timestamp,
 };
@@ -31,6 +34,9 @@ pub enum EngineError {
     /// A domain rule refused the command.
     #[error("command rejected: {0}")]
     Rejected(Rejection),
+    /// The actor may not send this command (no permitted role, or not in this scope).
+    #[error("not allowed: {0}")]
+    Denied(Rejection),
     #[error("stream {stream} kept changing: gave up after {attempts} attempts")]
     Contended { stream: String, attempts: usize },
     #[error(transparent)]
@@ -72,12 +78,25 @@ pub struct BatchError {
     pub error: EngineError,
 }
 
+/// Whether the engine checks who may send what (权限).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Authorization {
+    /// No checks: the host service authorises requests itself.
+    #[default]
+    Off,
+    /// Every command needs a permitted role in scope ([`domain::access`]). `administrators` hold
+    /// the administrator role for the whole district by configuration, so the first grants can
+    /// be made; every other role comes from grant events.
+    Enforced { administrators: Vec<EntityId> },
+}
+
 /// Commands against a store, with the catalog and settings they are decided under.
 #[derive(Debug)]
 pub struct Engine {
     store: EventStore,
     catalog: Catalog,
     settings: Settings,
+    authorization: Authorization,
 }
 
 impl Engine {
@@ -87,7 +106,44 @@ impl Engine {
     }
 
     pub fn with_reference_data(store: EventStore, catalog: Catalog, settings: Settings) -> Self {
-        Self { store, catalog, settings }
+        Self { store, catalog, settings, authorization: Authorization::Off }
+    }
+
+    /// Turns permission checks on (or off).
+    pub fn with_authorization(mut self, authorization: Authorization) -> Self {
+        self.authorization = authorization;
+        self
+    }
+
+    /// The roles the actor holds now: configured administrators plus its grant events.
+    pub fn grants_of(&self, actor: &EntityId) -> Result<Vec<Grant>, EngineError> {
+        let mut grants = Vec::new();
+        if let Authorization::Enforced { administrators } = &self.authorization {
+            if administrators.contains(actor) {
+                grants.push(Grant { role: Role::Administrator, scope: Scope::District });
+            }
+        }
+        let stream = StreamKind::Access.stream_id(actor);
+        let events: Vec<AccessEvent> = self
+            .load(&stream)?
+            .into_iter()
+            .filter_map(|e| match e {
+                DomainEvent::Access(a) => Some(a),
+                _ => None,
+            })
+            .collect();
+        grants.extend(Access::fold(&events).grants);
+        Ok(grants)
+    }
+
+    /// Refuses the command if authorization is enforced and the actor may not send it here.
+    fn authorize(&self, envelope: &CommandEnvelope, history: &[DomainEvent]) -> Result<(), EngineError> {
+        if self.authorization == Authorization::Off {
+            return Ok(());
+        }
+        let grants = self.grants_of(&envelope.actor)?;
+        let target = access::target_scope(history, &envelope.command);
+        access::authorize(&envelope.actor, &grants, &envelope.command, &target).map_err(EngineError::Denied)
     }
 
     pub fn store(&self) -> &EventStore {
@@ -126,6 +182,7 @@ impl Engine {
                 return Ok(done);
             }
             let history = decode_all(&recorded)?;
+            self.authorize(envelope, &history)?;
             let decided = domain::decide_command(&history, envelope, &self.catalog, &self.settings)
                 .map_err(EngineError::Rejected)?;
             if decided.is_empty() {
@@ -192,6 +249,7 @@ impl Engine {
                         streams.len() - 1
                     }
                 };
+                self.authorize(envelope, &streams[slot].2).map_err(at)?;
                 let (_, _, history, proposed) = &mut streams[slot];
                 let decided = domain::decide_command(history, envelope, &self.catalog, &self.settings)
                     .map_err(|r| at(EngineError::Rejected(r)))?;

@@ -237,7 +237,7 @@ pub fn import_commands(
             Err(batch) => {
                 let line = parsed.get(batch.index).map(|(l, _)| *l).unwrap_or(0);
                 match batch.error {
-                    EngineError::Rejected(r) => report.refused.extend(refusals(line, vec![r])),
+                    EngineError::Rejected(r) | EngineError::Denied(r) => report.refused.extend(refusals(line, vec![r])),
                     EngineError::Invalid(rs) => report.refused.extend(refusals(line, rs)),
                     EngineError::Store(StoreError::TooManyEvents { count, .. }) => {
                         return Err(TransferError::TooLargeForOneCommit(count))
@@ -257,7 +257,9 @@ pub fn import_commands(
                 report.accepted += 1;
                 report.events_written += out.positions.len();
             }
-            Err(EngineError::Rejected(r)) => report.refused.extend(refusals(*line_no, vec![r])),
+            Err(EngineError::Rejected(r) | EngineError::Denied(r)) => {
+                report.refused.extend(refusals(*line_no, vec![r]))
+            }
             Err(EngineError::Invalid(rs)) => report.refused.extend(refusals(*line_no, rs)),
             Err(other) => return Err(other.into()),
         }

@@ -657,6 +657,26 @@ fn every_lifecycle() -> Vec<CommandEnvelope> {
                 published: false,
             }),
         ),
+        envelope(
+            "admin-1",
+            "2025-01-01T00:00:00Z",
+            anquan::domain::access::AccessCommand::Grant(anquan::domain::access::GrantRole {
+                actor_id: id("grid-7"),
+                role: anquan::domain::access::Role::GridInspector,
+                scope: anquan::domain::access::Scope::Community(id("jd-01")),
+                reason: None,
+            }),
+        ),
+        envelope(
+            "admin-1",
+            "2025-02-01T00:00:00Z",
+            anquan::domain::access::AccessCommand::Revoke(anquan::domain::access::RevokeRole {
+                actor_id: id("grid-7"),
+                role: anquan::domain::access::Role::GridInspector,
+                scope: anquan::domain::access::Scope::Community(id("jd-01")),
+                reason: Some("transferred".into()),
+            }),
+        ),
     ]
 }
 

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::access::AccessCommand;
 use super::community::CommunityCommand;
 use super::enterprise::EnterpriseCommand;
 use super::hazard::HazardCommand;
@@ -37,6 +38,7 @@ use super::{rule, schema, EntityId, Rejection};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Command {
+    Access(AccessCommand),
     Community(CommunityCommand),
     Enterprise(EnterpriseCommand),
     Hazard(HazardCommand),
@@ -48,6 +50,7 @@ pub enum Command {
 impl Command {
     pub fn command_type(&self) -> &'static str {
         match self {
+            Command::Access(c) => c.command_type(),
             Command::Community(c) => c.command_type(),
             Command::Enterprise(c) => c.command_type(),
             Command::Hazard(c) => c.command_type(),
@@ -60,6 +63,7 @@ impl Command {
     /// The stream the command is decided against and appended to, e.g. `hazard-H1`.
     pub fn target_stream(&self) -> String {
         match self {
+            Command::Access(c) => c.target_stream(),
             Command::Community(c) => c.target_stream(),
             Command::Enterprise(c) => c.target_stream(),
             Command::Hazard(c) => c.target_stream(),
@@ -72,6 +76,7 @@ impl Command {
     /// Every command type name.
     pub fn all_types() -> Vec<&'static str> {
         [
+            AccessCommand::TYPES,
             CommunityCommand::TYPES,
             EnterpriseCommand::TYPES,
             HazardCommand::TYPES,
@@ -85,6 +90,7 @@ impl Command {
     /// Body schemas of every command, without the `type` tag.
     pub(crate) fn body_schemas() -> Vec<(&'static str, schemars::Schema)> {
         [
+            AccessCommand::body_schemas(),
             CommunityCommand::body_schemas(),
             EnterpriseCommand::body_schemas(),
             HazardCommand::body_schemas(),
@@ -100,6 +106,7 @@ macro_rules! impl_from {
     ($($v:ident($t:ty)),*) => { $(impl From<$t> for Command { fn from(c: $t) -> Self { Command::$v(c) } })* };
 }
 impl_from!(
+    Access(AccessCommand),
     Community(CommunityCommand),
     Enterprise(EnterpriseCommand),
     Hazard(HazardCommand),

@@ -16,6 +16,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::access::{Access, AccessEvent};
 use super::command::Command;
 use super::community::{Community, CommunityEvent};
 use super::enterprise::{Enterprise, EnterpriseEvent};
@@ -30,6 +31,7 @@ use crate::codec;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum DomainEvent {
+    Access(AccessEvent),
     Community(CommunityEvent),
     Enterprise(EnterpriseEvent),
     Hazard(HazardEvent),
@@ -41,6 +43,7 @@ pub enum DomainEvent {
 macro_rules! each {
     ($self:expr, $e:ident => $body:expr) => {
         match $self {
+            DomainEvent::Access($e) => $body,
             DomainEvent::Community($e) => $body,
             DomainEvent::Enterprise($e) => $body,
             DomainEvent::Hazard($e) => $body,
@@ -100,6 +103,9 @@ impl DomainEvent {
             })
             .or_else(|| {
                 ProjectEvent::decode_current(event_type, schema_version, bytes).map(|r| r.map(DomainEvent::Project))
+            })
+            .or_else(|| {
+                AccessEvent::decode_current(event_type, schema_version, bytes).map(|r| r.map(DomainEvent::Access))
             });
         decoded.unwrap_or_else(|| Err(DomainError::UnknownEventType { event_type: event_type.to_string() }))
     }
@@ -107,6 +113,7 @@ impl DomainEvent {
     /// Every event type with its current schema version.
     pub fn all_types() -> Vec<(&'static str, u16)> {
         [
+            AccessEvent::TYPES,
             CommunityEvent::TYPES,
             EnterpriseEvent::TYPES,
             HazardEvent::TYPES,
@@ -122,6 +129,7 @@ macro_rules! impl_from {
     ($($v:ident($t:ty)),*) => { $(impl From<$t> for DomainEvent { fn from(e: $t) -> Self { DomainEvent::$v(e) } })* };
 }
 impl_from!(
+    Access(AccessEvent),
     Community(CommunityEvent),
     Enterprise(EnterpriseEvent),
     Hazard(HazardEvent),
@@ -222,6 +230,7 @@ pub(crate) fn dispatch(
         };
     }
     match cmd {
+        Command::Access(c) => run::<Access>(pick!(Access), c, ctx, DomainEvent::Access),
         Command::Community(c) => run::<Community>(pick!(Community), c, ctx, DomainEvent::Community),
         Command::Enterprise(c) => run::<Enterprise>(pick!(Enterprise), c, ctx, DomainEvent::Enterprise),
         Command::Hazard(c) => run::<Hazard>(pick!(Hazard), c, ctx, DomainEvent::Hazard),
@@ -244,7 +253,10 @@ mod tests {
         assert_eq!(names.len(), all.len());
         for t in names {
             let prefix = t.split('.').next().unwrap_or("");
-            assert!(["community", "enterprise", "hazard", "incident", "injury", "project"].contains(&prefix), "{t}");
+            assert!(
+                ["access", "community", "enterprise", "hazard", "incident", "injury", "project"].contains(&prefix),
+                "{t}"
+            );
         }
     }
 

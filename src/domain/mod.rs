@@ -28,6 +28,7 @@
 #[macro_use]
 mod macros;
 
+pub mod access;
 pub mod catalog;
 pub mod command;
 pub mod community;
@@ -254,6 +255,7 @@ impl JsonSchema for EntityId {
 /// Stream kinds and their id prefixes (`hazard-{id}` …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StreamKind {
+    Access,
     Community,
     Enterprise,
     Hazard,
@@ -265,6 +267,7 @@ pub enum StreamKind {
 impl StreamKind {
     pub const fn prefix(self) -> &'static str {
         match self {
+            StreamKind::Access => "access",
             StreamKind::Community => "community",
             StreamKind::Enterprise => "enterprise",
             StreamKind::Hazard => "hazard",

@@ -23,6 +23,7 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
 use serde_json::{json, Value};
 
+use super::access::AccessEvent;
 use super::catalog::{Catalog, Settings};
 use super::command::{Command, CommandEnvelope};
 use super::community::CommunityEvent;
@@ -92,6 +93,7 @@ pub fn command_schemas() -> Vec<(&'static str, Value)> {
 /// Each event type and version with the schema of its JSON form (`type` included).
 pub fn event_schemas() -> Vec<(&'static str, u16, Value)> {
     [
+        AccessEvent::schemas(),
         CommunityEvent::schemas(),
         EnterpriseEvent::schemas(),
         HazardEvent::schemas(),
