@@ -8,8 +8,9 @@
 //! durable only at checkpoints.
 //!
 //! Format (little endian):
-//! - header, the first [`HEADER_LEN`] bytes: `magic "ANQJRNL1" | generation u64 | check [16]`
-//!   where `check = BLAKE3(magic ‖ generation)[..16]`.
+//! - header, the first [`HEADER_LEN`] bytes: `magic "ANQJRNL1" | generation u64 | durable_seq
+//!   u64 | check [16]` where `check = BLAKE3(magic ‖ generation ‖ durable_seq)[..16]`, and
+//!   `durable_seq` is the last batch the checkpoint that wrote the header made durable in sled.
 //! - records from offset [`HEADER_LEN`]: `magic u32 | generation u64 | len u32 | check [16] |
 //!   payload [len]`, `check = BLAKE3(generation ‖ len ‖ payload)[..16]`. The payload is one
 //!   atomic write batch.
@@ -106,6 +107,7 @@ pub struct Journal {
     file: File,
     capacity: u64,
     generation: u64,
+    durable_seq: u64,
     /// Where the next record goes.
     offset: u64,
 }
@@ -128,28 +130,35 @@ impl Journal {
                 File::open(dir)?.sync_all()?;
             }
         }
-        let mut header = [0u8; 32];
+        let mut header = [0u8; 40];
         file.read_exact_at(&mut header, 0)?;
-        let generation = if &header[..8] == HEADER_MAGIC {
+        let found = if &header[..8] == HEADER_MAGIC {
             let generation = u64::from_le_bytes(header[8..16].try_into().map_err(|_| fault("journal header"))?);
-            if header[16..32] != check(&[HEADER_MAGIC, &generation.to_le_bytes()]) {
+            let durable_seq = u64::from_le_bytes(header[16..24].try_into().map_err(|_| fault("journal header"))?);
+            if header[24..40] != check(&[HEADER_MAGIC, &generation.to_le_bytes(), &durable_seq.to_le_bytes()]) {
                 return Err(fault("the journal header is damaged"));
             }
-            Some(generation)
+            Some((generation, durable_seq))
         } else if existed && header.iter().any(|b| *b != 0) {
             return Err(fault("the journal file does not start with a journal header"));
         } else {
             None
         };
-        let mut journal = Self { file, capacity, generation: generation.unwrap_or(0), offset: HEADER_LEN };
-        let batches = match generation {
-            Some(g) => journal.read_live(g)?,
+        let (generation, durable_seq) = found.unwrap_or((0, 0));
+        let mut journal = Self { file, capacity, generation, durable_seq, offset: HEADER_LEN };
+        let batches = match found {
+            Some((g, _)) => journal.read_live(g)?,
             None => {
-                journal.write_header(0)?;
+                journal.write_header(0, 0)?;
                 Vec::new()
             }
         };
         Ok((journal, batches))
+    }
+
+    /// The last batch sequence number the latest checkpoint made durable in the main store.
+    pub fn durable_seq(&self) -> u64 {
+        self.durable_seq
     }
 
     fn read_live(&mut self, generation: u64) -> Result<Vec<Vec<u8>>, StorageError> {
@@ -176,15 +185,18 @@ impl Journal {
         Ok(batches)
     }
 
-    /// Starts `generation`: records of older generations are dead from now on.
-    pub fn write_header(&mut self, generation: u64) -> Result<(), StorageError> {
-        let mut header = Vec::with_capacity(32);
+    /// Starts `generation`, recording that batches up to `durable_seq` are durable in the main
+    /// store: records of older generations are dead from now on.
+    pub fn write_header(&mut self, generation: u64, durable_seq: u64) -> Result<(), StorageError> {
+        let mut header = Vec::with_capacity(40);
         header.extend_from_slice(HEADER_MAGIC);
         header.extend_from_slice(&generation.to_le_bytes());
-        header.extend_from_slice(&check(&[HEADER_MAGIC, &generation.to_le_bytes()]));
+        header.extend_from_slice(&durable_seq.to_le_bytes());
+        header.extend_from_slice(&check(&[HEADER_MAGIC, &generation.to_le_bytes(), &durable_seq.to_le_bytes()]));
         self.file.write_all_at(&header, 0)?;
         self.file.sync_data()?;
         self.generation = generation;
+        self.durable_seq = durable_seq;
         self.offset = HEADER_LEN;
         Ok(())
     }
@@ -292,7 +304,7 @@ mod tests {
         assert_eq!(live.len(), 2);
 
         // A new generation makes all earlier records dead.
-        j.write_header(j.generation() + 1).unwrap();
+        j.write_header(j.generation() + 1, 3).unwrap();
         let (_, live) = Journal::open(&path, 1 << 16).unwrap();
         assert!(live.is_empty());
     }

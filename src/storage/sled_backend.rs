@@ -104,6 +104,7 @@ impl SledBackend {
         };
         // Redo what the journal holds beyond what sled recovered by itself, in order.
         let mut next_seq = applied_seq + 1;
+        let expected_durable = journal.durable_seq();
         let mut replayed = 0usize;
         for payload in live {
             // The record passed its checksum, so it is what was written: failing to parse it is a
@@ -123,6 +124,16 @@ impl SledBackend {
         }
         if replayed > 0 {
             tracing::info!(replayed, "replayed journaled batches into sled");
+        }
+        // A checkpoint made batches up to `expected_durable` durable in sled. If sled now holds
+        // fewer, its files lost data (truncated, replaced, restored from an old copy): refuse
+        // rather than serve a shorter log as if it were whole.
+        if next_seq - 1 < expected_durable {
+            return Err(StorageError::Fault(format!(
+                "the store's files lost data: the last checkpoint made batch {expected_durable} durable, but only batches up \
+                 to {} are present; restore the folder from a backup (or export what remains with a copy of it)",
+                next_seq - 1
+            )));
         }
         let backend = Self {
             db,
@@ -157,11 +168,13 @@ impl SledBackend {
     }
 
     fn checkpoint_locked(&self, journal: &mut Journal) -> Result<(), StorageError> {
+        // Read before the flush: every batch numbered up to here was applied before it.
+        let durable_seq = self.pending.lock().map_err(|_| lock_poisoned())?.next_seq.saturating_sub(1);
         self.db.flush()?;
         // See the module docs: sled's flush is not a durability barrier on Linux.
         self.log_file.sync_data()?;
         self.sync_blobs()?;
-        journal.write_header(journal.generation() + 1)
+        journal.write_header(journal.generation() + 1, durable_seq)
     }
 
     /// How many journaled batches recovery had to redo into sled when this backend opened
