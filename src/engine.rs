@@ -19,11 +19,25 @@ use crate::domain::{
     self, Aggregate, Catalog, CommandEnvelope, DomainError, DomainEvent, EntityId, Rejection, Settings, StreamKind,
 };
 use crate::store::{
-    Direction, EventStore, ExpectedVersion, ProposedEvent, RecordedEvent, StoreError, StreamAppend, Timestamp,
+    Clock, Direction, EventStore, ExpectedVersion, ProposedEvent, RecordedEvent, StoreError, StreamAppend, SystemClock,
+    Timestamp,
 };
 
-/// How many times a command is decided again after losing an optimistic-concurrency race.
-pub const MAX_ATTEMPTS: usize = 32;
+/// How long a command keeps being decided again after losing optimistic-concurrency races
+/// before giving up with [`EngineError::Contended`] (a stream written that hard is a bug upstream).
+pub const MAX_RETRY_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Largest JSON command accepted (a command is a few KiB; the store caps an event at 64 KiB).
+pub const MAX_COMMAND_JSON_BYTES: usize = 1024 * 1024;
+
+/// How far a command's `issued_at` may lie ahead of the engine's clock (clock skew between the
+/// host and this machine); later is refused.
+pub const ISSUED_AT_TOLERANCE: chrono::Duration = chrono::Duration::minutes(5);
+
+/// The earliest `issued_at` accepted: 1949-10-01 (UTC+8). Earlier is a typo or an attack.
+pub fn earliest_issued_at() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(-639_126_000, 0).unwrap_or_default()
+}
 
 /// Why a command was not carried out. Nothing was written in any case.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +51,7 @@ pub enum EngineError {
     /// The actor may not send this command (no permitted role, or not in this scope).
     #[error("not allowed: {0}")]
     Denied(Rejection),
-    #[error("stream {stream} kept changing: gave up after {attempts} attempts")]
+    #[error("stream {stream} kept changing: gave up after {attempts} attempts in {}s", MAX_RETRY_TIME.as_secs())]
     Contended { stream: String, attempts: usize },
     #[error(transparent)]
     Domain(#[from] DomainError),
@@ -97,6 +111,7 @@ pub struct Engine {
     catalog: Catalog,
     settings: Settings,
     authorization: Authorization,
+    clock: std::sync::Arc<dyn Clock>,
 }
 
 impl Engine {
@@ -106,7 +121,37 @@ impl Engine {
     }
 
     pub fn with_reference_data(store: EventStore, catalog: Catalog, settings: Settings) -> Self {
-        Self { store, catalog, settings, authorization: Authorization::Off }
+        Self { store, catalog, settings, authorization: Authorization::Off, clock: std::sync::Arc::new(SystemClock) }
+    }
+
+    /// The clock `issued_at` is checked against (the system clock by default).
+    pub fn with_clock(mut self, clock: std::sync::Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Refuses an `issued_at` beyond the clock tolerance, or before the earliest date accepted.
+    fn check_issued_at(&self, envelope: &CommandEnvelope) -> Result<(), EngineError> {
+        let now = self.clock.now().to_chrono().unwrap_or_default();
+        if envelope.issued_at > now + ISSUED_AT_TOLERANCE {
+            return Err(EngineError::Rejected(Rejection::new(
+                "/issued_at",
+                domain::rule::IN_FUTURE,
+                format!(
+                    "issued_at {} is more than {} minutes after this machine's clock ({now})",
+                    envelope.issued_at,
+                    ISSUED_AT_TOLERANCE.num_minutes()
+                ),
+            )));
+        }
+        if envelope.issued_at < earliest_issued_at() {
+            return Err(EngineError::Rejected(Rejection::new(
+                "/issued_at",
+                domain::rule::OUT_OF_RANGE,
+                format!("issued_at {} is before {}", envelope.issued_at, earliest_issued_at()),
+            )));
+        }
+        Ok(())
     }
 
     /// Turns permission checks on (or off).
@@ -165,6 +210,13 @@ impl Engine {
 
     /// Validates a JSON command against the schemas, then executes it.
     pub fn execute_json(&self, json: &str) -> Result<CommandOutcome, EngineError> {
+        if json.len() > MAX_COMMAND_JSON_BYTES {
+            return Err(EngineError::Invalid(vec![Rejection::new(
+                "",
+                domain::rule::TOO_LONG,
+                format!("the command is {} bytes; at most {MAX_COMMAND_JSON_BYTES} are accepted", json.len()),
+            )]));
+        }
         let envelope = domain::parse_command_json(json).map_err(EngineError::Invalid)?;
         self.execute(&envelope)
     }
@@ -173,10 +225,14 @@ impl Engine {
     pub fn execute(&self, envelope: &CommandEnvelope) -> Result<CommandOutcome, EngineError> {
         let stream = envelope.target_stream();
         let _span = tracing::debug_span!("execute", command = envelope.command.command_type(), stream).entered();
-        for attempt in 0..MAX_ATTEMPTS {
+        self.check_issued_at(envelope)?;
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        while attempt == 0 || started.elapsed() < MAX_RETRY_TIME {
             if attempt > 0 {
                 backoff(&envelope.command_id, attempt);
             }
+            attempt += 1;
             let recorded = self.store.read_stream(&stream, 0, Direction::Forward, usize::MAX)?;
             if let Some(done) = already_done(&stream, &recorded, &envelope.command_id)? {
                 return Ok(done);
@@ -207,10 +263,10 @@ impl Engine {
                     })
                 }
                 Err(e) if e.is_conflict() => continue,
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(too_large_as_rejection(e)),
             }
         }
-        Err(EngineError::Contended { stream, attempts: MAX_ATTEMPTS })
+        Err(EngineError::Contended { stream, attempts: attempt })
     }
 
     /// Decides every command in order, each against the state left by the ones before it, and
@@ -218,8 +274,11 @@ impl Engine {
     /// (the error names its index). Commands already carried out are skipped. At most
     /// [`crate::store::MAX_EVENTS_PER_APPEND`] events in all.
     pub fn execute_all_or_nothing(&self, envelopes: &[CommandEnvelope]) -> Result<BatchOutcome, BatchError> {
-        'attempt: for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        'attempt: while attempt == 0 || started.elapsed() < MAX_RETRY_TIME {
+            attempt += 1;
+            if attempt > 1 {
                 if let Some(first) = envelopes.first() {
                     backoff(&first.command_id, attempt);
                 }
@@ -229,6 +288,7 @@ impl Engine {
             let mut skipped = 0usize;
             for (index, envelope) in envelopes.iter().enumerate() {
                 let at = |error: EngineError| BatchError { index, error };
+                self.check_issued_at(envelope).map_err(at)?;
                 let stream = envelope.target_stream();
                 let slot = match streams.iter().position(|s| s.0 == stream) {
                     Some(i) => i,
@@ -270,12 +330,12 @@ impl Engine {
             match self.store.append_multi(appends) {
                 Ok(out) => return Ok(BatchOutcome { positions: out.positions, commands: envelopes.len(), skipped }),
                 Err(e) if e.is_conflict() => continue 'attempt,
-                Err(e) => return Err(BatchError { index: envelopes.len(), error: e.into() }),
+                Err(e) => return Err(BatchError { index: envelopes.len(), error: too_large_as_rejection(e) }),
             }
         }
         Err(BatchError {
             index: envelopes.len(),
-            error: EngineError::Contended { stream: "(batch)".into(), attempts: MAX_ATTEMPTS },
+            error: EngineError::Contended { stream: "(batch)".into(), attempts: attempt },
         })
     }
 
@@ -285,12 +345,30 @@ impl Engine {
     }
 }
 
+/// An event over the store's size limit is the command's fault: say so as a rejection.
+fn too_large_as_rejection(e: StoreError) -> EngineError {
+    match e {
+        StoreError::EventTooLarge { size, limit, .. } => EngineError::Rejected(Rejection::new(
+            "/command",
+            domain::rule::TOO_LONG,
+            format!("the command's event would take {size} bytes; an event may take at most {limit}"),
+        )),
+        other => other.into(),
+    }
+}
+
 /// Waits a little before deciding again, growing with the attempt and spread by the command id,
 /// so writers racing for one stream stop colliding in lockstep.
 fn backoff(command_id: &Uuid, attempt: usize) {
-    let spread = u64::from(command_id.as_bytes()[15]) ^ (attempt as u64 * 37);
-    // Up to ~13 ms per wait (~0.3 s in all): a conflict may just mean a group still syncing.
-    let micros = (50u64 << attempt.min(8)) + spread % 200;
+    // Full jitter over a window that doubles up to ~13 ms: racers spread out instead of
+    // colliding again in lockstep. The jitter is derived, not random (no RNG in the library).
+    let window = 100u64 << attempt.min(7);
+    let mut h = blake3::Hasher::new();
+    h.update(command_id.as_bytes());
+    h.update(&(attempt as u64).to_le_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    let micros = window / 2 + u64::from_le_bytes(b) % window;
     std::thread::sleep(std::time::Duration::from_micros(micros));
 }
 

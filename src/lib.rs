@@ -10,6 +10,7 @@ pub mod codec;
 pub mod csv_import;
 pub mod domain;
 pub mod engine;
+pub mod notary;
 pub mod projections;
 pub mod storage;
 pub mod store;

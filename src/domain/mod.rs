@@ -301,7 +301,20 @@ pub(crate) fn text(name: &str, value: &str, max: usize) -> Result<(), Rejection>
     if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
         return Err(Rejection::at(name, rule::MALFORMED, format!("{name} contains control characters")));
     }
+    if let Some(c) = value.chars().find(|c| is_invisible_format(*c)) {
+        return Err(Rejection::at(
+            name,
+            rule::MALFORMED,
+            format!("{name} contains the invisible formatting character U+{:04X}, which can make text display differently from what is stored", c as u32),
+        ));
+    }
     Ok(())
+}
+
+/// Bidirectional overrides and isolates, zero-width characters and the BOM: they change how text
+/// displays without being visible (Unicode category Cf, the ones that matter in records).
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// Optional text: when present it must satisfy [`text`].

@@ -47,6 +47,8 @@ pub enum LayoutError {
     TruncatedHeader(usize),
     #[error("unknown segment format {0}")]
     UnknownFormat(u8),
+    #[error("segment flags {0:#04x} are not defined (reserved, must be 0)")]
+    UnknownFlags(u8),
     #[error("entry {index} of the segment is truncated")]
     TruncatedEntry { index: u32 },
     #[error("segment has {0} trailing bytes after its last entry")]
@@ -299,6 +301,10 @@ impl<'a> SegmentView<'a> {
         }
         if bytes[0] != SEGMENT_FORMAT {
             return Err(LayoutError::UnknownFormat(bytes[0]));
+        }
+        // The flags byte is outside the hash chain, so it must hold exactly what format 1 defines.
+        if bytes[1] != 0 {
+            return Err(LayoutError::UnknownFlags(bytes[1]));
         }
         let prev_hash: Hash = bytes[2..34].try_into().map_err(|_| LayoutError::TruncatedHeader(bytes.len()))?;
         let count =
