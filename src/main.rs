@@ -73,6 +73,31 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Make an Ed25519 key for signing heads: writes the secret (hex) to --out, prints the public key.
+    ///
+    /// Example: anquan keygen --out notary.key
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify the log, then sign its head (event count + head hash + now) for outside notarisation.
+    ///
+    /// Example: anquan sign --key notary.key --out head.signed.json
+    Sign {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a signed head against this store: signature, whole-log integrity, and that the log
+    /// still hashes to the signed head at the signed position (it may have grown since).
+    ///
+    /// Example: anquan check-signature head.signed.json --public-key 3b6a27bc…
+    CheckSignature {
+        file: PathBuf,
+        #[arg(long)]
+        public_key: String,
+    },
     /// Import incident records kept by another system from CSV, through a TOML column mapping.
     /// Reports rows imported, rejected and flagged with reasons, and deaths by year. Re-running
     /// the same file imports nothing twice.
@@ -145,6 +170,45 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Import { file, all_or_nothing, json } => import(&cli.store, &file, all_or_nothing, json),
         Cmd::ImportCsv { file, mapping, json } => import_csv(&cli.store, &file, &mapping, json),
+        Cmd::Keygen { out } => {
+            use std::io::Read;
+            anyhow::ensure!(!out.exists(), "{} exists; not overwriting a key", out.display());
+            let mut secret = [0u8; 32];
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| f.read_exact(&mut secret))
+                .context("cannot read randomness from /dev/urandom")?;
+            let key = anquan::notary::signing_key_from_secret(&secret);
+            std::fs::write(&out, anquan::notary::signing_key_to_hex(&key) + "\n")
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("public key {}", anquan::notary::verifying_key_to_hex(&key.verifying_key()));
+            Ok(())
+        }
+        Cmd::Sign { key, out } => {
+            let store = open_existing(&cli.store)?;
+            let hex = std::fs::read_to_string(&key).with_context(|| format!("cannot read {}", key.display()))?;
+            let key = anquan::notary::signing_key_from_hex(hex.trim())?;
+            let now = anquan::store::Timestamp::from_chrono(chrono::Utc::now());
+            let signed = anquan::notary::sign_head(&store, &key, now)?;
+            let json = serde_json::to_string_pretty(&signed)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, json + "\n").with_context(|| format!("cannot write {}", path.display()))?
+                }
+                None => println!("{json}"),
+            }
+            eprintln!("signed head: {} events, hash {}", signed.next_position, signed.head_hash);
+            Ok(())
+        }
+        Cmd::CheckSignature { file, public_key } => {
+            let store = open_existing(&cli.store)?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let signed: anquan::notary::SignedHead =
+                serde_json::from_str(&text).with_context(|| format!("{} is not a signed head", file.display()))?;
+            let key = anquan::notary::verifying_key_from_hex(public_key.trim())?;
+            anquan::notary::verify_signed_head(&store, &signed, &key)?;
+            println!("signature valid; the log still hashes to the signed head at {} events", signed.next_position);
+            Ok(())
+        }
         Cmd::Demo { hazards } => demo(&cli.store, hazards),
         Cmd::Verify => {
             let store = open_existing(&cli.store)?;

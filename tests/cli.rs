@@ -155,3 +155,31 @@ fn importing_commands_reports_each_refused_line_and_all_or_nothing_writes_nothin
     let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
     assert_eq!((v["accepted"].as_u64(), v["already_done"].as_u64()), (Some(0), Some(2)), "{v}");
 }
+
+#[test]
+fn keygen_sign_and_check_a_signed_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let (s, key, signed) = (store.to_str().unwrap(), dir.path().join("k"), dir.path().join("head.json"));
+    assert!(anquan(&["demo", "--store", s, "--hazards", "6"]).status.success());
+    let out = anquan(&["keygen", "--out", key.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let public = text(&out.stdout).trim().strip_prefix("public key ").unwrap().to_string();
+    let out = anquan(&["sign", "--store", s, "--key", key.to_str().unwrap(), "--out", signed.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let check =
+        |public: &str| anquan(&["check-signature", signed.to_str().unwrap(), "--store", s, "--public-key", public]);
+    assert!(check(&public).status.success());
+    // The log grows: the signed prefix still checks.
+    assert!(anquan(&["demo", "--store", s, "--hazards", "2"]).status.success());
+    assert!(check(&public).status.success());
+    // Another key does not.
+    let other = dir.path().join("k2");
+    let out = anquan(&["keygen", "--out", other.to_str().unwrap()]);
+    let other_public = text(&out.stdout).trim().strip_prefix("public key ").unwrap().to_string();
+    let out = check(&other_public);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).starts_with("error: "), "{}", text(&out.stderr));
+    // keygen never overwrites a key.
+    assert!(!anquan(&["keygen", "--out", key.to_str().unwrap()]).status.success());
+}
