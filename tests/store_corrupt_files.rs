@@ -86,3 +86,14 @@ fn a_damaged_journal_header_is_reported() {
     let err = open_damaged(copy.path()).unwrap_err();
     assert!(err.contains("journal"), "{err}");
 }
+
+#[test]
+fn a_half_written_sled_snapshot_left_by_a_kill_does_not_block_opening() {
+    // What a process killed while sled wrote a snapshot leaves behind (sled issue 1527).
+    let original = build();
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(original.path(), copy.path());
+    std::fs::write(copy.path().join("snap.FFFFFFFFFFFFFFFF.generating"), b"half-written").unwrap();
+    assert_eq!(open_damaged(copy.path()), Ok(399));
+    assert!(!copy.path().join("snap.FFFFFFFFFFFFFFFF.generating").exists());
+}

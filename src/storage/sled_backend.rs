@@ -79,6 +79,7 @@ impl SledBackend {
     pub fn open(dir: impl AsRef<Path>, options: &SledOptions) -> Result<Self, StorageError> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir)?;
+        remove_unfinished_sled_snapshots(&dir)?;
         let db = sled::Config::new()
             .path(&dir)
             .segment_size(SLED_SEGMENT_SIZE)
@@ -217,6 +218,25 @@ impl SledBackend {
         }
         Ok(())
     }
+}
+
+/// sled 0.34.7 writes a snapshot to `snap.<lsn>.generating`, syncs it, then renames it to
+/// `snap.<lsn>`. At open it reads the name that sorts last among `snap.*` — which can be a
+/// `.generating` file left half-written by a process killed mid-snapshot — and then refuses to
+/// open with "Read corrupted data at file offset None" (sled issue 1527; our 1000-round kill -9
+/// campaign hit it once). Such a file is never authoritative (the finished snapshot is the
+/// renamed one, and the log holds everything after it), so it is removed before sled opens.
+fn remove_unfinished_sled_snapshots(dir: &Path) -> Result<(), StorageError> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            tracing::warn!(file = %name, "removing an unfinished sled snapshot left by an interrupted process");
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 fn lock_poisoned() -> StorageError {
