@@ -11,15 +11,17 @@ use std::time::Duration;
 use anquan::engine::Engine;
 use anquan::projections::accident_stats::{AccidentStats, StatsFilter};
 use anquan::projections::hazard_ledger::HazardLedger;
+use anquan::projections::hazard_ledger::{OpenHazards, NO_ENTERPRISE, UNGRADED};
 use anquan::projections::injury_surveillance::InjurySurveillance;
 use anquan::projections::promotion::PromotionProjects;
 use anquan::projections::trails::AccountabilityTrails;
 use anquan::projections::{
-    as_of_time, rebuild, replay_until, state_bytes, Period, Projection, ProjectionError, ProjectionRunner,
+    as_of_time, decode, rebuild, rebuild_all, replay_until, state_bytes, Period, Projection, ProjectionError,
+    ProjectionRunner,
 };
 use anquan::storage::{Backend, ScanIter, SledBackend, StorageError, WriteBatch, WriteOp};
 use anquan::store::{EventStore, ManualClock, StoreOptions, Timestamp};
-use chrono::{DateTime, Duration as Days, Utc};
+use chrono::{DateTime, Datelike, Duration as Days, Utc};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -573,7 +575,7 @@ struct Live<'s, P: Projection> {
     runner: ProjectionRunner<'s, P>,
 }
 
-impl<'s, P: Projection> Live<'s, P> {
+impl<'s, P: Projection + Clone> Live<'s, P> {
     fn new(store: &'s EventStore) -> Self {
         Self { store, runner: ProjectionRunner::open(store).unwrap() }
     }
@@ -590,10 +592,139 @@ impl<'s, P: Projection> Live<'s, P> {
         }
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    /// Catches up; the encoded state and the live projection (running totals included).
+    fn finish(mut self) -> (Vec<u8>, P) {
         self.runner.catch_up().unwrap();
         assert_eq!(self.runner.checkpoint(), self.store.head().next_position);
-        self.runner.state_bytes().unwrap()
+        (self.runner.state_bytes().unwrap(), self.runner.projection().clone())
+    }
+}
+
+/// Every event decoded and given to `apply`, ignoring [`Projection::wants`]: a `wants` that
+/// leaves out a type `apply` reads makes this differ from [`rebuild`].
+fn fold_unfiltered<P: Projection>(store: &EventStore) -> P {
+    let mut p = P::default();
+    for r in store.read_all(0, anquan::store::Direction::Forward, usize::MAX).unwrap() {
+        if let Some(e) = decode(&r).unwrap() {
+            p.apply(&r, &e);
+        }
+    }
+    p
+}
+
+/// Periods the running totals are checked over: around the generated history (January 2025)
+/// and across its month and year edges.
+fn check_periods() -> Vec<Period> {
+    let d = |s: &str| s.parse().unwrap();
+    vec![
+        Period { from: chrono::NaiveDate::MIN, to: chrono::NaiveDate::MAX },
+        Period::year(2025).unwrap(),
+        Period::year(2024).unwrap(),
+        Period::month(2025, 1).unwrap(),
+        Period::quarter(2025, 1).unwrap(),
+        Period { from: d("2025-01-03"), to: d("2025-01-09") },
+        Period { from: d("2024-12-31"), to: d("2025-01-05") },
+        Period { from: d("2025-01-06"), to: d("2026-03-01") },
+    ]
+}
+
+/// The open-hazard counters the ledger keeps, worked out again by scanning its entries.
+fn scan_open(l: &HazardLedger) -> OpenHazards {
+    let mut o = OpenHazards::default();
+    for h in l.hazards().filter(|h| h.closed_at.is_none()) {
+        o.total += 1;
+        o.major += u64::from(h.major);
+        *o.by_grade.entry(h.grade.clone().unwrap_or_else(|| UNGRADED.into())).or_default() += 1;
+        *o.by_community.entry(h.community_id.clone()).or_default() += 1;
+        *o.by_category.entry(h.category.clone()).or_default() += 1;
+        *o.by_enterprise.entry(h.enterprise_id.clone().unwrap_or_else(|| NO_ENTERPRISE.into())).or_default() += 1;
+    }
+    o
+}
+
+/// Which hazards a rectification series covers.
+type Keep = dyn Fn(&anquan::projections::hazard_ledger::HazardEntry) -> bool;
+
+/// Every ledger query answered from running totals equals a scan of the entries.
+fn check_ledger_totals(l: &HazardLedger) {
+    assert_eq!(l.open_hazards(), scan_open(l));
+    let cst = |t: DateTime<Utc>| (t + Days::hours(8)).date_naive();
+    for p in check_periods() {
+        let r = l.rates(p);
+        let series: [(&Keep, _); 3] =
+            [(&|_| true, &r.all), (&|h| h.major, &r.major), (&|h| h.listed.is_some(), &r.listed)];
+        for (keep, got) in series {
+            let hs: Vec<_> = l.hazards().filter(|h| keep(h)).collect();
+            let found = hs.iter().filter(|h| p.contains(cst(h.found_at))).count() as u64;
+            let rectified = hs
+                .iter()
+                .filter(|h| p.contains(cst(h.found_at)) && h.closed_at.is_some_and(|c| cst(c) <= p.to))
+                .count() as u64;
+            let due: Vec<_> = hs.iter().filter(|h| h.deadline.is_some_and(|d| p.contains(d))).collect();
+            let on_time =
+                due.iter().filter(|h| h.closed_at.is_some_and(|c| h.deadline.is_some_and(|d| cst(c) <= d))).count();
+            assert_eq!(
+                (got.found, got.rectified, got.due, got.on_time),
+                (found, rectified, due.len() as u64, on_time as u64),
+                "{p:?}"
+            );
+        }
+    }
+    let start: DateTime<Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
+    for k in 0..12 {
+        let at = start + Days::days(5 * k);
+        let want: Vec<String> = l.hazards().filter(|h| h.is_overdue(at)).map(|h| h.hazard_id.clone()).collect();
+        let got: Vec<String> = l.overdue(at).into_iter().map(|o| o.hazard_id).collect();
+        assert_eq!(got, want, "overdue at {at}");
+    }
+    for open_only in [false, true] {
+        let want: Vec<String> = l
+            .hazards()
+            .filter(|h| h.listed.is_some() && !(open_only && h.closed_at.is_some()))
+            .map(|h| h.hazard_id.clone())
+            .collect();
+        let got: Vec<String> = l.listed_for_supervision(open_only).into_iter().map(|x| x.hazard_id).collect();
+        assert_eq!(got, want);
+    }
+}
+
+/// Accident figures answered from running totals equal a scan of the incidents (ids `i0`–`i4`).
+fn check_stats_totals(s: &AccidentStats) {
+    let facts: Vec<_> = (0..5).filter_map(|i| s.incident(&format!("i{i}"))).collect();
+    let cst = |t: DateTime<Utc>| (t + Days::hours(8)).date_naive();
+    let communities = [None, Some("c0"), Some("c1"), Some("c2")];
+    let categories = [None, Some("fire"), Some("production"), Some("road_traffic")];
+    for p in check_periods() {
+        for community in communities {
+            for category in categories {
+                let mut f = StatsFilter::new(p);
+                f.community = community.map(str::to_string);
+                f.category = category.map(str::to_string);
+                let hits: Vec<_> = facts
+                    .iter()
+                    .filter(|x| p.contains(cst(x.occurred_at)))
+                    .filter(|x| community.is_none_or(|c| c == x.community_id))
+                    .filter(|x| category.is_none_or(|c| c == x.category))
+                    .collect();
+                let t = s.totals(&f);
+                assert_eq!(t.incidents, hits.len() as u64, "{f:?}");
+                assert_eq!(t.deaths, hits.iter().map(|x| u64::from(x.casualties.deaths)).sum::<u64>(), "{f:?}");
+                assert_eq!(t.minor_injuries, hits.iter().map(|x| u64::from(x.casualties.minor_injuries)).sum::<u64>());
+            }
+        }
+    }
+    for community in communities {
+        let y = s.year_on_year(2025, community).unwrap();
+        let hits: Vec<_> = facts
+            .iter()
+            .filter(|x| cst(x.occurred_at).year() == 2025 && community.is_none_or(|c| c == x.community_id))
+            .collect();
+        assert_eq!(y.total.incidents.current, hits.len() as u64);
+        assert_eq!(y.total.deaths.current, hits.iter().map(|x| u64::from(x.casualties.deaths)).sum::<u64>());
+        let mut cats: Vec<String> = hits.iter().map(|x| x.category.clone()).collect();
+        cats.sort();
+        cats.dedup();
+        assert_eq!(y.categories.iter().map(|l| l.category.clone().unwrap()).collect::<Vec<_>>(), cats);
     }
 }
 
@@ -624,10 +755,37 @@ proptest! {
         }
         // Sanity: the generated history is not empty (every case has at least one flow step).
         prop_assert!(accepted > 0 || !ops.iter().any(|o| matches!(o, Op::Cmd(_))));
-        prop_assert_eq!(ledger.finish(), state_bytes(&rebuild::<HazardLedger>(store).unwrap()).unwrap());
-        prop_assert_eq!(stats.finish(), state_bytes(&rebuild::<AccidentStats>(store).unwrap()).unwrap());
-        prop_assert_eq!(trails.finish(), state_bytes(&rebuild::<AccountabilityTrails>(store).unwrap()).unwrap());
-        prop_assert_eq!(injuries.finish(), state_bytes(&rebuild::<InjurySurveillance>(store).unwrap()).unwrap());
-        prop_assert_eq!(projects.finish(), state_bytes(&rebuild::<PromotionProjects>(store).unwrap()).unwrap());
+        let (ledger_bytes, live_ledger) = ledger.finish();
+        let (stats_bytes, live_stats) = stats.finish();
+        let (trails_bytes, live_trails) = trails.finish();
+        let (injuries_bytes, live_injuries) = injuries.finish();
+        let (projects_bytes, live_projects) = projects.finish();
+        let rebuilt_ledger = rebuild::<HazardLedger>(store).unwrap();
+        let rebuilt_stats = rebuild::<AccidentStats>(store).unwrap();
+        prop_assert_eq!(&ledger_bytes, &state_bytes(&rebuilt_ledger).unwrap());
+        prop_assert_eq!(&stats_bytes, &state_bytes(&rebuilt_stats).unwrap());
+        prop_assert_eq!(&trails_bytes, &state_bytes(&rebuild::<AccountabilityTrails>(store).unwrap()).unwrap());
+        prop_assert_eq!(&injuries_bytes, &state_bytes(&rebuild::<InjurySurveillance>(store).unwrap()).unwrap());
+        prop_assert_eq!(&projects_bytes, &state_bytes(&rebuild::<PromotionProjects>(store).unwrap()).unwrap());
+        // Running totals: kept live across snapshots and restarts (recomputed on load) they equal
+        // the rebuilt ones, and both equal a scan of the entries.
+        prop_assert_eq!(&live_ledger, &rebuilt_ledger);
+        prop_assert_eq!(&live_stats, &rebuilt_stats);
+        check_ledger_totals(&live_ledger);
+        check_stats_totals(&live_stats);
+        // One pass over the log gives every projection the state its own rebuild gives.
+        let all = rebuild_all(store).unwrap();
+        prop_assert_eq!(&all.hazard_ledger, &live_ledger);
+        prop_assert_eq!(&all.accident_stats, &live_stats);
+        prop_assert_eq!(&all.trails, &live_trails);
+        prop_assert_eq!(&all.injury_surveillance, &live_injuries);
+        prop_assert_eq!(&all.promotion, &live_projects);
+        prop_assert_eq!(state_bytes(&all.trails).unwrap(), trails_bytes);
+        // Skipping undecoded types loses nothing.
+        prop_assert_eq!(&fold_unfiltered::<HazardLedger>(store), &live_ledger);
+        prop_assert_eq!(&fold_unfiltered::<AccidentStats>(store), &live_stats);
+        prop_assert_eq!(&fold_unfiltered::<AccountabilityTrails>(store), &live_trails);
+        prop_assert_eq!(&fold_unfiltered::<InjurySurveillance>(store), &live_injuries);
+        prop_assert_eq!(&fold_unfiltered::<PromotionProjects>(store), &live_projects);
     }
 }

@@ -19,6 +19,15 @@
 //! - Fatality-free streak: days from the CST date of the last matching accident (or, when there
 //!   was none, the community's registration date) to the as-of date; whole years by calendar.
 //! - State is ordered (`BTreeMap`), so a rebuild is byte-identical to the live state.
+//!
+//! Running totals (增量汇总): `apply` also keeps, per cell (community or all) × (category or
+//! all), the incident figures summed by year, by month and by day ([`Buckets`]); a revision
+//! takes the old casualties out and puts the new ones in. A period is read as its leading days,
+//! leading months, whole years, trailing months and trailing days, so `totals`, `by_month`,
+//! `year_on_year`, `breakdown`, `rate_per_100k` and `indicator_consumption` read a handful of
+//! buckets instead of every incident. Invariant: every bucket equals the sum of the facts it
+//! covers (tested against a scan). The buckets are not stored in snapshots (the layout of
+//! version 1 is kept); they are recomputed from the facts when a snapshot is loaded.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -117,6 +126,25 @@ impl Totals {
         self.minor_injuries += u64::from(c.minor_injuries);
         self.missing += u64::from(c.missing);
         self.direct_loss_yuan = self.direct_loss_yuan.saturating_add(c.direct_loss_yuan);
+    }
+
+    /// Takes one incident's figures out again (a revision replaces them).
+    fn sub(&mut self, c: &Casualties) {
+        self.incidents = self.incidents.saturating_sub(1);
+        self.deaths = self.deaths.saturating_sub(u64::from(c.deaths));
+        self.serious_injuries = self.serious_injuries.saturating_sub(u64::from(c.serious_injuries));
+        self.minor_injuries = self.minor_injuries.saturating_sub(u64::from(c.minor_injuries));
+        self.missing = self.missing.saturating_sub(u64::from(c.missing));
+        self.direct_loss_yuan = self.direct_loss_yuan.saturating_sub(c.direct_loss_yuan);
+    }
+
+    fn merge(&mut self, o: &Totals) {
+        self.incidents += o.incidents;
+        self.deaths += o.deaths;
+        self.serious_injuries += o.serious_injuries;
+        self.minor_injuries += o.minor_injuries;
+        self.missing += o.missing;
+        self.direct_loss_yuan = self.direct_loss_yuan.saturating_add(o.direct_loss_yuan);
     }
 
     /// Serious plus minor injuries.
@@ -306,10 +334,131 @@ pub struct StreakShare {
 }
 
 /// The accident statistics projection.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccidentStats {
     incidents: BTreeMap<String, IncidentFacts>,
     communities: BTreeMap<String, CommunityFacts>,
+    /// Running totals over `incidents`, by (community, category); `None` = all.
+    cells: BTreeMap<(Option<String>, Option<String>), Buckets>,
+}
+
+/// What a snapshot stores, in this field order.
+#[derive(Serialize)]
+struct StatsStateRef<'a> {
+    incidents: &'a BTreeMap<String, IncidentFacts>,
+    communities: &'a BTreeMap<String, CommunityFacts>,
+}
+
+/// [`StatsStateRef`], owned, for decoding.
+#[derive(Deserialize)]
+struct StatsState {
+    incidents: BTreeMap<String, IncidentFacts>,
+    communities: BTreeMap<String, CommunityFacts>,
+}
+
+impl Serialize for AccidentStats {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StatsStateRef { incidents: &self.incidents, communities: &self.communities }.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for AccidentStats {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let StatsState { incidents, communities } = StatsState::deserialize(deserializer)?;
+        let mut s = Self { incidents, communities, cells: BTreeMap::new() };
+        let mut cells = BTreeMap::new();
+        for f in s.incidents.values() {
+            account(&mut cells, f, true);
+        }
+        s.cells = cells;
+        Ok(s)
+    }
+}
+
+/// One cell's figures by year, by month and by CST day.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Buckets {
+    years: BTreeMap<i32, Totals>,
+    months: BTreeMap<(i32, u32), Totals>,
+    days: BTreeMap<NaiveDate, Totals>,
+}
+
+impl Buckets {
+    fn put(&mut self, day: NaiveDate, c: &Casualties, add: bool) {
+        let apply = |t: &mut Totals| if add { t.add(c) } else { t.sub(c) };
+        apply(self.years.entry(day.year()).or_default());
+        apply(self.months.entry((day.year(), day.month())).or_default());
+        apply(self.days.entry(day).or_default());
+    }
+
+    /// Sum over a period: leading days and months, whole years, trailing months and days.
+    fn sum(&self, period: Period) -> Totals {
+        let mut t = Totals::default();
+        let (from, to) = (period.from, period.to);
+        if from > to {
+            return t;
+        }
+        let from_month = (from.year(), from.month());
+        let to_month = (to.year(), to.month());
+        let first_full = if from.day() == 1 { from_month } else { next_month(from_month) };
+        let to_is_month_end = to.succ_opt().is_none_or(|d| d.day() == 1);
+        let last_full = if to_is_month_end { to_month } else { prev_month(to_month) };
+        if first_full > last_full {
+            self.days.range(from..=to).for_each(|(_, x)| t.merge(x));
+            return t;
+        }
+        if first_full != from_month {
+            let same = |d: &NaiveDate| (d.year(), d.month()) == from_month;
+            self.days.range(from..).take_while(|(d, _)| same(d)).for_each(|(_, x)| t.merge(x));
+        }
+        if last_full != to_month {
+            let same = |d: &NaiveDate| (d.year(), d.month()) == to_month;
+            self.days.range(..=to).rev().take_while(|(d, _)| same(d)).for_each(|(_, x)| t.merge(x));
+        }
+        let ((y1, m1), (y2, m2)) = (first_full, last_full);
+        if y1 == y2 {
+            self.months.range(first_full..=last_full).for_each(|(_, x)| t.merge(x));
+            return t;
+        }
+        if m1 != 1 {
+            self.months.range(first_full..=(y1, 12)).for_each(|(_, x)| t.merge(x));
+        }
+        if m2 != 12 {
+            self.months.range((y2, 1)..=last_full).for_each(|(_, x)| t.merge(x));
+        }
+        let first_year = if m1 == 1 { y1 } else { y1 + 1 };
+        let last_year = if m2 == 12 { y2 } else { y2 - 1 };
+        if first_year <= last_year {
+            self.years.range(first_year..=last_year).for_each(|(_, x)| t.merge(x));
+        }
+        t
+    }
+}
+
+fn next_month((y, m): (i32, u32)) -> (i32, u32) {
+    if m >= 12 {
+        (y + 1, 1)
+    } else {
+        (y, m + 1)
+    }
+}
+
+fn prev_month((y, m): (i32, u32)) -> (i32, u32) {
+    if m <= 1 {
+        (y - 1, 12)
+    } else {
+        (y, m - 1)
+    }
+}
+
+/// Puts an incident's figures into (or takes them out of) its four cells.
+fn account(cells: &mut BTreeMap<(Option<String>, Option<String>), Buckets>, f: &IncidentFacts, add: bool) {
+    let day = f.day();
+    let community = Some(f.community_id.clone());
+    let category = Some(f.category.clone());
+    for key in [(None, None), (None, category.clone()), (community.clone(), None), (community, category)] {
+        cells.entry(key).or_default().put(day, &f.casualties, add);
+    }
 }
 
 fn whole_years(since: NaiveDate, as_of: NaiveDate) -> u32 {
@@ -333,25 +482,35 @@ impl AccidentStats {
         self.incidents.values().filter(move |f| filter.matches(f))
     }
 
+    /// Figures of one cell over a period (0 for a cell without incidents).
+    fn cell_sum(&self, community: Option<&str>, category: Option<&str>, period: Period) -> Totals {
+        let key = (community.map(str::to_string), category.map(str::to_string));
+        self.cells.get(&key).map(|b| b.sum(period)).unwrap_or_default()
+    }
+
     /// Summed figures of the incidents the filter covers.
     pub fn totals(&self, filter: &StatsFilter) -> Totals {
-        let mut t = Totals::default();
-        for f in self.matching(filter) {
-            t.add(&f.casualties);
-        }
-        t
+        self.cell_sum(filter.community.as_deref(), filter.category.as_deref(), filter.period)
     }
 
     /// Category × community table for a period, ordered by category then community.
     pub fn breakdown(&self, period: Period) -> Vec<BreakdownRow> {
-        let filter = StatsFilter::new(period);
-        let mut cells: BTreeMap<(String, String), Totals> = BTreeMap::new();
-        for f in self.matching(&filter) {
-            cells.entry((f.category.clone(), f.community_id.clone())).or_default().add(&f.casualties);
+        let mut cells: BTreeMap<(&str, &str), Totals> = BTreeMap::new();
+        for ((community, category), b) in &self.cells {
+            if let (Some(community), Some(category)) = (community, category) {
+                let t = b.sum(period);
+                if t.incidents > 0 {
+                    cells.insert((category, community), t);
+                }
+            }
         }
         cells
             .into_iter()
-            .map(|((category, community_id), totals)| BreakdownRow { category, community_id, totals })
+            .map(|((category, community_id), totals)| BreakdownRow {
+                category: category.to_string(),
+                community_id: community_id.to_string(),
+                totals,
+            })
             .collect()
     }
 
@@ -393,27 +552,29 @@ impl AccidentStats {
 
     /// 同比: `year` against `year − 1`, per category and in total (optionally for one community).
     pub fn year_on_year(&self, year: i32, community: Option<&str>) -> Option<YearOnYear> {
-        let cur = Period::year(year)?;
-        let prev = Period::year(year.checked_sub(1)?)?;
-        let mut per: BTreeMap<String, (Totals, Totals)> = BTreeMap::new();
+        let prev_year = year.checked_sub(1)?;
+        Period::year(year)?;
+        Period::year(prev_year)?;
+        let community_key = community.map(str::to_string);
+        let mut categories = Vec::new();
         let (mut prev_total, mut cur_total) = (Totals::default(), Totals::default());
-        for f in self.incidents.values() {
-            if community.is_some_and(|c| c != f.community_id) {
-                continue;
-            }
-            let day = f.day();
-            if prev.contains(day) {
-                per.entry(f.category.clone()).or_default().0.add(&f.casualties);
-                prev_total.add(&f.casualties);
-            } else if cur.contains(day) {
-                per.entry(f.category.clone()).or_default().1.add(&f.casualties);
-                cur_total.add(&f.casualties);
+        let start = (community_key.clone(), None);
+        for ((c, category), b) in self.cells.range(start..).take_while(|((c, _), _)| *c == community_key) {
+            debug_assert!(*c == community_key);
+            let p = b.years.get(&prev_year).copied().unwrap_or_default();
+            let n = b.years.get(&year).copied().unwrap_or_default();
+            match category {
+                None => (prev_total, cur_total) = (p, n),
+                Some(cat) if p.incidents > 0 || n.incidents > 0 => {
+                    categories.push(YearOnYearLine::new(Some(cat.clone()), &p, &n));
+                }
+                Some(_) => {}
             }
         }
         Some(YearOnYear {
             year,
             community: community.map(str::to_string),
-            categories: per.into_iter().map(|(c, (p, n))| YearOnYearLine::new(Some(c), &p, &n)).collect(),
+            categories,
             total: YearOnYearLine::new(None, &prev_total, &cur_total),
         })
     }
@@ -432,14 +593,10 @@ impl AccidentStats {
             }
         }
         let (mut deaths, mut injuries) = (0u64, 0u64);
-        for f in self.incidents.values() {
-            let in_scope = period.contains(f.day())
-                && counted.contains(&f.community_id.as_str())
-                && category.is_none_or(|c| c == f.category);
-            if in_scope {
-                deaths += u64::from(f.casualties.deaths);
-                injuries += u64::from(f.casualties.serious_injuries) + u64::from(f.casualties.minor_injuries);
-            }
+        for c in counted {
+            let t = self.cell_sum(Some(c), category, period);
+            deaths += t.deaths;
+            injuries += t.injuries();
         }
         let per_100k = |n: u64| (population > 0).then(|| n as f64 * 100_000.0 / population as f64);
         PopulationRate {
@@ -461,14 +618,8 @@ impl AccidentStats {
         let days_in_year = NaiveDate::from_ymd_opt(year, 12, 31)?.ordinal();
         let elapsed_pct = f64::from(as_of.ordinal()) * 100.0 / f64::from(days_in_year);
         let from = NaiveDate::from_ymd_opt(year, 1, 1)?;
-        let so_far =
-            StatsFilter { period: Period { from, to: as_of }, category: None, community: Some(community_id.into()) };
-        let mut by_cat: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut total = 0u64;
-        for f in self.matching(&so_far) {
-            total += u64::from(f.casualties.deaths);
-            *by_cat.entry(f.category.as_str()).or_default() += u64::from(f.casualties.deaths);
-        }
+        let so_far = Period { from, to: as_of };
+        let total = self.cell_sum(Some(community_id), None, so_far).deaths;
         let line = |category: Option<String>, limit: u32, deaths: u64| {
             let consumption_pct = percent(deaths, u64::from(limit));
             IndicatorLine {
@@ -488,7 +639,9 @@ impl AccidentStats {
             per_category: indicator
                 .per_category
                 .iter()
-                .map(|(c, limit)| line(Some(c.clone()), *limit, by_cat.get(c.as_str()).copied().unwrap_or(0)))
+                .map(|(c, limit)| {
+                    line(Some(c.clone()), *limit, self.cell_sum(Some(community_id), Some(c), so_far).deaths)
+                })
                 .collect(),
         })
     }
@@ -549,6 +702,18 @@ impl Projection for AccidentStats {
     const NAME: &'static str = "accident_stats";
     const VERSION: u32 = 1;
 
+    fn wants(event_type: &str) -> bool {
+        matches!(
+            event_type,
+            "incident.reported"
+                | "incident.casualties_revised"
+                | "incident.graded"
+                | "community.registered"
+                | "community.population_revised"
+                | "community.control_indicator_set"
+        )
+    }
+
     fn apply(&mut self, _recorded: &RecordedEvent, event: &DomainEvent) {
         match event {
             DomainEvent::Incident(e) => self.apply_incident(e),
@@ -562,7 +727,10 @@ impl AccidentStats {
     fn apply_incident(&mut self, e: &IncidentEvent) {
         match e {
             IncidentEvent::Reported(r) => {
-                self.incidents.entry(r.incident_id.as_str().to_string()).or_insert_with(|| IncidentFacts {
+                if self.incidents.contains_key(r.incident_id.as_str()) {
+                    return;
+                }
+                let f = self.incidents.entry(r.incident_id.as_str().to_string()).or_insert_with(|| IncidentFacts {
                     incident_id: r.incident_id.as_str().to_string(),
                     community_id: r.community_id.as_str().to_string(),
                     enterprise_id: r.enterprise_id.as_ref().map(|x| x.as_str().to_string()),
@@ -577,9 +745,11 @@ impl AccidentStats {
                     },
                     grade: None,
                 });
+                account(&mut self.cells, f, true);
             }
             IncidentEvent::CasualtiesRevised(r) => {
                 if let Some(f) = self.incidents.get_mut(r.incident_id.as_str()) {
+                    account(&mut self.cells, f, false);
                     f.casualties = Casualties {
                         deaths: r.deaths,
                         serious_injuries: r.serious_injuries,
@@ -587,6 +757,7 @@ impl AccidentStats {
                         missing: r.missing,
                         direct_loss_yuan: r.direct_loss_yuan,
                     };
+                    account(&mut self.cells, f, true);
                 }
             }
             IncidentEvent::Graded(g) => {
@@ -631,5 +802,71 @@ impl AccidentStats {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    /// Summing a period from year, month and day buckets gives what a scan of the days gives,
+    /// for periods that start and end inside months, on month and year edges, and span years.
+    #[test]
+    fn bucket_sums_equal_a_scan_of_the_days() {
+        let mut b = Buckets::default();
+        let mut facts: Vec<(NaiveDate, Casualties)> = Vec::new();
+        // Irregular days over 2022–2026, one to three incidents each.
+        let mut d = day(2022, 1, 1);
+        let mut n = 0u32;
+        while d <= day(2026, 12, 31) {
+            for k in 0..(n % 3 + 1) {
+                let c = Casualties {
+                    deaths: (n + k) % 4,
+                    serious_injuries: n % 2,
+                    minor_injuries: k,
+                    missing: u32::from(n % 11 == 0),
+                    direct_loss_yuan: u64::from(n) * 10,
+                };
+                b.put(d, &c, true);
+                facts.push((d, c));
+            }
+            n += 1;
+            d += chrono::Duration::days(i64::from(n % 9 + 1));
+        }
+        // A revision: take one out and put it back changed.
+        let (rd, old) = facts[7];
+        let new = Casualties { deaths: old.deaths + 5, ..old };
+        b.put(rd, &old, false);
+        b.put(rd, &new, true);
+        facts[7].1 = new;
+        let periods = [
+            Period { from: NaiveDate::MIN, to: NaiveDate::MAX },
+            Period::year(2024).unwrap(),
+            Period::quarter(2023, 4).unwrap(),
+            Period::month(2025, 2).unwrap(),
+            Period { from: day(2022, 3, 15), to: day(2025, 7, 3) },
+            Period { from: day(2023, 1, 1), to: day(2024, 12, 30) },
+            Period { from: day(2023, 1, 2), to: day(2024, 12, 31) },
+            Period { from: day(2023, 2, 1), to: day(2023, 11, 30) },
+            Period { from: day(2023, 2, 10), to: day(2023, 2, 20) },
+            Period { from: day(2023, 5, 31), to: day(2023, 6, 1) },
+            Period { from: day(2024, 12, 31), to: day(2025, 1, 1) },
+            Period { from: day(2021, 1, 1), to: day(2022, 1, 31) },
+            Period { from: day(2024, 3, 1), to: day(2024, 2, 1) },
+        ];
+        for p in periods {
+            let mut want = Totals::default();
+            for (d, c) in &facts {
+                if p.contains(*d) {
+                    want.add(c);
+                }
+            }
+            assert_eq!(b.sum(p), want, "period {p:?}");
+        }
+        assert_eq!(b.sum(periods[0]).deaths, facts.iter().map(|(_, c)| u64::from(c.deaths)).sum::<u64>());
     }
 }

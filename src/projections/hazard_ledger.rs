@@ -29,8 +29,17 @@
 //!   ledger knows as major at query time; windows end on the as-of date, inclusive.
 //! - State is `BTreeMap`-ordered; nothing depends on the order events of different streams
 //!   interleave except through their positions.
+//!
+//! Running totals (增量汇总): besides the entries, the state keeps a [`LedgerIndex`] that `apply`
+//! maintains: before an event changes a hazard the hazard's contribution is taken out of every
+//! total, after it the new contribution is put in. Invariant: the index always equals what a
+//! scan of the entries would give (tested against such a scan); a map entry whose count drops
+//! to 0 is removed, so an empty bucket never shows in a query. Queries therefore read a handful
+//! of map entries: `open_hazards` copies the open counters, `rates` walks the found-day and
+//! deadline-day buckets of the period, `overdue(at)` walks open hazards in deadline order up to
+//! `at` plus the hazards closed after `at`, `listed_for_supervision` the listed set.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -108,11 +117,192 @@ pub struct Penalty {
 }
 
 /// The hazard ledger projection (隐患台账).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Serialised as its entries and penalties only (the snapshot layout of version 1); the running
+/// totals are recomputed from the entries when a snapshot is loaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HazardLedger {
     hazards: BTreeMap<String, HazardEntry>,
     /// Enforcement actions by enterprise, in log order.
     penalties: BTreeMap<String, Vec<Penalty>>,
+    /// Running totals over `hazards`, kept by `apply`.
+    index: LedgerIndex,
+}
+
+/// Series of the rectification figures: all, major (重大), listed (挂牌督办).
+const SERIES: usize = 3;
+
+/// What a snapshot stores: the entries and penalties, in this field order.
+#[derive(Serialize)]
+struct LedgerStateRef<'a> {
+    hazards: &'a BTreeMap<String, HazardEntry>,
+    penalties: &'a BTreeMap<String, Vec<Penalty>>,
+}
+
+/// [`LedgerStateRef`], owned, for decoding.
+#[derive(Deserialize)]
+struct LedgerState {
+    hazards: BTreeMap<String, HazardEntry>,
+    penalties: BTreeMap<String, Vec<Penalty>>,
+}
+
+impl Serialize for HazardLedger {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LedgerStateRef { hazards: &self.hazards, penalties: &self.penalties }.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for HazardLedger {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let LedgerState { hazards, penalties } = LedgerState::deserialize(deserializer)?;
+        let mut index = LedgerIndex::default();
+        for h in hazards.values() {
+            index.account(h, true, part::ALL);
+        }
+        Ok(Self { hazards, penalties, index })
+    }
+}
+
+/// Running totals over the ledger's entries, keyed by the query dimensions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct LedgerIndex {
+    /// Open-hazard counters, exactly what [`HazardLedger::open_hazards`] returns.
+    open: OpenHazards,
+    /// Open hazards that have a deadline, by (deadline in force, id).
+    open_by_deadline: BTreeSet<(NaiveDate, String)>,
+    /// Closed hazards, by (closed at, id).
+    closed_by_time: BTreeSet<(DateTime<Utc>, String)>,
+    /// Ids of hazards listed for supervision.
+    listed: BTreeSet<String>,
+    /// CST found day → CST closing day (`None`: open) → hazards per series.
+    found: BTreeMap<NaiveDate, BTreeMap<Option<NaiveDate>, [u64; SERIES]>>,
+    /// Deadline day → hazards due per series, then of those closed on time per series.
+    due: BTreeMap<NaiveDate, [u64; 2 * SERIES]>,
+}
+
+/// Adds or takes one from a named counter; a counter that reaches 0 is removed.
+fn bump(map: &mut BTreeMap<String, u64>, key: &str, add: bool) {
+    if let Some(v) = map.get_mut(key) {
+        if add {
+            *v += 1;
+        } else {
+            *v = v.saturating_sub(1);
+            if *v == 0 {
+                map.remove(key);
+            }
+        }
+    } else if add {
+        map.insert(key.to_string(), 1);
+    }
+}
+
+/// Adds or takes `on` from an array of counters.
+fn bump_array<const N: usize>(counts: &mut [u64; N], on: &[bool; N], add: bool) {
+    for (c, on) in counts.iter_mut().zip(on) {
+        if *on {
+            *c = if add { *c + 1 } else { c.saturating_sub(1) };
+        }
+    }
+}
+
+/// Parts of the running totals an event can move (bit flags for [`LedgerIndex::account`]).
+mod part {
+    /// Open-hazard counters.
+    pub const OPEN: u8 = 1;
+    /// Open hazards by deadline.
+    pub const OPEN_DEADLINE: u8 = 1 << 1;
+    /// Closed hazards by closing time.
+    pub const CLOSED: u8 = 1 << 2;
+    /// The listed set.
+    pub const LISTED: u8 = 1 << 3;
+    /// Found-day buckets.
+    pub const FOUND: u8 = 1 << 4;
+    /// Deadline-day buckets.
+    pub const DUE: u8 = 1 << 5;
+    pub const ALL: u8 = OPEN | OPEN_DEADLINE | CLOSED | LISTED | FOUND | DUE;
+}
+
+impl LedgerIndex {
+    /// Puts `h`'s contribution into the totals of `parts` (`add`) or takes it out (`!add`).
+    /// Taking out and putting back only the parts an event can move is the same as doing it
+    /// for all parts: the others see the same contribution before and after.
+    fn account(&mut self, h: &HazardEntry, add: bool, parts: u8) {
+        let series = [true, h.major, h.listed.is_some()];
+        let open = h.closed_at.is_none();
+        if open && parts & part::OPEN != 0 {
+            let o = &mut self.open;
+            o.total = if add { o.total + 1 } else { o.total.saturating_sub(1) };
+            if h.major {
+                o.major = if add { o.major + 1 } else { o.major.saturating_sub(1) };
+            }
+            bump(&mut o.by_grade, h.grade.as_deref().unwrap_or(UNGRADED), add);
+            bump(&mut o.by_community, &h.community_id, add);
+            bump(&mut o.by_category, &h.category, add);
+            bump(&mut o.by_enterprise, h.enterprise_id.as_deref().unwrap_or(NO_ENTERPRISE), add);
+        }
+        if open && parts & part::OPEN_DEADLINE != 0 {
+            if let Some(d) = h.deadline {
+                set_member(&mut self.open_by_deadline, (d, h.hazard_id.clone()), add);
+            }
+        }
+        if parts & part::CLOSED != 0 {
+            if let Some(c) = h.closed_at {
+                set_member(&mut self.closed_by_time, (c, h.hazard_id.clone()), add);
+            }
+        }
+        if h.listed.is_some() && parts & part::LISTED != 0 {
+            set_member(&mut self.listed, h.hazard_id.clone(), add);
+        }
+        if parts & part::FOUND != 0 {
+            let found_day = cst_date(h.found_at);
+            let by_close = self.found.entry(found_day).or_default();
+            let close_day = h.closed_at.map(cst_date);
+            let counts = by_close.entry(close_day).or_default();
+            bump_array(counts, &series, add);
+            if counts.iter().all(|c| *c == 0) {
+                by_close.remove(&close_day);
+            }
+            if by_close.is_empty() {
+                self.found.remove(&found_day);
+            }
+        }
+        if let Some(d) = h.deadline.filter(|_| parts & part::DUE != 0) {
+            let on_time = h.closed_on_or_before(d);
+            let counts = self.due.entry(d).or_default();
+            let on =
+                [series[0], series[1], series[2], on_time && series[0], on_time && series[1], on_time && series[2]];
+            bump_array(counts, &on, add);
+            if counts.iter().all(|c| *c == 0) {
+                self.due.remove(&d);
+            }
+        }
+    }
+}
+
+fn set_member<T: Ord>(set: &mut BTreeSet<T>, item: T, add: bool) {
+    if add {
+        set.insert(item);
+    } else {
+        set.remove(&item);
+    }
+}
+
+fn overdue_line(h: &HazardEntry, at: DateTime<Utc>) -> Option<OverdueHazard> {
+    if !h.is_overdue(at) {
+        return None;
+    }
+    let deadline = h.deadline?;
+    let end = end_of_cst_day(deadline)?;
+    Some(OverdueHazard {
+        hazard_id: h.hazard_id.clone(),
+        community_id: h.community_id.clone(),
+        enterprise_id: h.enterprise_id.clone(),
+        grade: h.grade.clone(),
+        major: h.major,
+        listed: h.listed.is_some(),
+        deadline,
+        days_overdue: (at - end).num_days(),
+    })
 }
 
 /// Completeness of 五到位 over rectification orders.
@@ -242,48 +432,35 @@ impl HazardLedger {
         self.hazards.values()
     }
 
-    /// Open hazards (not closed/销号) by grade, community, category and enterprise.
+    /// Open hazards (not closed/销号) by grade, community, category and enterprise (a copy of
+    /// the running counters).
     pub fn open_hazards(&self) -> OpenHazards {
-        let mut out = OpenHazards::default();
-        for h in self.hazards.values().filter(|h| h.closed_at.is_none()) {
-            out.total += 1;
-            out.major += u64::from(h.major);
-            *out.by_grade.entry(h.grade.clone().unwrap_or_else(|| UNGRADED.to_string())).or_default() += 1;
-            *out.by_community.entry(h.community_id.clone()).or_default() += 1;
-            *out.by_category.entry(h.category.clone()).or_default() += 1;
-            *out.by_enterprise
-                .entry(h.enterprise_id.clone().unwrap_or_else(|| NO_ENTERPRISE.to_string()))
-                .or_default() += 1;
-        }
-        out
+        self.index.open.clone()
     }
 
-    /// Hazards overdue (逾期) at `at`, by hazard id.
+    /// Hazards overdue (逾期) at `at`, by hazard id. Touches the open hazards whose deadline
+    /// ended by `at` and the hazards closed after `at` (those may have been overdue then).
     pub fn overdue(&self, at: DateTime<Utc>) -> Vec<OverdueHazard> {
-        self.hazards
-            .values()
-            .filter(|h| h.is_overdue(at))
-            .filter_map(|h| {
-                let deadline = h.deadline?;
-                let end = end_of_cst_day(deadline)?;
-                Some(OverdueHazard {
-                    hazard_id: h.hazard_id.clone(),
-                    community_id: h.community_id.clone(),
-                    enterprise_id: h.enterprise_id.clone(),
-                    grade: h.grade.clone(),
-                    major: h.major,
-                    listed: h.listed.is_some(),
-                    deadline,
-                    days_overdue: (at - end).num_days(),
-                })
-            })
-            .collect()
+        let mut out = Vec::new();
+        for (deadline, id) in &self.index.open_by_deadline {
+            if end_of_cst_day(*deadline).is_none_or(|end| end > at) {
+                break;
+            }
+            out.extend(self.hazards.get(id).and_then(|h| overdue_line(h, at)));
+        }
+        for (_, id) in self.index.closed_by_time.range((at, String::new())..).filter(|(c, _)| *c > at) {
+            out.extend(self.hazards.get(id).and_then(|h| overdue_line(h, at)));
+        }
+        out.sort_by(|a, b| a.hazard_id.cmp(&b.hazard_id));
+        out
     }
 
     /// Hazards listed for supervision (挂牌督办); `open_only` leaves out closed ones.
     pub fn listed_for_supervision(&self, open_only: bool) -> Vec<ListedHazard> {
-        self.hazards
-            .values()
+        self.index
+            .listed
+            .iter()
+            .filter_map(|id| self.hazards.get(id))
             .filter(|h| !(open_only && h.closed_at.is_some()))
             .filter_map(|h| {
                 Some(ListedHazard {
@@ -298,30 +475,30 @@ impl HazardLedger {
             .collect()
     }
 
-    /// 整改率 and 按期整改率 for a period, for all, major and listed hazards.
+    /// 整改率 and 按期整改率 for a period, for all, major and listed hazards (reads the period's
+    /// found-day and deadline-day buckets).
     pub fn rates(&self, period: Period) -> RectificationRates {
-        let mut all = RectificationRate::default();
-        let mut major = RectificationRate::default();
-        let mut listed = RectificationRate::default();
-        for h in self.hazards.values() {
-            let mut series: Vec<&mut RectificationRate> = vec![&mut all];
-            if h.major {
-                series.push(&mut major);
+        let mut s: [RectificationRate; SERIES] = Default::default();
+        if period.from <= period.to {
+            for by_close in self.index.found.range(period.from..=period.to).map(|(_, m)| m) {
+                for (close, counts) in by_close {
+                    let rectified = close.is_some_and(|d| d <= period.to);
+                    for (r, n) in s.iter_mut().zip(counts) {
+                        r.found += n;
+                        if rectified {
+                            r.rectified += n;
+                        }
+                    }
+                }
             }
-            if h.listed.is_some() {
-                series.push(&mut listed);
-            }
-            let found = period.contains(cst_date(h.found_at));
-            let rectified = found && h.closed_on_or_before(period.to);
-            let due = h.deadline.filter(|d| period.contains(*d));
-            let on_time = due.is_some_and(|d| h.closed_on_or_before(d));
-            for s in series {
-                s.found += u64::from(found);
-                s.rectified += u64::from(rectified);
-                s.due += u64::from(due.is_some());
-                s.on_time += u64::from(on_time);
+            for counts in self.index.due.range(period.from..=period.to).map(|(_, c)| c) {
+                for (i, r) in s.iter_mut().enumerate() {
+                    r.due += counts.get(i).copied().unwrap_or(0);
+                    r.on_time += counts.get(SERIES + i).copied().unwrap_or(0);
+                }
             }
         }
+        let [all, major, listed] = s;
         RectificationRates { period, all: all.finish(), major: major.finish(), listed: listed.finish() }
     }
 }
@@ -370,7 +547,12 @@ impl HazardLedger {
 
 impl Projection for HazardLedger {
     const NAME: &'static str = "hazard_ledger";
+    /// The running totals are not stored, so their introduction kept version 1.
     const VERSION: u32 = 1;
+
+    fn wants(event_type: &str) -> bool {
+        event_type.starts_with("hazard.") || event_type == "enterprise.enforcement_action_taken"
+    }
 
     fn apply(&mut self, _recorded: &RecordedEvent, event: &DomainEvent) {
         let e = match event {
@@ -386,7 +568,10 @@ impl Projection for HazardLedger {
             _ => return,
         };
         if let HazardEvent::Reported(r) = e {
-            self.hazards.entry(r.hazard_id.as_str().to_string()).or_insert_with(|| HazardEntry {
+            if self.hazards.contains_key(r.hazard_id.as_str()) {
+                return;
+            }
+            let h = self.hazards.entry(r.hazard_id.as_str().to_string()).or_insert_with(|| HazardEntry {
                 hazard_id: r.hazard_id.as_str().to_string(),
                 community_id: r.community_id.as_str().to_string(),
                 enterprise_id: r.enterprise_id.as_ref().map(|e| e.as_str().to_string()),
@@ -402,6 +587,7 @@ impl Projection for HazardLedger {
                 five_in_place_missing: Vec::new(),
                 closed_at: None,
             });
+            self.index.account(h, true, part::ALL);
             return;
         }
         let id = match e {
@@ -420,6 +606,18 @@ impl Projection for HazardLedger {
         let Some(h) = self.hazards.get_mut(id.as_str()) else {
             return;
         };
+        // The parts of the running totals each event can move (grade and major; deadline;
+        // listing; closure).
+        let parts = match e {
+            HazardEvent::Graded(_) => part::OPEN | part::FOUND | part::DUE,
+            HazardEvent::RectificationOrdered(_) | HazardEvent::DeadlineExtended(_) => part::OPEN_DEADLINE | part::DUE,
+            HazardEvent::ListedForSupervision(_) => part::LISTED | part::FOUND | part::DUE,
+            HazardEvent::Closed(_) => part::ALL,
+            _ => 0,
+        };
+        if parts != 0 {
+            self.index.account(h, false, parts);
+        }
         match e {
             HazardEvent::Graded(g) => {
                 h.grade = Some(g.grade.clone());
@@ -440,6 +638,9 @@ impl Projection for HazardLedger {
             HazardEvent::RectificationVerified(v) if !v.passed => h.failed_verifications += 1,
             HazardEvent::Closed(c) => h.closed_at = Some(c.recorded_at),
             _ => {}
+        }
+        if parts != 0 {
+            self.index.account(h, true, parts);
         }
     }
 }

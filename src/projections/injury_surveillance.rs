@@ -130,6 +130,10 @@ impl Projection for InjurySurveillance {
     const NAME: &'static str = "injury_surveillance";
     const VERSION: u32 = 1;
 
+    fn wants(event_type: &str) -> bool {
+        event_type.starts_with("injury.")
+    }
+
     fn apply(&mut self, _recorded: &RecordedEvent, event: &DomainEvent) {
         match event {
             DomainEvent::Injury(InjuryEvent::Recorded(r)) => {

@@ -20,7 +20,12 @@
 //! - State is built from ordered containers only (`BTreeMap`, `Vec`), never `HashMap`, so the
 //!   encoded state after a rebuild from 0 is byte-identical to the incrementally maintained one.
 //! - Events whose type no domain aggregate knows are skipped (other layers may write to the log);
-//!   an event of a known type that does not decode is an error, never silently dropped.
+//!   an event of a known type that does not decode is an error, never silently dropped — as long
+//!   as some projection being folded [wants](Projection::wants) that type: payloads of types no
+//!   projection reads are not decoded at all (that is most of the rebuild saving).
+//! - [`rebuild_all`] / [`replay_all_range`] fold all five projections in **one** read pass,
+//!   decoding each wanted event once; the result is the same state as five separate rebuilds
+//!   (each projection sees the same events in the same order).
 //! - Nothing here panics on data: every failure is a [`ProjectionError`].
 //!
 //! Time travel (查询任意时点): [`replay_until`] folds a fresh projection over positions
@@ -97,6 +102,14 @@ pub trait Projection: Default + Serialize + DeserializeOwned {
     /// Version of the state layout; a snapshot of another version is discarded and rebuilt.
     const VERSION: u32;
 
+    /// Whether `apply` can do anything with events of this type. Runners decode the payload only
+    /// for types some projection wants, so this must be `true` for every type `apply` reads (a
+    /// `false` for a type it reads would silently drop events). Default: every type.
+    fn wants(event_type: &str) -> bool {
+        let _ = event_type;
+        true
+    }
+
     /// Folds one event. `recorded` is the envelope (position, recorded-at, actor), `event` its
     /// decoded, upcast payload.
     fn apply(&mut self, recorded: &RecordedEvent, event: &DomainEvent);
@@ -140,8 +153,10 @@ pub fn replay_range<P: Projection>(
                     got: recorded.position,
                 });
             }
-            if let Some(event) = decode(recorded)? {
-                projection.apply(recorded, &event);
+            if P::wants(&recorded.event_type) {
+                if let Some(event) = decode(recorded)? {
+                    projection.apply(recorded, &event);
+                }
             }
             next += 1;
         }
@@ -164,6 +179,194 @@ pub fn rebuild<P: Projection>(store: &EventStore) -> Result<P, ProjectionError> 
 /// A fresh projection as of a recorded-at time: every event recorded at or before `t`.
 pub fn as_of_time<P: Projection>(store: &EventStore, t: Timestamp) -> Result<P, ProjectionError> {
     replay_until(store, store.position_as_of(t)?)
+}
+
+/// All five projections, folded together in one pass over the log (一次回放全部读模型).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AllProjections {
+    pub hazard_ledger: hazard_ledger::HazardLedger,
+    pub accident_stats: accident_stats::AccidentStats,
+    pub trails: trails::AccountabilityTrails,
+    pub injury_surveillance: injury_surveillance::InjurySurveillance,
+    pub promotion: promotion::PromotionProjects,
+}
+
+/// Which of the five projections (in [`AllProjections`] field order) want an event type.
+fn wanted_by(event_type: &str) -> [bool; 5] {
+    [
+        hazard_ledger::HazardLedger::wants(event_type),
+        accident_stats::AccidentStats::wants(event_type),
+        trails::AccountabilityTrails::wants(event_type),
+        injury_surveillance::InjurySurveillance::wants(event_type),
+        promotion::PromotionProjects::wants(event_type),
+    ]
+}
+
+/// Decodes an event if some projection wants its type: `None` when none does or the type is
+/// unknown.
+fn decode_wanted(recorded: &RecordedEvent) -> Result<Option<DomainEvent>, ProjectionError> {
+    if wanted_by(&recorded.event_type).contains(&true) {
+        decode(recorded)
+    } else {
+        Ok(None)
+    }
+}
+
+impl AllProjections {
+    /// Feeds one recorded event to every projection that wants its type, decoding it once.
+    pub fn apply_recorded(&mut self, recorded: &RecordedEvent) -> Result<(), ProjectionError> {
+        if let Some(event) = decode_wanted(recorded)? {
+            self.apply_decoded(recorded, &event);
+        }
+        Ok(())
+    }
+
+    /// Feeds an event decoded already to every projection that wants its type.
+    fn apply_decoded(&mut self, recorded: &RecordedEvent, event: &DomainEvent) {
+        let [ledger, stats, trails, injuries, projects] = wanted_by(&recorded.event_type);
+        if ledger {
+            self.hazard_ledger.apply(recorded, event);
+        }
+        if stats {
+            self.accident_stats.apply(recorded, event);
+        }
+        if trails {
+            self.trails.apply(recorded, event);
+        }
+        if injuries {
+            self.injury_surveillance.apply(recorded, event);
+        }
+        if projects {
+            self.promotion.apply(recorded, event);
+        }
+    }
+
+    /// Writes each projection's snapshot at `checkpoint` (one atomic batch per projection).
+    pub fn save_snapshots(&self, store: &EventStore, checkpoint: u64) -> Result<(), ProjectionError> {
+        save_snapshot(store, &self.hazard_ledger, checkpoint)?;
+        save_snapshot(store, &self.accident_stats, checkpoint)?;
+        save_snapshot(store, &self.trails, checkpoint)?;
+        save_snapshot(store, &self.injury_surveillance, checkpoint)?;
+        save_snapshot(store, &self.promotion, checkpoint)
+    }
+}
+
+/// A page of events in position order, each with its payload decoded when wanted.
+type DecodedPage = Vec<(RecordedEvent, Option<DomainEvent>)>;
+
+/// Pages in flight between the reading and the folding thread.
+const PIPELINE_DEPTH: usize = 4;
+
+/// Reads positions `from..end` page by page, checks they are gapless, and decodes the wanted
+/// payloads; `emit` gets each page (or the error that ends the read) and returns `false` to
+/// stop early.
+fn read_decoded(
+    store: &EventStore,
+    from: u64,
+    end: u64,
+    mut emit: impl FnMut(Result<DecodedPage, ProjectionError>) -> bool,
+) {
+    let mut next = from;
+    while next < end {
+        let want = usize::try_from(end - next).unwrap_or(usize::MAX).min(PAGE);
+        let page = match store.read_all(next, Direction::Forward, want) {
+            Ok(p) => p,
+            Err(e) => {
+                emit(Err(e.into()));
+                return;
+            }
+        };
+        if page.is_empty() {
+            return;
+        }
+        let mut out = Vec::with_capacity(page.len());
+        let mut failure = None;
+        for recorded in page {
+            if recorded.position >= end {
+                break;
+            }
+            if recorded.position != next {
+                failure =
+                    Some(ProjectionError::OutOfOrder { projection: "all", expected: next, got: recorded.position });
+                break;
+            }
+            match decode_wanted(&recorded) {
+                Ok(event) => out.push((recorded, event)),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            next += 1;
+        }
+        // The events before a failure are folded, then the failure is reported.
+        let full = out.len() == want;
+        if !emit(Ok(out)) {
+            return;
+        }
+        if let Some(e) = failure {
+            emit(Err(e));
+            return;
+        }
+        if !full {
+            return;
+        }
+    }
+}
+
+/// Folds positions `from..end` into all five projections in one read pass, decoding each
+/// wanted event once; returns the next position owed.
+///
+/// For more than a page of events the work is split over two threads: one reads and decodes
+/// pages, the other folds them in position order (a bounded channel of [`PIPELINE_DEPTH`]
+/// pages between them), so the result is that of a sequential fold. On an error the events
+/// before the failing one stay folded and the error is returned.
+pub fn replay_all_range(
+    store: &EventStore,
+    all: &mut AllProjections,
+    from: u64,
+    end: u64,
+) -> Result<u64, ProjectionError> {
+    let mut next = from;
+    let mut fold = |page: DecodedPage, next: &mut u64| {
+        for (recorded, event) in &page {
+            if let Some(event) = event {
+                all.apply_decoded(recorded, event);
+            }
+            *next += 1;
+        }
+    };
+    if end.saturating_sub(from) <= PAGE as u64 {
+        let mut result = Ok(());
+        read_decoded(store, from, end, |page| match page {
+            Ok(page) => {
+                fold(page, &mut next);
+                true
+            }
+            Err(e) => {
+                result = Err(e);
+                false
+            }
+        });
+        return result.map(|()| next);
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = crossbeam_channel::bounded::<Result<DecodedPage, ProjectionError>>(PIPELINE_DEPTH);
+        scope.spawn(move || read_decoded(store, from, end, |page| tx.send(page).is_ok()));
+        // Ends when the reader is done (its sender dropped); dropping `rx` on an early return
+        // makes the reader's next send fail, so it stops too.
+        for page in rx {
+            fold(page?, &mut next);
+        }
+        Ok(next)
+    })
+}
+
+/// All five projections rebuilt from position 0 to the visible head in one read pass.
+pub fn rebuild_all(store: &EventStore) -> Result<AllProjections, ProjectionError> {
+    let mut all = AllProjections::default();
+    replay_all_range(store, &mut all, 0, store.head().next_position)?;
+    Ok(all)
 }
 
 /// The snapshot meta record.
@@ -367,8 +570,10 @@ impl<'s, P: Projection> ProjectionRunner<'s, P> {
                     got: recorded.position,
                 });
             }
-            if let Some(event) = decode(recorded)? {
-                self.projection.apply(recorded, &event);
+            if P::wants(&recorded.event_type) {
+                if let Some(event) = decode(recorded)? {
+                    self.projection.apply(recorded, &event);
+                }
             }
             self.checkpoint += 1;
         }

@@ -126,6 +126,10 @@ impl Projection for PromotionProjects {
     const NAME: &'static str = "promotion_projects";
     const VERSION: u32 = 1;
 
+    fn wants(event_type: &str) -> bool {
+        event_type.starts_with("project.")
+    }
+
     fn apply(&mut self, _recorded: &RecordedEvent, event: &DomainEvent) {
         let DomainEvent::Project(e) = event else {
             return;

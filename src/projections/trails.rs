@@ -233,6 +233,10 @@ impl Projection for AccountabilityTrails {
     const NAME: &'static str = "accountability_trails";
     const VERSION: u32 = 1;
 
+    fn wants(event_type: &str) -> bool {
+        event_type.starts_with("incident.")
+    }
+
     fn apply(&mut self, recorded: &RecordedEvent, event: &DomainEvent) {
         let DomainEvent::Incident(e) = event else {
             return;

@@ -1,0 +1,171 @@
+//! The one-pass rebuild of all projections (`rebuild_all`): over more than a page of events it
+//! runs as a read/decode thread and a fold thread, and must give every projection the state its
+//! own rebuild gives; undecodable events are errors only when a projection reads their type.
+
+use anquan::domain::hazard::{HazardClosed, HazardEvent, HazardGraded, HazardReported, HazardSource};
+use anquan::domain::incident::{IncidentEvent, IncidentReported};
+use anquan::domain::{DomainEvent, EntityId};
+use anquan::projections::accident_stats::{AccidentStats, StatsFilter};
+use anquan::projections::hazard_ledger::HazardLedger;
+use anquan::projections::injury_surveillance::InjurySurveillance;
+use anquan::projections::promotion::PromotionProjects;
+use anquan::projections::trails::AccountabilityTrails;
+use anquan::projections::{
+    rebuild, rebuild_all, replay_all_range, state_bytes, AllProjections, Period, ProjectionError, PAGE,
+};
+use anquan::store::{EventStore, ExpectedVersion, ProposedEvent, StreamAppend, Timestamp};
+use chrono::{DateTime, Duration, Utc};
+
+fn id(s: &str) -> EntityId {
+    EntityId::new(s.to_string()).unwrap()
+}
+
+fn proposed(e: DomainEvent, at: DateTime<Utc>) -> ProposedEvent {
+    let (t, v, payload) = e.to_payload().unwrap();
+    ProposedEvent::new(t, v, Timestamp::from_chrono(at), "loader", payload)
+}
+
+/// `hazards` hazards (reported, graded; every third closed) and `incidents` incidents with
+/// `n % 3` deaths, in appends of up to 1,000 streams; returns the events written.
+fn fill(store: &EventStore, hazards: usize, incidents: usize) -> u64 {
+    let base: DateTime<Utc> = "2024-01-01T00:00:00Z".parse().unwrap();
+    let mut appends = Vec::new();
+    let mut written = 0u64;
+    for n in 0..hazards {
+        let at = base + Duration::hours(n as i64);
+        let h = id(&format!("h{n}"));
+        let mut events = vec![
+            HazardEvent::Reported(HazardReported {
+                hazard_id: h.clone(),
+                recorded_by: id("loader"),
+                recorded_at: at,
+                source: HazardSource::GridInspection,
+                reporter: "网格员".into(),
+                community_id: id(&format!("c{}", n % 4)),
+                grid_id: None,
+                enterprise_id: None,
+                category: "fire".into(),
+                location: "楼道".into(),
+                description: "堆物".into(),
+                found_at: at,
+            }),
+            HazardEvent::Graded(HazardGraded {
+                hazard_id: h.clone(),
+                recorded_by: id("loader"),
+                recorded_at: at,
+                grade: "general".into(),
+                major: n % 5 == 0,
+                criterion: "MEM-10".into(),
+                criterion_version: "2023".into(),
+                catalog_version: "1".into(),
+                basis: None,
+            }),
+        ];
+        if n % 3 == 0 {
+            events.push(HazardEvent::Closed(HazardClosed {
+                hazard_id: h.clone(),
+                recorded_by: id("loader"),
+                recorded_at: at + Duration::days(3),
+                remarks: None,
+            }));
+        }
+        let stream = DomainEvent::Hazard(events[0].clone()).stream_id();
+        written += events.len() as u64;
+        let events = events.into_iter().map(|e| proposed(DomainEvent::Hazard(e), at)).collect();
+        appends.push(StreamAppend::new(stream, ExpectedVersion::NoStream, events));
+    }
+    for n in 0..incidents {
+        let at = base + Duration::hours(n as i64 * 5);
+        let e = IncidentEvent::Reported(IncidentReported {
+            incident_id: id(&format!("i{n}")),
+            recorded_by: id("loader"),
+            recorded_at: at,
+            occurred_at: at,
+            reported_at: at,
+            place: "现场".into(),
+            community_id: id(&format!("c{}", n % 4)),
+            enterprise_id: None,
+            category: "fire".into(),
+            deaths: (n % 3) as u32,
+            serious_injuries: 0,
+            minor_injuries: 1,
+            missing: 0,
+            direct_loss_yuan: 100,
+            summary: "事故".into(),
+            report_delay_minutes: 10,
+            report_limit_minutes: 60,
+            reported_late: false,
+        });
+        let stream = DomainEvent::Incident(e.clone()).stream_id();
+        written += 1;
+        appends.push(StreamAppend::new(
+            stream,
+            ExpectedVersion::NoStream,
+            vec![proposed(DomainEvent::Incident(e), at)],
+        ));
+    }
+    while !appends.is_empty() {
+        let rest = appends.split_off(appends.len().min(1000));
+        store.append_multi(std::mem::replace(&mut appends, rest)).unwrap();
+    }
+    written
+}
+
+#[test]
+fn one_pass_over_several_pages_equals_each_projection_rebuilt_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path()).unwrap();
+    // 3,000 hazards: 2 events each plus 1,000 closures = 7,000; 2,000 incidents: 9,000 events.
+    let written = fill(&store, 3_000, 2_000);
+    assert_eq!(written, 9_000);
+    assert!(written > 2 * PAGE as u64, "more than two pages, so the two-thread path runs");
+    let all = rebuild_all(&store).unwrap();
+    let ledger: HazardLedger = rebuild(&store).unwrap();
+    let stats: AccidentStats = rebuild(&store).unwrap();
+    assert_eq!(all.hazard_ledger, ledger);
+    assert_eq!(all.accident_stats, stats);
+    assert_eq!(all.trails, rebuild::<AccountabilityTrails>(&store).unwrap());
+    assert_eq!(all.injury_surveillance, rebuild::<InjurySurveillance>(&store).unwrap());
+    assert_eq!(all.promotion, rebuild::<PromotionProjects>(&store).unwrap());
+    assert_eq!(state_bytes(&all.hazard_ledger).unwrap(), state_bytes(&ledger).unwrap());
+    // By hand: 1,000 of 3,000 closed (n % 3 == 0) → 2,000 open; majors are n % 5 == 0 (600), of
+    // which n % 15 == 0 (200) are closed → 400 open majors; community c0 has n % 4 == 0 (750),
+    // of which n % 12 == 0 (250) are closed → 500 open.
+    let open = all.hazard_ledger.open_hazards();
+    assert_eq!((open.total, open.major), (2_000, 400));
+    assert_eq!(open.by_community.get("c0"), Some(&500));
+    // Deaths n % 3 over 2,000 incidents: 666 × (0+1+2) + (n = 1998: 0, 1999: 1) = 1,999.
+    let t = all
+        .accident_stats
+        .totals(&StatsFilter::new(Period { from: chrono::NaiveDate::MIN, to: chrono::NaiveDate::MAX }));
+    assert_eq!((t.incidents, t.deaths, t.minor_injuries), (2_000, 1_999, 2_000));
+    // Catching up in two steps gives the same state: 0..5,001 runs on two threads, the
+    // remaining 3,999 (under a page) on one.
+    let mut stepwise = AllProjections::default();
+    let mid = replay_all_range(&store, &mut stepwise, 0, 5_001).unwrap();
+    assert_eq!(mid, 5_001);
+    assert_eq!(replay_all_range(&store, &mut stepwise, mid, written).unwrap(), written);
+    assert_eq!(stepwise, all);
+}
+
+#[test]
+fn an_undecodable_event_is_an_error_only_if_a_projection_reads_its_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path()).unwrap();
+    let written = fill(&store, 3_000, 0);
+    let at = Timestamp::from_chrono("2025-01-01T00:00:00Z".parse().unwrap());
+    // No projection reads enterprise registrations: skipped without decoding.
+    let junk = ProposedEvent::new("enterprise.registered", 1, at, "x", vec![0xFF; 3]);
+    store.append_multi(vec![StreamAppend::new("enterprise-x", ExpectedVersion::Any, vec![junk])]).unwrap();
+    let all = rebuild_all(&store).unwrap();
+    assert_eq!(all.hazard_ledger.open_hazards().total, 2_000);
+    // The ledger reads hazard events: a broken one is an error naming its position.
+    let junk = ProposedEvent::new("hazard.closed", 1, at, "x", vec![0xFF; 3]);
+    store.append_multi(vec![StreamAppend::new("hazard-x", ExpectedVersion::Any, vec![junk])]).unwrap();
+    match rebuild_all(&store) {
+        Err(ProjectionError::Decode { position, event_type, .. }) => {
+            assert_eq!((position, event_type.as_str()), (written + 1, "hazard.closed"));
+        }
+        other => panic!("expected a decode error, got {:?}", other.map(|_| ())),
+    }
+}
