@@ -234,7 +234,7 @@ impl Engine {
             }
             attempt += 1;
             let recorded = self.store.read_stream(&stream, 0, Direction::Forward, usize::MAX)?;
-            if let Some(done) = already_done(&stream, &recorded, &envelope.command_id)? {
+            if let Some(done) = already_done(self, &stream, &recorded, envelope)? {
                 return Ok(done);
             }
             let history = decode_all(&recorded)?;
@@ -297,7 +297,7 @@ impl Engine {
                             .store
                             .read_stream(&stream, 0, Direction::Forward, usize::MAX)
                             .map_err(|e| at(e.into()))?;
-                        if already_done(&stream, &recorded, &envelope.command_id).map_err(at)?.is_some() {
+                        if already_done(self, &stream, &recorded, envelope).map_err(at)?.is_some() {
                             skipped += 1;
                             continue;
                         }
@@ -372,7 +372,8 @@ fn backoff(command_id: &Uuid, attempt: usize) {
     std::thread::sleep(std::time::Duration::from_micros(micros));
 }
 
-/// The id of the `index`-th event decided for a command: stable across retries.
+/// The id of the `index`-th event decided for a command: stable across retries. Reusing a
+/// command id elsewhere collides in the store's global event-id index and is refused there.
 pub fn derived_event_id(command_id: &Uuid, index: u32) -> Uuid {
     let mut h = blake3::Hasher::new();
     h.update(b"anquan.event-id.v1");
@@ -408,22 +409,40 @@ fn decode_all(recorded: &[RecordedEvent]) -> Result<Vec<DomainEvent>, EngineErro
 /// If the command's first event is already in the stream, the command was carried out before:
 /// its events are the run from there whose ids derive from the same command.
 fn already_done(
+    engine: &Engine,
     stream: &str,
     recorded: &[RecordedEvent],
-    command_id: &Uuid,
+    envelope: &CommandEnvelope,
 ) -> Result<Option<CommandOutcome>, EngineError> {
-    let first = derived_event_id(command_id, 0);
-    let Some(start) = recorded.iter().position(|e| e.event_id == first) else { return Ok(None) };
+    let command_id = &envelope.command_id;
+    let Some(start) = recorded.iter().position(|e| e.event_id == derived_event_id(command_id, 0)) else {
+        return Ok(None);
+    };
     let run: Vec<&RecordedEvent> = recorded[start..]
         .iter()
         .zip(0u32..)
         .take_while(|(e, i)| e.event_id == derived_event_id(command_id, *i))
         .map(|(e, _)| e)
         .collect();
+    let stored: Vec<DomainEvent> = run.iter().map(|e| decode(e)).collect::<Result<_, _>>()?;
+    // A retry decides, against the state before its events, exactly what was stored; a
+    // different command reusing the id does not.
+    let before = decode_all(&recorded[..start])?;
+    let same = domain::decide_command(&before, envelope, &engine.catalog, &engine.settings).is_ok_and(|d| d == stored);
+    if !same {
+        return Err(EngineError::Rejected(Rejection::new(
+            "/command_id",
+            domain::rule::DUPLICATE,
+            format!(
+                "command id {command_id} was already used at position {} for a different command; send a new id",
+                run.first().map(|e| e.position).unwrap_or_default()
+            ),
+        )));
+    }
     Ok(Some(CommandOutcome {
         stream: stream.to_string(),
         positions: run.iter().map(|e| e.position).collect(),
-        events: run.iter().map(|e| decode(e)).collect::<Result<_, _>>()?,
+        events: stored,
         already_committed: true,
     }))
 }

@@ -190,7 +190,7 @@ fn valid_segments() -> &'static Vec<Vec<u8>> {
             }
             store.close().unwrap();
         }
-        let db = sled::Config::new().path(dir.path()).segment_size(8 * 1024 * 1024).open().unwrap();
+        let db = common::raw_sled(dir.path());
         let segments: Vec<Vec<u8>> = db.scan_prefix(b"S").map(|kv| kv.unwrap().1.to_vec()).collect();
         assert_eq!(segments.len(), 3);
         for s in &segments {
@@ -289,7 +289,7 @@ fn an_altered_reserved_segment_flags_byte_is_detected() {
         store.close().unwrap();
     }
     {
-        let db = sled::Config::new().path(dir.path()).segment_size(8 * 1024 * 1024).open().unwrap();
+        let db = common::raw_sled(dir.path());
         let (key, value) = db.scan_prefix(b"S").next().unwrap().unwrap();
         let mut changed = value.to_vec();
         changed[1] ^= 0x80;

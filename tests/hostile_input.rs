@@ -341,17 +341,20 @@ fn a_replayed_command_returns_the_original_result_and_writes_nothing() {
 /// ignored, not refused as a conflicting reuse of the id. Nothing is written, which is safe, but
 /// the host is told its (different) command succeeded.
 #[test]
-fn finding_same_command_id_with_another_body_same_stream_is_reported_as_done() {
+fn the_same_command_id_with_another_body_on_the_same_stream_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (e, _) = seeded(dir.path());
     let id = Uuid::new_v4();
     let first = e.execute_json(&envelope(id, HAZARD_AT, hazard_body("H-1")).to_string()).unwrap();
     let head = e.store().head();
+    // The same command again is a retry: its first result, nothing written.
+    let again = e.execute_json(&envelope(id, HAZARD_AT, hazard_body("H-1")).to_string()).unwrap();
+    assert!(again.already_committed);
+    assert_eq!(again.events, first.events);
+    // Another body under the same id is refused, naming the field.
     let altered = with(envelope(id, HAZARD_AT, hazard_body("H-1")), "description", json!("完全不同的描述"));
-    let out = e.execute_json(&altered.to_string()).expect("currently accepted as a replay");
-    assert!(out.already_committed);
-    assert_eq!(out.events, first.events, "the original events are returned, not the new body's");
-    assert_eq!(e.store().head(), head);
+    let err = rejected(&e, &head, &altered.to_string());
+    assert_reason_is(&err, "/command_id", rule::DUPLICATE);
 }
 
 /// The same command_id with a body aimed at another stream: the derived event id is already

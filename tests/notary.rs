@@ -84,7 +84,7 @@ fn a_tampered_event_fails_verification() {
     };
     {
         // As an attacker with file access: rewrite one byte of event 12's payload in sled.
-        let db = sled::Config::new().path(dir.path()).segment_size(8 * 1024 * 1024).open().unwrap();
+        let db = common::raw_sled(dir.path());
         let mut key = vec![b'S'];
         key.extend_from_slice(&10u64.to_be_bytes());
         let mut value = db.get(&key).unwrap().expect("segment 10").to_vec();

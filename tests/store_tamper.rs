@@ -6,10 +6,8 @@ mod common;
 use anquan::store::*;
 use common::*;
 
-/// Opens the store's sled folder directly, as an attacker with file access would.
 fn raw_sled(dir: &std::path::Path) -> sled::Db {
-    // Same segment size as the store's backend (sled refuses a different one).
-    sled::Config::new().path(dir).segment_size(8 * 1024 * 1024).open().unwrap()
+    common::raw_sled(dir)
 }
 
 /// Writes 10 segments of 5 events each; event payloads are `marker-<position>`.

@@ -22,6 +22,9 @@ use std::sync::Mutex;
 use super::journal::{self, Journal};
 use super::{Backend, ScanIter, StorageError, WriteBatch, WriteOp};
 
+/// How long opening waits for sled's file lock to be released by a handle just dropped.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Reserved key holding the sequence number of the last batch applied.
 const SEQ_KEY: &[u8] = b"\xFFseq";
 
@@ -80,21 +83,30 @@ impl SledBackend {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir)?;
         remove_unfinished_sled_snapshots(&dir)?;
-        let db = sled::Config::new()
-            .path(&dir)
-            .segment_size(SLED_SEGMENT_SIZE)
-            .cache_capacity(options.cache_capacity)
-            // The store decides when to flush; sled's timer would only add unsynced flushes.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
-                {
-                    StorageError::Locked { path: dir.display().to_string(), reason: io.to_string() }
+        // Another handle in this process that was just dropped can hold sled's file lock for a
+        // moment (sled's own threads release it asynchronously): retry briefly before calling
+        // the folder locked.
+        let mut waited = std::time::Duration::ZERO;
+        let db = loop {
+            let opened = sled::Config::new()
+                .path(&dir)
+                .segment_size(SLED_SEGMENT_SIZE)
+                .cache_capacity(options.cache_capacity)
+                // The store decides when to flush; sled's timer would only add unsynced flushes.
+                .flush_every_ms(None)
+                .open();
+            match opened {
+                Ok(db) => break db,
+                Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
+                    if waited >= LOCK_WAIT {
+                        return Err(StorageError::Locked { path: dir.display().to_string(), reason: io.to_string() });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    waited += std::time::Duration::from_millis(20);
                 }
-                other => StorageError::Sled(other),
-            })?;
+                Err(other) => return Err(StorageError::Sled(other)),
+            }
+        };
         let log_file = File::options().read(true).write(true).open(dir.join("db"))?;
         let (journal, live) = Journal::open(&dir.join("anquan.journal"), options.journal_capacity)?;
         let applied_seq = match db.get(SEQ_KEY)? {

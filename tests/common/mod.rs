@@ -34,3 +34,19 @@ pub fn options_with_clock() -> (StoreOptions, ManualClock) {
 pub fn open(dir: &std::path::Path) -> EventStore {
     EventStore::open(dir).expect("open store")
 }
+
+/// Opens the store's sled folder directly, as an attacker with file access would (same segment
+/// size as the store's backend; sled refuses another). Retries while a store handle dropped a
+/// moment ago still holds sled's lock.
+pub fn raw_sled(dir: &std::path::Path) -> sled::Db {
+    for _ in 0..100 {
+        match sled::Config::new().path(dir).segment_size(8 * 1024 * 1024).open() {
+            Ok(db) => return db,
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("raw sled open failed: {e}"),
+        }
+    }
+    panic!("sled's lock was never released")
+}
