@@ -98,6 +98,36 @@ enum Cmd {
         #[arg(long)]
         public_key: String,
     },
+    /// Accident statistics for a year against the year before, by category and in total
+    /// (incidents, deaths, injuries, direct loss; absolute and percent change).
+    ///
+    /// Example: anquan stats --year 2017 --as-of 2018-06-30T00:00:00Z --format json
+    Stats {
+        #[arg(long)]
+        year: i32,
+        #[arg(long)]
+        community: Option<String>,
+        #[command(flatten)]
+        view: View,
+    },
+    /// The hazard ledger (隐患台账): open hazards by grade, community and category, and with
+    /// --overdue those past their deadline on the --as-of day (default now).
+    ///
+    /// Example: anquan hazards --overdue --format json
+    Hazards {
+        #[arg(long)]
+        overdue: bool,
+        #[command(flatten)]
+        view: View,
+    },
+    /// The four don't-let-go (四不放过) of one incident: each condition, its evidence, what is missing.
+    ///
+    /// Example: anquan trail osha-101
+    Trail {
+        incident: String,
+        #[command(flatten)]
+        view: View,
+    },
     /// Import incident records kept by another system from CSV, through a TOML column mapping.
     /// Reports rows imported, rejected and flagged with reasons, and deaths by year. Re-running
     /// the same file imports nothing twice.
@@ -111,6 +141,46 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// How a query is asked and shown.
+#[derive(clap::Args)]
+struct View {
+    /// State as recorded up to this time (RFC 3339); default: now, everything recorded.
+    #[arg(long)]
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// `table` for people, `json` for machines.
+    #[arg(long, default_value = "table")]
+    format: String,
+}
+
+impl View {
+    fn json(&self) -> Result<bool> {
+        match self.format.as_str() {
+            "table" => Ok(false),
+            "json" => Ok(true),
+            other => anyhow::bail!("unknown --format {other:?}: use table or json"),
+        }
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.as_of.unwrap_or_else(chrono::Utc::now)
+    }
+}
+
+/// Every projection, folded from the log up to the --as-of time.
+fn projections(store: &EventStore, view: &View) -> Result<anquan::projections::AllProjections> {
+    let end = match view.as_of {
+        Some(t) => store.position_as_of(anquan::store::Timestamp::from_chrono(t))?,
+        None => store.head().next_position,
+    };
+    let mut all = anquan::projections::AllProjections::default();
+    anquan::projections::replay_all_range(store, &mut all, 0, end)?;
+    Ok(all)
+}
+
+fn pct(p: Option<f64>) -> String {
+    p.map(|v| format!("{v:+.1}%")).unwrap_or_else(|| "—".into())
 }
 
 fn main() -> ExitCode {
@@ -170,6 +240,95 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Import { file, all_or_nothing, json } => import(&cli.store, &file, all_or_nothing, json),
         Cmd::ImportCsv { file, mapping, json } => import_csv(&cli.store, &file, &mapping, json),
+        Cmd::Stats { year, community, view } => {
+            let json = view.json()?;
+            let store = open_existing(&cli.store)?;
+            let all = projections(&store, &view)?;
+            let Some(yoy) = all.accident_stats.year_on_year(year, community.as_deref()) else {
+                anyhow::bail!("no statistics for {year}")
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&yoy)?);
+                return Ok(());
+            }
+            println!("{year} against {} ({})", year - 1, community.as_deref().unwrap_or("all communities"));
+            println!(
+                "{:<22} {:>17} {:>17} {:>17} {:>26}",
+                "category", "incidents", "deaths", "injuries", "direct loss (yuan)"
+            );
+            for line in yoy.categories.iter().chain(std::iter::once(&yoy.total)) {
+                let name = line.category.as_deref().unwrap_or("TOTAL");
+                let cell = |c: &anquan::projections::accident_stats::Change| {
+                    format!("{}→{} {}", c.previous, c.current, pct(c.percent))
+                };
+                println!(
+                    "{:<22} {:>17} {:>17} {:>17} {:>26}",
+                    name,
+                    cell(&line.incidents),
+                    cell(&line.deaths),
+                    cell(&line.injuries),
+                    cell(&line.direct_loss_yuan)
+                );
+            }
+            Ok(())
+        }
+        Cmd::Hazards { overdue, view } => {
+            let json = view.json()?;
+            let store = open_existing(&cli.store)?;
+            let all = projections(&store, &view)?;
+            let open = all.hazard_ledger.open_hazards();
+            let late = if overdue { all.hazard_ledger.overdue(view.now()) } else { Vec::new() };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "open": open, "overdue": late }))?);
+                return Ok(());
+            }
+            println!("open hazards: {} ({} major)", open.total, open.major);
+            for (grade, n) in &open.by_grade {
+                println!("  grade {grade:<12} {n:>6}");
+            }
+            for (community, n) in &open.by_community {
+                println!("  community {community:<24} {n:>6}");
+            }
+            if overdue {
+                println!("overdue on {}: {}", view.now().date_naive(), late.len());
+                for h in late.iter().take(50) {
+                    println!(
+                        "  {:<20} {:<16} deadline {}  {} days over{}",
+                        h.hazard_id,
+                        h.community_id,
+                        h.deadline,
+                        h.days_overdue,
+                        if h.listed { "  挂牌督办" } else { "" }
+                    );
+                }
+            }
+            Ok(())
+        }
+        Cmd::Trail { incident, view } => {
+            let json = view.json()?;
+            let store = open_existing(&cli.store)?;
+            let all = projections(&store, &view)?;
+            let Some(status) = all.trails.four_status(&incident, view.now()) else {
+                anyhow::bail!("no incident {incident} in this store")
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+                return Ok(());
+            }
+            println!(
+                "incident {}: open {} days{}",
+                status.incident_id,
+                status.days_open,
+                if status.closed { ", closed" } else { "" }
+            );
+            println!("{}", serde_json::to_string_pretty(&status.conditions)?);
+            if status.missing.is_empty() {
+                println!("all four conditions are met (四不放过)");
+            } else {
+                println!("missing: {}", status.missing.join(", "));
+            }
+            Ok(())
+        }
         Cmd::Keygen { out } => {
             use std::io::Read;
             anyhow::ensure!(!out.exists(), "{} exists; not overwriting a key", out.display());

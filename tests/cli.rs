@@ -183,3 +183,45 @@ fn keygen_sign_and_check_a_signed_head() {
     // keygen never overwrites a key.
     assert!(!anquan(&["keygen", "--out", key.to_str().unwrap()]).status.success());
 }
+
+#[test]
+fn stats_hazards_and_trail_answer_from_the_projections() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let s = store.to_str().unwrap();
+    let csv = dir.path().join("rows.csv");
+    std::fs::write(
+        &csv,
+        "id,incident_date,day_of_week,city,state,description,plan,citation\n\
+         1,2014-03-03,monday,tampa,florida,Worker fell from a ladder.,federal,yes\n\
+         2,2015-03-02,monday,tampa,florida,Worker fell from a roof.,federal,yes\n\
+         3,2015-05-05,tuesday,miami,florida,Worker was electrocuted by a power line.,state,no\n",
+    )
+    .unwrap();
+    let mapping = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/osha_fatalities/mapping.toml");
+    assert!(anquan(&["import-csv", csv.to_str().unwrap(), "--mapping", mapping, "--store", s]).status.success());
+
+    let out = anquan(&["stats", "--year", "2015", "--store", s, "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    // 2014: one death; 2015: two (+100%).
+    assert_eq!(v["total"]["deaths"]["previous"], 1);
+    assert_eq!(v["total"]["deaths"]["current"], 2);
+    assert_eq!(v["total"]["deaths"]["percent"], 100.0);
+    let table = text(&anquan(&["stats", "--year", "2015", "--store", s]).stdout);
+    assert!(table.contains("TOTAL") && table.contains("1→2 +100.0%"), "{table}");
+    // As of a time before anything was recorded there is nothing to compare.
+    let out = anquan(&["stats", "--year", "2015", "--store", s, "--as-of", "2000-01-01T00:00:00Z", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap_or_default();
+    assert!(!out.status.success() || v["total"]["deaths"]["current"] == 0, "{}", text(&out.stdout));
+
+    let out = anquan(&["trail", "osha-3", "--store", s, "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(v["missing"].as_array().unwrap().len(), 4, "{v}");
+    assert!(!anquan(&["trail", "nope", "--store", s]).status.success());
+
+    let out = anquan(&["hazards", "--store", s, "--format", "json"]);
+    assert!(out.status.success());
+    assert!(!anquan(&["hazards", "--store", s, "--format", "xml"]).status.success());
+}
