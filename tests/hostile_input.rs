@@ -404,7 +404,7 @@ fn bidi_and_zero_width_characters_are_refused_in_free_text() {
 /// first `actor` is silently discarded (a validator and a logger that read the first member
 /// would disagree with what was executed). The reverse order is refused at `/actor`.
 #[test]
-fn finding_duplicate_json_members_last_one_wins() {
+fn duplicate_json_members_are_refused_naming_the_member() {
     let dir = tempfile::tempdir().unwrap();
     let (e, head) = seeded(dir.path());
     let body = hazard_body("H-DUP").to_string();
@@ -414,11 +414,18 @@ fn finding_duplicate_json_members_last_one_wins() {
             Uuid::new_v4()
         )
     };
-    let err = rejected(&e, &head, &doc("grid-8", "evil/../x"));
-    assert_reason(&err, "/actor", schema_rule("pattern"));
-    e.execute_json(&doc("evil/../x", "grid-8")).expect("currently accepted");
-    let last = e.store().read_all(head.next_position, anquan::store::Direction::Forward, 1).unwrap();
-    assert_eq!(&*last[0].actor, "grid-8");
+    for (a, b) in [("grid-8", "evil/../x"), ("evil/../x", "grid-8"), ("grid-8", "grid-8")] {
+        let err = rejected(&e, &head, &doc(a, b));
+        assert_reason_is(&err, "/actor", rule::DUPLICATE);
+    }
+    // Nested too: a repeated member inside the command body.
+    let nested = hazard_body("H-DUP").to_string().replacen('{', r#"{"category":"fire","#, 1);
+    let doc = format!(
+        r#"{{"command_id":"{}","actor":"grid-8","issued_at":"{HAZARD_AT}","command":{nested}}}"#,
+        Uuid::new_v4()
+    );
+    let err = rejected(&e, &head, &doc);
+    assert_reason_is(&err, "/command/category", rule::DUPLICATE);
 }
 
 /// Pathological JSON is refused by the parser with a clear `malformed` error.

@@ -197,9 +197,90 @@ fn schema_errors(v: &jsonschema::Validator, instance: &Value, prefix: &str) -> V
 
 /// Parses and validates a command envelope from JSON; every error names its field and rule.
 pub fn parse_command_json(json: &str) -> Result<CommandEnvelope, Vec<Rejection>> {
+    // serde_json keeps the last of repeated members, so `{"actor":"bad","actor":"ok"}` would
+    // hide the first value from every check: refuse repeats, naming where.
+    no_duplicate_members(json)?;
     let value: Value =
         serde_json::from_str(json).map_err(|e| vec![Rejection::new("", rule::MALFORMED, format!("not JSON: {e}"))])?;
     parse_command_value(&value)
+}
+
+/// Walks the JSON once and fails on the first object that repeats a member name.
+fn no_duplicate_members(json: &str) -> Result<(), Vec<Rejection>> {
+    use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+
+    struct Walk(String);
+
+    impl<'de> DeserializeSeed<'de> for Walk {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Walk {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let path = format!("{}/{}", self.0, key.replace('~', "~0").replace('/', "~1"));
+                if !seen.insert(key) {
+                    return Err(A::Error::custom(format!("{DUPLICATE_MARK}{path}")));
+                }
+                map.next_value_seed(Walk(path))?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0usize;
+            while seq.next_element_seed(Walk(format!("{}/{i}", self.0)))?.is_some() {
+                i += 1;
+            }
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+
+    const DUPLICATE_MARK: &str = "duplicate member at ";
+    let mut de = serde_json::Deserializer::from_str(json);
+    match Walk(String::new()).deserialize(&mut de) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let msg = e.to_string();
+            match msg.strip_prefix(DUPLICATE_MARK) {
+                Some(rest) => {
+                    let path = rest.split(" at line").next().unwrap_or(rest).to_string();
+                    Err(vec![Rejection::new(
+                        path.clone(),
+                        rule::DUPLICATE,
+                        format!("member {path} appears more than once"),
+                    )])
+                }
+                // Not JSON at all: the parse below reports it.
+                None => Ok(()),
+            }
+        }
+    }
 }
 
 /// As [`parse_command_json`], from an already parsed JSON value.
