@@ -428,8 +428,7 @@ fn run(cli: Cli) -> Result<()> {
 
 fn import_csv(dir: &PathBuf, file: &PathBuf, mapping: &PathBuf, json: bool) -> Result<()> {
     let text = std::fs::read_to_string(mapping).with_context(|| format!("cannot read {}", mapping.display()))?;
-    let mapping =
-        anquan::csv_import::Mapping::from_toml(&text).with_context(|| format!("in {}", mapping_name(mapping)))?;
+    let mapping = anquan::csv_import::Mapping::from_toml(&text).with_context(|| format!("in {}", mapping.display()))?;
     let input = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
     let store =
         EventStore::open(dir).with_context(|| format!("cannot open or create the store at {}", dir.display()))?;
@@ -461,10 +460,6 @@ fn import_csv(dir: &PathBuf, file: &PathBuf, mapping: &PathBuf, json: bool) -> R
         println!("  {y}  {n:>6}");
     }
     Ok(())
-}
-
-fn mapping_name(p: &std::path::Path) -> String {
-    p.display().to_string()
 }
 
 fn import(dir: &PathBuf, file: &str, all_or_nothing: bool, json: bool) -> Result<()> {
