@@ -8,10 +8,12 @@
 
 pub mod codec;
 pub mod csv_import;
+pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod notary;
 pub mod projections;
+pub mod report;
 pub mod storage;
 pub mod store;
 pub mod transfer;

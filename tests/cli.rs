@@ -10,25 +10,45 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_string()
 }
 
+/// A small demo district: quick, yet with every kind of record the full one has.
+const SMALL: [&str; 2] = ["--scale", "0.05"];
+
+fn demo(store: &str) -> String {
+    let mut args = vec!["demo", "--store", store, "--lang", "en"];
+    args.extend(SMALL);
+    let out = anquan(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
 #[test]
-fn demo_then_inspect_then_verify() {
+fn demo_prints_the_bureau_heads_screen_then_inspect_then_verify() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let s = store.to_str().unwrap();
-    let out = anquan(&["demo", "--store", s, "--hazards", "40"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    assert!(stdout.contains("hash chain intact"), "{stdout}");
-    assert!(stdout.contains("hazard.reported"), "{stdout}");
+    let stdout = demo(s);
+    for section in [
+        "1. 2026 against 2025",
+        "2. ",
+        "3. communities without a fatal accident",
+        "4. open hazards",
+        "5. incidents with the four conditions",
+        "6. verify:",
+        "hash chain intact",
+    ] {
+        assert!(stdout.contains(section), "missing {section:?} in\n{stdout}");
+    }
+    assert!(stdout.contains("TOTAL"), "{stdout}");
 
     let head = anquan(&["head", "--store", s]);
     assert!(head.status.success());
     let head_out = text(&head.stdout);
     let verify = anquan(&["verify", "--store", s]);
     assert!(verify.status.success(), "{}", text(&verify.stderr));
-    // The head hash verify recomputes is the one `head` reports.
+    // The head hash verify recomputes is the one `head` reports, and the one the demo printed.
     let hash = head_out.lines().find_map(|l| l.strip_prefix("head hash ")).unwrap().trim().to_string();
     assert!(text(&verify.stdout).contains(&hash));
+    assert!(stdout.contains(&hash));
 
     let streams = anquan(&["streams", "--store", s, "--prefix", "hazard-", "--limit", "5"]);
     let listed = text(&streams.stdout);
@@ -38,9 +58,51 @@ fn demo_then_inspect_then_verify() {
     assert!(history.status.success());
     assert!(text(&history.stdout).contains("\"type\":\"hazard.reported\""), "{}", text(&history.stdout));
 
-    // A second demo run appends to the same store and still verifies.
-    assert!(anquan(&["demo", "--store", s, "--hazards", "8"]).status.success());
-    assert!(anquan(&["verify", "--store", s]).status.success());
+    // Running the demo again into its own store writes nothing new: same head.
+    let again = demo(s);
+    assert!(again.contains("→ 0 events"), "{again}");
+    assert!(again.contains(&hash), "{again}");
+    // Into someone else's store it refuses and writes nothing.
+    let other = dir.path().join("other");
+    let csv = tiny_csv(dir.path());
+    assert!(anquan(&["import-csv", csv.to_str().unwrap(), "--mapping", MAPPING, "--store", other.to_str().unwrap()])
+        .status
+        .success());
+    let before = text(&anquan(&["head", "--store", other.to_str().unwrap()]).stdout);
+    let out = anquan(&["demo", "--store", other.to_str().unwrap(), "--scale", "0.05"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("needs an empty folder"), "{}", text(&out.stderr));
+    assert_eq!(text(&anquan(&["head", "--store", other.to_str().unwrap()]).stdout), before);
+}
+
+#[test]
+fn the_demo_is_reproducible_and_its_seed_matters() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = |name: &str, seed: &str| {
+        let s = dir.path().join(name);
+        let out = anquan(&["demo", "--store", s.to_str().unwrap(), "--scale", "0.02", "--seed", seed]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&anquan(&["head", "--store", s.to_str().unwrap()]).stdout).lines().nth(1).unwrap().to_string()
+    };
+    let (a, b, c) = (head("a", "7"), head("b", "7"), head("c", "8"));
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+const MAPPING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/osha_fatalities/mapping.toml");
+
+/// Three fatality rows in the OSHA file's shape: 2014 one death, 2015 two.
+fn tiny_csv(dir: &std::path::Path) -> std::path::PathBuf {
+    let csv = dir.join("rows.csv");
+    std::fs::write(
+        &csv,
+        "id,incident_date,day_of_week,city,state,description,plan,citation\n\
+         1,2014-03-03,monday,tampa,florida,Worker fell from a ladder.,federal,yes\n\
+         2,2015-03-02,monday,tampa,florida,Worker fell from a roof.,federal,yes\n\
+         3,2015-05-05,tuesday,miami,florida,Worker was electrocuted by a power line.,state,no\n",
+    )
+    .unwrap();
+    csv
 }
 
 #[test]
@@ -55,7 +117,7 @@ fn bad_input_is_one_clear_sentence_and_a_failing_exit_code() {
     assert!(!missing.exists(), "inspecting must not create a store");
 
     let store = dir.path().join("s");
-    assert!(anquan(&["demo", "--store", store.to_str().unwrap(), "--hazards", "4"]).status.success());
+    demo(store.to_str().unwrap());
     let out = anquan(&["history", "hazard-does-not-exist", "--store", store.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("has no events"));
@@ -71,7 +133,7 @@ fn export_then_import_restores_an_identical_store() {
     let b = dir.path().join("b");
     let file = dir.path().join("events.jsonl");
     let (a, b, f) = (a.to_str().unwrap(), b.to_str().unwrap(), file.to_str().unwrap());
-    assert!(anquan(&["demo", "--store", a, "--hazards", "30"]).status.success());
+    demo(a);
     let out = anquan(&["export", "--store", a, "--out", f]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let lines = std::fs::read_to_string(&file).unwrap();
@@ -161,7 +223,7 @@ fn keygen_sign_and_check_a_signed_head() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s");
     let (s, key, signed) = (store.to_str().unwrap(), dir.path().join("k"), dir.path().join("head.json"));
-    assert!(anquan(&["demo", "--store", s, "--hazards", "6"]).status.success());
+    demo(s);
     let out = anquan(&["keygen", "--out", key.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let public = text(&out.stdout).trim().strip_prefix("public key ").unwrap().to_string();
@@ -171,7 +233,8 @@ fn keygen_sign_and_check_a_signed_head() {
         |public: &str| anquan(&["check-signature", signed.to_str().unwrap(), "--store", s, "--public-key", public]);
     assert!(check(&public).status.success());
     // The log grows: the signed prefix still checks.
-    assert!(anquan(&["demo", "--store", s, "--hazards", "2"]).status.success());
+    let csv = tiny_csv(dir.path());
+    assert!(anquan(&["import-csv", csv.to_str().unwrap(), "--mapping", MAPPING, "--store", s]).status.success());
     assert!(check(&public).status.success());
     // Another key does not.
     let other = dir.path().join("k2");
@@ -189,39 +252,151 @@ fn stats_hazards_and_trail_answer_from_the_projections() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s");
     let s = store.to_str().unwrap();
-    let csv = dir.path().join("rows.csv");
-    std::fs::write(
-        &csv,
-        "id,incident_date,day_of_week,city,state,description,plan,citation\n\
-         1,2014-03-03,monday,tampa,florida,Worker fell from a ladder.,federal,yes\n\
-         2,2015-03-02,monday,tampa,florida,Worker fell from a roof.,federal,yes\n\
-         3,2015-05-05,tuesday,miami,florida,Worker was electrocuted by a power line.,state,no\n",
-    )
-    .unwrap();
-    let mapping = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/osha_fatalities/mapping.toml");
+    let csv = tiny_csv(dir.path());
+    let mapping = MAPPING;
     assert!(anquan(&["import-csv", csv.to_str().unwrap(), "--mapping", mapping, "--store", s]).status.success());
 
     let out = anquan(&["stats", "--year", "2015", "--store", s, "--format", "json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
     // 2014: one death; 2015: two (+100%).
-    assert_eq!(v["total"]["deaths"]["previous"], 1);
-    assert_eq!(v["total"]["deaths"]["current"], 2);
-    assert_eq!(v["total"]["deaths"]["percent"], 100.0);
+    let total = &v["comparison"]["total"];
+    assert_eq!(total["deaths"]["previous"], 1);
+    assert_eq!(total["deaths"]["current"], 2);
+    assert_eq!(total["deaths"]["percent"], 100.0);
     let table = text(&anquan(&["stats", "--year", "2015", "--store", s]).stdout);
-    assert!(table.contains("TOTAL") && table.contains("1→2 +100.0%"), "{table}");
+    assert!(table.contains("TOTAL") && table.contains("1→2") && table.contains("+100.0%"), "{table}");
     // As of a time before anything was recorded there is nothing to compare.
     let out = anquan(&["stats", "--year", "2015", "--store", s, "--as-of", "2000-01-01T00:00:00Z", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap_or_default();
-    assert!(!out.status.success() || v["total"]["deaths"]["current"] == 0, "{}", text(&out.stdout));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(v["comparison"]["total"]["deaths"]["current"], 0, "{}", text(&out.stdout));
 
     let out = anquan(&["trail", "osha-3", "--store", s, "--format", "json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
-    assert_eq!(v["missing"].as_array().unwrap().len(), 4, "{v}");
+    assert_eq!(v["four"]["missing"].as_array().unwrap().len(), 4, "{v}");
     assert!(!anquan(&["trail", "nope", "--store", s]).status.success());
 
     let out = anquan(&["hazards", "--store", s, "--format", "json"]);
     assert!(out.status.success());
     assert!(!anquan(&["hazards", "--store", s, "--format", "xml"]).status.success());
+}
+
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let out = anquan(args);
+    assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    serde_json::from_str(&text(&out.stdout)).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&out.stdout)))
+}
+
+/// Every query command on the demo store answers what the library's projections answer,
+/// in each format and language, and `--as-of` shows the district as it was.
+#[test]
+fn query_commands_agree_with_the_projections_in_every_format() {
+    use anquan::projections::accident_stats::GroupBy;
+    use anquan::projections::Period;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let s = store.to_str().unwrap();
+    demo(s);
+    let as_of = "2026-11-30";
+    let at: chrono::DateTime<chrono::Utc> = "2026-11-30T15:59:59.999999Z".parse().unwrap();
+
+    let stats = json_of(&[
+        "stats",
+        "--store",
+        s,
+        "--as-of",
+        as_of,
+        "--by",
+        "community",
+        "--category",
+        "road_traffic",
+        "--format",
+        "json",
+    ]);
+    let hazards = json_of(&["hazards", "--store", s, "--as-of", as_of, "--overdue", "--listed", "--format", "json"]);
+    let incidents = json_of(&["incidents", "--store", s, "--as-of", as_of, "--open", "--format", "json"]);
+    let all = {
+        let store = anquan::store::EventStore::open(&store).unwrap();
+        anquan::projections::rebuild_all(&store).unwrap()
+    };
+    let (y26, y25) = (Period::year(2026).unwrap(), Period::year(2025).unwrap());
+    let expected = all.accident_stats.compare(y26, y25, GroupBy::Community, Some("road_traffic"), None);
+    assert_eq!(stats["comparison"], serde_json::to_value(&expected).unwrap());
+    assert!(!expected.lines.is_empty());
+    assert_eq!(hazards["overdue"].as_array().unwrap().len(), all.hazard_ledger.overdue(at).len());
+    assert!(!hazards["overdue"].as_array().unwrap().is_empty(), "the demo has overdue hazards");
+    assert_eq!(hazards["listed"].as_array().unwrap().len(), all.hazard_ledger.listed_for_supervision(true).len());
+    assert_eq!(hazards["open"]["total"], all.hazard_ledger.open_hazards().total);
+    let open: Vec<_> =
+        all.trails.incidents().filter(|t| !all.trails.four_status(&t.incident_id, at).unwrap().closed).collect();
+    assert_eq!(incidents.as_array().unwrap().len(), open.len());
+    assert!(incidents.as_array().unwrap().iter().all(|i| i["closed"] == false));
+
+    // CSV: a header and one row per line plus the total, codes not labels.
+    let out = anquan(&["stats", "--store", s, "--as-of", as_of, "--format", "csv"]);
+    let csv = text(&out.stdout);
+    let rows: Vec<&str> = csv.lines().collect();
+    let by_category = all.accident_stats.compare(y26, y25, GroupBy::Category, None, None);
+    assert_eq!(rows.len(), 1 + by_category.lines.len() + 1, "{csv}");
+    assert!(rows[0].starts_with("category,incidents 2025,incidents 2026,incidents %"), "{csv}");
+    let total: Vec<&str> = rows.last().unwrap().split(',').collect();
+    assert_eq!(total[0], "total");
+    assert_eq!(total[2], by_category.total.current.incidents.to_string());
+
+    // Chinese labels.
+    let zh = text(&anquan(&["stats", "--store", s, "--as-of", as_of, "--lang", "zh"]).stdout);
+    assert!(zh.contains("合计") && zh.contains("道路交通") && zh.contains("死亡"), "{zh}");
+    let zh = text(&anquan(&["incidents", "--store", s, "--lang", "zh"]).stdout);
+    assert!(zh.contains("起事故"), "{zh}");
+
+    // Time travel: a year earlier the ledger and the incident list were different, and a
+    // stream's history shows only what was recorded by then.
+    let earlier = json_of(&["incidents", "--store", s, "--as-of", "2025-11-30", "--format", "json"]);
+    let now = json_of(&["incidents", "--store", s, "--as-of", as_of, "--format", "json"]);
+    assert!(earlier.as_array().unwrap().len() < now.as_array().unwrap().len());
+    let inc = &earlier[0]["incident_id"];
+    let stream = format!("incident-{}", inc.as_str().unwrap());
+    let full = json_of(&["history", &stream, "--store", s, "--format", "json"]);
+    let first_at = full[0]["recorded_at"].as_str().unwrap().to_string();
+    let cut = json_of(&["history", &stream, "--store", s, "--format", "json", "--as-of", &first_at]);
+    assert!(!cut.as_array().unwrap().is_empty() && cut.as_array().unwrap().len() <= full.as_array().unwrap().len());
+    assert!(cut.as_array().unwrap().iter().all(|e| e["recorded_at"].as_str().unwrap() <= first_at.as_str()));
+
+    // A trail of a demo incident names its four conditions.
+    let trail = json_of(&["trail", inc.as_str().unwrap(), "--store", s, "--format", "json"]);
+    assert_eq!(trail["four"]["conditions"].as_array().unwrap().len(), 4);
+
+    // Bad input: an unknown --by, a malformed --as-of, an unknown incident.
+    for bad in [
+        vec!["stats", "--store", s, "--by", "weather"],
+        vec!["stats", "--store", s, "--as-of", "yesterday"],
+        vec!["trail", "no-such-incident", "--store", s],
+    ] {
+        let out = anquan(&bad);
+        assert!(!out.status.success(), "{bad:?}");
+        assert!(text(&out.stderr).contains("error"), "{bad:?}: {}", text(&out.stderr));
+    }
+}
+
+/// Every command's help carries an example.
+#[test]
+fn every_command_has_help_with_an_example() {
+    let out = anquan(&["--help"]);
+    let help = text(&out.stdout);
+    let commands: Vec<String> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() >= 15, "{help}");
+    for c in commands {
+        let out = anquan(&[&c, "--help"]);
+        assert!(out.status.success(), "{c}");
+        assert!(text(&out.stdout).contains("Example: anquan "), "{c} --help has no example:\n{}", text(&out.stdout));
+    }
 }

@@ -219,6 +219,62 @@ fn action(a: EnforcementAction, fine: Option<u64>) -> CommandEnvelope {
     )
 }
 
+fn work_hours(year: i32, month: u32, hours_worked: u64, headcount: u32) -> CommandEnvelope {
+    envelope(
+        "officer-1",
+        "2025-02-03T00:00:00Z",
+        EnterpriseCommand::RecordWorkHours(RecordWorkHours {
+            enterprise_id: id(E),
+            year,
+            month,
+            hours_worked,
+            headcount,
+        }),
+    )
+}
+
+fn work_case(case: &str, class: WorkCaseClass, days_away: u32, restricted_days: u32) -> CommandEnvelope {
+    envelope(
+        "officer-1",
+        "2025-02-03T00:00:00Z",
+        EnterpriseCommand::RecordWorkInjuryCase(RecordWorkInjuryCase {
+            enterprise_id: id(E),
+            case_id: id(case),
+            occurred_on: date("2025-01-20"),
+            class,
+            days_away,
+            restricted_days,
+            incident_id: None,
+            description: "手部挤伤".into(),
+        }),
+    )
+}
+
+/// Hours are bounded by what the headcount can work in the month; months are 1–12 and not in
+/// the future; a case's days fit its class; a case id is used once.
+#[test]
+fn work_hours_and_injury_cases_are_plausible_and_unique() {
+    // January: 31 days × 24 h × 10 people = 7,440 hours at most.
+    given(history([register_enterprise()])).when(work_hours(2025, 1, 7_440, 10)).accepted();
+    given(history([register_enterprise()]))
+        .when(work_hours(2025, 1, 7_441, 10))
+        .then_reject("/command/hours_worked", rule::OUT_OF_RANGE);
+    given(history([register_enterprise()])).when(work_hours(2025, 13, 1, 10)).then_reject("/command/month", rule::OUT_OF_RANGE);
+    given(history([register_enterprise()])).when(work_hours(2025, 3, 1, 10)).then_reject("/command/month", rule::IN_FUTURE);
+    given(history([register_enterprise()]))
+        .when(work_case("W1", WorkCaseClass::DaysAway, 0, 0))
+        .then_reject("/command/class", rule::MALFORMED);
+    given(history([register_enterprise()]))
+        .when(work_case("W1", WorkCaseClass::Death, 2, 0))
+        .then_reject("/command/class", rule::MALFORMED);
+    given(history([register_enterprise()]))
+        .when(work_case("W1", WorkCaseClass::RestrictedOrTransfer, 0, 6_001))
+        .then_reject("/command/restricted_days", rule::OUT_OF_RANGE);
+    given(history([register_enterprise(), work_case("W1", WorkCaseClass::OtherRecordable, 0, 0)]))
+        .when(work_case("W1", WorkCaseClass::OtherRecordable, 0, 0))
+        .then_reject("/command/case_id", rule::ALREADY_EXISTS);
+}
+
 #[test]
 fn supervision_grades_come_from_the_catalog_and_record_the_previous_one() {
     given(history([register_enterprise()]))
@@ -432,9 +488,18 @@ fn every_lifecycle() -> Vec<CommandEnvelope> {
         name(),
         reassess(true),
         indicator(vec![("fire", 1)]),
+        community(CommunityCommand::RecordEconomy(RecordEconomy {
+            community_id: id(C),
+            year: 2024,
+            gdp_10k_yuan: 1_000_000,
+            workers: 20_000,
+            source: "区统计年鉴".into(),
+        })),
         register_enterprise(),
         grade_enterprise("A"),
         action(EnforcementAction::Fine, Some(1)),
+        work_hours(2025, 1, 1_000, 10),
+        work_case("W1", WorkCaseClass::DaysAway, 3, 0),
         record(injury_data()),
         envelope(
             "hospital-3",

@@ -801,3 +801,111 @@ fn promotion_projects_and_interventions_per_community_and_category() {
     let ba = p.before_after("P1");
     assert_eq!((ba[0].change.absolute, ba[0].change.percent), (-14, Some(-35.0)));
 }
+
+// ---- KPIs with recorded denominators (DESIGN.md §3) -----------------------------------------
+
+#[test]
+fn gdp_worker_and_work_hour_rates_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    register(&e, "qu-a", 200_000, "2025-01-02T02:00:00Z");
+    register(&e, "qu-b", 100_000, "2025-01-02T02:00:00Z");
+    // qu-a: GDP 5,000,000 万元 = 500 亿元, 80,000 workers. qu-b records nothing.
+    run(
+        &e,
+        "stats-bureau",
+        "2025-03-01T02:00:00Z",
+        json!({"type": "community.record_economy", "community_id": "qu-a", "year": 2025,
+               "gdp_10k_yuan": 4_000_000u64, "workers": 70_000, "source": "初步核算"}),
+    );
+    // A later record for the year replaces the first.
+    run(
+        &e,
+        "stats-bureau",
+        "2025-04-01T02:00:00Z",
+        json!({"type": "community.record_economy", "community_id": "qu-a", "year": 2025,
+               "gdp_10k_yuan": 5_000_000u64, "workers": 80_000, "source": "区统计年鉴"}),
+    );
+    incident(&e, "K1", "qu-a", "production", "2025-05-01T02:00:00Z", 2, 0, 1_000);
+    incident(&e, "K2", "qu-a", "road_traffic", "2025-05-02T02:00:00Z", 1, 0, 1_000);
+    incident(&e, "K3", "qu-b", "production", "2025-05-03T02:00:00Z", 3, 0, 1_000);
+    let stats: AccidentStats = rebuild(e.store()).unwrap();
+    // Only qu-a has figures: deaths 2 + 1 = 3; 3 ÷ 500 亿元 = 0.006 per 亿元.
+    // Work (graded, production-safety) deaths: K1's 2; 2 × 100,000 ÷ 80,000 = 2.5.
+    let r = stats.economic_rates(2025, None).unwrap();
+    assert_eq!((r.deaths, r.work_deaths, r.gdp_10k_yuan, r.workers), (3, 2, 5_000_000, 80_000));
+    assert_eq!(r.communities, vec!["qu-a".to_string()]);
+    assert_eq!(r.deaths_per_100m_yuan_gdp.map(|x| (x * 1e6).round() / 1e6), Some(0.006));
+    assert_eq!(round2(r.work_deaths_per_100k_workers), Some(2.5));
+    assert_eq!(stats.economic_rates(2025, Some("qu-b")).unwrap().deaths_per_100m_yuan_gdp, None);
+
+    // Enterprise E1: 2025-01..03 at 100,000 hours a month, 600 people; three cases.
+    run(
+        &e,
+        "bureau",
+        "2025-01-03T02:00:00Z",
+        json!({"type": "enterprise.register", "enterprise_id": "E1", "name": "机械厂", "community_id": "qu-a",
+               "industry": "manufacturing"}),
+    );
+    for m in 1..=3 {
+        run(
+            &e,
+            "officer",
+            "2025-04-02T02:00:00Z",
+            json!({"type": "enterprise.record_work_hours", "enterprise_id": "E1", "year": 2025, "month": m,
+                   "hours_worked": 100_000, "headcount": 600}),
+        );
+    }
+    for (case, class, away, restricted) in
+        [("W1", "days_away", 12, 0), ("W2", "restricted_or_transfer", 0, 5), ("W3", "other_recordable", 0, 0)]
+    {
+        run(
+            &e,
+            "officer",
+            "2025-04-02T02:00:00Z",
+            json!({"type": "enterprise.record_work_injury_case", "enterprise_id": "E1", "case_id": case,
+                   "occurred_on": "2025-02-10", "class": class, "days_away": away, "restricted_days": restricted,
+                   "incident_id": null, "description": "工伤"}),
+        );
+    }
+    let head = e.store().head().next_position;
+    // Refused, writing nothing: more hours than 600 people can work in February (600 × 28 × 24
+    // = 403,200), a case id used twice, a days-away case without days away.
+    for (body, field) in [
+        (
+            json!({"type": "enterprise.record_work_hours", "enterprise_id": "E1", "year": 2025, "month": 2,
+                "hours_worked": 403_201, "headcount": 600}),
+            "/command/hours_worked",
+        ),
+        (
+            json!({"type": "enterprise.record_work_injury_case", "enterprise_id": "E1", "case_id": "W1",
+                "occurred_on": "2025-02-11", "class": "other_recordable", "days_away": 0, "restricted_days": 0,
+                "incident_id": null, "description": "重复"}),
+            "/command/case_id",
+        ),
+        (
+            json!({"type": "enterprise.record_work_injury_case", "enterprise_id": "E1", "case_id": "W9",
+                "occurred_on": "2025-02-11", "class": "days_away", "days_away": 0, "restricted_days": 0,
+                "incident_id": null, "description": "x"}),
+            "/command/class",
+        ),
+    ] {
+        let cmd = json!({ "command_id": Uuid::new_v4().to_string(), "actor": "officer",
+                          "issued_at": "2025-04-03T02:00:00Z", "command": body });
+        match e.execute_json(&cmd.to_string()) {
+            Err(anquan::engine::EngineError::Rejected(r)) => assert_eq!(r.field, field, "{r}"),
+            other => panic!("expected a rejection at {field}, got {other:?}"),
+        }
+    }
+    assert_eq!(e.store().head().next_position, head);
+    // 300,000 hours; 3 recordable → TRIR = 3 × 200,000 ÷ 300,000 = 2.0; DART = 2 × 200,000 ÷
+    // 300,000 = 1.333; LTIFR (per million hours) = 1 × 1,000,000 ÷ 300,000 = 3.333;
+    // 千人负伤率 = 3 × 1,000 ÷ 600 = 5.0.
+    let stats: AccidentStats = rebuild(e.store()).unwrap();
+    let w = stats.work_injury_rates(Some("E1"), Period::year(2025).unwrap(), 1_000_000);
+    assert_eq!((w.hours_worked, w.recordable_cases, w.lost_workdays), (300_000, 3, 12));
+    assert_eq!(round2(w.trir), Some(2.0));
+    assert_eq!(round2(w.dart), Some(1.33));
+    assert_eq!(round2(w.ltifr), Some(3.33));
+    assert_eq!(round2(w.injuries_per_1000_workers), Some(5.0));
+}

@@ -243,6 +243,9 @@ pub fn allowed_roles(command_type: &str) -> &'static [Role] {
         }
         t if t.starts_with("incident.") => &[Investigator, BureauSupervisor],
         "enterprise.register" | "enterprise.assign_grade" | "enterprise.take_enforcement_action" => &[BureauSupervisor],
+        "enterprise.record_work_hours" | "enterprise.record_work_injury_case" => {
+            &[EnterpriseSafetyOfficer, BureauSupervisor]
+        }
         t if t.starts_with("community.") => &[CommunityCommittee, Administrator],
         t if t.starts_with("injury.") => &[CommunityCommittee, GridInspector],
         t if t.starts_with("project.") => &[CommunityCommittee],

@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::time::plus_years;
-use super::{rule, text, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_NAME};
+use super::{rule, text, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_NAME, MAX_TEXT};
 
 /// Largest population accepted for one community.
 pub const MAX_POPULATION: u32 = 50_000_000;
@@ -124,6 +124,23 @@ pub struct SetControlIndicator {
     pub set_by: String,
 }
 
+/// Economic denominators of a statistics year (统计年鉴): GDP and the industrial, mining and
+/// commercial workforce (工矿商贸从业人员), for deaths per 100 million yuan of GDP and per 100k
+/// workers. A later record for the same year replaces the earlier one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordEconomy {
+    pub community_id: EntityId,
+    /// Statistics year (China Standard Time).
+    pub year: i32,
+    /// GDP in units of 10,000 yuan (万元), as statistical yearbooks publish it.
+    pub gdp_10k_yuan: u64,
+    /// Industrial, mining and commercial workers (工矿商贸从业人员).
+    pub workers: u32,
+    /// Where the figures come from (e.g. 区统计年鉴 2025).
+    pub source: String,
+}
+
 command_enum!(
     /// Commands addressed to a community stream.
     CommunityCommand, community_id, StreamKind::Community, {
@@ -136,6 +153,7 @@ command_enum!(
     Name(NameSafeCommunity) = "community.name_safe_community",
     RecordReassessment(RecordReassessment) = "community.record_reassessment",
     SetControlIndicator(SetControlIndicator) = "community.set_control_indicator",
+    RecordEconomy(RecordEconomy) = "community.record_economy",
 });
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -229,6 +247,17 @@ pub struct ControlIndicatorSet {
     pub set_by: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EconomyRecorded {
+    pub community_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub year: i32,
+    pub gdp_10k_yuan: u64,
+    pub workers: u32,
+    pub source: String,
+}
+
 event_enum!(
     /// Events of a community stream (`community-{id}`).
     CommunityEvent, community_id, StreamKind::Community, {
@@ -241,6 +270,7 @@ event_enum!(
     Named(SafeCommunityNamed) = "community.named" v 1,
     Reassessed(CommunityReassessed) = "community.reassessed" v 1,
     ControlIndicatorSet(ControlIndicatorSet) = "community.control_indicator_set" v 1,
+    EconomyRecorded(EconomyRecorded) = "community.economy_recorded" v 1,
 });
 
 /// Safe-community programme stage.
@@ -475,6 +505,34 @@ impl Aggregate for Community {
                     set_by: c.set_by.clone(),
                 })
             }
+            CommunityCommand::RecordEconomy(c) => {
+                if !(2000..=2100).contains(&c.year) {
+                    return Err(Rejection::at(
+                        "year",
+                        rule::OUT_OF_RANGE,
+                        format!("year {} outside 2000–2100", c.year),
+                    ));
+                }
+                // A district's GDP is far below 10^12 万元 (10^16 yuan); anything above is a unit slip.
+                if c.gdp_10k_yuan == 0 || c.gdp_10k_yuan > 1_000_000_000_000 {
+                    return Err(Rejection::at(
+                        "gdp_10k_yuan",
+                        rule::OUT_OF_RANGE,
+                        format!("GDP {} (万元) must be positive and below 10^12", c.gdp_10k_yuan),
+                    ));
+                }
+                population("workers", c.workers)?;
+                text("source", &c.source, MAX_TEXT)?;
+                CommunityEvent::EconomyRecorded(EconomyRecorded {
+                    community_id,
+                    recorded_by,
+                    recorded_at,
+                    year: c.year,
+                    gdp_10k_yuan: c.gdp_10k_yuan,
+                    workers: c.workers,
+                    source: c.source.clone(),
+                })
+            }
         };
         Ok(vec![ev])
     }
@@ -487,7 +545,9 @@ impl Aggregate for Community {
             }
             CommunityEvent::PopulationRevised(e) => s.population = e.population,
             CommunityEvent::GridAdded(e) => s.grids.push(e.grid_id.clone()),
-            CommunityEvent::GridResponsibleAssigned(_) | CommunityEvent::ControlIndicatorSet(_) => {}
+            CommunityEvent::GridResponsibleAssigned(_)
+            | CommunityEvent::ControlIndicatorSet(_)
+            | CommunityEvent::EconomyRecorded(_) => {}
             CommunityEvent::CreationStarted(_) => s.programme = Programme::Creating,
             CommunityEvent::Assessed(e) => {
                 if e.passed {

@@ -64,12 +64,61 @@ pub struct TakeEnforcementAction {
     pub fine_yuan: Option<u64>,
 }
 
+/// Hours worked and headcount of one month (工时): the denominator of TRIR, DART, LTIFR and
+/// the GB 6441 rates. A later record for the same month replaces the earlier one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordWorkHours {
+    pub enterprise_id: EntityId,
+    pub year: i32,
+    /// 1–12.
+    pub month: u32,
+    pub hours_worked: u64,
+    /// Average headcount of the month (平均职工人数).
+    pub headcount: u32,
+}
+
+/// How a work injury case counts (recordability as in OSHA 29 CFR 1904; lost workdays as in
+/// GB 6441).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkCaseClass {
+    /// 死亡
+    Death,
+    /// Days away from work (歇工, lost time).
+    DaysAway,
+    /// Restricted work or job transfer (调岗/限制工作).
+    RestrictedOrTransfer,
+    /// Other recordable: medical treatment beyond first aid, no lost or restricted days.
+    OtherRecordable,
+}
+
+/// A case in the enterprise's work injury log (工伤台账).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordWorkInjuryCase {
+    pub enterprise_id: EntityId,
+    /// Unique within the enterprise.
+    pub case_id: EntityId,
+    pub occurred_on: NaiveDate,
+    pub class: WorkCaseClass,
+    /// Required (> 0) for a days-away case, 0 otherwise.
+    pub days_away: u32,
+    /// Required (> 0) for a restricted-work case; may accompany a days-away case.
+    pub restricted_days: u32,
+    /// The incident it arose from, if one was reported.
+    pub incident_id: Option<EntityId>,
+    pub description: String,
+}
+
 command_enum!(
     /// Commands addressed to an enterprise stream.
     EnterpriseCommand, enterprise_id, StreamKind::Enterprise, {
     Register(RegisterEnterprise) = "enterprise.register",
     AssignGrade(AssignSupervisionGrade) = "enterprise.assign_grade",
     TakeEnforcementAction(TakeEnforcementAction) = "enterprise.take_enforcement_action",
+    RecordWorkHours(RecordWorkHours) = "enterprise.record_work_hours",
+    RecordWorkInjuryCase(RecordWorkInjuryCase) = "enterprise.record_work_injury_case",
 });
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -108,12 +157,39 @@ pub struct EnforcementActionTaken {
     pub fine_yuan: Option<u64>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WorkHoursRecorded {
+    pub enterprise_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub year: i32,
+    pub month: u32,
+    pub hours_worked: u64,
+    pub headcount: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WorkInjuryCaseRecorded {
+    pub enterprise_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub case_id: EntityId,
+    pub occurred_on: NaiveDate,
+    pub class: WorkCaseClass,
+    pub days_away: u32,
+    pub restricted_days: u32,
+    pub incident_id: Option<EntityId>,
+    pub description: String,
+}
+
 event_enum!(
     /// Events of an enterprise stream (`enterprise-{id}`).
     EnterpriseEvent, enterprise_id, StreamKind::Enterprise, {
     Registered(EnterpriseRegistered) = "enterprise.registered" v 1,
     GradeAssigned(SupervisionGradeAssigned) = "enterprise.grade_assigned" v 1,
     EnforcementActionTaken(EnforcementActionTaken) = "enterprise.enforcement_action_taken" v 1,
+    WorkHoursRecorded(WorkHoursRecorded) = "enterprise.work_hours_recorded" v 1,
+    WorkInjuryCaseRecorded(WorkInjuryCaseRecorded) = "enterprise.work_injury_case_recorded" v 1,
 });
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -123,7 +199,12 @@ pub struct EnterpriseState {
     pub closed_and_banned: bool,
     /// Dates of fines, for the "penalised 3 times in 180 days" flag (Work Safety Law art. 113).
     pub fines: Vec<NaiveDate>,
+    /// Case ids of the work injury log, to refuse a second case under one id.
+    pub work_cases: std::collections::BTreeSet<EntityId>,
 }
+
+/// Most days one case can count (GB 6441 caps a case's lost workdays at 6,000).
+pub const MAX_CASE_DAYS: u32 = 6_000;
 
 /// The enterprise aggregate.
 pub struct Enterprise;
@@ -225,6 +306,88 @@ impl Aggregate for Enterprise {
                     fine_yuan: c.fine_yuan,
                 })
             }
+            EnterpriseCommand::RecordWorkHours(c) => {
+                if !(2000..=2100).contains(&c.year) {
+                    return Err(Rejection::at(
+                        "year",
+                        rule::OUT_OF_RANGE,
+                        format!("year {} outside 2000–2100", c.year),
+                    ));
+                }
+                let Some(first) = NaiveDate::from_ymd_opt(c.year, c.month, 1) else {
+                    return Err(Rejection::at("month", rule::OUT_OF_RANGE, format!("month {} outside 1–12", c.month)));
+                };
+                super::not_future_date("month", first, ctx)?;
+                // Nobody works more than every hour of the month.
+                let days = super::time::plus_months(first, 1).map_or(31, |next| (next - first).num_days()) as u64;
+                if c.hours_worked > u64::from(c.headcount) * days * 24 {
+                    return Err(Rejection::at(
+                        "hours_worked",
+                        rule::OUT_OF_RANGE,
+                        format!(
+                            "{} hours is more than {} people can work in a month of {days} days",
+                            c.hours_worked, c.headcount
+                        ),
+                    ));
+                }
+                EnterpriseEvent::WorkHoursRecorded(WorkHoursRecorded {
+                    enterprise_id,
+                    recorded_by,
+                    recorded_at,
+                    year: c.year,
+                    month: c.month,
+                    hours_worked: c.hours_worked,
+                    headcount: c.headcount,
+                })
+            }
+            EnterpriseCommand::RecordWorkInjuryCase(c) => {
+                if s.work_cases.contains(&c.case_id) {
+                    return Err(Rejection::at(
+                        "case_id",
+                        rule::ALREADY_EXISTS,
+                        format!("case {} is already in the work injury log", c.case_id),
+                    ));
+                }
+                super::not_future_date("occurred_on", c.occurred_on, ctx)?;
+                text("description", &c.description, MAX_TEXT)?;
+                for (name, days) in [("days_away", c.days_away), ("restricted_days", c.restricted_days)] {
+                    if days > MAX_CASE_DAYS {
+                        return Err(Rejection::at(
+                            name,
+                            rule::OUT_OF_RANGE,
+                            format!("{days} days exceeds {MAX_CASE_DAYS}"),
+                        ));
+                    }
+                }
+                let fits = match c.class {
+                    WorkCaseClass::Death => c.days_away == 0 && c.restricted_days == 0,
+                    WorkCaseClass::DaysAway => c.days_away > 0,
+                    WorkCaseClass::RestrictedOrTransfer => c.days_away == 0 && c.restricted_days > 0,
+                    WorkCaseClass::OtherRecordable => c.days_away == 0 && c.restricted_days == 0,
+                };
+                if !fits {
+                    return Err(Rejection::at(
+                        "class",
+                        rule::MALFORMED,
+                        format!(
+                            "a {:?} case cannot have {} days away and {} restricted days",
+                            c.class, c.days_away, c.restricted_days
+                        ),
+                    ));
+                }
+                EnterpriseEvent::WorkInjuryCaseRecorded(WorkInjuryCaseRecorded {
+                    enterprise_id,
+                    recorded_by,
+                    recorded_at,
+                    case_id: c.case_id.clone(),
+                    occurred_on: c.occurred_on,
+                    class: c.class,
+                    days_away: c.days_away,
+                    restricted_days: c.restricted_days,
+                    incident_id: c.incident_id.clone(),
+                    description: c.description.clone(),
+                })
+            }
         };
         Ok(vec![ev])
     }
@@ -238,6 +401,10 @@ impl Aggregate for Enterprise {
                 EnforcementAction::Fine => s.fines.push(e.decided_on),
                 _ => {}
             },
+            EnterpriseEvent::WorkHoursRecorded(_) => {}
+            EnterpriseEvent::WorkInjuryCaseRecorded(e) => {
+                s.work_cases.insert(e.case_id.clone());
+            }
         }
         s
     }

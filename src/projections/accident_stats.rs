@@ -34,6 +34,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::kpis::{Denominators, EconomicRates, WorkInjuryRates};
 use super::{percent, Period, Projection};
 use crate::domain::community::CommunityEvent;
 use crate::domain::incident::{Casualties, IncidentEvent, IncidentGrade};
@@ -54,8 +55,19 @@ pub struct IncidentFacts {
     pub grade: Option<IncidentGrade>,
 }
 
+/// The grade's code as the JSON schemas spell it.
+pub fn grade_code(g: IncidentGrade) -> &'static str {
+    match g {
+        IncidentGrade::Ordinary => "ordinary",
+        IncidentGrade::RelativelySerious => "relatively_serious",
+        IncidentGrade::Serious => "serious",
+        IncidentGrade::ExtraordinarilySerious => "extraordinarily_serious",
+    }
+}
+
 impl IncidentFacts {
-    fn day(&self) -> NaiveDate {
+    /// CST calendar date of the accident.
+    pub fn day(&self) -> NaiveDate {
         cst_date(self.occurred_at)
     }
 }
@@ -250,6 +262,61 @@ pub struct YearOnYear {
     pub total: YearOnYearLine,
 }
 
+/// How [`AccidentStats::compare`] groups its lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    /// Accident category code.
+    Category,
+    /// Community id.
+    Community,
+    /// Calendar month (both periods must start in January for months to line up).
+    Month,
+    /// Decree 493 grade (graded categories only).
+    Grade,
+}
+
+/// One line of a comparison: a group's figures in the current and the baseline period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComparisonLine {
+    /// Category code, community id, month `01`–`12` or grade code; `None` for the total.
+    pub key: Option<String>,
+    pub current: Totals,
+    pub baseline: Totals,
+    pub incidents: Change,
+    pub deaths: Change,
+    /// Serious plus minor injuries.
+    pub injuries: Change,
+    pub direct_loss_yuan: Change,
+}
+
+impl ComparisonLine {
+    fn new(key: Option<String>, baseline: Totals, current: Totals) -> Self {
+        Self {
+            key,
+            incidents: Change::new(baseline.incidents, current.incidents),
+            deaths: Change::new(baseline.deaths, current.deaths),
+            injuries: Change::new(baseline.injuries(), current.injuries()),
+            direct_loss_yuan: Change::new(baseline.direct_loss_yuan, current.direct_loss_yuan),
+            current,
+            baseline,
+        }
+    }
+}
+
+/// Two periods side by side, grouped (对比分析): the general form of 同比 and 环比.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub current: Period,
+    pub baseline: Period,
+    pub by: GroupBy,
+    pub category: Option<String>,
+    pub community: Option<String>,
+    /// Groups with an incident in either period, ordered by key.
+    pub lines: Vec<ComparisonLine>,
+    pub total: ComparisonLine,
+}
+
 /// Deaths and injuries per 100,000 population (每十万人口).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PopulationRate {
@@ -340,6 +407,8 @@ pub struct AccidentStats {
     communities: BTreeMap<String, CommunityFacts>,
     /// Running totals over `incidents`, by (community, category); `None` = all.
     cells: BTreeMap<(Option<String>, Option<String>), Buckets>,
+    /// GDP, workers, hours worked and work injury cases (the KPIs' denominators).
+    denominators: Denominators,
 }
 
 /// What a snapshot stores, in this field order.
@@ -347,6 +416,7 @@ pub struct AccidentStats {
 struct StatsStateRef<'a> {
     incidents: &'a BTreeMap<String, IncidentFacts>,
     communities: &'a BTreeMap<String, CommunityFacts>,
+    denominators: &'a Denominators,
 }
 
 /// [`StatsStateRef`], owned, for decoding.
@@ -354,18 +424,20 @@ struct StatsStateRef<'a> {
 struct StatsState {
     incidents: BTreeMap<String, IncidentFacts>,
     communities: BTreeMap<String, CommunityFacts>,
+    denominators: Denominators,
 }
 
 impl Serialize for AccidentStats {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        StatsStateRef { incidents: &self.incidents, communities: &self.communities }.serialize(serializer)
+        StatsStateRef { incidents: &self.incidents, communities: &self.communities, denominators: &self.denominators }
+            .serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for AccidentStats {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let StatsState { incidents, communities } = StatsState::deserialize(deserializer)?;
-        let mut s = Self { incidents, communities, cells: BTreeMap::new() };
+        let StatsState { incidents, communities, denominators } = StatsState::deserialize(deserializer)?;
+        let mut s = Self { incidents, communities, cells: BTreeMap::new(), denominators };
         let mut cells = BTreeMap::new();
         for f in s.incidents.values() {
             account(&mut cells, f, true);
@@ -478,6 +550,15 @@ impl AccidentStats {
         self.communities.get(id)
     }
 
+    /// Statistics years (CST) with at least one incident, ascending (reads the all-area
+    /// year buckets; a year whose only incident was revised away still has its incident).
+    pub fn incident_years(&self) -> Vec<i32> {
+        self.cells
+            .get(&(None, None))
+            .map(|b| b.years.iter().filter(|(_, t)| t.incidents > 0).map(|(y, _)| *y).collect())
+            .unwrap_or_default()
+    }
+
     fn matching<'a>(&'a self, filter: &'a StatsFilter) -> impl Iterator<Item = &'a IncidentFacts> + 'a {
         self.incidents.values().filter(move |f| filter.matches(f))
     }
@@ -548,6 +629,152 @@ impl AccidentStats {
             }
         }
         rows.into_iter().rev().map(|(grade, totals)| GradeRow { grade, totals }).collect()
+    }
+
+    /// Figures of `current` against `baseline`, grouped by category, community, month or grade,
+    /// within an optional category and community. Category and community groups read the
+    /// running totals; month and grade groups scan the matching incidents. The total covers
+    /// every matching incident, except by grade, where it covers the graded ones.
+    pub fn compare(
+        &self,
+        current: Period,
+        baseline: Period,
+        by: GroupBy,
+        category: Option<&str>,
+        community: Option<&str>,
+    ) -> Comparison {
+        let mut groups: BTreeMap<String, (Totals, Totals)> = BTreeMap::new();
+        match by {
+            GroupBy::Category | GroupBy::Community => {
+                for (c, cat) in self.cells.keys() {
+                    let key = match by {
+                        GroupBy::Category
+                            if c.as_deref() == community && category.is_none_or(|x| Some(x) == cat.as_deref()) =>
+                        {
+                            cat
+                        }
+                        GroupBy::Community
+                            if c.is_some()
+                                && cat.as_deref() == category
+                                && community.is_none_or(|x| Some(x) == c.as_deref()) =>
+                        {
+                            c
+                        }
+                        _ => continue,
+                    };
+                    let Some(key) = key else { continue };
+                    let (community, category) = (c.as_deref(), cat.as_deref());
+                    let b = self.cell_sum(community, category, baseline);
+                    let n = self.cell_sum(community, category, current);
+                    if b.incidents > 0 || n.incidents > 0 {
+                        groups.insert(key.clone(), (b, n));
+                    }
+                }
+            }
+            GroupBy::Month | GroupBy::Grade => {
+                for f in self.incidents.values() {
+                    if category.is_some_and(|c| c != f.category) || community.is_some_and(|c| c != f.community_id) {
+                        continue;
+                    }
+                    let day = f.day();
+                    let key = match by {
+                        GroupBy::Month => format!("{:02}", day.month()),
+                        _ => match f.grade {
+                            Some(g) => grade_code(g).to_string(),
+                            None => continue,
+                        },
+                    };
+                    let (in_baseline, in_current) = (baseline.contains(day), current.contains(day));
+                    if in_baseline || in_current {
+                        let entry = groups.entry(key).or_default();
+                        if in_baseline {
+                            entry.0.add(&f.casualties);
+                        }
+                        if in_current {
+                            entry.1.add(&f.casualties);
+                        }
+                    }
+                }
+            }
+        }
+        let (total_b, total_n) = match by {
+            // Only graded categories have a grade: the total is theirs, not every incident's.
+            GroupBy::Grade => {
+                groups.values().fold((Totals::default(), Totals::default()), |(mut b, mut n), (gb, gn)| {
+                    b.merge(gb);
+                    n.merge(gn);
+                    (b, n)
+                })
+            }
+            _ => (self.cell_sum(community, category, baseline), self.cell_sum(community, category, current)),
+        };
+        Comparison {
+            current,
+            baseline,
+            by,
+            category: category.map(str::to_string),
+            community: community.map(str::to_string),
+            lines: groups.into_iter().map(|(k, (b, n))| ComparisonLine::new(Some(k), b, n)).collect(),
+            total: ComparisonLine::new(None, total_b, total_n),
+        }
+    }
+
+    /// The recorded denominators (GDP, workers, hours worked, work injury cases).
+    pub fn denominators(&self) -> &Denominators {
+        &self.denominators
+    }
+
+    /// TRIR, DART, LTIFR (per `ltifr_base` hours, e.g. 1,000,000) and the GB 6441 rates of one
+    /// enterprise, or of all (`None`), over a period.
+    pub fn work_injury_rates(&self, enterprise: Option<&str>, period: Period, ltifr_base: u64) -> WorkInjuryRates {
+        self.denominators.work_injury_rates(enterprise, period, ltifr_base)
+    }
+
+    /// Deaths per 100 million yuan of GDP and work deaths per 100,000 industrial, mining and
+    /// commercial workers for a year, over the communities (or the one community) that have the
+    /// year's economic figures. Work deaths are those of incidents with a Decree 493 grade,
+    /// i.e. of the production-safety categories.
+    pub fn economic_rates(&self, year: i32, community: Option<&str>) -> Option<EconomicRates> {
+        let period = Period::year(year)?;
+        let (mut gdp, mut workers, mut deaths, mut work_deaths) = (0u64, 0u64, 0u64, 0u64);
+        let mut communities = Vec::new();
+        for (c, e) in self.denominators.communities_with_economy(year) {
+            if community.is_some_and(|x| x != c) {
+                continue;
+            }
+            gdp = gdp.saturating_add(e.gdp_10k_yuan);
+            workers += u64::from(e.workers);
+            deaths += self.cell_sum(Some(c), None, period).deaths;
+            communities.push(c.to_string());
+        }
+        for f in self.incidents.values() {
+            if f.grade.is_some() && period.contains(f.day()) && communities.contains(&f.community_id) {
+                work_deaths += u64::from(f.casualties.deaths);
+            }
+        }
+        // 1 亿元 = 10,000 万元.
+        let gdp_100m = gdp as f64 / 10_000.0;
+        Some(EconomicRates {
+            year,
+            community: community.map(str::to_string),
+            deaths,
+            work_deaths,
+            gdp_10k_yuan: gdp,
+            workers,
+            communities,
+            deaths_per_100m_yuan_gdp: (gdp > 0).then(|| deaths as f64 / gdp_100m),
+            work_deaths_per_100k_workers: (workers > 0).then(|| work_deaths as f64 * 100_000.0 / workers as f64),
+        })
+    }
+
+    /// Every incident's figures, by incident id.
+    pub fn incidents(&self) -> impl Iterator<Item = &IncidentFacts> {
+        self.incidents.values()
+    }
+
+    /// Every registered community's facts, by community id.
+    pub fn communities(&self) -> impl Iterator<Item = &CommunityFacts> {
+        self.communities.values()
     }
 
     /// 同比: `year` against `year − 1`, per category and in total (optionally for one community).
@@ -700,7 +927,8 @@ impl AccidentStats {
 
 impl Projection for AccidentStats {
     const NAME: &'static str = "accident_stats";
-    const VERSION: u32 = 1;
+    /// 2: the snapshot holds the KPI denominators.
+    const VERSION: u32 = 2;
 
     fn wants(event_type: &str) -> bool {
         matches!(
@@ -711,13 +939,20 @@ impl Projection for AccidentStats {
                 | "community.registered"
                 | "community.population_revised"
                 | "community.control_indicator_set"
+                | "community.economy_recorded"
+                | "enterprise.work_hours_recorded"
+                | "enterprise.work_injury_case_recorded"
         )
     }
 
     fn apply(&mut self, _recorded: &RecordedEvent, event: &DomainEvent) {
         match event {
             DomainEvent::Incident(e) => self.apply_incident(e),
-            DomainEvent::Community(e) => self.apply_community(e),
+            DomainEvent::Community(e) => {
+                self.denominators.apply_community(e);
+                self.apply_community(e);
+            }
+            DomainEvent::Enterprise(e) => self.denominators.apply_enterprise(e),
             _ => {}
         }
     }
@@ -809,8 +1044,121 @@ impl AccidentStats {
 mod tests {
     use super::*;
 
+    /// Hand-built: two categories in two communities over 2024 and 2025; the figures of each
+    /// grouping are worked out below from the five incidents.
+    #[test]
+    fn compare_groups_two_periods_by_category_community_month_and_grade() {
+        let mut s = AccidentStats::default();
+        let mut put =
+            |id: &str, community: &str, category: &str, at: &str, deaths: u32, grade: Option<IncidentGrade>| {
+                let f = IncidentFacts {
+                    incident_id: id.into(),
+                    community_id: community.into(),
+                    enterprise_id: None,
+                    category: category.into(),
+                    occurred_at: at.parse().unwrap(),
+                    casualties: Casualties {
+                        deaths,
+                        serious_injuries: 1,
+                        minor_injuries: 0,
+                        missing: 0,
+                        direct_loss_yuan: 100,
+                    },
+                    grade,
+                };
+                account(&mut s.cells, &f, true);
+                s.incidents.insert(id.into(), f);
+            };
+        put("a", "c1", "fire", "2024-03-10T02:00:00Z", 1, Some(IncidentGrade::Ordinary));
+        put("b", "c2", "fire", "2024-07-01T02:00:00Z", 3, Some(IncidentGrade::RelativelySerious));
+        put("c", "c1", "road_traffic", "2025-03-05T02:00:00Z", 2, None);
+        put("d", "c1", "fire", "2025-03-20T02:00:00Z", 0, Some(IncidentGrade::Ordinary));
+        // 2025-12-31T20:00Z is 2026-01-01 in CST: outside both years.
+        put("e", "c2", "fire", "2025-12-31T20:00:00Z", 9, None);
+        let (y24, y25) = (Period::year(2024).unwrap(), Period::year(2025).unwrap());
+
+        let by_cat = s.compare(y25, y24, GroupBy::Category, None, None);
+        let fire = &by_cat.lines[0];
+        assert_eq!((fire.key.as_deref(), fire.baseline.deaths, fire.current.deaths), (Some("fire"), 4, 0));
+        assert_eq!((fire.deaths.absolute, fire.deaths.percent), (-4, Some(-100.0)));
+        let road = &by_cat.lines[1];
+        assert_eq!(
+            (road.key.as_deref(), road.baseline.incidents, road.current.incidents),
+            (Some("road_traffic"), 0, 1)
+        );
+        assert_eq!(road.deaths.percent, None);
+        assert_eq!((by_cat.total.baseline.incidents, by_cat.total.current.incidents), (2, 2));
+        assert_eq!((by_cat.total.baseline.deaths, by_cat.total.current.deaths), (4, 2));
+
+        let by_comm = s.compare(y25, y24, GroupBy::Community, Some("fire"), None);
+        let keys: Vec<_> =
+            by_comm.lines.iter().map(|l| (l.key.clone().unwrap(), l.baseline.deaths, l.current.incidents)).collect();
+        assert_eq!(keys, vec![("c1".to_string(), 1, 1), ("c2".to_string(), 3, 0)]);
+        assert_eq!(by_comm.total.baseline.deaths, 4);
+
+        let by_month = s.compare(y25, y24, GroupBy::Month, None, Some("c1"));
+        let months: Vec<_> = by_month
+            .lines
+            .iter()
+            .map(|l| (l.key.clone().unwrap(), l.baseline.incidents, l.current.incidents))
+            .collect();
+        assert_eq!(months, vec![("03".to_string(), 1, 2)]);
+
+        let by_grade = s.compare(y25, y24, GroupBy::Grade, None, None);
+        let grades: Vec<_> = by_grade
+            .lines
+            .iter()
+            .map(|l| (l.key.clone().unwrap(), l.baseline.incidents, l.current.incidents))
+            .collect();
+        assert_eq!(grades, vec![("ordinary".to_string(), 1, 1), ("relatively_serious".to_string(), 1, 0)]);
+        // Incident c is not graded: the grade total leaves it out.
+        assert_eq!((by_grade.total.baseline.incidents, by_grade.total.current.incidents), (2, 1));
+    }
+
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn facts(id: &str, community: &str, category: &str, at: &str, deaths: u32) -> IncidentFacts {
+        IncidentFacts {
+            incident_id: id.to_string(),
+            community_id: community.to_string(),
+            enterprise_id: None,
+            category: category.to_string(),
+            occurred_at: at.parse().unwrap(),
+            casualties: Casualties { deaths, serious_injuries: 0, minor_injuries: 1, missing: 0, direct_loss_yuan: 0 },
+            grade: None,
+        }
+    }
+
+    /// The years listed are the CST years holding an incident, ascending; communities by id.
+    #[test]
+    fn incident_years_and_communities_list_what_the_state_holds() {
+        let mut s = AccidentStats::default();
+        assert!(s.incident_years().is_empty());
+        // 2023-12-31T17:00Z is 2024-01-01 01:00 CST: it belongs to 2024.
+        for f in [
+            facts("a", "c2", "fire", "2023-12-31T17:00:00Z", 1),
+            facts("b", "c1", "production", "2021-05-01T02:00:00Z", 0),
+            facts("c", "c1", "fire", "2024-03-01T02:00:00Z", 2),
+        ] {
+            account(&mut s.cells, &f, true);
+            s.incidents.insert(f.incident_id.clone(), f);
+        }
+        assert_eq!(s.incident_years(), [2021, 2024]);
+        for id in ["c2", "c1"] {
+            s.communities.insert(
+                id.to_string(),
+                CommunityFacts {
+                    community_id: id.to_string(),
+                    name: format!("name {id}"),
+                    registered_on: day(2020, 1, 1),
+                    populations: Vec::new(),
+                    indicators: BTreeMap::new(),
+                },
+            );
+        }
+        assert_eq!(s.communities().map(|c| c.community_id.as_str()).collect::<Vec<_>>(), ["c1", "c2"]);
     }
 
     /// Summing a period from year, month and day buckets gives what a scan of the days gives,

@@ -421,6 +421,15 @@ pub struct RectificationRates {
     pub listed: RectificationRate,
 }
 
+/// Hazards found and hazards closed (销号) in one period: the flow through the ledger.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HazardFlow {
+    /// Hazards whose CST found day lies in the period (排查发现).
+    pub found: u64,
+    /// Hazards whose CST closing day lies in the period, whenever they were found (销号).
+    pub closed: u64,
+}
+
 impl HazardLedger {
     /// One hazard's ledger entry.
     pub fn hazard(&self, hazard_id: &str) -> Option<&HazardEntry> {
@@ -473,6 +482,25 @@ impl HazardLedger {
                 })
             })
             .collect()
+    }
+
+    /// Hazards found and hazards closed in a period (CST days). Unlike [`Self::rates`], a
+    /// closure counts in the period it happened in, not in the period of its discovery.
+    /// Reads the found-day buckets and the closed-by-time set of the period.
+    pub fn found_and_closed(&self, period: Period) -> HazardFlow {
+        let mut flow = HazardFlow::default();
+        if period.from > period.to {
+            return flow;
+        }
+        for by_close in self.index.found.range(period.from..=period.to).map(|(_, m)| m) {
+            flow.found += by_close.values().map(|counts| counts[0]).sum::<u64>();
+        }
+        // The period's instants: from the end of the day before `from` to the end of `to`.
+        let start = period.from.pred_opt().and_then(end_of_cst_day).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let end = end_of_cst_day(period.to).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        flow.closed =
+            self.index.closed_by_time.range((start, String::new())..).take_while(|(c, _)| *c < end).count() as u64;
+        flow
     }
 
     /// 整改率 and 按期整改率 for a period, for all, major and listed hazards (reads the period's
@@ -642,5 +670,58 @@ impl Projection for HazardLedger {
         if parts != 0 {
             self.index.account(h, true, parts);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, found: &str, closed: Option<&str>) -> HazardEntry {
+        HazardEntry {
+            hazard_id: id.to_string(),
+            community_id: "c1".to_string(),
+            enterprise_id: None,
+            category: "fire".to_string(),
+            found_at: found.parse().unwrap(),
+            grade: None,
+            major: false,
+            deadline: None,
+            original_deadline: None,
+            extensions: 0,
+            listed: None,
+            failed_verifications: 0,
+            five_in_place_missing: Vec::new(),
+            closed_at: closed.map(|c| c.parse().unwrap()),
+        }
+    }
+
+    /// Found and closed count by their own CST days: a hazard found in January and closed in
+    /// February is found in January and closed in February; CST day edges decide the month.
+    #[test]
+    fn found_and_closed_count_each_by_its_own_cst_day() {
+        let mut ledger = HazardLedger::default();
+        for h in [
+            entry("A", "2025-01-10T02:00:00Z", Some("2025-02-03T02:00:00Z")),
+            // 2025-01-31T16:30Z is 02-01 00:30 CST: found in February.
+            entry("B", "2025-01-31T16:30:00Z", None),
+            // Closed 2025-02-28T15:59Z = 23:59 CST, still February; C found in December.
+            entry("C", "2024-12-20T02:00:00Z", Some("2025-02-28T15:59:00Z")),
+            // Closed 2025-02-28T16:00Z = 03-01 00:00 CST: March.
+            entry("D", "2025-02-10T02:00:00Z", Some("2025-02-28T16:00:00Z")),
+        ] {
+            ledger.index.account(&h, true, part::ALL);
+            ledger.hazards.insert(h.hazard_id.clone(), h);
+        }
+        let month = |m| ledger.found_and_closed(Period::month(2025, m).unwrap());
+        assert_eq!(month(1), HazardFlow { found: 1, closed: 0 });
+        assert_eq!(month(2), HazardFlow { found: 2, closed: 2 });
+        assert_eq!(month(3), HazardFlow { found: 0, closed: 1 });
+        assert_eq!(ledger.found_and_closed(Period::year(2024).unwrap()), HazardFlow { found: 1, closed: 0 });
+        let empty = Period {
+            from: NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
+            to: NaiveDate::from_ymd_opt(2025, 2, 1).unwrap(),
+        };
+        assert_eq!(ledger.found_and_closed(empty), HazardFlow::default());
     }
 }

@@ -41,6 +41,7 @@
 pub mod accident_stats;
 pub mod hazard_ledger;
 pub mod injury_surveillance;
+pub mod kpis;
 pub mod promotion;
 pub mod trails;
 

@@ -134,6 +134,11 @@ pub struct AccountabilityTrails {
 }
 
 impl AccountabilityTrails {
+    /// Every incident's trail, by incident id.
+    pub fn incidents(&self) -> impl Iterator<Item = &IncidentTrail> {
+        self.incidents.values()
+    }
+
     pub fn trail(&self, incident_id: &str) -> Option<&IncidentTrail> {
         self.incidents.get(incident_id)
     }

@@ -1,0 +1,457 @@
+//! `anquan`: the command line. Thin by design: parse, call the library, print.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use anquan::store::EventStore;
+
+mod demo;
+mod out;
+mod views;
+
+use out::{Labels, Lang};
+use views::{open_existing, By, View};
+
+#[derive(Parser)]
+#[command(
+    name = "anquan",
+    version,
+    about = "Embedded, event-sourced safety incident tracking (安全): hazards, incidents, statistics, audits",
+    after_help = "Start with `anquan demo`, then `anquan stats`, `anquan hazards --overdue`, `anquan incidents --open`.\nRUST_LOG=debug shows tracing on stderr."
+)]
+struct Cli {
+    /// Store folder (a sled store; created by `demo` and `import` if missing).
+    #[arg(long, global = true, env = "ANQUAN_STORE", default_value = "anquan-data")]
+    store: PathBuf,
+    /// Language of labels: zh or en (default: from the locale, LANG=zh_CN.UTF-8 gives zh).
+    #[arg(long, global = true, value_enum)]
+    lang: Option<Lang>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Fill a store with a seeded, reproducible three-year history of one district, then print
+    /// what a bureau head wants on one screen.
+    ///
+    /// Example: anquan demo --store ./anquan-data
+    Demo {
+        /// Seed of the generated history (same seed, same events).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Size of the district's history against the default (about 1,000 hazards and 150
+        /// incidents a year): 0.05 for a quick try, 10 for a large store.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+    },
+    /// Walk the whole log: hash chain, gapless positions, indexes. Exits non-zero on a problem.
+    ///
+    /// Example: anquan verify --store ./anquan-data
+    Verify,
+    /// Show the end of the log and its hash (for outside notarisation).
+    ///
+    /// Example: anquan head
+    Head,
+    /// List streams whose id starts with a prefix.
+    ///
+    /// Example: anquan streams --prefix hazard-
+    Streams {
+        #[arg(long, default_value = "")]
+        prefix: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Print the events of one stream, oldest first (with --as-of: as recorded by then).
+    ///
+    /// Example: anquan history incident-I-2026-0007 --as-of 2026-03-31
+    History {
+        stream: String,
+        #[command(flatten)]
+        view: View,
+    },
+    /// Write every event as JSON Lines (envelope, exact payload bytes, decoded event).
+    ///
+    /// Example: anquan export --out events.jsonl   (or to standard output without --out)
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Import JSON Lines: commands from other systems (each validated against schemas/ and the
+    /// domain rules; refused lines are reported and write nothing), or an `anquan export`, which
+    /// is restored into an empty store with identical hashes.
+    ///
+    /// Example: anquan import commands.jsonl --all-or-nothing
+    Import {
+        /// A file, or - for standard input.
+        file: String,
+        /// Write nothing unless every line is accepted (commands only; one atomic commit).
+        #[arg(long)]
+        all_or_nothing: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make an Ed25519 key for signing heads: writes the secret (hex) to --out, prints the public key.
+    ///
+    /// Example: anquan keygen --out notary.key
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify the log, then sign its head (event count + head hash + now) for outside notarisation.
+    ///
+    /// Example: anquan sign --key notary.key --out head.signed.json
+    Sign {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a signed head against this store: signature, whole-log integrity, and that the log
+    /// still hashes to the signed head at the signed position (it may have grown since).
+    ///
+    /// Example: anquan check-signature head.signed.json --public-key 3b6a27bc…
+    CheckSignature {
+        file: PathBuf,
+        #[arg(long)]
+        public_key: String,
+    },
+    /// Accident statistics: a year against another (default the year before), grouped by
+    /// category, community, month or grade — incidents, deaths, injuries, direct loss, with
+    /// absolute and percent change, and deaths per 100,000 population.
+    ///
+    /// Example: anquan stats --year 2026 --compare 2025 --by community --category road_traffic --format csv
+    Stats {
+        /// Statistics year (default: the year of --as-of, or this year).
+        #[arg(long)]
+        year: Option<i32>,
+        /// Year to compare against (default: the year before --year).
+        #[arg(long)]
+        compare: Option<i32>,
+        #[arg(long)]
+        community: Option<String>,
+        /// A category code (e.g. road_traffic, fire, production).
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long, value_enum, default_value = "category")]
+        by: By,
+        /// Compare both years only up to the --as-of day and month (同期).
+        #[arg(long)]
+        year_to_date: bool,
+        #[command(flatten)]
+        view: View,
+    },
+    /// The hazard ledger (隐患台账): open hazards by grade, category and community, the year's
+    /// rectification and on-time rates; --overdue lists those past their deadline on the as-of
+    /// day, --listed those under listed supervision (挂牌督办).
+    ///
+    /// Example: anquan hazards --overdue --listed --as-of 2026-06-30
+    Hazards {
+        #[arg(long)]
+        overdue: bool,
+        #[arg(long)]
+        listed: bool,
+        #[command(flatten)]
+        view: View,
+    },
+    /// Incidents, newest first: grade, casualties, how many of the four conditions (四不放过)
+    /// are missing, and whether the investigation is overdue or closed.
+    ///
+    /// Example: anquan incidents --open --format json
+    Incidents {
+        /// Only incidents not yet closed.
+        #[arg(long)]
+        open: bool,
+        #[command(flatten)]
+        view: View,
+    },
+    /// The four don't-let-go (四不放过) of one incident: each condition, its evidence (who,
+    /// when, what), what is missing.
+    ///
+    /// Example: anquan trail osha-101 --lang zh
+    Trail {
+        incident: String,
+        #[command(flatten)]
+        view: View,
+    },
+    /// Write a self-contained HTML report with SVG charts (deaths and injuries by category by
+    /// year, hazards found vs closed by month, on-time rectification rate, control indicators vs
+    /// time) to DIR/index.html. No network is needed to view it.
+    ///
+    /// Example: anquan report --out report --lang zh --as-of 2026-11-30
+    Report {
+        #[arg(long)]
+        out: PathBuf,
+        /// Report title (default: the district's figures as of the day).
+        #[arg(long)]
+        title: Option<String>,
+        #[command(flatten)]
+        view: View,
+    },
+    /// Import incident records kept by another system from CSV, through a TOML column mapping.
+    /// Reports rows imported, rejected and flagged with reasons, and deaths by year. Re-running
+    /// the same file imports nothing twice.
+    ///
+    /// Example: anquan import-csv tests/data/osha_fatalities/osha_fatalities_09-22_complete.csv --mapping tests/data/osha_fatalities/mapping.toml
+    ImportCsv {
+        file: PathBuf,
+        #[arg(long)]
+        mapping: PathBuf,
+        /// Print the full report as JSON (every rejected and flagged row).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    // A reader that stops early (`anquan history … | head`) ends us quietly, as it does any
+    // Unix filter, instead of a panic inside println!.
+    // SAFETY: called before any thread starts; SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Progress on stderr, only when a person is watching.
+fn progress(label: &'static str) -> impl FnMut(u64) {
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal();
+    move |n| {
+        if tty {
+            eprint!("\r{label} {n}");
+        }
+    }
+}
+
+fn open_input(file: &str) -> Result<Box<dyn std::io::BufRead>> {
+    if file == "-" {
+        return Ok(Box::new(std::io::BufReader::new(std::io::stdin())));
+    }
+    let f = std::fs::File::open(file).with_context(|| format!("cannot read {file}"))?;
+    Ok(Box::new(std::io::BufReader::new(f)))
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let labels = Labels::new(cli.lang.unwrap_or_else(Lang::from_locale));
+    match cli.command {
+        Cmd::Export { out } => {
+            let store = open_existing(&cli.store)?;
+            let n = match out {
+                Some(path) => {
+                    let f = std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+                    anquan::transfer::export(&store, &mut std::io::BufWriter::new(f), progress("exported"))?
+                }
+                None => {
+                    anquan::transfer::export(&store, &mut std::io::BufWriter::new(std::io::stdout().lock()), |_| {})?
+                }
+            };
+            eprintln!("exported {n} events; head hash {}", store.head().hash_hex());
+            Ok(())
+        }
+        Cmd::Import { file, all_or_nothing, json } => import(&cli.store, &file, all_or_nothing, json),
+        Cmd::ImportCsv { file, mapping, json } => import_csv(&cli.store, &file, &mapping, json),
+        Cmd::Stats { year, compare, community, category, by, year_to_date, view } => {
+            let store = open_existing(&cli.store)?;
+            let args = views::StatsArgs { year, compare, community, category, by, year_to_date };
+            views::stats(&store, &view, &labels, &args)
+        }
+        Cmd::Hazards { overdue, listed, view } => {
+            views::hazards(&open_existing(&cli.store)?, &view, &labels, overdue, listed)
+        }
+        Cmd::Report { out, title, view } => {
+            let store = open_existing(&cli.store)?;
+            let all = views::projections(&store, &view)?;
+            let lang = match labels.lang() {
+                Lang::Zh => anquan::report::Lang::Zh,
+                Lang::En => anquan::report::Lang::En,
+            };
+            let options = anquan::report::ReportOptions { as_of: view.now(), lang, title };
+            let path = anquan::report::write_report(&out, &anquan::report::render_html(&all, &options))?;
+            println!("{} {}", labels.t("report written to", "报告已写入"), path.display());
+            Ok(())
+        }
+        Cmd::Incidents { open, view } => views::incidents(&open_existing(&cli.store)?, &view, &labels, open),
+        Cmd::Trail { incident, view } => views::trail(&open_existing(&cli.store)?, &view, &labels, &incident),
+        Cmd::History { stream, view } => views::history(&open_existing(&cli.store)?, &view, &labels, &stream),
+        Cmd::Keygen { out } => {
+            use std::io::Read;
+            anyhow::ensure!(!out.exists(), "{} exists; not overwriting a key", out.display());
+            let mut secret = [0u8; 32];
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| f.read_exact(&mut secret))
+                .context("cannot read randomness from /dev/urandom")?;
+            let key = anquan::notary::signing_key_from_secret(&secret);
+            std::fs::write(&out, anquan::notary::signing_key_to_hex(&key) + "\n")
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("public key {}", anquan::notary::verifying_key_to_hex(&key.verifying_key()));
+            Ok(())
+        }
+        Cmd::Sign { key, out } => {
+            let store = open_existing(&cli.store)?;
+            let hex = std::fs::read_to_string(&key).with_context(|| format!("cannot read {}", key.display()))?;
+            let key = anquan::notary::signing_key_from_hex(hex.trim())?;
+            let now = anquan::store::Timestamp::from_chrono(chrono::Utc::now());
+            let signed = anquan::notary::sign_head(&store, &key, now)?;
+            let json = serde_json::to_string_pretty(&signed)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, json + "\n").with_context(|| format!("cannot write {}", path.display()))?
+                }
+                None => println!("{json}"),
+            }
+            eprintln!("signed head: {} events, hash {}", signed.next_position, signed.head_hash);
+            Ok(())
+        }
+        Cmd::CheckSignature { file, public_key } => {
+            let store = open_existing(&cli.store)?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let signed: anquan::notary::SignedHead =
+                serde_json::from_str(&text).with_context(|| format!("{} is not a signed head", file.display()))?;
+            let key = anquan::notary::verifying_key_from_hex(public_key.trim())?;
+            anquan::notary::verify_signed_head(&store, &signed, &key)?;
+            println!("signature valid; the log still hashes to the signed head at {} events", signed.next_position);
+            Ok(())
+        }
+        Cmd::Demo { seed, scale } => demo::run(&cli.store, seed, scale, &labels),
+        Cmd::Verify => {
+            let store = open_existing(&cli.store)?;
+            let report = store.verify()?;
+            match &report.problem {
+                None => {
+                    println!(
+                        "verified {} events in {} streams ({} segments); head hash {}",
+                        report.events, report.streams, report.segments, report.computed_head_hash
+                    );
+                    Ok(())
+                }
+                Some(p) => anyhow::bail!("integrity check failed at position {}: {}", p.position, p.detail),
+            }
+        }
+        Cmd::Head => {
+            let store = open_existing(&cli.store)?;
+            let head = store.head();
+            println!(
+                "events {}\nhead hash {}\nlast recorded at {}",
+                head.next_position,
+                head.hash_hex(),
+                head.last_recorded_at
+            );
+            Ok(())
+        }
+        Cmd::Streams { prefix, limit } => {
+            let store = open_existing(&cli.store)?;
+            for s in store.list_streams(&prefix, None, limit)? {
+                let meta = store.stream_meta(&s)?;
+                if let Some(m) = meta {
+                    println!("{:<32} {:>6} events  last {}", s, m.event_count, m.last_recorded_at);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn import_csv(dir: &PathBuf, file: &PathBuf, mapping: &PathBuf, json: bool) -> Result<()> {
+    let text = std::fs::read_to_string(mapping).with_context(|| format!("cannot read {}", mapping.display()))?;
+    let mapping = anquan::csv_import::Mapping::from_toml(&text).with_context(|| format!("in {}", mapping.display()))?;
+    let input = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let store =
+        EventStore::open(dir).with_context(|| format!("cannot open or create the store at {}", dir.display()))?;
+    let engine = anquan::engine::Engine::new(store)?;
+    let report = anquan::csv_import::import_incidents(&engine, &mapping, input, chrono::Utc::now(), progress("rows"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{} rows: {} imported, {} already imported, {} rejected, {} flags",
+        report.rows,
+        report.imported,
+        report.already_imported,
+        report.rejected.len(),
+        report.flagged.len()
+    );
+    for (k, n) in &report.rejected_by_kind {
+        println!("  rejected  {n:>6}  {k}");
+    }
+    for (k, n) in &report.flagged_by_kind {
+        println!("  flagged   {n:>6}  {k}");
+    }
+    for r in report.rejected.iter().take(5) {
+        println!("  e.g. line {:>6} {:<14} {}", r.line, r.id, r.reason);
+    }
+    println!("deaths by year:");
+    for (y, n) in &report.deaths_by_year {
+        println!("  {y}  {n:>6}");
+    }
+    Ok(())
+}
+
+fn import(dir: &PathBuf, file: &str, all_or_nothing: bool, json: bool) -> Result<()> {
+    use std::io::{BufRead, Read};
+    let mut input = open_input(file)?;
+    // The first line tells an export (restore) from commands.
+    let mut first = String::new();
+    while first.trim().is_empty() {
+        first.clear();
+        if input.read_line(&mut first)? == 0 {
+            anyhow::bail!("{file} holds no lines to import");
+        }
+    }
+    let is_export =
+        serde_json::from_str::<serde_json::Value>(&first).ok().is_some_and(|v| v.get("payload_hex").is_some());
+    let whole = std::io::BufReader::new(std::io::Cursor::new(first.into_bytes()).chain(input));
+    if is_export {
+        anyhow::ensure!(!all_or_nothing, "--all-or-nothing applies to commands; a restore is all or nothing by nature");
+        let head = anquan::transfer::restore(dir, whole, progress("restored"))
+            .with_context(|| format!("cannot restore into {}", dir.display()))?;
+        println!("restored {} events into {}; head hash {}", head.next_position, dir.display(), head.hash_hex());
+        return Ok(());
+    }
+    let store =
+        EventStore::open(dir).with_context(|| format!("cannot open or create the store at {}", dir.display()))?;
+    let engine = anquan::engine::Engine::new(store)?;
+    let mut tick = progress("commands");
+    let report = anquan::transfer::import_commands(&engine, whole, all_or_nothing, |n| tick(n as u64))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} lines: {} commands accepted ({} events), {} already done, {} refusals{}",
+            report.lines,
+            report.accepted,
+            report.events_written,
+            report.already_done,
+            report.refused.len(),
+            if report.rolled_back { "; nothing written (all-or-nothing)" } else { "" }
+        );
+        for r in &report.refused {
+            println!("  line {:>6}  {:<32} {:<28} {}", r.line, r.field, r.rule, r.message);
+        }
+    }
+    if report.refused.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} of {} lines refused",
+            report.refused.iter().map(|r| r.line).collect::<std::collections::BTreeSet<_>>().len(),
+            report.lines
+        )
+    }
+}

@@ -1,0 +1,515 @@
+//! The HTML report on a hand-built history: every figure in the data tables is worked out by
+//! hand in the comments beside it; chart geometry is checked against the values it draws; the
+//! page is self-contained, escaped and balanced; both languages label it.
+
+use anquan::engine::Engine;
+use anquan::projections::{rebuild_all, AllProjections};
+use anquan::report::{render_html, write_report, Lang, ReportError, ReportOptions};
+use anquan::store::EventStore;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const EVIL: &str = "<script>alert(1)</script>东湖";
+
+fn run(e: &Engine, actor: &str, at: &str, body: Value) {
+    let cmd = json!({ "command_id": Uuid::new_v4().to_string(), "actor": actor, "issued_at": at, "command": body });
+    if let Err(err) = e.execute_json(&cmd.to_string()) {
+        panic!("command {body} rejected: {err}");
+    }
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn register(e: &Engine, id: &str, name: &str) {
+    run(
+        e,
+        "district",
+        "2023-01-02T02:00:00Z",
+        json!({"type": "community.register", "community_id": id, "name": name, "kind": "urban_street",
+               "district": "区", "population": 100_000, "population_as_of": "2023-01-01"}),
+    );
+}
+
+fn indicator(e: &Engine, id: &str, total: u32) {
+    run(
+        e,
+        "city-gov",
+        "2026-01-05T02:00:00Z",
+        json!({"type": "community.set_control_indicator", "community_id": id, "year": 2026, "total_deaths": total,
+               "per_category": [], "set_on": "2026-01-05", "set_by": "市安委会"}),
+    );
+}
+
+/// An incident with one minor injury besides the given deaths and serious injuries; reported
+/// 30 minutes after it occurred.
+#[allow(clippy::too_many_arguments)]
+fn incident(
+    e: &Engine,
+    id: &str,
+    community: &str,
+    category: &str,
+    occurred: &str,
+    deaths: u32,
+    serious: u32,
+    loss: u64,
+) {
+    let occurred_at = t(occurred);
+    let reported = (occurred_at + chrono::Duration::minutes(30)).to_rfc3339();
+    run(
+        e,
+        "unit-head",
+        &reported,
+        json!({"type": "incident.report", "incident_id": id, "occurred_at": occurred, "reported_at": reported,
+               "place": "现场", "community_id": community, "enterprise_id": null, "category": category,
+               "deaths": deaths, "serious_injuries": serious, "minor_injuries": 1, "missing": 0,
+               "direct_loss_yuan": loss, "summary": "事故"}),
+    );
+}
+
+fn hazard(e: &Engine, id: &str, community: &str, category: &str, found: &str) {
+    run(
+        e,
+        "grid-7",
+        found,
+        json!({"type": "hazard.report", "hazard_id": id, "source": "grid_inspection", "reporter": "李网格",
+               "community_id": community, "grid_id": null, "enterprise_id": null, "category": category,
+               "location": "3号楼", "description": "隐患", "found_at": found}),
+    );
+}
+
+fn grade_and_order(e: &Engine, id: &str, grade: &str, at: &str, deadline: &str) {
+    run(
+        e,
+        "bureau-1",
+        at,
+        json!({"type": "hazard.grade", "hazard_id": id, "grade": grade, "criterion": "MEM-10",
+               "criterion_version": "2023", "basis": null}),
+    );
+    run(
+        e,
+        "bureau-1",
+        at,
+        json!({"type": "hazard.order_rectification", "hazard_id": id, "responsible": "负责人",
+               "measures": "整改", "funds_yuan": 10000, "deadline": deadline, "contingency_plan": "预案"}),
+    );
+}
+
+fn close(e: &Engine, id: &str, at: &str) {
+    run(
+        e,
+        "ent-officer",
+        at,
+        json!({"type": "hazard.report_rectification_done", "hazard_id": id, "summary": "已整改"}),
+    );
+    run(
+        e,
+        "bureau-2",
+        at,
+        json!({"type": "hazard.verify_rectification", "hazard_id": id, "passed": true, "remarks": "验收合格"}),
+    );
+    run(e, "bureau-2", at, json!({"type": "hazard.close", "hazard_id": id, "remarks": null}));
+}
+
+/// The history every test reads; the as-of instant is 2026-06-30T04:00Z (12:00 CST).
+fn history() -> (tempfile::TempDir, AllProjections) {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::new(EventStore::open(dir.path()).unwrap()).unwrap();
+    register(&e, "jd-01", EVIL);
+    register(&e, "jd-02", "西湖街道");
+    indicator(&e, "jd-01", 10);
+    indicator(&e, "jd-02", 2);
+    // 2023: I0 only (falls out of the chart: three latest years are 2024–2026).
+    incident(&e, "I0", "jd-01", "production", "2023-06-01T02:00:00Z", 1, 0, 0);
+    // 2024: production 2 deaths, 1 serious (+1 minor); fire 1 death (+1 minor).
+    incident(&e, "I1", "jd-01", "production", "2024-03-10T02:00:00Z", 2, 1, 50_000);
+    incident(&e, "I2", "jd-02", "fire", "2024-05-05T02:00:00Z", 1, 0, 0);
+    // 2025: production 1 death, 2 serious (+1 minor); road traffic in August, no death (+1 minor).
+    incident(&e, "I3", "jd-01", "production", "2025-02-02T02:00:00Z", 1, 2, 200_000);
+    incident(&e, "I4", "jd-02", "road_traffic", "2025-08-01T02:00:00Z", 0, 0, 0);
+    // 2026 to date: production 3 deaths (+1 minor); fire 1 death, 1 serious (+1 minor).
+    incident(&e, "I5", "jd-01", "production", "2026-03-01T02:00:00Z", 3, 0, 300_000);
+    incident(&e, "I6", "jd-02", "fire", "2026-04-10T02:00:00Z", 1, 1, 0);
+    // After the as-of date: in the store, in no figure of the report.
+    incident(&e, "I7", "jd-01", "production", "2026-07-15T02:00:00Z", 5, 0, 0);
+    // I5 has two of the four.
+    run(
+        &e,
+        "inv-team",
+        "2026-03-10T02:00:00Z",
+        json!({"type": "incident.determine_cause", "incident_id": "I5", "cause": "防护罩缺失", "evidence": ["报告-1"]}),
+    );
+    run(
+        &e,
+        "county-gov",
+        "2026-03-20T02:00:00Z",
+        json!({"type": "incident.deal_with_responsible", "incident_id": "I5", "person": "张某", "role": "主任",
+               "action": "撤职", "evidence": ["决定-7"]}),
+    );
+
+    // H1 major, found 2025-01-05, deadline 02-01, closed 01-25: on time.
+    hazard(&e, "H1", "jd-01", "fire", "2025-01-05T02:00:00Z");
+    grade_and_order(&e, "H1", "major", "2025-01-06T02:00:00Z", "2025-02-01");
+    close(&e, "H1", "2025-01-25T02:00:00Z");
+    // H2 general, found 2025-01-10, deadline 01-20, closed 02-10: late.
+    hazard(&e, "H2", "jd-01", "production", "2025-01-10T02:00:00Z");
+    grade_and_order(&e, "H2", "general", "2025-01-10T04:00:00Z", "2025-01-20");
+    close(&e, "H2", "2025-02-10T02:00:00Z");
+    // H3 major, listed, found 2026-02-15, deadline 03-10, open: overdue.
+    hazard(&e, "H3", "jd-02", "fire", "2026-02-15T02:00:00Z");
+    grade_and_order(&e, "H3", "major", "2026-02-16T02:00:00Z", "2026-03-10");
+    run(
+        &e,
+        "city-gov",
+        "2026-02-17T02:00:00Z",
+        json!({"type": "hazard.list_for_supervision", "hazard_id": "H3", "level": "city", "listed_by": "市政府"}),
+    );
+    // H4 found 2026-03-01, not graded, no deadline, open.
+    hazard(&e, "H4", "jd-02", "electricity", "2026-03-01T02:00:00Z");
+    // H5 general, found 2026-05-20, deadline 06-10, closed 06-05: on time.
+    hazard(&e, "H5", "jd-01", "fire", "2026-05-20T02:00:00Z");
+    grade_and_order(&e, "H5", "general", "2026-05-20T04:00:00Z", "2026-06-10");
+    close(&e, "H5", "2026-06-05T02:00:00Z");
+    // H6 general, found 2026-06-01, deadline 06-20, open: overdue.
+    hazard(&e, "H6", "jd-01", "fire", "2026-06-01T02:00:00Z");
+    grade_and_order(&e, "H6", "general", "2026-06-01T04:00:00Z", "2026-06-20");
+
+    let all = rebuild_all(e.store()).unwrap();
+    (dir, all)
+}
+
+fn opts(lang: Lang) -> ReportOptions {
+    ReportOptions { as_of: t("2026-06-30T04:00:00Z"), lang, title: None }
+}
+
+// ---- small HTML readers -------------------------------------------------------------------
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
+}
+
+/// The text of a cell: what lies between the opening tag's `>` and the closing tag.
+fn cells(row: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = row;
+    while let Some(start) = rest.find("<t") {
+        let after = &rest[start..];
+        let open_end = after.find('>').unwrap();
+        let close = after.find("</t").unwrap();
+        out.push(unescape(&after[open_end + 1..close]));
+        rest = &after[close + 4..];
+    }
+    out
+}
+
+/// Body rows of the table with this id, each as its cells' texts.
+fn table(html: &str, id: &str) -> Vec<Vec<String>> {
+    let start = html.find(&format!(r#"<table id="{id}">"#)).unwrap_or_else(|| panic!("no table {id}"));
+    let t = &html[start..];
+    let t = &t[..t.find("</table>").unwrap()];
+    let body = &t[t.find("<tbody>").unwrap() + 7..];
+    body.split("<tr>").filter(|r| !r.is_empty()).map(cells).collect()
+}
+
+fn row<'a>(rows: &'a [Vec<String>], first: &str) -> &'a [String] {
+    rows.iter().find(|r| r[0] == first).unwrap_or_else(|| panic!("no row {first} in {rows:?}"))
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// The SVG element with this id.
+fn svg<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html.find(&format!(r#"<svg id="{id}""#)).unwrap_or_else(|| panic!("no svg {id}"));
+    let s = &html[start..];
+    &s[..s.find("</svg>").unwrap()]
+}
+
+fn attr(tag: &str, name: &str) -> f64 {
+    let key = format!(r#" {name}=""#);
+    let at = tag.find(&key).unwrap_or_else(|| panic!("no {name} in {tag}")) + key.len();
+    tag[at..at + tag[at..].find('"').unwrap()].parse().unwrap()
+}
+
+/// Opening tags of an element kind that carry a class starting with `class`.
+fn elements<'a>(svg: &'a str, element: &str, class: &str) -> Vec<&'a str> {
+    let open = format!(r#"<{element} class="{class}"#);
+    svg.match_indices(&open).map(|(i, _)| &svg[i..i + svg[i..].find('>').unwrap()]).collect()
+}
+
+/// Tags balance: every element opened is closed in order (void `meta`, self-closing `/>`).
+fn assert_balanced(html: &str) {
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        let end = rest.find('>').expect("unterminated tag");
+        let tag = &rest[..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('!') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            let open = stack.pop().unwrap_or_else(|| panic!("closing {name} with nothing open"));
+            assert_eq!(open, name, "closing </{name}> while <{open}> is open");
+            continue;
+        }
+        let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        assert!(!name.is_empty(), "stray '<' before {tag:?}");
+        if tag.ends_with('/') || name == "meta" {
+            continue;
+        }
+        stack.push(name);
+    }
+    assert!(stack.is_empty(), "left open: {stack:?}");
+}
+
+fn assert_self_contained(html: &str) {
+    for bad in ["http://", "https://", "src=", "<script", "<link", "url(", "@import", "NaN", "inf\""] {
+        assert!(!html.contains(bad), "page contains {bad:?}");
+    }
+    assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
+    assert_eq!(html.matches("<style>").count(), 1);
+}
+
+// ---- tests --------------------------------------------------------------------------------
+
+#[test]
+fn tables_show_the_projection_figures_worked_out_by_hand() {
+    let (_dir, all) = history();
+    let html = render_html(&all, &opts(Lang::En));
+
+    // Headline: 2026-01-01..06-30 holds I5, I6: 2 incidents, 3+1 = 4 deaths, (0+1)+(1+1) = 3
+    // injuries, 300,000 yuan. 2025-01-01..06-30 holds I3 only (I4 is in August): 1, 1, 2+1 = 3,
+    // 200,000. Changes: +1 (+100%), +3 (+300%), 0 (0%), +100,000 (+50%).
+    let h = table(&html, "headline-table");
+    assert_eq!(strs(row(&h, "Incidents")), ["Incidents", "2", "1", "+1", "+100.0%"]);
+    assert_eq!(strs(row(&h, "Deaths")), ["Deaths", "4", "1", "+3", "+300.0%"]);
+    assert_eq!(strs(row(&h, "Injuries")), ["Injuries", "3", "3", "0", "0.0%"]);
+    assert_eq!(
+        strs(row(&h, "Direct economic loss (yuan)")),
+        ["Direct economic loss (yuan)", "300,000", "200,000", "+100,000", "+50.0%"]
+    );
+
+    // Chart 1: years 2024, 2025, 2026 (2023 is the fourth latest), categories in catalog order;
+    // cells are deaths, injuries per year. I7 (July 2026) is after the as-of date.
+    let c = table(&html, "table-casualties");
+    assert_eq!(c.len(), 3);
+    assert_eq!(strs(&c[0]), ["production / work safety", "2", "2", "1", "3", "3", "1"]);
+    assert_eq!(strs(&c[1]), ["road traffic", "0", "0", "0", "1", "0", "0"]);
+    assert_eq!(strs(&c[2]), ["fire", "1", "1", "0", "0", "1", "2"]);
+    assert!(html.contains(">2024 Deaths<") && !html.contains(">2023 Deaths<"));
+
+    // Chart 2: 24 months 2024-07..2026-06. 2025-01: found H1, H2, closed H1; 2025-02: closed
+    // H2; 2026-02 found H3; 03 H4; 05 H5; 06 found H6, closed H5; all else 0.
+    let f = table(&html, "table-hazard-flow");
+    assert_eq!(f.len(), 24);
+    assert_eq!(f[0][0], "2024-07");
+    assert_eq!(f[23][0], "2026-06");
+    let flow = |m: &str| strs(&row(&f, m)[1..]).join("/");
+    assert_eq!(flow("2025-01"), "2/1");
+    assert_eq!(flow("2025-02"), "0/1");
+    assert_eq!(flow("2026-02"), "1/0");
+    assert_eq!(flow("2026-03"), "1/0");
+    assert_eq!(flow("2026-05"), "1/0");
+    assert_eq!(flow("2026-06"), "1/1");
+    let total_found: u32 = f.iter().map(|r| r[1].parse::<u32>().unwrap()).sum();
+    assert_eq!(total_found, 6);
+
+    // Chart 3: 2024 Q3..2026 Q2. 2025 Q1: due H1 (02-01), H2 (01-20), on time H1 → 50%; major
+    // H1 → 1/1 = 100%. 2026 Q1: H3 due 03-10, open → 0%, major too. 2026 Q2 to 06-30: H5 (on
+    // time), H6 (open) → 50%; no major due → "—". Quarters with nothing due → "—".
+    let q = table(&html, "table-on-time");
+    assert_eq!(q.len(), 8);
+    assert_eq!(q[0][0], "2024 Q3");
+    assert_eq!(strs(row(&q, "2025 Q1")), ["2025 Q1", "2", "1", "50.0%", "1", "1", "100.0%"]);
+    assert_eq!(strs(row(&q, "2026 Q1")), ["2026 Q1", "1", "0", "0.0%", "1", "0", "0.0%"]);
+    assert_eq!(strs(row(&q, "2026 Q2")), ["2026 Q2", "2", "1", "50.0%", "0", "0", "—"]);
+    assert_eq!(strs(row(&q, "2025 Q3")), ["2025 Q3", "0", "0", "—", "0", "0", "—"]);
+
+    // Chart 4: 2026-06-30 is day 181 of 365 → 49.6%. jd-01: I5 3 deaths of 10 → 30.0%, behind;
+    // jd-02: I6 1 death of 2 → 50.0%, ahead of time.
+    let i = table(&html, "table-indicator");
+    assert_eq!(strs(&i[0]), [&format!("{EVIL} (jd-01)") as &str, "10", "3", "30.0%", "49.6%", "no"]);
+    assert_eq!(strs(&i[1]), ["西湖街道 (jd-02)", "2", "1", "50.0%", "49.6%", "yes"]);
+
+    // Open: H3, H4, H6 → 3, major H3 → 1; overdue at the as-of instant: H3 (deadline 03-10 ended
+    // 03-10T16:00Z → 111 d 12 h → 111) and H6 (06-20T16:00Z → 9 d 12 h → 9).
+    let s = table(&html, "table-open-summary");
+    assert_eq!(strs(&s.iter().map(|r| r[1].clone()).collect::<Vec<_>>()), ["3", "1", "2"]);
+    let by = table(&html, "table-open-by-community");
+    assert_eq!(strs(&by[0][1..]), ["1", "1"]); // jd-01: H6
+    assert_eq!(strs(&by[1]), ["西湖街道 (jd-02)", "2", "1"]); // H3, H4; H3 overdue
+    let o = table(&html, "table-overdue");
+    assert_eq!(strs(&o[0]), ["H3", "西湖街道 (jd-02)", "major hazard", "yes", "2026-03-10", "111"]);
+    assert_eq!(strs(&o[1]), ["H6", &format!("{EVIL} (jd-01)") as &str, "general hazard", "no", "2026-06-20", "9"]);
+
+    // Four don't-let-go: every incident reported by the as-of instant is open; I5 has the cause
+    // and the responsible dealt with. I5 reported 2026-03-01T02:30Z → 121 d 1.5 h → 121 days.
+    // Longest open first: I0 first, I6 last; I7 was not yet reported.
+    let four = table(&html, "table-four");
+    assert_eq!(four.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(), ["I0", "I1", "I2", "I3", "I4", "I5", "I6"]);
+    assert_eq!(
+        strs(row(&four, "I5")),
+        [
+            "I5",
+            &format!("{EVIL} (jd-01)") as &str,
+            "production / work safety",
+            "121",
+            "corrective measures implemented; education conducted"
+        ]
+    );
+    assert_eq!(row(&four, "I6")[4].matches("; ").count(), 3);
+}
+
+#[test]
+fn bars_and_points_sit_where_their_values_put_them() {
+    let (_dir, all) = history();
+    let html = render_html(&all, &opts(Lang::Zh));
+
+    // Deaths by category: every bar's height is value × the same scale, standing on one baseline.
+    let deaths = svg(&html, "chart-deaths");
+    let bars = elements(deaths, "rect", "bar");
+    assert_eq!(bars.len(), 9); // 3 categories × 3 years
+    let baseline = attr(bars[0], "y") + attr(bars[0], "height");
+    let tallest = bars.iter().copied().max_by(|a, b| attr(a, "data-value").total_cmp(&attr(b, "data-value"))).unwrap();
+    let per_unit = attr(tallest, "height") / attr(tallest, "data-value");
+    assert_eq!(attr(tallest, "data-value"), 3.0); // production 2026
+    for b in &bars {
+        assert!((attr(b, "y") + attr(b, "height") - baseline).abs() < 0.02, "{b}");
+        assert!((attr(b, "height") - attr(b, "data-value") * per_unit).abs() < 0.02, "{b}");
+    }
+    // The axis tick for 3 sits at the top of the tallest bar.
+    let tick3 = elements(deaths, "line", "grid").into_iter().find(|l| attr(l, "data-tick") == 3.0).unwrap();
+    assert!((attr(tick3, "y1") - attr(tallest, "y")).abs() < 0.02);
+
+    // Control indicator: 50% is 5/3 the height of 30%; the time-progress line at 49.59%.
+    let ind = svg(&html, "chart-indicator");
+    let bars = elements(ind, "rect", "bar");
+    let (h30, h50) = (attr(bars[0], "height"), attr(bars[1], "height"));
+    assert_eq!((attr(bars[0], "data-value"), attr(bars[1], "data-value")), (30.0, 50.0));
+    assert!((h50 / h30 - 5.0 / 3.0).abs() < 1e-3);
+    let grid = elements(ind, "line", "grid");
+    let y_of = |tick: f64| attr(grid.iter().find(|l| attr(l, "data-tick") == tick).unwrap(), "y1");
+    let (y0, y100) = (y_of(0.0), y_of(100.0));
+    assert!((h50 - (y0 - y100) / 2.0).abs() < 0.02);
+    let reference = elements(ind, "line", "line ref")[0];
+    let elapsed = 181.0 / 365.0;
+    assert!((attr(reference, "y1") - (y0 - (y0 - y100) * elapsed)).abs() < 0.02);
+
+    // On-time rate: points at 50%, 0%, 50% for all hazards; 50% halfway up the 0–100 axis.
+    let rate = svg(&html, "chart-on-time");
+    let dots = elements(rate, "circle", "dot s0");
+    assert_eq!(dots.iter().map(|d| attr(d, "data-value")).collect::<Vec<_>>(), [50.0, 0.0, 50.0]);
+    let grid = elements(rate, "line", "grid");
+    let y_of = |tick: f64| attr(grid.iter().find(|l| attr(l, "data-tick") == tick).unwrap(), "y1");
+    assert!((attr(dots[0], "cy") - (y_of(0.0) + y_of(100.0)) / 2.0).abs() < 0.02);
+    assert!((attr(dots[1], "cy") - y_of(0.0)).abs() < 0.02);
+    // Undefined quarters are gaps that break the line: 2025 Q1 stands alone (a dot, no line);
+    // 2026 Q1–Q2 make the one polyline.
+    assert_eq!(elements(rate, "polyline", "line s0").len(), 1);
+    // Major hazards: 2025 Q1 100%, 2026 Q1 0%.
+    let major = elements(rate, "circle", "dot s1");
+    assert_eq!(major.iter().map(|d| attr(d, "data-value")).collect::<Vec<_>>(), [100.0, 0.0]);
+    assert!((attr(major[0], "cy") - y_of(100.0)).abs() < 0.02);
+
+    // Found/closed: the count axis puts found = 2 (2025-01) twice as high as 1 above the baseline.
+    let flow = svg(&html, "chart-hazard-flow");
+    let found = elements(flow, "circle", "dot s0");
+    assert_eq!(found.len(), 24);
+    let base = attr(found[0], "cy"); // 2024-07: 0
+    let two = found.iter().find(|d| attr(d, "data-value") == 2.0).unwrap();
+    let one = found.iter().find(|d| attr(d, "data-value") == 1.0).unwrap();
+    assert!(((base - attr(two, "cy")) - 2.0 * (base - attr(one, "cy"))).abs() < 0.02);
+}
+
+#[test]
+fn both_languages_label_the_page() {
+    let (_dir, all) = history();
+    let zh = render_html(&all, &opts(Lang::Zh));
+    let en = render_html(&all, &opts(Lang::En));
+    assert!(zh.contains(r#"<html lang="zh-CN">"#));
+    for label in
+        ["分类别死亡与受伤人数（按年度）", "按期整改率", "时序进度", "生产安全（工作场所）", "重大事故隐患", "四不放过"]
+    {
+        assert!(zh.contains(label), "zh lacks {label}");
+    }
+    assert!(zh.contains("2025年第1季度"));
+    assert!(en.contains(r#"<html lang="en">"#));
+    for label in [
+        "Deaths and injuries by category and year",
+        "Hazards found and closed by month",
+        "On-time rectification rate by quarter",
+        "Elapsed share of year",
+        "production / work safety",
+        "four don&#39;t-let-go",
+    ] {
+        assert!(en.contains(label), "en lacks {label}");
+    }
+    assert!(!en.contains("时序进度"));
+    // The zh headline table carries the same figures.
+    assert_eq!(strs(row(&table(&zh, "headline-table"), "死亡人数")), ["死亡人数", "4", "1", "+3", "+300.0%"]);
+}
+
+#[test]
+fn data_strings_are_escaped_and_the_page_is_self_contained_and_balanced() {
+    let (_dir, all) = history();
+    for lang in [Lang::Zh, Lang::En] {
+        let mut o = opts(lang);
+        o.title = Some("Report <b>\"x\" & 'y'</b>".to_string());
+        let html = render_html(&all, &o);
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;东湖"));
+        assert!(html.contains("<title>Report &lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;</title>"));
+        assert!(!html.contains("<b>"));
+        assert_self_contained(&html);
+        assert_balanced(&html);
+        assert_eq!(html.matches("<svg").count(), 5); // deaths, injuries, flow, on-time, indicator
+        assert!(html.starts_with("<!DOCTYPE html>"));
+    }
+}
+
+#[test]
+fn an_empty_store_renders_a_valid_page_with_no_data_notes() {
+    let all = AllProjections::default();
+    let html = render_html(&all, &opts(Lang::Zh));
+    assert_self_contained(&html);
+    assert_balanced(&html);
+    // Headline, four charts, open hazards, four don't-let-go.
+    assert_eq!(html.matches("暂无数据").count(), 7);
+    assert!(!html.contains("<svg"));
+    assert_eq!(strs(row(&table(&html, "headline-table"), "事故起数")), ["事故起数", "0", "0", "0", "—"]);
+}
+
+#[test]
+fn write_report_creates_the_folder_and_index_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports").join("2026-06");
+    let html = render_html(&AllProjections::default(), &opts(Lang::En));
+    let file = write_report(&out, &html).unwrap();
+    assert_eq!(file, out.join("index.html"));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), html);
+    // Writing again replaces the page.
+    write_report(&out, "<!DOCTYPE html>").unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "<!DOCTYPE html>");
+}
+
+#[test]
+fn an_unwritable_folder_gives_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where a folder should be: creating a folder beneath it fails, also for root.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let out = blocker.join("report");
+    let err = write_report(&out, "x").unwrap_err();
+    assert!(matches!(&err, ReportError::CreateDir { path, .. } if path == &out), "{err:?}");
+    assert!(err.to_string().contains(&out.display().to_string()), "{err}");
+    // A folder where index.html should be: the write fails, naming the file.
+    let taken = dir.path().join("taken");
+    std::fs::create_dir_all(taken.join("index.html")).unwrap();
+    let err = write_report(&taken, "x").unwrap_err();
+    assert!(matches!(&err, ReportError::Write { path, .. } if path == &taken.join("index.html")), "{err:?}");
+    assert!(err.to_string().contains("index.html"));
+}
