@@ -364,6 +364,21 @@ fn query_commands_agree_with_the_projections_in_every_format() {
     assert!(!cut.as_array().unwrap().is_empty() && cut.as_array().unwrap().len() <= full.as_array().unwrap().len());
     assert!(cut.as_array().unwrap().iter().all(|e| e["recorded_at"].as_str().unwrap() <= first_at.as_str()));
 
+    // KPIs: each figure is the projection's.
+    let kpis = json_of(&["kpis", "--store", s, "--as-of", as_of, "--year", "2025", "--format", "json"]);
+    let rate = all.accident_stats.rate_per_100k(y25, None, None);
+    assert_eq!(kpis["population"], serde_json::to_value(&rate).unwrap());
+    assert_eq!(kpis["rectification"], serde_json::to_value(all.hazard_ledger.rates(y25)).unwrap());
+
+    // The report: one self-contained page with the demo's charts.
+    let report_dir = dir.path().join("report");
+    let out =
+        anquan(&["report", "--store", s, "--out", report_dir.to_str().unwrap(), "--as-of", as_of, "--lang", "zh"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(report_dir.join("index.html")).unwrap();
+    assert!(html.matches("<svg").count() >= 4, "four charts");
+    assert!(html.contains("道路交通") && !html.contains("<script") && !html.contains("https://"));
+
     // A trail of a demo incident names its four conditions.
     let trail = json_of(&["trail", inc.as_str().unwrap(), "--store", s, "--format", "json"]);
     assert_eq!(trail["four"]["conditions"].as_array().unwrap().len(), 4);

@@ -259,8 +259,12 @@ fn work_hours_and_injury_cases_are_plausible_and_unique() {
     given(history([register_enterprise()]))
         .when(work_hours(2025, 1, 7_441, 10))
         .then_reject("/command/hours_worked", rule::OUT_OF_RANGE);
-    given(history([register_enterprise()])).when(work_hours(2025, 13, 1, 10)).then_reject("/command/month", rule::OUT_OF_RANGE);
-    given(history([register_enterprise()])).when(work_hours(2025, 3, 1, 10)).then_reject("/command/month", rule::IN_FUTURE);
+    given(history([register_enterprise()]))
+        .when(work_hours(2025, 13, 1, 10))
+        .then_reject("/command/month", rule::OUT_OF_RANGE);
+    given(history([register_enterprise()]))
+        .when(work_hours(2025, 3, 1, 10))
+        .then_reject("/command/month", rule::IN_FUTURE);
     given(history([register_enterprise()]))
         .when(work_case("W1", WorkCaseClass::DaysAway, 0, 0))
         .then_reject("/command/class", rule::MALFORMED);

@@ -145,6 +145,21 @@ enum Cmd {
         #[command(flatten)]
         view: View,
     },
+    /// The year's key figures (DESIGN.md §3): deaths per 100,000 population, per 100 million
+    /// yuan of GDP and per 100,000 workers; control-indicator consumption against time;
+    /// rectification and on-time rates; enterprise TRIR, DART, LTIFR and GB 6441 rates.
+    ///
+    /// Example: anquan kpis --year 2025 --format json
+    Kpis {
+        /// Statistics year (default: the year of --as-of, or this year).
+        #[arg(long)]
+        year: Option<i32>,
+        /// Hours base of LTIFR (1,000,000 as in GB 6441; 200,000 as in OSHA).
+        #[arg(long, default_value_t = 1_000_000)]
+        ltifr_base: u64,
+        #[command(flatten)]
+        view: View,
+    },
     /// The hazard ledger (隐患台账): open hazards by grade, category and community, the year's
     /// rectification and on-time rates; --overdue lists those past their deadline on the as-of
     /// day, --listed those under listed supervision (挂牌督办).
@@ -285,6 +300,9 @@ fn run(cli: Cli) -> Result<()> {
             let path = anquan::report::write_report(&out, &anquan::report::render_html(&all, &options))?;
             println!("{} {}", labels.t("report written to", "报告已写入"), path.display());
             Ok(())
+        }
+        Cmd::Kpis { year, ltifr_base, view } => {
+            views::kpis(&open_existing(&cli.store)?, &view, &labels, year, ltifr_base)
         }
         Cmd::Incidents { open, view } => views::incidents(&open_existing(&cli.store)?, &view, &labels, open),
         Cmd::Trail { incident, view } => views::trail(&open_existing(&cli.store)?, &view, &labels, &incident),

@@ -233,6 +233,100 @@ pub fn comparison_table(cmp: &Comparison, labels: &Labels, format: Format) -> Ta
     t
 }
 
+/// The year's KPIs, each beside its numerator and denominator so a reader can check it.
+pub fn kpis(store: &EventStore, view: &View, labels: &Labels, year: Option<i32>, ltifr_base: u64) -> Result<()> {
+    anyhow::ensure!(ltifr_base > 0, "--ltifr-base must be positive");
+    let all = projections(store, view)?;
+    let today = view.today();
+    let year = year.unwrap_or(today.year());
+    let period = Period::year(year).with_context(|| format!("{year} is not a year the calendar can hold"))?;
+    // Up to the as-of day when it falls in the year: a year in progress is counted so far.
+    let so_far = if period.contains(today) { Period { to: today, ..period } } else { period };
+    let stats = &all.accident_stats;
+    let population = stats.rate_per_100k(so_far, None, None);
+    let economy = stats.economic_rates(year, None);
+    let work = stats.work_injury_rates(None, so_far, ltifr_base);
+    let rectification = all.hazard_ledger.rates(so_far);
+    let indicators: Vec<_> =
+        stats.communities().filter_map(|c| stats.indicator_consumption(&c.community_id, so_far.to)).collect();
+    if view.format == Format::Json {
+        return json(&serde_json::json!({
+            "year": year, "period": so_far, "population": population, "economy": economy,
+            "work_injury": work, "rectification": rectification, "indicators": indicators,
+        }));
+    }
+    let f2 = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "—".into());
+    let mut t = Table::new([labels.t("indicator", "指标"), labels.t("value", "数值"), labels.t("from", "计算依据")]);
+    t.row([
+        labels.t("deaths per 100,000 population", "每十万人口死亡率").to_string(),
+        f2(population.deaths_per_100k),
+        format!("{} / {}", population.deaths, population.population),
+    ]);
+    t.row([
+        labels.t("injuries per 100,000 population", "每十万人口受伤率").to_string(),
+        f2(population.injuries_per_100k),
+        format!("{} / {}", population.injuries, population.population),
+    ]);
+    if let Some(e) = economy.as_ref().filter(|e| !e.communities.is_empty()) {
+        t.row([
+            labels.t("deaths per 100 million yuan GDP", "亿元GDP死亡率").to_string(),
+            f2(e.deaths_per_100m_yuan_gdp),
+            format!("{} / {:.2} {}", e.deaths, e.gdp_10k_yuan as f64 / 10_000.0, labels.t("100M yuan", "亿元")),
+        ]);
+        t.row([
+            labels.t("work deaths per 100,000 workers", "工矿商贸十万从业人员死亡率").to_string(),
+            f2(e.work_deaths_per_100k_workers),
+            format!("{} / {}", e.work_deaths, e.workers),
+        ]);
+    }
+    let limit: u64 = indicators.iter().map(|c| u64::from(c.total.limit)).sum();
+    let used: u64 = indicators.iter().map(|c| c.total.deaths_so_far).sum();
+    if limit > 0 {
+        let elapsed = indicators.first().map(|c| c.elapsed_pct);
+        t.row([
+            labels.t("control indicator consumed (时序进度)", "控制指标消耗（时序进度）").to_string(),
+            format!("{} ({})", share(anquan::projections::percent(used, limit)), share(elapsed)),
+            format!("{used} / {limit}"),
+        ]);
+    }
+    for (name, r) in [(labels.t("", ""), &rectification.all), (labels.t(" (major)", "（重大）"), &rectification.major)]
+    {
+        t.row([
+            format!("{}{name}", labels.t("rectification rate", "整改率")),
+            share(r.rectification_rate),
+            format!("{} / {}", r.rectified, r.found),
+        ]);
+        t.row([
+            format!("{}{name}", labels.t("on-time rate", "按期整改率")),
+            share(r.on_time_rate),
+            format!("{} / {}", r.on_time, r.due),
+        ]);
+    }
+    let hours = work.hours_worked;
+    t.row(["TRIR".to_string(), f2(work.trir), format!("{} × 200,000 / {hours} h", work.recordable_cases)]);
+    t.row([
+        "DART".to_string(),
+        f2(work.dart),
+        format!("{} × 200,000 / {hours} h", work.days_away_cases + work.restricted_cases),
+    ]);
+    t.row([
+        "LTIFR".to_string(),
+        f2(work.ltifr),
+        format!("{} × {ltifr_base} / {hours} h", work.deaths + work.days_away_cases),
+    ]);
+    t.row([
+        labels.t("injuries per 1,000 workers (GB 6441)", "千人负伤率 (GB 6441)").to_string(),
+        f2(work.injuries_per_1000_workers),
+        format!(
+            "{} / {}",
+            work.recordable_cases,
+            work.average_headcount.map(|h| format!("{h:.0}")).unwrap_or_default()
+        ),
+    ]);
+    let title = format!("{} {} … {}", labels.t("key figures", "主要指标"), so_far.from, so_far.to);
+    print_table(&t.titled(title), view.format)
+}
+
 pub fn hazards(store: &EventStore, view: &View, labels: &Labels, overdue: bool, listed: bool) -> Result<()> {
     let all = projections(store, view)?;
     let ledger = &all.hazard_ledger;
