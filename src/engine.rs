@@ -10,7 +10,11 @@
 //!   the same command again — a host retrying after a timeout — finds its events already in the
 //!   stream and returns them (`already_committed`) instead of deciding twice. Two racing
 //!   retries are settled by the store's own id idempotency.
-//! - The engine owns no state beyond the store: any number of engines may share one store.
+//! - The engine owns no state beyond the store (and, with [`Engine::with_vault`], the key vault
+//!   beside it): any number of engines may share one store.
+//! - Personal fields (PIPL: names, ID numbers) are checked on their plaintext and sealed by
+//!   [`crate::privacy::seal_envelope`] before the domain decides; without a vault a command that
+//!   carries them is refused, so no plain personal field reaches the log through the engine.
 
 use uuid::Uuid;
 
@@ -18,6 +22,7 @@ use crate::domain::access::{self, Access, AccessEvent, Grant, Role, Scope};
 use crate::domain::{
     self, Aggregate, Catalog, CommandEnvelope, DomainError, DomainEvent, EntityId, Rejection, Settings, StreamKind,
 };
+use crate::privacy::{seal_envelope, Vault};
 use crate::store::{
     Clock, Direction, EventStore, ExpectedVersion, ProposedEvent, RecordedEvent, StoreError, StreamAppend, SystemClock,
     Timestamp,
@@ -57,6 +62,15 @@ pub enum EngineError {
     Domain(#[from] DomainError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The key vault failed (I/O, damaged key file); nothing was written.
+    #[error(transparent)]
+    Privacy(Box<crate::privacy::PrivacyError>),
+}
+
+impl From<crate::privacy::PrivacyError> for EngineError {
+    fn from(e: crate::privacy::PrivacyError) -> Self {
+        EngineError::Privacy(Box::new(e))
+    }
 }
 
 fn describe(rejections: &[Rejection]) -> String {
@@ -112,6 +126,7 @@ pub struct Engine {
     settings: Settings,
     authorization: Authorization,
     clock: std::sync::Arc<dyn Clock>,
+    vault: Option<std::sync::Arc<Vault>>,
 }
 
 impl Engine {
@@ -121,7 +136,14 @@ impl Engine {
     }
 
     pub fn with_reference_data(store: EventStore, catalog: Catalog, settings: Settings) -> Self {
-        Self { store, catalog, settings, authorization: Authorization::Off, clock: std::sync::Arc::new(SystemClock) }
+        Self {
+            store,
+            catalog,
+            settings,
+            authorization: Authorization::Off,
+            clock: std::sync::Arc::new(SystemClock),
+            vault: None,
+        }
     }
 
     /// The clock `issued_at` is checked against (the system clock by default).
@@ -152,6 +174,18 @@ impl Engine {
             )));
         }
         Ok(())
+    }
+
+    /// Seals personal fields (PIPL) under per-person keys kept in `vault` (see [`crate::privacy`]).
+    /// Without a vault, commands carrying names or ID numbers are refused.
+    pub fn with_vault(mut self, vault: std::sync::Arc<Vault>) -> Self {
+        self.vault = Some(vault);
+        self
+    }
+
+    /// The key vault, if any.
+    pub fn vault(&self) -> Option<&Vault> {
+        self.vault.as_deref()
     }
 
     /// Turns permission checks on (or off).
@@ -226,6 +260,8 @@ impl Engine {
         let stream = envelope.target_stream();
         let _span = tracing::debug_span!("execute", command = envelope.command.command_type(), stream).entered();
         self.check_issued_at(envelope)?;
+        let sealed = seal_envelope(self.vault(), envelope)?;
+        let envelope = sealed.as_ref();
         let started = std::time::Instant::now();
         let mut attempt = 0;
         while attempt == 0 || started.elapsed() < MAX_RETRY_TIME {
@@ -289,6 +325,8 @@ impl Engine {
             for (index, envelope) in envelopes.iter().enumerate() {
                 let at = |error: EngineError| BatchError { index, error };
                 self.check_issued_at(envelope).map_err(at)?;
+                let sealed = seal_envelope(self.vault(), envelope).map_err(at)?;
+                let envelope = sealed.as_ref();
                 let stream = envelope.target_stream();
                 let slot = match streams.iter().position(|s| s.0 == stream) {
                     Some(i) => i,

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod notary;
+pub mod privacy;
 pub mod projections;
 pub mod report;
 pub mod storage;

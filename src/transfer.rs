@@ -7,6 +7,11 @@
 //!   original recorded-at (through a [`ManualClock`]), so the restored store has the same records
 //!   and therefore the same hash chain and head hash.
 //! - Restore only into an empty store, and it checks every position as it goes.
+//! - Personal fields (PIPL): the decoded `event` shows each sealed value as
+//!   `{"personal": "plain", "value": …}` when the vault given to [`export_with_vault`] holds the
+//!   person's key, `{"personal": "erased"}` once the person was erased (`"sealed"` without a
+//!   vault; see [`crate::privacy::reveal_json`]). `payload_hex` is always the exact stored bytes,
+//!   so a restore gives the same hashes whatever the vault says.
 //! - Importing commands reports every refused line (line number, field, rule) and writes nothing
 //!   for it; with `all_or_nothing`, one refused line means nothing at all is written.
 
@@ -20,6 +25,7 @@ use uuid::Uuid;
 
 use crate::domain::{self, CommandEnvelope, DomainEvent, Rejection};
 use crate::engine::{Engine, EngineError};
+use crate::privacy::{reveal_json, Vault};
 use crate::store::{
     to_hex, Direction, Durability, EventStore, ExpectedVersion, Head, ManualClock, ProposedEvent, RecordedEvent,
     StoreError, StoreOptions, Timestamp, MAX_EVENTS_PER_APPEND,
@@ -62,15 +68,20 @@ pub struct ExportedEvent {
     pub payload_hex: String,
     /// The chain link, for checking by eye; restore recomputes it.
     pub hash: String,
-    /// The payload decoded as a domain event (absent if it is not one). Informational.
+    /// The payload decoded as a domain event (absent if it is not one), personal fields opened
+    /// or marked erased. Informational: restore reads `payload_hex` only.
     pub event: Option<serde_json::Value>,
 }
 
 impl ExportedEvent {
-    fn from_recorded(e: &RecordedEvent) -> Self {
+    fn from_recorded(e: &RecordedEvent, vault: Option<&Vault>) -> Self {
         let event = DomainEvent::from_payload(&e.event_type, e.schema_version, &e.payload)
             .ok()
-            .and_then(|d| serde_json::to_value(d).ok());
+            .and_then(|d| serde_json::to_value(d).ok())
+            .map(|mut v| {
+                reveal_json(&mut v, vault);
+                v
+            });
         Self {
             position: e.position,
             stream: e.stream.to_string(),
@@ -98,7 +109,18 @@ fn from_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Writes every event as one JSON line; returns how many. `progress` sees the count so far.
-pub fn export(store: &EventStore, out: &mut impl Write, mut progress: impl FnMut(u64)) -> Result<u64, TransferError> {
+/// Personal fields show as `"sealed"`; [`export_with_vault`] opens them.
+pub fn export(store: &EventStore, out: &mut impl Write, progress: impl FnMut(u64)) -> Result<u64, TransferError> {
+    export_with_vault(store, None, out, progress)
+}
+
+/// [`export`], with personal fields opened through `vault` (or marked erased).
+pub fn export_with_vault(
+    store: &EventStore,
+    vault: Option<&Vault>,
+    out: &mut impl Write,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, TransferError> {
     let mut from = 0u64;
     let mut n = 0u64;
     loop {
@@ -106,7 +128,7 @@ pub fn export(store: &EventStore, out: &mut impl Write, mut progress: impl FnMut
         let Some(last) = page.last() else { break };
         from = last.position + 1;
         for e in &page {
-            serde_json::to_writer(&mut *out, &ExportedEvent::from_recorded(e)).map_err(std::io::Error::from)?;
+            serde_json::to_writer(&mut *out, &ExportedEvent::from_recorded(e, vault)).map_err(std::io::Error::from)?;
             out.write_all(b"\n")?;
             n += 1;
         }

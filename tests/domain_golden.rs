@@ -95,3 +95,90 @@ fn re_encoding_an_upcast_event_writes_the_current_version() {
     // The v1 bytes are not a valid v2 payload, which is why the version tag matters.
     assert!(DomainEvent::from_payload("incident.reported", 2, &golden_bytes()).is_err());
 }
+
+// ---- v1 events with persons' names (before PIPL sealing) ---------------------------------------
+
+/// Golden bytes `tests/data/golden/{name}.v1.bin`, written from `fresh` only with
+/// `ANQUAN_WRITE_GOLDEN=1` when absent.
+fn golden_named(name: &str, fresh: &[u8]) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/golden/{name}.v1.bin"));
+    if std::env::var_os("ANQUAN_WRITE_GOLDEN").is_some() && !path.exists() {
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, fresh).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+    std::fs::read(&path).unwrap_or_else(|e| panic!("golden file {} must be checked in: {e}", path.display()))
+}
+
+fn responsible_v1() -> anquan::domain::event::ResponsibleDealtWithV1 {
+    anquan::domain::event::ResponsibleDealtWithV1 {
+        incident_id: id("INC-2019-07"),
+        recorded_by: id("inv-1"),
+        recorded_at: at("2019-08-01T00:00:00Z"),
+        person: "车间主任 张某".into(),
+        role: "直接管理责任".into(),
+        action: "撤职".into(),
+        evidence: vec!["处分决定书".into()],
+    }
+}
+
+fn injury_v1() -> anquan::domain::event::InjuryRecordedV1 {
+    use anquan::domain::injury::{Intent, Outcome, Severity, Sex};
+    anquan::domain::event::InjuryRecordedV1 {
+        injury_id: id("INJ-1"),
+        recorded_by: id("hospital-1"),
+        recorded_at: at("2019-08-02T00:00:00Z"),
+        data: anquan::domain::event::InjuryDataV1 {
+            occurred_at: at("2019-08-01T10:00:00Z"),
+            age: Some(78),
+            sex: Sex::Female,
+            intent: Intent::Unintentional,
+            mechanism: "fall".into(),
+            place: "home".into(),
+            activity: "leisure".into(),
+            nature: "fracture".into(),
+            body_part: "lower_limb".into(),
+            severity: Severity::Serious,
+            outcome: Outcome::Admitted,
+            category: "elderly_fall".into(),
+            community_id: id("jd-01"),
+            vulnerable_groups: vec!["elderly".into()],
+            incident_id: None,
+            note: Some("n".into()),
+        },
+    }
+}
+
+#[test]
+fn a_v1_responsible_person_upcasts_with_the_name_as_plain_text() {
+    use anquan::domain::person::PersonalField;
+    let fresh = codec::encode(&responsible_v1()).unwrap();
+    let golden = golden_named("incident.responsible_dealt_with", &fresh);
+    assert_eq!(fresh, golden, "the v1 struct still writes the golden bytes");
+    let event = DomainEvent::from_payload("incident.responsible_dealt_with", 1, &golden).unwrap();
+    let DomainEvent::Incident(IncidentEvent::ResponsibleDealtWith(r)) = &event else { panic!("{event:?}") };
+    assert_eq!(r.person, PersonalField::Plain("车间主任 张某".into()));
+    assert_eq!((r.id_number.as_ref(), r.evidence.len()), (None, 1));
+    assert_eq!(event.schema_version(), 2);
+    assert!(DomainEvent::from_payload("incident.responsible_dealt_with", 2, &golden).is_err());
+}
+
+#[test]
+fn a_v1_injury_record_upcasts_without_personal_fields() {
+    let fresh = codec::encode(&injury_v1()).unwrap();
+    let golden = golden_named("injury.recorded", &fresh);
+    assert_eq!(fresh, golden, "the v1 struct still writes the golden bytes");
+    let event = DomainEvent::from_payload("injury.recorded", 1, &golden).unwrap();
+    let DomainEvent::Injury(anquan::domain::injury::InjuryEvent::Recorded(r)) = &event else { panic!("{event:?}") };
+    assert_eq!((r.data.name.as_ref(), r.data.id_number.as_ref(), r.data.person_id.as_ref()), (None, None, None));
+    assert_eq!((r.data.age, r.data.note.as_deref()), (Some(78), Some("n")));
+    let corrected = anquan::domain::event::InjuryCorrectedV1 {
+        injury_id: id("INJ-1"),
+        recorded_by: id("hospital-1"),
+        recorded_at: at("2019-08-03T00:00:00Z"),
+        data: injury_v1().data,
+        reason: "typo".into(),
+    };
+    let event = DomainEvent::from_payload("injury.corrected", 1, &codec::encode(&corrected).unwrap()).unwrap();
+    assert_eq!(event.schema_version(), 2);
+}

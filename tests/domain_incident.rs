@@ -430,6 +430,8 @@ fn responsible() -> CommandEnvelope {
         IncidentCommand::DealWithResponsible(DealWithResponsible {
             incident_id: id(I),
             person: "车间主任 张某".into(),
+            person_id: None,
+            id_number: None,
             role: "直接管理责任".into(),
             action: "撤职、罚款".into(),
             evidence: vec!["处分决定书 2025-7".into()],

@@ -335,6 +335,9 @@ fn injury_data() -> InjuryData {
         vulnerable_groups: vec!["elderly".into()],
         incident_id: None,
         note: None,
+        person_id: None,
+        name: None,
+        id_number: None,
     }
 }
 
@@ -685,6 +688,8 @@ fn every_lifecycle() -> Vec<CommandEnvelope> {
             IncidentCommand::DealWithResponsible(DealWithResponsible {
                 incident_id: iid(),
                 person: "p".into(),
+                person_id: None,
+                id_number: None,
                 role: "r".into(),
                 action: "a".into(),
                 evidence: vec!["e".into()],
@@ -744,6 +749,14 @@ fn every_lifecycle() -> Vec<CommandEnvelope> {
                 role: anquan::domain::access::Role::GridInspector,
                 scope: anquan::domain::access::Scope::Community(id("jd-01")),
                 reason: Some("transferred".into()),
+            }),
+        ),
+        envelope(
+            "admin-1",
+            "2025-07-01T00:00:00Z",
+            anquan::domain::person::PersonCommand::Erase(anquan::domain::person::ErasePerson {
+                person_id: id("p-1"),
+                reason: "本人申请".into(),
             }),
         ),
     ]

@@ -13,7 +13,10 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 fn engine(dir: &std::path::Path) -> Engine {
-    Engine::new(EventStore::open(dir).unwrap()).unwrap()
+    // Responsible persons' names are personal information: sealed under keys in the vault.
+    Engine::new(EventStore::open(dir).unwrap())
+        .unwrap()
+        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir).unwrap()))
 }
 
 fn run(e: &Engine, actor: &str, at: &str, body: Value) {

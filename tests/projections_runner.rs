@@ -27,7 +27,10 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 fn engine(dir: &Path) -> Engine {
-    Engine::new(EventStore::open(dir).unwrap()).unwrap()
+    // Responsible persons' names are personal information: sealed under keys in the vault.
+    Engine::new(EventStore::open(dir).unwrap())
+        .unwrap()
+        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir).unwrap()))
 }
 
 /// Runs a command; `true` when the domain accepted it (rejections write nothing).

@@ -116,7 +116,8 @@ fn close(e: &Engine, id: &str, at: &str) {
 /// The history every test reads; the as-of instant is 2026-06-30T04:00Z (12:00 CST).
 fn history() -> (tempfile::TempDir, AllProjections) {
     let dir = tempfile::tempdir().unwrap();
-    let e = Engine::new(EventStore::open(dir.path()).unwrap()).unwrap();
+    let vault = std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir.path()).unwrap());
+    let e = Engine::new(EventStore::open(dir.path()).unwrap()).unwrap().with_vault(vault);
     register(&e, "jd-01", EVIL);
     register(&e, "jd-02", "西湖街道");
     indicator(&e, "jd-01", 10);

@@ -250,6 +250,8 @@ pub fn allowed_roles(command_type: &str) -> &'static [Role] {
         t if t.starts_with("injury.") => &[CommunityCommittee, GridInspector],
         t if t.starts_with("project.") => &[CommunityCommittee],
         "access.grant_role" | "access.revoke_role" => &[Administrator],
+        // Erasing personal information (PIPL) is an administrator's act, district-wide.
+        "person.erase" => &[Administrator],
         _ => &[],
     }
 }

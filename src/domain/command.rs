@@ -31,6 +31,7 @@ use super::enterprise::EnterpriseCommand;
 use super::hazard::HazardCommand;
 use super::incident::IncidentCommand;
 use super::injury::InjuryCommand;
+use super::person::PersonCommand;
 use super::promotion::ProjectCommand;
 use super::{rule, schema, EntityId, Rejection};
 
@@ -44,6 +45,7 @@ pub enum Command {
     Hazard(HazardCommand),
     Incident(IncidentCommand),
     Injury(InjuryCommand),
+    Person(PersonCommand),
     Project(ProjectCommand),
 }
 
@@ -56,6 +58,7 @@ impl Command {
             Command::Hazard(c) => c.command_type(),
             Command::Incident(c) => c.command_type(),
             Command::Injury(c) => c.command_type(),
+            Command::Person(c) => c.command_type(),
             Command::Project(c) => c.command_type(),
         }
     }
@@ -69,6 +72,7 @@ impl Command {
             Command::Hazard(c) => c.target_stream(),
             Command::Incident(c) => c.target_stream(),
             Command::Injury(c) => c.target_stream(),
+            Command::Person(c) => c.target_stream(),
             Command::Project(c) => c.target_stream(),
         }
     }
@@ -82,6 +86,7 @@ impl Command {
             HazardCommand::TYPES,
             IncidentCommand::TYPES,
             InjuryCommand::TYPES,
+            PersonCommand::TYPES,
             ProjectCommand::TYPES,
         ]
         .concat()
@@ -96,6 +101,7 @@ impl Command {
             HazardCommand::body_schemas(),
             IncidentCommand::body_schemas(),
             InjuryCommand::body_schemas(),
+            PersonCommand::body_schemas(),
             ProjectCommand::body_schemas(),
         ]
         .concat()
@@ -112,6 +118,7 @@ impl_from!(
     Hazard(HazardCommand),
     Incident(IncidentCommand),
     Injury(InjuryCommand),
+    Person(PersonCommand),
     Project(ProjectCommand)
 );
 

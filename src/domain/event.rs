@@ -11,7 +11,10 @@
 //! - Decoding never panics: unknown types, unknown versions and bad bytes are [`DomainError`]s.
 //!
 //! Versions so far: `incident.reported` v1 → v2 (v2 adds `missing`, 下落不明; v1 reports
-//! had no such field and are upcast with `missing = 0`). Every other type is at v1.
+//! had no such field and are upcast with `missing = 0`). `incident.responsible_dealt_with` v1 → v2
+//! (the person becomes a [`PersonalField`], sealed by the engine, plus an optional ID number; a v1
+//! name is upcast as `Plain`). `injury.recorded` / `injury.corrected` v1 → v2 (the data gains
+//! `person_id`, `name`, `id_number`; v1 records had none). Every other type is at v1.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -21,8 +24,11 @@ use super::command::Command;
 use super::community::{Community, CommunityEvent};
 use super::enterprise::{Enterprise, EnterpriseEvent};
 use super::hazard::{Hazard, HazardEvent};
-use super::incident::{Incident, IncidentEvent, IncidentReported};
+use super::incident::{Incident, IncidentEvent, IncidentReported, ResponsibleDealtWith};
 use super::injury::{Injury, InjuryEvent};
+use super::injury::{InjuryCorrected, InjuryData, InjuryRecorded, Intent, Outcome, Severity, Sex};
+use super::person::PersonalField;
+use super::person::{Person, PersonEvent};
 use super::promotion::{Project, ProjectEvent};
 use super::{Aggregate, DecisionContext, DomainError, EntityId, Rejection};
 use crate::codec;
@@ -37,6 +43,7 @@ pub enum DomainEvent {
     Hazard(HazardEvent),
     Incident(IncidentEvent),
     Injury(InjuryEvent),
+    Person(PersonEvent),
     Project(ProjectEvent),
 }
 
@@ -49,6 +56,7 @@ macro_rules! each {
             DomainEvent::Hazard($e) => $body,
             DomainEvent::Incident($e) => $body,
             DomainEvent::Injury($e) => $body,
+            DomainEvent::Person($e) => $body,
             DomainEvent::Project($e) => $body,
         }
     };
@@ -102,6 +110,9 @@ impl DomainEvent {
                 InjuryEvent::decode_current(event_type, schema_version, bytes).map(|r| r.map(DomainEvent::Injury))
             })
             .or_else(|| {
+                PersonEvent::decode_current(event_type, schema_version, bytes).map(|r| r.map(DomainEvent::Person))
+            })
+            .or_else(|| {
                 ProjectEvent::decode_current(event_type, schema_version, bytes).map(|r| r.map(DomainEvent::Project))
             })
             .or_else(|| {
@@ -119,6 +130,7 @@ impl DomainEvent {
             HazardEvent::TYPES,
             IncidentEvent::TYPES,
             InjuryEvent::TYPES,
+            PersonEvent::TYPES,
             ProjectEvent::TYPES,
         ]
         .concat()
@@ -135,6 +147,7 @@ impl_from!(
     Hazard(HazardEvent),
     Incident(IncidentEvent),
     Injury(InjuryEvent),
+    Person(PersonEvent),
     Project(ProjectEvent)
 );
 
@@ -190,6 +203,101 @@ impl From<IncidentReportedV1> for IncidentReported {
     }
 }
 
+/// `incident.responsible_dealt_with` v1: the person's name in plain text, no ID number. Never edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponsibleDealtWithV1 {
+    pub incident_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub person: String,
+    pub role: String,
+    pub action: String,
+    pub evidence: Vec<String>,
+}
+
+impl From<ResponsibleDealtWithV1> for ResponsibleDealtWith {
+    fn from(v1: ResponsibleDealtWithV1) -> Self {
+        ResponsibleDealtWith {
+            incident_id: v1.incident_id,
+            recorded_by: v1.recorded_by,
+            recorded_at: v1.recorded_at,
+            // Written before sealing existed: the name stays what it was, plain.
+            person: PersonalField::Plain(v1.person),
+            id_number: None,
+            role: v1.role,
+            action: v1.action,
+            evidence: v1.evidence,
+        }
+    }
+}
+
+/// The injury data of `injury.recorded` / `injury.corrected` v1 (no personal fields). Never edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InjuryDataV1 {
+    pub occurred_at: DateTime<Utc>,
+    pub age: Option<u16>,
+    pub sex: Sex,
+    pub intent: Intent,
+    pub mechanism: String,
+    pub place: String,
+    pub activity: String,
+    pub nature: String,
+    pub body_part: String,
+    pub severity: Severity,
+    pub outcome: Outcome,
+    pub category: String,
+    pub community_id: EntityId,
+    pub vulnerable_groups: Vec<String>,
+    pub incident_id: Option<EntityId>,
+    pub note: Option<String>,
+}
+
+impl From<InjuryDataV1> for InjuryData {
+    fn from(v1: InjuryDataV1) -> Self {
+        InjuryData {
+            occurred_at: v1.occurred_at,
+            age: v1.age,
+            sex: v1.sex,
+            intent: v1.intent,
+            mechanism: v1.mechanism,
+            place: v1.place,
+            activity: v1.activity,
+            nature: v1.nature,
+            body_part: v1.body_part,
+            severity: v1.severity,
+            outcome: v1.outcome,
+            category: v1.category,
+            community_id: v1.community_id,
+            vulnerable_groups: v1.vulnerable_groups,
+            incident_id: v1.incident_id,
+            note: v1.note,
+            // v1 records carried no personal fields.
+            person_id: None,
+            name: None,
+            id_number: None,
+        }
+    }
+}
+
+/// `injury.recorded` v1. Never edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InjuryRecordedV1 {
+    pub injury_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub data: InjuryDataV1,
+}
+
+/// `injury.corrected` v1. Never edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InjuryCorrectedV1 {
+    pub injury_id: EntityId,
+    pub recorded_by: EntityId,
+    pub recorded_at: DateTime<Utc>,
+    pub data: InjuryDataV1,
+    pub reason: String,
+}
+
 /// Old (type, version) pairs and how they become current events; `None` when not an old one.
 fn upcast(event_type: &str, schema_version: u16, bytes: &[u8]) -> Option<Result<DomainEvent, DomainError>> {
     let codec_err = |source| DomainError::Codec { event_type: event_type.to_string(), schema_version, source };
@@ -197,6 +305,36 @@ fn upcast(event_type: &str, schema_version: u16, bytes: &[u8]) -> Option<Result<
         ("incident.reported", 1) => Some(
             codec::decode::<IncidentReportedV1>(bytes)
                 .map(|v1| DomainEvent::Incident(IncidentEvent::Reported(v1.into())))
+                .map_err(codec_err),
+        ),
+        ("incident.responsible_dealt_with", 1) => Some(
+            codec::decode::<ResponsibleDealtWithV1>(bytes)
+                .map(|v1| DomainEvent::Incident(IncidentEvent::ResponsibleDealtWith(v1.into())))
+                .map_err(codec_err),
+        ),
+        ("injury.recorded", 1) => Some(
+            codec::decode::<InjuryRecordedV1>(bytes)
+                .map(|v1| {
+                    DomainEvent::Injury(InjuryEvent::Recorded(InjuryRecorded {
+                        injury_id: v1.injury_id,
+                        recorded_by: v1.recorded_by,
+                        recorded_at: v1.recorded_at,
+                        data: v1.data.into(),
+                    }))
+                })
+                .map_err(codec_err),
+        ),
+        ("injury.corrected", 1) => Some(
+            codec::decode::<InjuryCorrectedV1>(bytes)
+                .map(|v1| {
+                    DomainEvent::Injury(InjuryEvent::Corrected(InjuryCorrected {
+                        injury_id: v1.injury_id,
+                        recorded_by: v1.recorded_by,
+                        recorded_at: v1.recorded_at,
+                        data: v1.data.into(),
+                        reason: v1.reason,
+                    }))
+                })
                 .map_err(codec_err),
         ),
         _ => None,
@@ -236,6 +374,7 @@ pub(crate) fn dispatch(
         Command::Hazard(c) => run::<Hazard>(pick!(Hazard), c, ctx, DomainEvent::Hazard),
         Command::Incident(c) => run::<Incident>(pick!(Incident), c, ctx, DomainEvent::Incident),
         Command::Injury(c) => run::<Injury>(pick!(Injury), c, ctx, DomainEvent::Injury),
+        Command::Person(c) => run::<Person>(pick!(Person), c, ctx, DomainEvent::Person),
         Command::Project(c) => run::<Project>(pick!(Project), c, ctx, DomainEvent::Project),
     }
 }
@@ -254,7 +393,8 @@ mod tests {
         for t in names {
             let prefix = t.split('.').next().unwrap_or("");
             assert!(
-                ["access", "community", "enterprise", "hazard", "incident", "injury", "project"].contains(&prefix),
+                ["access", "community", "enterprise", "hazard", "incident", "injury", "person", "project"]
+                    .contains(&prefix),
                 "{t}"
             );
         }

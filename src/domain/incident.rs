@@ -23,6 +23,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::Settings;
+use super::person::{check_opt_personal, check_personal, check_same_person, PersonalField, PersonalKind};
 use super::time::{cst_date, plus_days, plus_months};
 use super::{
     people, rule, text, yuan, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_NAME, MAX_TEXT,
@@ -264,7 +265,13 @@ pub struct DetermineCause {
 #[serde(deny_unknown_fields)]
 pub struct DealWithResponsible {
     pub incident_id: EntityId,
-    pub person: String,
+    /// The person's name (PIPL personal information: sealed before it is stored).
+    pub person: PersonalField,
+    /// A stable id for the person, chosen by the host (e.g. its own person record id). When
+    /// absent, the engine derives one from `id_number`, or gives the mention its own.
+    pub person_id: Option<EntityId>,
+    /// 身份证号 or another document number (sealed before it is stored).
+    pub id_number: Option<PersonalField>,
     pub role: String,
     /// What was done (处分, 罚款, 移送司法 …).
     pub action: String,
@@ -463,7 +470,10 @@ pub struct ResponsibleDealtWith {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
     pub recorded_at: DateTime<Utc>,
-    pub person: String,
+    /// Sealed name (plain only in events upcast from v1).
+    pub person: PersonalField,
+    /// Sealed ID number, if one was given.
+    pub id_number: Option<PersonalField>,
     pub role: String,
     pub action: String,
     pub evidence: Vec<String>,
@@ -524,7 +534,7 @@ event_enum!(
     AppraisalEnded(AppraisalEnded) = "incident.appraisal_ended" v 1,
     InvestigationReportSubmitted(InvestigationReportSubmitted) = "incident.investigation_report_submitted" v 1,
     CauseDetermined(CauseDetermined) = "incident.cause_determined" v 1,
-    ResponsibleDealtWith(ResponsibleDealtWith) = "incident.responsible_dealt_with" v 1,
+    ResponsibleDealtWith(ResponsibleDealtWith) = "incident.responsible_dealt_with" v 2,
     CorrectiveMeasuresImplemented(CorrectiveMeasuresImplemented) = "incident.corrective_measures_implemented" v 1,
     EducationConducted(EducationConducted) = "incident.education_conducted" v 1,
     Closed(IncidentClosed) = "incident.closed" v 1,
@@ -863,7 +873,9 @@ impl Aggregate for Incident {
                 })
             }
             IncidentCommand::DealWithResponsible(c) => {
-                text("person", &c.person, MAX_NAME)?;
+                check_personal("person", &c.person, PersonalKind::Name)?;
+                check_opt_personal("id_number", &c.id_number, PersonalKind::IdNumber)?;
+                check_same_person("person", c.person_id.as_ref(), &[Some(&c.person), c.id_number.as_ref()])?;
                 text("role", &c.role, MAX_NAME)?;
                 text("action", &c.action, MAX_TEXT)?;
                 evidence(&c.evidence)?;
@@ -872,6 +884,7 @@ impl Aggregate for Incident {
                     recorded_by,
                     recorded_at,
                     person: c.person.clone(),
+                    id_number: c.id_number.clone(),
                     role: c.role.clone(),
                     action: c.action.clone(),
                     evidence: c.evidence.clone(),

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::person::{check_opt_personal, check_same_person, PersonalField, PersonalKind};
 use super::{rule, text, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_TEXT};
 
 /// Oldest age accepted, in years.
@@ -82,6 +83,13 @@ pub struct InjuryData {
     pub vulnerable_groups: Vec<String>,
     pub incident_id: Option<EntityId>,
     pub note: Option<String>,
+    /// A stable id for the injured person, chosen by the host. When absent and a name or ID
+    /// number is given, the engine derives one from `id_number`, or gives the record its own.
+    pub person_id: Option<EntityId>,
+    /// The injured person's name (PIPL personal information: sealed before it is stored).
+    pub name: Option<PersonalField>,
+    /// 身份证号 or another document number (sealed before it is stored).
+    pub id_number: Option<PersonalField>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -126,8 +134,8 @@ pub struct InjuryCorrected {
 event_enum!(
     /// Events of an injury record stream (`injury-{id}`).
     InjuryEvent, injury_id, StreamKind::Injury, {
-    Recorded(InjuryRecorded) = "injury.recorded" v 1,
-    Corrected(InjuryCorrected) = "injury.corrected" v 1,
+    Recorded(InjuryRecorded) = "injury.recorded" v 2,
+    Corrected(InjuryCorrected) = "injury.corrected" v 2,
 });
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -162,7 +170,10 @@ fn check(d: &InjuryData, ctx: &DecisionContext<'_>) -> Result<(), Rejection> {
     if (d.severity == Severity::Death) != (d.outcome == Outcome::Died) {
         return Err(Rejection::at("data/outcome", rule::MALFORMED, "severity death and outcome died go together"));
     }
-    super::opt_text("data/note", &d.note, MAX_TEXT)
+    super::opt_text("data/note", &d.note, MAX_TEXT)?;
+    check_opt_personal("data/name", &d.name, PersonalKind::Name)?;
+    check_opt_personal("data/id_number", &d.id_number, PersonalKind::IdNumber)?;
+    check_same_person("data/name", d.person_id.as_ref(), &[d.name.as_ref(), d.id_number.as_ref()])
 }
 
 impl Aggregate for Injury {

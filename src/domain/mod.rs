@@ -1,5 +1,6 @@
 //! The domain layer: what may happen to communities, enterprises, hazards (隐患), incidents (事故),
-//! injury records (伤害监测) and safety-promotion projects (安全促进项目), and what it means.
+//! injury records (伤害监测) and safety-promotion projects (安全促进项目), and what it means; plus
+//! the personal fields of persons named in them and the record of their erasure ([`person`], PIPL).
 //!
 //! Shape: every aggregate is a pair of pure functions, `decide(state, command, ctx) -> events |
 //! rejection` and `evolve(state, event) -> state` ([`Aggregate`]). An engine (written elsewhere)
@@ -37,6 +38,7 @@ pub mod event;
 pub mod hazard;
 pub mod incident;
 pub mod injury;
+pub mod person;
 pub mod promotion;
 pub mod schema;
 pub mod testing;
@@ -261,6 +263,7 @@ pub enum StreamKind {
     Hazard,
     Incident,
     Injury,
+    Person,
     Project,
 }
 
@@ -273,6 +276,7 @@ impl StreamKind {
             StreamKind::Hazard => "hazard",
             StreamKind::Incident => "incident",
             StreamKind::Injury => "injury",
+            StreamKind::Person => "person",
             StreamKind::Project => "project",
         }
     }

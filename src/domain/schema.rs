@@ -31,6 +31,7 @@ use super::enterprise::EnterpriseEvent;
 use super::hazard::HazardEvent;
 use super::incident::IncidentEvent;
 use super::injury::InjuryEvent;
+use super::person::PersonEvent;
 use super::promotion::ProjectEvent;
 use super::DomainError;
 
@@ -99,6 +100,7 @@ pub fn event_schemas() -> Vec<(&'static str, u16, Value)> {
         HazardEvent::schemas(),
         IncidentEvent::schemas(),
         InjuryEvent::schemas(),
+        PersonEvent::schemas(),
         ProjectEvent::schemas(),
     ]
     .concat()

@@ -57,7 +57,7 @@ pub fn run(dir: &Path, seed: u64, scale: f64, labels: &Labels) -> Result<()> {
             dir.display()
         );
     }
-    let engine = Engine::new(store)?.with_clock(Arc::new(clock.clone()));
+    let engine = Engine::new(store)?.with_clock(Arc::new(clock.clone())).with_vault(crate::open_vault(dir)?);
     let loaded = load(&engine, &clock, &history.commands)?;
     let store = engine.into_store();
     let all = {

@@ -207,6 +207,20 @@ enum Cmd {
         #[command(flatten)]
         view: View,
     },
+    /// Erase a person's personal information (PIPL 个人信息保护法): destroys their key in the
+    /// vault and records a person.erased audit event. No event is changed: the hash chain still
+    /// verifies and the statistics stay as they were; exports show the fields as erased.
+    ///
+    /// Example: anquan erase-person p-3f2a9c… --reason "本人申请删除" --actor admin-1
+    ErasePerson {
+        /// The person id (shown as "person_id" in exports).
+        person: String,
+        #[arg(long)]
+        reason: String,
+        /// Who erases (recorded in the audit event).
+        #[arg(long, env = "ANQUAN_ACTOR", default_value = "cli-admin")]
+        actor: String,
+    },
     /// Import incident records kept by another system from CSV, through a TOML column mapping.
     /// Reports rows imported, rejected and flagged with reasons, and deaths by year. Re-running
     /// the same file imports nothing twice.
@@ -254,6 +268,13 @@ fn progress(label: &'static str) -> impl FnMut(u64) {
     }
 }
 
+/// The key vault for personal information (`DIR/vault`, beside the sled files).
+pub fn open_vault(dir: &std::path::Path) -> Result<std::sync::Arc<anquan::privacy::Vault>> {
+    let vault = anquan::privacy::Vault::open_beside_store(dir)
+        .with_context(|| format!("cannot open the key vault in {}", dir.join("vault").display()))?;
+    Ok(std::sync::Arc::new(vault))
+}
+
 fn open_input(file: &str) -> Result<Box<dyn std::io::BufRead>> {
     if file == "-" {
         return Ok(Box::new(std::io::BufReader::new(std::io::stdin())));
@@ -267,13 +288,21 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Cmd::Export { out } => {
             let store = open_existing(&cli.store)?;
+            // Personal fields show decrypted where the key exists, "erased" where it was destroyed.
+            let vault = if cli.store.join("vault").is_dir() { Some(open_vault(&cli.store)?) } else { None };
             let n = match out {
                 Some(path) => {
                     let f = std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
-                    anquan::transfer::export(&store, &mut std::io::BufWriter::new(f), progress("exported"))?
+                    anquan::transfer::export_with_vault(
+                        &store,
+                        vault.as_deref(),
+                        &mut std::io::BufWriter::new(f),
+                        progress("exported"),
+                    )?
                 }
                 None => {
-                    anquan::transfer::export(&store, &mut std::io::BufWriter::new(std::io::stdout().lock()), |_| {})?
+                    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                    anquan::transfer::export_with_vault(&store, vault.as_deref(), &mut out, |_| {})?
                 }
             };
             eprintln!("exported {n} events; head hash {}", store.head().hash_hex());
@@ -299,6 +328,25 @@ fn run(cli: Cli) -> Result<()> {
             let options = anquan::report::ReportOptions { as_of: view.now(), lang, title };
             let path = anquan::report::write_report(&out, &anquan::report::render_html(&all, &options))?;
             println!("{} {}", labels.t("report written to", "报告已写入"), path.display());
+            Ok(())
+        }
+        Cmd::ErasePerson { person, reason, actor } => {
+            let store = open_existing(&cli.store)?;
+            let engine = anquan::engine::Engine::new(store)?.with_vault(open_vault(&cli.store)?);
+            let request = anquan::privacy::EraseRequest {
+                person_id: anquan::domain::EntityId::new(person).map_err(anyhow::Error::msg)?,
+                actor: anquan::domain::EntityId::new(actor).map_err(anyhow::Error::msg)?,
+                reason,
+                issued_at: chrono::Utc::now(),
+                command_id: uuid::Uuid::now_v7(),
+            };
+            let out = anquan::privacy::erase_person(&engine, &request)?;
+            println!(
+                "erased {}: key destroyed; audit event at {:?}; head hash {}",
+                request.person_id,
+                out.positions,
+                engine.store().head().hash_hex()
+            );
             Ok(())
         }
         Cmd::Kpis { year, ltifr_base, view } => {
@@ -391,7 +439,7 @@ fn import_csv(dir: &PathBuf, file: &PathBuf, mapping: &PathBuf, json: bool) -> R
     let input = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
     let store =
         EventStore::open(dir).with_context(|| format!("cannot open or create the store at {}", dir.display()))?;
-    let engine = anquan::engine::Engine::new(store)?;
+    let engine = anquan::engine::Engine::new(store)?.with_vault(open_vault(dir)?);
     let report = anquan::csv_import::import_incidents(&engine, &mapping, input, chrono::Utc::now(), progress("rows"))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -444,7 +492,7 @@ fn import(dir: &PathBuf, file: &str, all_or_nothing: bool, json: bool) -> Result
     }
     let store =
         EventStore::open(dir).with_context(|| format!("cannot open or create the store at {}", dir.display()))?;
-    let engine = anquan::engine::Engine::new(store)?;
+    let engine = anquan::engine::Engine::new(store)?.with_vault(open_vault(dir)?);
     let mut tick = progress("commands");
     let report = anquan::transfer::import_commands(&engine, whole, all_or_nothing, |n| tick(n as u64))?;
     if json {

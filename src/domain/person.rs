@@ -1,0 +1,441 @@
+//! Personal information (个人信息, PIPL) as the domain sees it, and the person stream that records
+//! an erasure.
+//!
+//! Names and ID numbers (身份证号) of injured and responsible persons are [`PersonalField`]s. A
+//! host sends them as plain strings; the engine's privacy layer (`crate::privacy`, which does the
+//! I/O and holds the keys) replaces each with a [`SealedValue`] — person id, nonce, ciphertext —
+//! before the domain decides, so the events it appends hold only sealed values. The domain never
+//! opens a sealed value: it checks its shape and passes it through.
+//!
+//! Invariants:
+//! - Pure: no keys, no I/O, no RNG here. Plain values are validated with the same rules the privacy
+//!   layer applies before sealing ([`check_personal`]), so a domain test sending plain names sees
+//!   the same rejections a host does.
+//! - `PersonalField` is bincode-encoded as a two-variant enum (`Plain` = 0, `Sealed` = 1): never
+//!   reorder them. Its JSON form is a string (plain) or an object with `"sealed"` (sealed), so
+//!   command JSON written before sealing existed (a plain `"person": "张某"`) stays valid.
+//! - Plain values reach the log only from events written before schema v2 (upcast) or from code
+//!   that bypasses the engine; the engine refuses to store plain personal fields.
+//! - `person.erased` (stream `person-{id}`) is the audit record of an erasure: who, when, why.
+//!   The erasure itself (destroying the key) modifies no event.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::{rule, text, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_NAME, MAX_TEXT};
+
+/// The AEAD's name in the JSON form of a sealed value.
+pub const SEALED_ALGORITHM: &str = "xchacha20poly1305";
+/// Nonce length of XChaCha20-Poly1305.
+pub const NONCE_LEN: usize = 24;
+/// Authentication tag length.
+pub const TAG_LEN: usize = 16;
+/// Longest ID number accepted (characters).
+pub const MAX_ID_NUMBER: usize = 32;
+/// Longest ciphertext a sealed value may carry: a name of [`MAX_NAME`] characters of up to 4
+/// bytes each, plus the tag.
+pub const MAX_CIPHERTEXT: usize = MAX_NAME * 4 + TAG_LEN;
+
+/// What a personal field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PersonalKind {
+    /// 姓名
+    Name,
+    /// 身份证号 or another identity document number
+    IdNumber,
+}
+
+impl PersonalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PersonalKind::Name => "name",
+            PersonalKind::IdNumber => "id_number",
+        }
+    }
+}
+
+/// A personal field encrypted under its person's key (kept in the vault, not in the log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedValue {
+    pub person_id: EntityId,
+    pub kind: PersonalKind,
+    #[serde(with = "serde_bytes")]
+    pub nonce: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    pub ciphertext: Vec<u8>,
+}
+
+/// A name or ID number: plain as a host sends it, sealed as the log stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PersonalField {
+    Plain(String),
+    /// Boxed: keeps commands and events that carry personal fields small.
+    Sealed(Box<SealedValue>),
+}
+
+impl PersonalField {
+    pub fn sealed(&self) -> Option<&SealedValue> {
+        match self {
+            PersonalField::Sealed(s) => Some(s),
+            PersonalField::Plain(_) => None,
+        }
+    }
+
+    /// The person a sealed value belongs to.
+    pub fn person_id(&self) -> Option<&EntityId> {
+        self.sealed().map(|s| &s.person_id)
+    }
+}
+
+impl From<&str> for PersonalField {
+    fn from(s: &str) -> Self {
+        PersonalField::Plain(s.to_string())
+    }
+}
+
+impl From<String> for PersonalField {
+    fn from(s: String) -> Self {
+        PersonalField::Plain(s)
+    }
+}
+
+/// Shows a plain value as is and a sealed one by its person id only (never the ciphertext), so
+/// read models built from events carry no personal data.
+impl fmt::Display for PersonalField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PersonalField::Plain(s) => f.write_str(s),
+            PersonalField::Sealed(s) => write!(f, "[person {}]", s.person_id),
+        }
+    }
+}
+
+// bincode form: a plain derived enum. JSON form: a string or a marked object.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "PersonalField")]
+enum BinaryForm {
+    Plain(String),
+    Sealed(SealedValue),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealedJson {
+    sealed: String,
+    person_id: EntityId,
+    kind: PersonalKind,
+    nonce: String,
+    ciphertext: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum JsonForm {
+    Plain(String),
+    Sealed(SealedJson),
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+impl Serialize for PersonalField {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            match self {
+                PersonalField::Plain(s) => JsonForm::Plain(s.clone()),
+                PersonalField::Sealed(s) => JsonForm::Sealed(SealedJson {
+                    sealed: SEALED_ALGORITHM.to_string(),
+                    person_id: s.person_id.clone(),
+                    kind: s.kind,
+                    nonce: hex(&s.nonce),
+                    ciphertext: hex(&s.ciphertext),
+                }),
+            }
+            .serialize(serializer)
+        } else {
+            match self {
+                PersonalField::Plain(s) => BinaryForm::Plain(s.clone()),
+                PersonalField::Sealed(s) => BinaryForm::Sealed(SealedValue::clone(s)),
+            }
+            .serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PersonalField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            match JsonForm::deserialize(deserializer)? {
+                JsonForm::Plain(s) => Ok(PersonalField::Plain(s)),
+                JsonForm::Sealed(j) => {
+                    if j.sealed != SEALED_ALGORITHM {
+                        return Err(serde::de::Error::custom(format!("unknown sealing algorithm {:?}", j.sealed)));
+                    }
+                    let nonce = unhex(&j.nonce).ok_or_else(|| serde::de::Error::custom("nonce is not hex"))?;
+                    let ciphertext =
+                        unhex(&j.ciphertext).ok_or_else(|| serde::de::Error::custom("ciphertext is not hex"))?;
+                    Ok(PersonalField::Sealed(Box::new(SealedValue {
+                        person_id: j.person_id,
+                        kind: j.kind,
+                        nonce,
+                        ciphertext,
+                    })))
+                }
+            }
+        } else {
+            Ok(match BinaryForm::deserialize(deserializer)? {
+                BinaryForm::Plain(s) => PersonalField::Plain(s),
+                BinaryForm::Sealed(s) => PersonalField::Sealed(Box::new(s)),
+            })
+        }
+    }
+}
+
+impl JsonSchema for PersonalField {
+    fn schema_name() -> Cow<'static, str> {
+        "PersonalField".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({
+            "description": "A name or ID number (PIPL personal information). Hosts send a plain string; the engine seals it, and events hold the sealed object.",
+            "anyOf": [
+                { "type": "string" },
+                {
+                    "type": "object",
+                    "properties": {
+                        "sealed": { "const": SEALED_ALGORITHM },
+                        "person_id": { "type": "string", "minLength": 1, "maxLength": EntityId::MAX_LEN, "pattern": EntityId::PATTERN },
+                        "kind": { "enum": ["name", "id_number"] },
+                        "nonce": { "type": "string", "pattern": "^[0-9a-f]*$" },
+                        "ciphertext": { "type": "string", "pattern": "^[0-9a-f]*$" }
+                    },
+                    "required": ["sealed", "person_id", "kind", "nonce", "ciphertext"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}
+
+/// Checks a plain ID number: 1–32 characters of `[0-9A-Za-z-]`; an 18-character 居民身份证号
+/// (17 digits and a digit or X) must carry a valid GB 11643 check character.
+pub fn check_id_number(name: &str, value: &str) -> Result<(), Rejection> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Rejection::at(name, rule::REQUIRED, format!("{name} must not be empty")));
+    }
+    let n = v.chars().count();
+    if n > MAX_ID_NUMBER {
+        return Err(Rejection::at(name, rule::TOO_LONG, format!("{name} has {n} characters, at most {MAX_ID_NUMBER}")));
+    }
+    if !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(Rejection::at(name, rule::MALFORMED, format!("{name} may hold only 0-9, A-Z and -")));
+    }
+    let b = v.as_bytes();
+    if b.len() == 18 && b[..17].iter().all(u8::is_ascii_digit) {
+        const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+        const CHECK: &[u8; 11] = b"10X98765432";
+        let sum: u32 = b[..17].iter().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
+        let expected = CHECK[(sum % 11) as usize];
+        if b[17].to_ascii_uppercase() != expected {
+            return Err(Rejection::at(
+                name,
+                rule::MALFORMED,
+                format!("{name} is not a valid resident ID number: its check character should be {}", expected as char),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a personal field: a plain value against the text rules of its kind, a sealed one for
+/// its shape (kind, nonce length, ciphertext bounds). `name` is the field's path under `/command`.
+pub fn check_personal(name: &str, value: &PersonalField, kind: PersonalKind) -> Result<(), Rejection> {
+    match value {
+        PersonalField::Plain(s) => match kind {
+            PersonalKind::Name => text(name, s, MAX_NAME),
+            PersonalKind::IdNumber => check_id_number(name, s),
+        },
+        PersonalField::Sealed(s) => {
+            if s.kind != kind {
+                return Err(Rejection::at(
+                    name,
+                    rule::MALFORMED,
+                    format!("{name} holds a sealed {} where a {} belongs", s.kind.as_str(), kind.as_str()),
+                ));
+            }
+            if s.nonce.len() != NONCE_LEN || s.ciphertext.len() < TAG_LEN || s.ciphertext.len() > MAX_CIPHERTEXT {
+                return Err(Rejection::at(name, rule::MALFORMED, format!("{name} is not a well-formed sealed value")));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Optional personal field.
+pub fn check_opt_personal(name: &str, value: &Option<PersonalField>, kind: PersonalKind) -> Result<(), Rejection> {
+    value.as_ref().map_or(Ok(()), |v| check_personal(name, v, kind))
+}
+
+/// Sealed values of one record must all belong to the person the record names (if it names one).
+pub fn check_same_person(
+    name: &str,
+    person_id: Option<&EntityId>,
+    fields: &[Option<&PersonalField>],
+) -> Result<(), Rejection> {
+    let mut seen = person_id;
+    for f in fields.iter().flatten() {
+        if let Some(p) = f.person_id() {
+            match seen {
+                Some(q) if q != p => {
+                    return Err(Rejection::at(
+                        name,
+                        rule::MALFORMED,
+                        format!("personal fields of one record belong to different persons ({q}, {p})"),
+                    ))
+                }
+                _ => seen = Some(p),
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---- the person stream: erasure audit ------------------------------------------------------
+
+/// Erases a person's personal information (crypto-shredding: their key is destroyed, so every
+/// sealed value of theirs in the log can no longer be opened). Sent by `privacy::erase_person`,
+/// which checks the vault first and destroys the key once this is recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErasePerson {
+    pub person_id: EntityId,
+    /// Why (the data subject's request under PIPL art. 47, retention period over, …).
+    pub reason: String,
+}
+
+command_enum!(
+    /// Commands addressed to a person stream.
+    PersonCommand, person_id, StreamKind::Person, {
+    Erase(ErasePerson) = "person.erase",
+});
+
+/// The audit record of an erasure: who, when, why. The erasure modified no event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PersonErased {
+    pub person_id: EntityId,
+    pub erased_by: EntityId,
+    pub erased_at: DateTime<Utc>,
+    pub reason: String,
+}
+
+event_enum!(
+    /// Events of a person stream (`person-{id}`).
+    PersonEvent, person_id, StreamKind::Person, {
+    Erased(PersonErased) = "person.erased" v 1,
+});
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PersonState {
+    pub erased: Option<PersonErased>,
+}
+
+/// The person aggregate: at most one erasure.
+pub struct Person;
+
+impl Aggregate for Person {
+    type State = PersonState;
+    type Command = PersonCommand;
+    type Event = PersonEvent;
+
+    fn decide(s: &PersonState, cmd: &PersonCommand, ctx: &DecisionContext<'_>) -> Result<Vec<PersonEvent>, Rejection> {
+        match cmd {
+            PersonCommand::Erase(c) => {
+                if let Some(e) = &s.erased {
+                    return Err(Rejection::at(
+                        "person_id",
+                        rule::ALREADY_EXISTS,
+                        format!("person {} was already erased at {}", c.person_id, e.erased_at),
+                    ));
+                }
+                text("reason", &c.reason, MAX_TEXT)?;
+                Ok(vec![PersonEvent::Erased(PersonErased {
+                    person_id: c.person_id.clone(),
+                    erased_by: ctx.actor.clone(),
+                    erased_at: ctx.issued_at,
+                    reason: c.reason.clone(),
+                })])
+            }
+        }
+    }
+
+    fn evolve(mut s: PersonState, e: &PersonEvent) -> PersonState {
+        match e {
+            PersonEvent::Erased(e) => s.erased = Some(e.clone()),
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealed() -> PersonalField {
+        PersonalField::Sealed(Box::new(SealedValue {
+            person_id: EntityId::new("p-1").unwrap(),
+            kind: PersonalKind::Name,
+            nonce: vec![7; NONCE_LEN],
+            ciphertext: vec![9; 20],
+        }))
+    }
+
+    #[test]
+    fn plain_json_is_a_string_and_sealed_json_is_marked() {
+        assert_eq!(serde_json::to_string(&PersonalField::from("张某")).unwrap(), "\"张某\"");
+        let j = serde_json::to_value(sealed()).unwrap();
+        assert_eq!(j["sealed"], SEALED_ALGORITHM);
+        assert_eq!(serde_json::from_value::<PersonalField>(j).unwrap(), sealed());
+        assert_eq!(serde_json::from_str::<PersonalField>("\"x\"").unwrap(), PersonalField::from("x"));
+    }
+
+    #[test]
+    fn bincode_round_trips_both_variants() {
+        for v in [PersonalField::from("李四"), sealed()] {
+            let bytes = crate::codec::encode(&v).unwrap();
+            assert_eq!(crate::codec::decode::<PersonalField>(&bytes).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn resident_id_check_character_is_verified() {
+        assert!(check_id_number("id_number", "11010519491231002X").is_ok());
+        assert!(check_id_number("id_number", "11010519491231002x").is_ok());
+        let e = check_id_number("data/id_number", "110105194912310021").unwrap_err();
+        assert_eq!((e.field.as_str(), e.rule.as_str()), ("/command/data/id_number", rule::MALFORMED));
+        assert!(check_id_number("id_number", "E12345678").is_ok(), "passport numbers pass");
+        assert_eq!(check_id_number("id_number", "12 34").unwrap_err().rule, rule::MALFORMED);
+    }
+
+    #[test]
+    fn sealed_values_are_checked_for_shape_and_kind() {
+        assert!(check_personal("person", &sealed(), PersonalKind::Name).is_ok());
+        assert_eq!(check_personal("person", &sealed(), PersonalKind::IdNumber).unwrap_err().rule, rule::MALFORMED);
+        let PersonalField::Sealed(mut s) = sealed() else { unreachable!() };
+        s.nonce.pop();
+        assert!(check_personal("person", &PersonalField::Sealed(s), PersonalKind::Name).is_err());
+    }
+}

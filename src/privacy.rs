@@ -1,0 +1,692 @@
+//! Personal information (个人信息保护法, PIPL): crypto-shredding of names and ID numbers.
+//!
+//! The log is append-only and hash-chained, so personal data cannot be deleted from it. Instead
+//! every name and ID number is stored encrypted under a key that belongs to one person and lives
+//! outside the log, in a [`Vault`]; erasing the person destroys the key. The events stay byte for
+//! byte what they were (the chain still verifies), figures never read personal fields (they stay
+//! the same), and the sealed values become unreadable: [`Personal::Erased`].
+//!
+//! Shape:
+//! - The host sends plain strings. [`seal_envelope`] (called by the engine, before the pure
+//!   domain decides) checks each plain value with the domain's rules — errors name the JSON
+//!   pointer — then replaces it with a [`SealedValue`]: person id, nonce, XChaCha20-Poly1305
+//!   ciphertext. The domain passes sealed values through opaquely.
+//! - Person identity: the host's `person_id` if given; else, with an ID number, `p-` + a keyed
+//!   BLAKE3 of the normalised ID number under the vault's own pseudonym key (the same person
+//!   gets the same id across records, and the id cannot be brute-forced back to the ID number
+//!   without the vault); else the mention gets its own id derived from the command id.
+//! - Vault layout (a folder beside the sled files, never inside sled — sled keeps overwritten
+//!   values in its log until its GC runs, so a key deleted there would not be destroyed):
+//!   `pseudonym.key`, `keys/{person}.key` (magic `AQK1` + 32 random bytes), `erased/{person}`
+//!   (tombstone). Files are written to a temporary name, fsynced, linked into place without
+//!   replacing an existing one, and the folder is fsynced.
+//!
+//! Invariants:
+//! - A plain personal field never reaches the log through the engine: with no vault the engine
+//!   refuses commands that carry one.
+//! - Sealing is deterministic for one (command, field, plaintext): the nonce is a keyed BLAKE3 of
+//!   them under a key derived from the person's key (a synthetic nonce). A retried command thus
+//!   decides byte-identical events and is recognised as already committed; different inputs get
+//!   different 192-bit nonces. The AEAD's associated data binds person id and field kind, so a
+//!   ciphertext moved to another person or field fails to open.
+//! - Opening never returns garbage: a changed ciphertext, nonce, person or kind is
+//!   [`PrivacyError::Tampered`].
+//! - Erasure ([`erase_person`]): tombstone first (from then on reads say `Erased` and sealing for
+//!   the person is refused), then the `person.erased` audit event through the engine, then the
+//!   key file is overwritten, fsynced, unlinked and the folder fsynced. A refused audit event
+//!   removes the tombstone again, so a refused erasure changes nothing. A crash in between is
+//!   finished by running the erasure again. No existing event is touched.
+//! - Limits: overwriting a file does not guarantee the old blocks are gone on SSDs or
+//!   copy-on-write file systems, and backups of the vault hold the keys: keep the vault on
+//!   storage you can wipe, and back it up apart from the log with its own retention.
+
+use std::borrow::Cow;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::incident::IncidentCommand;
+use crate::domain::injury::{InjuryCommand, InjuryData};
+use crate::domain::person::{check_personal, ErasePerson, PersonCommand, PersonEvent, NONCE_LEN};
+use crate::domain::{self, Command, CommandEnvelope, DomainEvent, EntityId, Rejection, StreamKind};
+use crate::engine::{CommandOutcome, Engine, EngineError};
+
+pub use crate::domain::person::{PersonalField, PersonalKind, SealedValue};
+
+const KEY_MAGIC: &[u8; 4] = b"AQK1";
+const PSEUDONYM_MAGIC: &[u8; 4] = b"AQP1";
+const KEY_FILE_LEN: usize = 36;
+const AAD_CONTEXT: &[u8] = b"anquan.pipl.seal.v1";
+
+/// Rule code of a command naming a person whose information was erased.
+pub const RULE_ERASED: &str = "erased";
+/// Rule code of a command carrying personal fields to an engine without a vault.
+pub const RULE_NO_VAULT: &str = "no_vault";
+
+/// Errors of the vault, of opening sealed values, and of erasure.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivacyError {
+    #[error("vault I/O error on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("vault file {path} is damaged: {detail}")]
+    BadKeyFile { path: String, detail: String },
+    #[error("no person {0} in the vault: nothing was erased")]
+    UnknownPerson(EntityId),
+    #[error("person {0} was already erased")]
+    AlreadyErased(EntityId),
+    #[error("no key for person {0} in this vault (not erased here either: wrong vault?)")]
+    NoKey(EntityId),
+    #[error(
+        "sealed {kind} of person {person_id} does not authenticate: the ciphertext, nonce or its person was changed"
+    )]
+    Tampered { person_id: EntityId, kind: &'static str },
+    #[error("the engine has no vault (Engine::with_vault)")]
+    NoVault,
+    #[error("derived person id is invalid: {0}")]
+    InvalidPersonId(String),
+    #[error("the operating system's random source failed: {0}")]
+    Random(String),
+    #[error("erasure of person {person}: {source}")]
+    Engine {
+        person: EntityId,
+        #[source]
+        source: Box<EngineError>,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PrivacyError + '_ {
+    move |source| PrivacyError::Io { path: path.display().to_string(), source }
+}
+
+/// What a personal field reads as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Personal {
+    Plain(String),
+    /// The person was erased: the key is destroyed and the value can never be read again.
+    Erased,
+}
+
+/// Where a person stands in the vault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonStatus {
+    Unknown,
+    Active,
+    Erased,
+}
+
+/// Per-person keys, kept apart from the log. Shareable across threads; several processes may
+/// use one vault (files are created without replacing, so racing creators agree on one key).
+pub struct Vault {
+    dir: PathBuf,
+    pseudonym_key: [u8; 32],
+}
+
+/// Never prints key material (an `Engine` holding a vault may be debug-printed).
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl Vault {
+    /// Opens (or creates) a vault in `dir`.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, PrivacyError> {
+        let dir = dir.as_ref().to_path_buf();
+        for d in [dir.clone(), dir.join("keys"), dir.join("erased")] {
+            if !d.is_dir() {
+                create_private_dir(&d)?;
+                if let Some(parent) = d.parent() {
+                    sync_dir(parent)?;
+                }
+            }
+        }
+        let path = dir.join("pseudonym.key");
+        let pseudonym_key = match read_key_file(&path, PSEUDONYM_MAGIC)? {
+            Some(k) => k,
+            None => {
+                let k = random_key()?;
+                write_new_key_file(&dir, &path, PSEUDONYM_MAGIC, &k)?;
+                // Another process may have won the race: use whichever landed.
+                read_key_file(&path, PSEUDONYM_MAGIC)?.ok_or_else(|| PrivacyError::BadKeyFile {
+                    path: path.display().to_string(),
+                    detail: "vanished after creation".into(),
+                })?
+            }
+        };
+        Ok(Vault { dir, pseudonym_key })
+    }
+
+    /// The conventional vault of a store: the `vault` folder inside the store's folder, beside
+    /// (not inside) sled's files.
+    pub fn open_beside_store(store_dir: impl AsRef<Path>) -> Result<Self, PrivacyError> {
+        Self::open(store_dir.as_ref().join("vault"))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn key_path(&self, person: &EntityId) -> PathBuf {
+        // EntityId holds only [A-Za-z0-9_.:-] and a suffix is added, so it is a plain file name.
+        self.dir.join("keys").join(format!("{person}.key"))
+    }
+
+    fn tombstone_path(&self, person: &EntityId) -> PathBuf {
+        self.dir.join("erased").join(format!("{person}.erased"))
+    }
+
+    /// Whether the vault holds a key for the person, has erased them, or never saw them.
+    pub fn status(&self, person: &EntityId) -> Result<PersonStatus, PrivacyError> {
+        if exists(&self.tombstone_path(person))? {
+            Ok(PersonStatus::Erased)
+        } else if exists(&self.key_path(person))? {
+            Ok(PersonStatus::Active)
+        } else {
+            Ok(PersonStatus::Unknown)
+        }
+    }
+
+    /// The person id for an ID number: `p-` + 32 hex digits of a keyed hash (see module docs).
+    pub fn person_id_for_id_number(&self, id_number: &str) -> Result<EntityId, PrivacyError> {
+        let normal = id_number.trim().to_ascii_uppercase();
+        self.derive_id(b"id-number", normal.as_bytes())
+    }
+
+    fn derive_id(&self, what: &[u8], input: &[u8]) -> Result<EntityId, PrivacyError> {
+        let mut h = blake3::Hasher::new_keyed(&self.pseudonym_key);
+        h.update(b"anquan.pipl.person-id.v1\0");
+        h.update(&(what.len() as u64).to_le_bytes());
+        h.update(what);
+        h.update(input);
+        let hex: String = h.finalize().as_bytes()[..16].iter().map(|b| format!("{b:02x}")).collect();
+        // 34 characters of [a-z0-9-]: always a valid id.
+        EntityId::new(format!("p-{hex}")).map_err(PrivacyError::InvalidPersonId)
+    }
+
+    /// The person's key; `None` when erased or unknown.
+    fn key(&self, person: &EntityId) -> Result<Option<[u8; 32]>, PrivacyError> {
+        if exists(&self.tombstone_path(person))? {
+            return Ok(None);
+        }
+        read_key_file(&self.key_path(person), KEY_MAGIC)
+    }
+
+    /// The person's key, created if the person is new. `Ok(None)`: the person was erased.
+    fn key_or_create(&self, person: &EntityId) -> Result<Option<[u8; 32]>, PrivacyError> {
+        if exists(&self.tombstone_path(person))? {
+            return Ok(None);
+        }
+        if let Some(k) = read_key_file(&self.key_path(person), KEY_MAGIC)? {
+            return Ok(Some(k));
+        }
+        write_new_key_file(&self.dir.join("keys"), &self.key_path(person), KEY_MAGIC, &random_key()?)?;
+        self.key(person)
+    }
+
+    /// Seals `plaintext` for `person`. `context` (command id and field) feeds the synthetic
+    /// nonce so the same command seals to the same bytes. `Ok(None)`: the person was erased.
+    pub fn seal(
+        &self,
+        person: &EntityId,
+        kind: PersonalKind,
+        plaintext: &str,
+        context: &[u8],
+    ) -> Result<Option<SealedValue>, PrivacyError> {
+        let Some(key) = self.key_or_create(person)? else { return Ok(None) };
+        let nonce_key = blake3::derive_key("anquan.pipl.nonce.v1", &key);
+        let mut h = blake3::Hasher::new_keyed(&nonce_key);
+        h.update(&(context.len() as u64).to_le_bytes());
+        h.update(context);
+        h.update(kind.as_str().as_bytes());
+        h.update(b"\0");
+        h.update(plaintext.as_bytes());
+        let nonce = h.finalize().as_bytes()[..NONCE_LEN].to_vec();
+        let aad = associated_data(person, kind);
+        let ciphertext = XChaCha20Poly1305::new(Key::from_slice(&key))
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: &aad })
+            .map_err(|_| PrivacyError::Tampered { person_id: person.clone(), kind: kind.as_str() })?;
+        Ok(Some(SealedValue { person_id: person.clone(), kind, nonce, ciphertext }))
+    }
+
+    /// Opens a sealed value: the plaintext, or [`Personal::Erased`] once the person was erased.
+    pub fn open_sealed(&self, sealed: &SealedValue) -> Result<Personal, PrivacyError> {
+        let person = &sealed.person_id;
+        let tampered = || PrivacyError::Tampered { person_id: person.clone(), kind: sealed.kind.as_str() };
+        let Some(key) = self.key(person)? else {
+            return match self.status(person)? {
+                PersonStatus::Erased => Ok(Personal::Erased),
+                _ => Err(PrivacyError::NoKey(person.clone())),
+            };
+        };
+        if sealed.nonce.len() != NONCE_LEN {
+            return Err(tampered());
+        }
+        let aad = associated_data(person, sealed.kind);
+        let plain = XChaCha20Poly1305::new(Key::from_slice(&key))
+            .decrypt(XNonce::from_slice(&sealed.nonce), Payload { msg: &sealed.ciphertext, aad: &aad })
+            .map_err(|_| tampered())?;
+        String::from_utf8(plain).map(Personal::Plain).map_err(|_| tampered())
+    }
+
+    /// Opens any personal field (a plain one, written before sealing existed, reads as itself).
+    pub fn open_field(&self, field: &PersonalField) -> Result<Personal, PrivacyError> {
+        match field {
+            PersonalField::Plain(s) => Ok(Personal::Plain(s.clone())),
+            PersonalField::Sealed(s) => self.open_sealed(s),
+        }
+    }
+
+    /// Marks the person erased (durably). Returns whether this call created the tombstone.
+    fn write_tombstone(&self, person: &EntityId) -> Result<bool, PrivacyError> {
+        let path = self.tombstone_path(person);
+        if exists(&path)? {
+            return Ok(false);
+        }
+        let mut f = private_file(&path, true)?;
+        f.write_all(b"erased\n").map_err(io(&path))?;
+        f.sync_all().map_err(io(&path))?;
+        sync_dir(&self.dir.join("erased"))?;
+        Ok(true)
+    }
+
+    fn remove_tombstone(&self, person: &EntityId) -> Result<(), PrivacyError> {
+        let path = self.tombstone_path(person);
+        fs::remove_file(&path).map_err(io(&path))?;
+        sync_dir(&self.dir.join("erased"))
+    }
+
+    /// Destroys the person's key: overwrite, fsync, unlink, fsync the folder.
+    fn shred_key(&self, person: &EntityId) -> Result<(), PrivacyError> {
+        let path = self.key_path(person);
+        if !exists(&path)? {
+            return Ok(());
+        }
+        {
+            let mut f = OpenOptions::new().write(true).open(&path).map_err(io(&path))?;
+            f.write_all(&[0u8; KEY_FILE_LEN]).map_err(io(&path))?;
+            f.sync_all().map_err(io(&path))?;
+        }
+        fs::remove_file(&path).map_err(io(&path))?;
+        sync_dir(&self.dir.join("keys"))
+    }
+}
+
+fn associated_data(person: &EntityId, kind: PersonalKind) -> Vec<u8> {
+    let mut aad = AAD_CONTEXT.to_vec();
+    aad.push(0);
+    aad.extend_from_slice(person.as_str().as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(kind.as_str().as_bytes());
+    aad
+}
+
+fn exists(path: &Path) -> Result<bool, PrivacyError> {
+    path.try_exists().map_err(io(path))
+}
+
+fn random_key() -> Result<[u8; 32], PrivacyError> {
+    let mut k = [0u8; 32];
+    getrandom::getrandom(&mut k).map_err(|e| PrivacyError::Random(e.to_string()))?;
+    Ok(k)
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), PrivacyError> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir).map_err(io(dir))
+}
+
+fn private_file(path: &Path, create_new: bool) -> Result<File, PrivacyError> {
+    let mut o = OpenOptions::new();
+    o.write(true);
+    if create_new {
+        o.create_new(true);
+    } else {
+        o.create(true).truncate(true);
+    }
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path).map_err(io(path))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), PrivacyError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+/// Reads a 36-byte key file; `None` if it does not exist.
+fn read_key_file(path: &Path, magic: &[u8; 4]) -> Result<Option<[u8; 32]>, PrivacyError> {
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let mut buf = Vec::with_capacity(KEY_FILE_LEN);
+    Read::by_ref(&mut f).take(KEY_FILE_LEN as u64 + 1).read_to_end(&mut buf).map_err(io(path))?;
+    if buf.len() != KEY_FILE_LEN || &buf[..4] != magic {
+        return Err(PrivacyError::BadKeyFile {
+            path: path.display().to_string(),
+            detail: format!("expected {KEY_FILE_LEN} bytes starting with {magic:?}, found {} bytes", buf.len()),
+        });
+    }
+    let mut k = [0u8; 32];
+    k.copy_from_slice(&buf[4..]);
+    Ok(Some(k))
+}
+
+/// Writes a key file durably under a temporary name and links it into place without replacing
+/// an existing file (a racing writer's key wins; the caller re-reads).
+fn write_new_key_file(dir: &Path, path: &Path, magic: &[u8; 4], key: &[u8; 32]) -> Result<(), PrivacyError> {
+    let tmp = dir.join(format!(".tmp-{}", Uuid::new_v4()));
+    let result = (|| {
+        let mut f = private_file(&tmp, true)?;
+        f.write_all(magic).map_err(io(&tmp))?;
+        f.write_all(key).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+        match fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(io(path)(e)),
+        }
+    })();
+    let removed = fs::remove_file(&tmp).map_err(io(&tmp));
+    result?;
+    removed?;
+    sync_dir(dir)
+}
+
+// ---- sealing commands (engine side) ----------------------------------------------------------
+
+/// One personal field of a command: its path under `/command`, the value, its kind.
+struct FieldRef<'a> {
+    name: &'static str,
+    value: &'a mut PersonalField,
+    kind: PersonalKind,
+}
+
+/// Replaces the plain personal fields of a command with sealed values. Commands without
+/// personal fields come back borrowed. Refusals are rejections naming the field; vault I/O
+/// failures are [`EngineError::Privacy`].
+pub fn seal_envelope<'e>(
+    vault: Option<&Vault>,
+    envelope: &'e CommandEnvelope,
+) -> Result<Cow<'e, CommandEnvelope>, EngineError> {
+    if !has_personal_fields(&envelope.command) {
+        return Ok(Cow::Borrowed(envelope));
+    }
+    let mut sealed = envelope.clone();
+    let command_id = envelope.command_id;
+    match &mut sealed.command {
+        Command::Incident(IncidentCommand::DealWithResponsible(c)) => {
+            let mut fields = vec![FieldRef { name: "person", value: &mut c.person, kind: PersonalKind::Name }];
+            if let Some(v) = c.id_number.as_mut() {
+                fields.push(FieldRef { name: "id_number", value: v, kind: PersonalKind::IdNumber });
+            }
+            seal_fields(vault, &command_id, "person_id", c.person_id.as_ref(), fields)?;
+        }
+        Command::Injury(InjuryCommand::Record(c)) => seal_injury(vault, &command_id, &mut c.data)?,
+        Command::Injury(InjuryCommand::Correct(c)) => seal_injury(vault, &command_id, &mut c.data)?,
+        _ => {}
+    }
+    Ok(Cow::Owned(sealed))
+}
+
+fn has_personal_fields(command: &Command) -> bool {
+    match command {
+        Command::Incident(IncidentCommand::DealWithResponsible(_)) => true,
+        Command::Injury(InjuryCommand::Record(c)) => c.data.name.is_some() || c.data.id_number.is_some(),
+        Command::Injury(InjuryCommand::Correct(c)) => c.data.name.is_some() || c.data.id_number.is_some(),
+        _ => false,
+    }
+}
+
+fn seal_injury(vault: Option<&Vault>, command_id: &Uuid, d: &mut InjuryData) -> Result<(), EngineError> {
+    let mut fields = Vec::new();
+    if let Some(v) = d.name.as_mut() {
+        fields.push(FieldRef { name: "data/name", value: v, kind: PersonalKind::Name });
+    }
+    if let Some(v) = d.id_number.as_mut() {
+        fields.push(FieldRef { name: "data/id_number", value: v, kind: PersonalKind::IdNumber });
+    }
+    seal_fields(vault, command_id, "data/person_id", d.person_id.as_ref(), fields)
+}
+
+fn seal_fields(
+    vault: Option<&Vault>,
+    command_id: &Uuid,
+    person_id_field: &str,
+    person_id: Option<&EntityId>,
+    fields: Vec<FieldRef<'_>>,
+) -> Result<(), EngineError> {
+    let Some(first) = fields.first() else { return Ok(()) };
+    // 1. Plain text only, and valid: checked on the plaintext, before anything is sealed.
+    for f in &fields {
+        if matches!(f.value, PersonalField::Sealed(_)) {
+            return Err(EngineError::Rejected(Rejection::at(
+                f.name,
+                domain::rule::MALFORMED,
+                format!("send {} as plain text; the engine seals personal fields itself", f.name),
+            )));
+        }
+        check_personal(f.name, f.value, f.kind).map_err(EngineError::Rejected)?;
+    }
+    let Some(vault) = vault else {
+        return Err(EngineError::Rejected(Rejection::at(
+            first.name,
+            RULE_NO_VAULT,
+            "personal information (PIPL) is stored only encrypted, and this engine has no key vault: open it with Engine::with_vault",
+        )));
+    };
+    // 2. Who: the host's id, or one derived from the ID number, or one for this mention.
+    let person = match person_id {
+        Some(p) => p.clone(),
+        None => match fields.iter().find(|f| f.kind == PersonalKind::IdNumber) {
+            Some(FieldRef { value: PersonalField::Plain(n), .. }) => vault.person_id_for_id_number(n)?,
+            _ => vault.derive_id(b"mention", &[command_id.as_bytes().as_slice(), first.name.as_bytes()].concat())?,
+        },
+    };
+    // 3. Seal each field under the person's key.
+    for f in fields {
+        let PersonalField::Plain(plain) = &*f.value else { continue };
+        let context = [command_id.as_bytes().as_slice(), b"\0", f.name.as_bytes()].concat();
+        match vault.seal(&person, f.kind, plain, &context)? {
+            Some(s) => *f.value = PersonalField::Sealed(Box::new(s)),
+            None => {
+                return Err(EngineError::Rejected(Rejection::at(
+                    if person_id.is_some() { person_id_field } else { f.name },
+                    RULE_ERASED,
+                    format!(
+                        "person {person} was erased (PIPL); their information is not collected again under that id"
+                    ),
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---- erasure ---------------------------------------------------------------------------------
+
+/// A request to erase a person's information.
+#[derive(Debug, Clone)]
+pub struct EraseRequest {
+    pub person_id: EntityId,
+    /// Who erases (recorded in the audit event; authorised like any command).
+    pub actor: EntityId,
+    pub reason: String,
+    pub issued_at: DateTime<Utc>,
+    /// Reusing the id of an erasure that was interrupted resumes it.
+    pub command_id: Uuid,
+}
+
+/// Erases a person: tombstone, `person.erased` audit event through the engine, key destroyed
+/// (see the module docs for the order and why). An unknown or already erased person is an error
+/// that writes nothing.
+pub fn erase_person(engine: &Engine, request: &EraseRequest) -> Result<CommandOutcome, PrivacyError> {
+    let vault = engine.vault().ok_or(PrivacyError::NoVault)?;
+    let person = &request.person_id;
+    let engine_err = |e: EngineError| PrivacyError::Engine { person: person.clone(), source: Box::new(e) };
+    let audited = engine
+        .load(&StreamKind::Person.stream_id(person))
+        .map_err(engine_err)?
+        .iter()
+        .any(|e| matches!(e, DomainEvent::Person(PersonEvent::Erased(_))));
+    match vault.status(person)? {
+        PersonStatus::Unknown => return Err(PrivacyError::UnknownPerson(person.clone())),
+        PersonStatus::Erased if audited && !exists(&vault.key_path(person))? => {
+            return Err(PrivacyError::AlreadyErased(person.clone()))
+        }
+        _ => {}
+    }
+    let created = vault.write_tombstone(person)?;
+    let envelope = CommandEnvelope {
+        command_id: request.command_id,
+        actor: request.actor.clone(),
+        issued_at: request.issued_at,
+        correlation_id: None,
+        causation_id: None,
+        command: Command::Person(PersonCommand::Erase(ErasePerson {
+            person_id: person.clone(),
+            reason: request.reason.clone(),
+        })),
+    };
+    let outcome = if audited {
+        None
+    } else {
+        match engine.execute(&envelope) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                if created {
+                    vault.remove_tombstone(person)?;
+                }
+                return Err(engine_err(e));
+            }
+        }
+    };
+    vault.shred_key(person)?;
+    Ok(outcome.unwrap_or(CommandOutcome {
+        stream: envelope.target_stream(),
+        positions: Vec::new(),
+        events: Vec::new(),
+        already_committed: true,
+    }))
+}
+
+// ---- reading -----------------------------------------------------------------------------------
+
+/// Replaces every sealed value inside a JSON document (an event as JSON) with a readable form:
+/// `{"personal": "plain", "person_id", "kind", "value"}`, `{"personal": "erased", …}`, or, when
+/// it cannot be opened, `"no_key"`, `"tampered"`, `"sealed"` (no vault given) with no value.
+pub fn reveal_json(value: &mut serde_json::Value, vault: Option<&Vault>) {
+    match value {
+        serde_json::Value::Object(map) if map.contains_key("sealed") && map.contains_key("ciphertext") => {
+            let Ok(PersonalField::Sealed(s)) = serde_json::from_value::<PersonalField>(value.clone()) else { return };
+            let (status, plain) = match vault.map(|v| v.open_sealed(&s)) {
+                None => ("sealed", None),
+                Some(Ok(Personal::Plain(p))) => ("plain", Some(p)),
+                Some(Ok(Personal::Erased)) => ("erased", None),
+                Some(Err(PrivacyError::NoKey(_))) => ("no_key", None),
+                Some(Err(_)) => ("tampered", None),
+            };
+            let mut out = serde_json::json!({
+                "personal": status,
+                "person_id": s.person_id.as_str(),
+                "kind": s.kind.as_str(),
+            });
+            if let Some(p) = plain {
+                out["value"] = serde_json::Value::String(p);
+            }
+            *value = out;
+        }
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| reveal_json(v, vault)),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| reveal_json(v, vault)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(s: &str) -> EntityId {
+        EntityId::new(s).unwrap()
+    }
+
+    #[test]
+    fn seal_open_and_shred() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open(dir.path()).unwrap();
+        let p = person("p-1");
+        assert_eq!(vault.status(&p).unwrap(), PersonStatus::Unknown);
+        let s = vault.seal(&p, PersonalKind::Name, "王小明", b"ctx").unwrap().unwrap();
+        assert_eq!(vault.status(&p).unwrap(), PersonStatus::Active);
+        assert!(!s.ciphertext.windows(3).any(|w| w == &"王".as_bytes()[..3]));
+        assert_eq!(vault.open_sealed(&s).unwrap(), Personal::Plain("王小明".into()));
+        // Deterministic for the same context, different for another.
+        assert_eq!(vault.seal(&p, PersonalKind::Name, "王小明", b"ctx").unwrap().unwrap(), s);
+        assert_ne!(vault.seal(&p, PersonalKind::Name, "王小明", b"other").unwrap().unwrap().nonce, s.nonce);
+        assert!(vault.write_tombstone(&p).unwrap());
+        vault.shred_key(&p).unwrap();
+        assert!(!vault.key_path(&p).exists());
+        assert_eq!(vault.open_sealed(&s).unwrap(), Personal::Erased);
+        assert_eq!(vault.seal(&p, PersonalKind::Name, "x", b"c").unwrap(), None);
+    }
+
+    #[test]
+    fn tampering_and_moving_are_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open(dir.path()).unwrap();
+        let s = vault.seal(&person("a"), PersonalKind::Name, "张三", b"c").unwrap().unwrap();
+        vault.seal(&person("b"), PersonalKind::Name, "x", b"c").unwrap();
+        let mut bad = s.clone();
+        bad.ciphertext[0] ^= 1;
+        assert!(matches!(vault.open_sealed(&bad), Err(PrivacyError::Tampered { .. })));
+        let mut moved = s.clone();
+        moved.person_id = person("b");
+        assert!(matches!(vault.open_sealed(&moved), Err(PrivacyError::Tampered { .. })));
+        let mut kind = s.clone();
+        kind.kind = PersonalKind::IdNumber;
+        assert!(matches!(vault.open_sealed(&kind), Err(PrivacyError::Tampered { .. })));
+        let mut short = s;
+        short.nonce.truncate(3);
+        assert!(matches!(vault.open_sealed(&short), Err(PrivacyError::Tampered { .. })));
+    }
+
+    #[test]
+    fn person_ids_from_id_numbers_are_stable_per_vault_and_keyed() {
+        let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let v1 = Vault::open(d1.path()).unwrap();
+        let a = v1.person_id_for_id_number("11010519491231002x").unwrap();
+        assert_eq!(a, v1.person_id_for_id_number(" 11010519491231002X").unwrap());
+        assert_eq!(a, Vault::open(d1.path()).unwrap().person_id_for_id_number("11010519491231002X").unwrap());
+        assert_ne!(a, Vault::open(d2.path()).unwrap().person_id_for_id_number("11010519491231002X").unwrap());
+        assert!(!a.as_str().contains("1101"));
+    }
+
+    #[test]
+    fn debug_output_holds_no_key_material() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open(dir.path()).unwrap();
+        let shown = format!("{vault:?}");
+        assert!(!shown.contains("pseudonym_key"), "{shown}");
+    }
+
+    #[test]
+    fn damaged_key_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open(dir.path()).unwrap();
+        let p = person("p");
+        std::fs::write(vault.key_path(&p), b"short").unwrap();
+        assert!(matches!(vault.seal(&p, PersonalKind::Name, "x", b""), Err(PrivacyError::BadKeyFile { .. })));
+    }
+}
