@@ -3,7 +3,8 @@
 //! incident events, then prints
 //! - the rate of a bare read pass over the log (what the store alone costs),
 //! - the rebuild rate of each projection alone, and of all five in one pass (`rebuild_all`),
-//! - snapshot write/load times,
+//! - snapshot write/load times, and startup from snapshots (all five runners opened and caught
+//!   up) against a full one-pass rebuild,
 //! - p50/p99/max latency of each query over many calls on the rebuilt projections.
 //!
 //! The figures (counts) are asserted. `ANQUAN_BENCH_HAZARDS` / `ANQUAN_BENCH_INCIDENTS` change
@@ -18,8 +19,12 @@ use anquan::domain::incident::{IncidentEvent, IncidentReported};
 use anquan::domain::{DomainEvent, EntityId};
 use anquan::projections::accident_stats::{AccidentStats, StatsFilter};
 use anquan::projections::hazard_ledger::HazardLedger;
+use anquan::projections::injury_surveillance::InjurySurveillance;
+use anquan::projections::promotion::PromotionProjects;
 use anquan::projections::trails::AccountabilityTrails;
-use anquan::projections::{decode, load_snapshot, rebuild, rebuild_all, save_snapshot, Period, Projection, PAGE};
+use anquan::projections::{
+    decode, load_snapshot, rebuild, rebuild_all, save_snapshot, state_bytes, Period, Projection, ProjectionRunner, PAGE,
+};
 use anquan::store::{
     Direction, Durability, EventStore, ExpectedVersion, ProposedEvent, StoreOptions, StreamAppend, Timestamp,
 };
@@ -205,17 +210,49 @@ fn time_rebuild<P: Projection>(store: &EventStore) -> P {
     let s = t.elapsed().as_secs_f64();
     println!("rebuild {:<24} {n} events in {s:.3} s = {:.0} events/s", P::NAME, n as f64 / s);
     let t = Instant::now();
-    // A state over the codec's decode limit is refused (reported, not a bench failure).
+    // A state over the snapshot limit is refused (reported, not a bench failure).
     match save_snapshot(store, &p, n) {
         Ok(()) => {
             let w = t.elapsed();
             let t = Instant::now();
             let (_, c) = load_snapshot::<P>(store).unwrap().unwrap();
-            println!("  snapshot write {w:?}, load {:?} (checkpoint {c})", t.elapsed());
+            let size = state_bytes(&p).unwrap().len();
+            println!("  snapshot of {size} bytes: write {w:?}, load {:?} (checkpoint {c})", t.elapsed());
         }
         Err(e) => println!("  snapshot not written: {e}"),
     }
     p
+}
+
+/// Opens one runner from its snapshot and catches it up; returns its checkpoint.
+fn start_runner<P: Projection>(store: &EventStore) -> u64 {
+    let r = ProjectionRunner::<P>::start(store).unwrap();
+    assert!(r.snapshot_checkpoint().is_some(), "{} started without a snapshot", P::NAME);
+    r.checkpoint()
+}
+
+/// Startup of all five projections from their snapshots (written at the head) against a
+/// one-pass rebuild of all five.
+fn time_startup(store: &EventStore, rebuild_s: f64) {
+    let n = store.head().next_position;
+    let all = rebuild_all(store).unwrap();
+    let t = Instant::now();
+    all.save_snapshots(store, n).unwrap();
+    println!("snapshots of all five written in {:.3} s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let checkpoints = [
+        start_runner::<HazardLedger>(store),
+        start_runner::<AccidentStats>(store),
+        start_runner::<AccountabilityTrails>(store),
+        start_runner::<InjurySurveillance>(store),
+        start_runner::<PromotionProjects>(store),
+    ];
+    let s = t.elapsed().as_secs_f64();
+    assert!(checkpoints.iter().all(|&c| c == n));
+    println!(
+        "startup from snapshots (5 runners opened + caught up) {s:.3} s; full rebuild_all {rebuild_s:.3} s ({:.1}x)",
+        rebuild_s / s
+    );
 }
 
 fn main() {
@@ -240,6 +277,7 @@ fn main() {
     let all = rebuild_all(&store).unwrap();
     let s = t.elapsed().as_secs_f64();
     println!("rebuild_all (5 projections, 1 pass) {n} events in {s:.3} s = {:.0} events/s", n as f64 / s);
+    time_startup(&store, s);
     let ledger: HazardLedger = time_rebuild(&store);
     let stats: AccidentStats = time_rebuild(&store);
     let _trails: AccountabilityTrails = time_rebuild(&store);

@@ -9,6 +9,14 @@
 //!   `untagged`) are not used on persisted types.
 //! - Decoding never panics on hostile bytes; it fails with [`CodecError`], and a size limit
 //!   bounds the allocation any length prefix can ask for.
+//! - The limit counts what decoding *claims*, not the bytes it reads: bincode charges every
+//!   primitive its in-memory size (8 for a `u64` even when its varint took one byte, 8 for each
+//!   length prefix) plus the bytes of strings and byte strings. So a value can need a limit
+//!   several times its encoded length; at most 16 times (a one-byte varint `u128`/`i128`).
+//! - Projection snapshot state is decoded under its own, larger limit ([`decode_snapshot`],
+//!   [`SNAPSHOT_DECODE_LIMIT`]): those bytes are written by this crate and their BLAKE3 hash is
+//!   checked before they are decoded, and a read model over 1M events is larger than
+//!   [`DECODE_LIMIT`].
 
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -23,6 +31,24 @@ type Config = bincode::config::Configuration<
 
 const CONFIG: Config =
     bincode::config::standard().with_little_endian().with_variable_int_encoding().with_limit::<DECODE_LIMIT>();
+
+/// Largest encoded projection snapshot state (1 GiB); a larger one is not snapshotted.
+pub const SNAPSHOT_STATE_LIMIT: usize = 1 << 30;
+
+/// Decode limit for snapshot state: 16 × [`SNAPSHOT_STATE_LIMIT`] (saturating on 32-bit
+/// targets), so every state within [`SNAPSHOT_STATE_LIMIT`] decodes whatever it is made of (a
+/// byte claims at most 16; see the module docs).
+pub const SNAPSHOT_DECODE_LIMIT: usize = SNAPSHOT_STATE_LIMIT.saturating_mul(16);
+
+type SnapshotConfig = bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<SNAPSHOT_DECODE_LIMIT>,
+>;
+
+/// The same encoding as [`CONFIG`] (snapshots are written with [`encode`]); only the limit differs.
+const SNAPSHOT_CONFIG: SnapshotConfig =
+    bincode::config::standard().with_little_endian().with_variable_int_encoding().with_limit::<SNAPSHOT_DECODE_LIMIT>();
 
 /// A value could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +77,18 @@ pub fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Resul
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let (value, read) =
         bincode::serde::decode_from_slice(bytes, CONFIG).map_err(|e| CodecError::Decode(e.to_string()))?;
+    if read != bytes.len() {
+        return Err(CodecError::TrailingBytes { trailing: bytes.len() - read });
+    }
+    Ok(value)
+}
+
+/// Decodes projection snapshot state (written by [`encode`]) under [`SNAPSHOT_DECODE_LIMIT`];
+/// the value must occupy all of `bytes`. Only for bytes whose integrity was checked first
+/// (the snapshot's BLAKE3 hash): the larger limit is a backstop, not the defence.
+pub fn decode_snapshot<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (value, read) =
+        bincode::serde::decode_from_slice(bytes, SNAPSHOT_CONFIG).map_err(|e| CodecError::Decode(e.to_string()))?;
     if read != bytes.len() {
         return Err(CodecError::TrailingBytes { trailing: bytes.len() - read });
     }
@@ -100,6 +138,28 @@ mod tests {
         let mut bytes = encode(&7u32).unwrap();
         bytes.push(0);
         assert!(matches!(decode::<u32>(&bytes), Err(CodecError::TrailingBytes { trailing: 1 })));
+    }
+
+    #[test]
+    fn the_limit_counts_claims_not_encoded_bytes() {
+        // 3 Mi one-byte varints: 3 MiB encoded, but 24 MiB claimed (8 per u64).
+        let v = vec![1u64; 3 << 20];
+        let bytes = encode(&v).unwrap();
+        assert!(bytes.len() < DECODE_LIMIT);
+        assert!(decode::<Vec<u64>>(&bytes).is_err());
+        assert_eq!(decode_snapshot::<Vec<u64>>(&bytes).unwrap(), v);
+    }
+
+    #[test]
+    fn snapshot_decoding_is_the_same_format_and_still_exact() {
+        let s = Sample { a: 1, b: "安全".into(), c: Some(vec![1, 2]), d: -3 };
+        let mut bytes = encode(&s).unwrap();
+        assert_eq!(decode_snapshot::<Sample>(&bytes).unwrap(), s);
+        bytes.push(0);
+        assert!(matches!(decode_snapshot::<Sample>(&bytes), Err(CodecError::TrailingBytes { trailing: 1 })));
+        let mut huge = vec![0xFF];
+        huge.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(decode_snapshot::<Vec<u8>>(&huge).is_err());
     }
 
     #[test]

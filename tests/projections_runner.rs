@@ -151,7 +151,7 @@ fn report_fire(e: &Engine, id: &str, at: &str) {
 }
 
 #[test]
-fn a_corrupt_snapshot_is_an_error_not_a_panic() {
+fn a_corrupt_snapshot_is_reported_and_the_runner_rebuilds_instead() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(dir.path());
     report_hazard(&e, "H1", "jd-01", "2025-01-05T02:00:00Z");
@@ -164,8 +164,16 @@ fn a_corrupt_snapshot_is_an_error_not_a_panic() {
     let mut batch = WriteBatch::new();
     batch.delete(chunk);
     e.store().backend().apply(batch).unwrap();
-    let err = ProjectionRunner::<HazardLedger>::open(e.store()).unwrap_err();
+    let err = anquan::projections::load_snapshot::<HazardLedger>(e.store()).unwrap_err();
     assert!(matches!(err, ProjectionError::CorruptSnapshot { .. }), "{err}");
+    // The runner does not trust it: it starts from position 0 and folds the log again.
+    let mut r = ProjectionRunner::<HazardLedger>::open(e.store()).unwrap();
+    assert_eq!((r.checkpoint(), r.snapshot_checkpoint()), (0, None));
+    r.catch_up().unwrap();
+    assert_eq!(r.projection().open_hazards().total, 1);
+    // Its next snapshot replaces the corrupt one.
+    r.snapshot().unwrap();
+    assert_eq!(anquan::projections::load_snapshot::<HazardLedger>(e.store()).unwrap().unwrap().1, 1);
 }
 
 /// The hazard ledger under a newer state layout: same name, another version.

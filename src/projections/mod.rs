@@ -32,8 +32,16 @@
 //! `0..end`; [`as_of_time`] first turns a recorded-at time into such an end position with
 //! [`EventStore::position_as_of`]. Its cost grows with the position (a replay from 0).
 //!
-//! Limits: an encoded state must fit the codec's decode limit ([`codec::DECODE_LIMIT`], 16 MiB);
-//! a larger one is refused with [`ProjectionError::SnapshotTooLarge`] (the live state is kept).
+//! Snapshot integrity: the state is decoded with [`codec::decode_snapshot`], whose limit
+//! ([`codec::SNAPSHOT_DECODE_LIMIT`]) is far above the codec's general 16 MiB one, so a read model
+//! over millions of events still snapshots; the bytes are checked against the BLAKE3 hash in the
+//! meta record first. A snapshot that fails that check or does not decode (torn by hand, a bug,
+//! bit rot) is not trusted: [`ProjectionRunner::open`] logs a warning and rebuilds from position 0
+//! ([`load_snapshot`] itself reports it as an error). Chunks are only read up to the meta
+//! record's count, and a smaller snapshot deletes the larger one's surplus chunks in its own batch.
+//!
+//! Limits: an encoded state must fit [`codec::SNAPSHOT_STATE_LIMIT`] (1 GiB); a larger one is
+//! refused with [`ProjectionError::SnapshotTooLarge`] (the live state is kept).
 //!
 //! The projections: [`hazard_ledger`] (隐患台账), [`accident_stats`] (事故统计),
 //! [`trails`] (四不放过), [`injury_surveillance`] (伤害监测), [`promotion`] (安全促进项目).
@@ -45,6 +53,7 @@ pub mod kpis;
 pub mod promotion;
 pub mod trails;
 
+use std::ops::Bound;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -87,7 +96,7 @@ pub enum ProjectionError {
     },
     #[error("snapshot of projection {projection} is corrupt: {detail}")]
     CorruptSnapshot { projection: &'static str, detail: String },
-    #[error("snapshot of projection {projection} is {size} bytes, over the {limit}-byte decode limit")]
+    #[error("snapshot of projection {projection} is {size} bytes, over the {limit}-byte snapshot limit")]
     SnapshotTooLarge { projection: &'static str, size: usize, limit: usize },
     #[error("projection {projection} expected position {expected} but was given {got}")]
     OutOfOrder { projection: &'static str, expected: u64, got: u64 },
@@ -404,6 +413,10 @@ fn chunk_key(name: &str, i: u32) -> Vec<u8> {
 }
 
 /// Loads a projection's snapshot: `Ok(None)` when there is none or it has another version.
+///
+/// A snapshot whose chunks are missing, whose length or BLAKE3 hash disagrees with the meta
+/// record, or whose state does not decode is [`ProjectionError::CorruptSnapshot`] /
+/// [`ProjectionError::Codec`]; [`ProjectionRunner::open`] rebuilds instead of failing on those.
 pub fn load_snapshot<P: Projection>(store: &EventStore) -> Result<Option<(P, u64)>, ProjectionError> {
     let backend = store.backend();
     let Some(meta_bytes) = backend.get(&meta_key(P::NAME))? else {
@@ -415,62 +428,78 @@ pub fn load_snapshot<P: Projection>(store: &EventStore) -> Result<Option<(P, u64
         return Ok(None);
     }
     let corrupt = |detail: String| ProjectionError::CorruptSnapshot { projection: P::NAME, detail };
-    let mut state = Vec::with_capacity(usize::try_from(meta.state_len).unwrap_or(0).min(codec::DECODE_LIMIT));
+    let len = usize::try_from(meta.state_len)
+        .ok()
+        .filter(|&l| l <= codec::SNAPSHOT_STATE_LIMIT)
+        .ok_or_else(|| corrupt(format!("meta claims {} state bytes, over the snapshot limit", meta.state_len)))?;
+    if u64::from(meta.chunks) != chunks_for(len) {
+        return Err(corrupt(format!("meta claims {} chunks for {len} bytes", meta.chunks)));
+    }
+    let mut state = Vec::with_capacity(len);
     for i in 0..meta.chunks {
         let chunk = backend.get(&chunk_key(P::NAME, i))?.ok_or_else(|| corrupt(format!("chunk {i} is missing")))?;
+        if state.len() + chunk.len() > len {
+            return Err(corrupt(format!("chunk {i} runs past the {len} state bytes")));
+        }
         state.extend_from_slice(&chunk);
     }
-    if state.len() as u64 != meta.state_len {
-        return Err(corrupt(format!("state is {} bytes, meta says {}", state.len(), meta.state_len)));
+    if state.len() != len {
+        return Err(corrupt(format!("state is {} bytes, meta says {len}", state.len())));
     }
     if *blake3::hash(&state).as_bytes() != meta.state_hash {
         return Err(corrupt("state bytes do not match their hash".into()));
     }
-    let p: P = codec::decode(&state).map_err(|source| ProjectionError::Codec { projection: P::NAME, source })?;
+    let p: P =
+        codec::decode_snapshot(&state).map_err(|source| ProjectionError::Codec { projection: P::NAME, source })?;
     Ok(Some((p, meta.checkpoint)))
 }
 
+/// Chunks a state of `len` bytes occupies.
+fn chunks_for(len: usize) -> u64 {
+    (len as u64).div_ceil(SNAPSHOT_CHUNK as u64)
+}
+
 /// Writes state and checkpoint in one atomic batch, then syncs the backend.
+///
+/// A state over [`codec::SNAPSHOT_STATE_LIMIT`] encoded bytes is refused with
+/// [`ProjectionError::SnapshotTooLarge`] and nothing is written (the previous snapshot stays).
 pub fn save_snapshot<P: Projection>(
     store: &EventStore,
     projection: &P,
     checkpoint: u64,
 ) -> Result<(), ProjectionError> {
+    save_snapshot_within(store, projection, checkpoint, codec::SNAPSHOT_STATE_LIMIT)
+}
+
+/// [`save_snapshot`] with the size limit as a parameter (tests lower it).
+fn save_snapshot_within<P: Projection>(
+    store: &EventStore,
+    projection: &P,
+    checkpoint: u64,
+    limit: usize,
+) -> Result<(), ProjectionError> {
     let state = codec::encode(projection).map_err(|source| ProjectionError::Codec { projection: P::NAME, source })?;
-    if state.len() > codec::DECODE_LIMIT {
-        return Err(ProjectionError::SnapshotTooLarge {
-            projection: P::NAME,
-            size: state.len(),
-            limit: codec::DECODE_LIMIT,
-        });
+    let too_large = || ProjectionError::SnapshotTooLarge { projection: P::NAME, size: state.len(), limit };
+    if state.len() > limit.min(codec::SNAPSHOT_STATE_LIMIT) {
+        return Err(too_large());
     }
+    let chunks = u32::try_from(chunks_for(state.len())).map_err(|_| too_large())?;
     let backend = store.backend();
     let mut batch = WriteBatch::new();
-    let mut chunks = 0u32;
-    for (i, chunk) in state.chunks(SNAPSHOT_CHUNK).enumerate() {
-        let i = u32::try_from(i).map_err(|_| ProjectionError::SnapshotTooLarge {
-            projection: P::NAME,
-            size: state.len(),
-            limit: codec::DECODE_LIMIT,
-        })?;
+    for (i, chunk) in (0u32..).zip(state.chunks(SNAPSHOT_CHUNK)) {
         batch.put(chunk_key(P::NAME, i), chunk.to_vec());
-        chunks = i + 1;
     }
-    // Chunks left over from a larger earlier snapshot go in the same batch.
-    let (start, end) = prefix_bounds(&{
+    // Chunks left over from a larger earlier snapshot are deleted in the same batch (they are
+    // never read anyway: loading stops at the meta record's count). Chunk keys sort by index, so
+    // the scan starts at the first surplus one instead of reading the current ones.
+    let (_, end) = prefix_bounds(&{
         let mut k = key_prefix(P::NAME);
         k.push(b'c');
         k
     });
-    for kv in backend.scan(start, end, false) {
+    for kv in backend.scan(Bound::Included(chunk_key(P::NAME, chunks)), end, false) {
         let (key, _) = kv?;
-        if key.len() >= 4 {
-            let mut be = [0u8; 4];
-            be.copy_from_slice(&key[key.len() - 4..]);
-            if u32::from_be_bytes(be) >= chunks {
-                batch.delete(key);
-            }
-        }
+        batch.delete(key);
     }
     let meta = SnapshotMeta {
         format: META_FORMAT,
@@ -510,8 +539,20 @@ impl<'s, P: Projection> std::fmt::Debug for ProjectionRunner<'s, P> {
 
 impl<'s, P: Projection> ProjectionRunner<'s, P> {
     /// Loads the projection's snapshot (or starts empty at 0). Does not read the log yet.
+    ///
+    /// A snapshot that is corrupt or does not decode is set aside with a warning and the
+    /// projection starts from position 0 (its next snapshot replaces the bad one); a storage
+    /// error is returned.
     pub fn open(store: &'s EventStore) -> Result<Self, ProjectionError> {
-        let (projection, checkpoint, snapshot_checkpoint) = match load_snapshot::<P>(store)? {
+        let loaded = match load_snapshot::<P>(store) {
+            Ok(loaded) => loaded,
+            Err(e @ (ProjectionError::CorruptSnapshot { .. } | ProjectionError::Codec { .. })) => {
+                tracing::warn!(projection = P::NAME, error = %e, "snapshot not usable; rebuilding from position 0");
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let (projection, checkpoint, snapshot_checkpoint) = match loaded {
             Some((p, c)) => (p, c, Some(c)),
             None => (P::default(), 0, None),
         };
@@ -670,6 +711,59 @@ mod tests {
         assert_eq!(meta_key("x"), b"Px\0m".to_vec());
         assert!(chunk_key("x", 1) < chunk_key("x", 256));
         assert!(chunk_key("x", 0).starts_with(b"Px\0c"));
+    }
+
+    /// A projection that keeps a counter and `pad` bytes per event (to size its state at will).
+    #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+    struct Padded {
+        events: u64,
+        #[serde(with = "serde_bytes")]
+        pad: Vec<u8>,
+    }
+
+    impl Projection for Padded {
+        const NAME: &'static str = "test_padded";
+        const VERSION: u32 = 1;
+        fn apply(&mut self, _: &RecordedEvent, _: &DomainEvent) {
+            self.events += 1;
+        }
+    }
+
+    fn chunk_keys(store: &EventStore) -> Vec<Vec<u8>> {
+        let mut p = key_prefix(Padded::NAME);
+        p.push(b'c');
+        let (a, b) = prefix_bounds(&p);
+        store.backend().scan(a, b, false).map(|kv| kv.unwrap().0).collect()
+    }
+
+    #[test]
+    fn a_state_over_the_limit_is_refused_and_the_previous_snapshot_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EventStore::open(dir.path()).unwrap();
+        let small = Padded { events: 1, pad: vec![7; 100] };
+        save_snapshot_within(&store, &small, 3, 1000).unwrap();
+        let big = Padded { events: 2, pad: vec![9; 5000] };
+        let err = save_snapshot_within(&store, &big, 9, 1000).unwrap_err();
+        assert!(matches!(err, ProjectionError::SnapshotTooLarge { limit: 1000, .. }), "{err}");
+        assert_eq!(load_snapshot::<Padded>(&store).unwrap(), Some((small, 3)));
+    }
+
+    #[test]
+    fn a_smaller_snapshot_deletes_the_surplus_chunks_of_a_larger_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EventStore::open(dir.path()).unwrap();
+        let big = Padded { events: 5, pad: (0..5 * SNAPSHOT_CHUNK).map(|i| i as u8).collect() };
+        save_snapshot(&store, &big, 5).unwrap();
+        assert_eq!(chunk_keys(&store).len(), 6);
+        assert_eq!(load_snapshot::<Padded>(&store).unwrap(), Some((big, 5)));
+        let small = Padded { events: 6, pad: vec![1; SNAPSHOT_CHUNK] };
+        save_snapshot(&store, &small, 6).unwrap();
+        assert_eq!(chunk_keys(&store), vec![chunk_key(Padded::NAME, 0), chunk_key(Padded::NAME, 1)]);
+        assert_eq!(load_snapshot::<Padded>(&store).unwrap(), Some((small, 6)));
+        // An empty-ish state: one chunk, and back to many.
+        save_snapshot(&store, &Padded::default(), 7).unwrap();
+        assert_eq!(chunk_keys(&store).len(), 1);
+        assert_eq!(load_snapshot::<Padded>(&store).unwrap(), Some((Padded::default(), 7)));
     }
 
     #[test]

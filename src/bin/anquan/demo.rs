@@ -20,7 +20,7 @@ use anquan::domain::CommandEnvelope;
 use anquan::engine::{BatchError, Engine, EngineError};
 use anquan::projections::accident_stats::{GroupBy, StreakRule};
 use anquan::projections::{AllProjections, Period};
-use anquan::store::{Direction, EventStore, ManualClock, StoreOptions, Timestamp, VerifyReport};
+use anquan::store::{Direction, Durability, EventStore, ManualClock, StoreOptions, Timestamp, VerifyReport};
 
 use crate::out::{share, Format, Labels, Table};
 
@@ -39,7 +39,13 @@ pub fn run(dir: &Path, seed: u64, scale: f64, labels: &Labels) -> Result<()> {
     let history = anquan::demo::district_history(&config);
     let first = first_envelope(&history.commands)?.map(|e| e.issued_at);
     let clock = ManualClock::new(Timestamp::from_chrono(first.unwrap_or(history.as_of)));
-    let options = StoreOptions { clock: Arc::new(clock.clone()), ..StoreOptions::default() };
+    // Each day's commit is atomic; durability is deferred while loading and made whole by the
+    // flush below. A demo killed midway resumes where it stopped: the engine skips what is done.
+    let options = StoreOptions {
+        clock: Arc::new(clock.clone()),
+        durability: Durability::Deferred { flush_interval: std::time::Duration::from_secs(1) },
+        ..StoreOptions::default()
+    };
     let store = EventStore::open_dir(dir, options)
         .with_context(|| format!("cannot open or create the store at {}", dir.display()))?;
     // A store holding this demo already (a re-run, or a run that was stopped) is resumed: the
@@ -60,6 +66,7 @@ pub fn run(dir: &Path, seed: u64, scale: f64, labels: &Labels) -> Result<()> {
     let engine = Engine::new(store)?.with_clock(Arc::new(clock.clone())).with_vault(crate::open_vault(dir)?);
     let loaded = load(&engine, &clock, &history.commands)?;
     let store = engine.into_store();
+    store.flush()?;
     let all = {
         let mut all = AllProjections::default();
         anquan::projections::replay_all_range(&store, &mut all, 0, store.head().next_position)?;
