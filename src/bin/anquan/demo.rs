@@ -200,7 +200,7 @@ fn screen(
         today.month(),
         today.day()
     );
-    crate::views::comparison_table(&cmp, labels, Format::Table).titled(title).print(Format::Table, w)?;
+    crate::views::comparison_table(&cmp, labels, Format::Table, all).titled(title).print(Format::Table, w)?;
     let (r_now, r_before) = (stats.rate_per_100k(current, None, None), stats.rate_per_100k(baseline, None, None));
     if let (Some(a), Some(b)) = (r_before.deaths_per_100k, r_now.deaths_per_100k) {
         writeln!(w, "  {} {a:.2} → {b:.2}", labels.t("deaths per 100,000 population:", "每十万人口死亡率:"))?;
@@ -366,5 +366,5 @@ fn screen(
 }
 
 fn community_name(all: &AllProjections, id: &str) -> String {
-    all.accident_stats.community(id).map(|c| format!("{} ({id})", c.name)).unwrap_or_else(|| id.to_string())
+    crate::views::community_label(all, id)
 }

@@ -145,7 +145,7 @@ pub fn stats(store: &EventStore, view: &View, labels: &Labels, args: &StatsArgs)
             .map(|c| labels.category(c))
             .unwrap_or_else(|| labels.t("all categories", "全部类别").into()),
     );
-    print_table(&comparison_table(&cmp, labels, view.format).titled(title), view.format)?;
+    print_table(&comparison_table(&cmp, labels, view.format, &all).titled(title), view.format)?;
     if view.format == Format::Table {
         if let (Some(now), Some(before)) = (rate_now.deaths_per_100k, rate_before.deaths_per_100k) {
             println!(
@@ -169,7 +169,7 @@ fn period_label(p: &Period) -> String {
 
 /// The comparison as a table: compact `before→now` cells for people, one column per figure
 /// for CSV.
-pub fn comparison_table(cmp: &Comparison, labels: &Labels, format: Format) -> Table {
+pub fn comparison_table(cmp: &Comparison, labels: &Labels, format: Format, all: &AllProjections) -> Table {
     let key_header = match cmp.by {
         GroupBy::Category => labels.t("category", "类别"),
         GroupBy::Community => labels.t("community", "社区"),
@@ -186,6 +186,7 @@ pub fn comparison_table(cmp: &Comparison, labels: &Labels, format: Format) -> Ta
         (None, _) => labels.t("TOTAL", "合计").to_string(),
         (Some(k), GroupBy::Category) => labels.category(k),
         (Some(k), GroupBy::Grade) => labels.grade(k),
+        (Some(k), GroupBy::Community) => community_label(all, k),
         (Some(k), _) => k.clone(),
     };
     let lines = cmp.lines.iter().chain(std::iter::once(&cmp.total));
@@ -354,7 +355,7 @@ pub fn hazards(store: &EventStore, view: &View, labels: &Labels, overdue: bool, 
         t.row([labels.t("category", "类别").to_string(), labels.category(c), n.to_string()]);
     }
     for (c, n) in &open.by_community {
-        t.row([labels.t("community", "社区").to_string(), c.clone(), n.to_string()]);
+        t.row([labels.t("community", "社区").to_string(), community_label(&all, c), n.to_string()]);
     }
     print_table(
         &t.titled(format!("{} {}", labels.t("hazard ledger (隐患台账) as of", "隐患台账 截至"), view.today())),
@@ -574,6 +575,11 @@ pub fn trail(store: &EventStore, view: &View, labels: &Labels, incident: &str) -
         }
     }
     Ok(())
+}
+
+/// "name (id)" when the statistics know the community, else the id.
+pub fn community_label(all: &AllProjections, id: &str) -> String {
+    all.accident_stats.community(id).map(|c| format!("{} ({id})", c.name)).unwrap_or_else(|| id.to_string())
 }
 
 fn hex(bytes: &[u8]) -> String {
