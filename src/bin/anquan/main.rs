@@ -259,13 +259,49 @@ fn main() -> ExitCode {
 
 /// Progress on stderr, only when a person is watching.
 fn progress(label: &'static str) -> impl FnMut(u64) {
+    progress_of(label, None)
+}
+
+/// A progress bar on stderr when the total is known (a file's lines), else a running count;
+/// only when a person is watching, and redrawn at most once per percent.
+fn progress_of(label: &'static str, total: Option<u64>) -> impl FnMut(u64) {
     use std::io::IsTerminal;
     let tty = std::io::stderr().is_terminal();
+    let mut drawn = u64::MAX;
     move |n| {
-        if tty {
-            eprint!("\r{label} {n}");
+        if !tty {
+            return;
+        }
+        match total.filter(|t| *t > 0) {
+            Some(t) => {
+                let pct = (n.min(t) * 100) / t;
+                if pct != drawn {
+                    drawn = pct;
+                    let filled = (pct * 40 / 100) as usize;
+                    eprint!("\r[{}{}] {pct:>3}% {n}/{t} {label}", "#".repeat(filled), " ".repeat(40 - filled));
+                }
+            }
+            None => eprint!("\r{label} {n}"),
         }
     }
+}
+
+/// Ends the progress line, if one was drawn.
+fn end_progress() {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+}
+
+/// Lines in a file (not standard input), for a progress bar's total.
+fn count_lines(file: &str) -> Option<u64> {
+    use std::io::BufRead;
+    if file == "-" {
+        return None;
+    }
+    let f = std::fs::File::open(file).ok()?;
+    Some(std::io::BufReader::new(f).lines().count() as u64)
 }
 
 /// The key vault for personal information (`DIR/vault`, beside the sled files).
@@ -287,6 +323,7 @@ fn run(cli: Cli) -> Result<()> {
     let labels = Labels::new(cli.lang.unwrap_or_else(Lang::from_locale));
     match cli.command {
         Cmd::Export { out } => {
+            let out_given = out.is_some();
             let store = open_existing(&cli.store)?;
             // Personal fields show decrypted where the key exists, "erased" where it was destroyed.
             let vault = if cli.store.join("vault").is_dir() { Some(open_vault(&cli.store)?) } else { None };
@@ -297,7 +334,7 @@ fn run(cli: Cli) -> Result<()> {
                         &store,
                         vault.as_deref(),
                         &mut std::io::BufWriter::new(f),
-                        progress("exported"),
+                        progress_of("exported", Some(store.head().next_position)),
                     )?
                 }
                 None => {
@@ -305,6 +342,9 @@ fn run(cli: Cli) -> Result<()> {
                     anquan::transfer::export_with_vault(&store, vault.as_deref(), &mut out, |_| {})?
                 }
             };
+            if out_given {
+                end_progress();
+            }
             eprintln!("exported {n} events; head hash {}", store.head().hash_hex());
             Ok(())
         }
@@ -440,7 +480,10 @@ fn import_csv(dir: &PathBuf, file: &PathBuf, mapping: &PathBuf, json: bool) -> R
     let store =
         EventStore::open(dir).with_context(|| format!("cannot open or create the store at {}", dir.display()))?;
     let engine = anquan::engine::Engine::new(store)?.with_vault(open_vault(dir)?);
-    let report = anquan::csv_import::import_incidents(&engine, &mapping, input, chrono::Utc::now(), progress("rows"))?;
+    let rows = count_lines(&file.to_string_lossy()).map(|n| n.saturating_sub(1));
+    let report =
+        anquan::csv_import::import_incidents(&engine, &mapping, input, chrono::Utc::now(), progress_of("rows", rows))?;
+    end_progress();
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -485,16 +528,18 @@ fn import(dir: &PathBuf, file: &str, all_or_nothing: bool, json: bool) -> Result
     let whole = std::io::BufReader::new(std::io::Cursor::new(first.into_bytes()).chain(input));
     if is_export {
         anyhow::ensure!(!all_or_nothing, "--all-or-nothing applies to commands; a restore is all or nothing by nature");
-        let head = anquan::transfer::restore(dir, whole, progress("restored"))
+        let head = anquan::transfer::restore(dir, whole, progress_of("restored", count_lines(file)))
             .with_context(|| format!("cannot restore into {}", dir.display()))?;
+        end_progress();
         println!("restored {} events into {}; head hash {}", head.next_position, dir.display(), head.hash_hex());
         return Ok(());
     }
     let store =
         EventStore::open(dir).with_context(|| format!("cannot open or create the store at {}", dir.display()))?;
     let engine = anquan::engine::Engine::new(store)?.with_vault(open_vault(dir)?);
-    let mut tick = progress("commands");
+    let mut tick = progress_of("commands", count_lines(file));
     let report = anquan::transfer::import_commands(&engine, whole, all_or_nothing, |n| tick(n as u64))?;
+    end_progress();
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
