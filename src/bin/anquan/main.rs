@@ -258,10 +258,6 @@ fn main() -> ExitCode {
 }
 
 /// Progress on stderr, only when a person is watching.
-fn progress(label: &'static str) -> impl FnMut(u64) {
-    progress_of(label, None)
-}
-
 /// A progress bar on stderr when the total is known (a file's lines), else a running count;
 /// only when a person is watching, and redrawn at most once per percent.
 fn progress_of(label: &'static str, total: Option<u64>) -> impl FnMut(u64) {
