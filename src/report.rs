@@ -452,6 +452,9 @@ fn months_back((y, m): (i32, u32), back: u32) -> (i32, u32) {
 const CHART_H: f64 = 320.0;
 const MIN_CHART_W: f64 = 720.0;
 const PAD_LEFT: f64 = 64.0;
+/// Room left of the plot's frame for the first slanted x label, which reaches past the y axis
+/// (the view box starts this far left of 0, so plot coordinates are unchanged).
+const LABEL_ROOM: f64 = 90.0;
 const PAD_RIGHT: f64 = 24.0;
 /// Room above the plot for the legend.
 const PAD_TOP: f64 = 40.0;
@@ -625,9 +628,10 @@ fn x_labels(out: &mut String, labels: &[String], centre: impl Fn(usize) -> f64) 
 fn svg_open(out: &mut String, id: &str, title: &str, width: f64) {
     let _ = write!(
         out,
-        r#"<svg id="{id}" class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-labelledby="{id}-title"><title id="{id}-title">{}</title>"#,
+        r#"<svg id="{id}" class="chart" viewBox="{x0} 0 {w} {h}" width="{w}" height="{h}" role="img" aria-labelledby="{id}-title"><title id="{id}-title">{}</title>"#,
         escape(title),
-        w = px(width),
+        x0 = px(-LABEL_ROOM),
+        w = px(width + LABEL_ROOM),
         h = px(CHART_H),
     );
 }
