@@ -398,6 +398,9 @@ fn projection_snapshots_and_checkpoints_survive_sigkill() {
     let mut figures = Figures::default();
     let mut max_head = 0u64;
     for round in 0..rounds {
+        if round > 0 && round % 50 == 0 {
+            eprintln!("round {round}: {} events acknowledged so far", figures.acked_events);
+        }
         if round > 0 && round % 10 == 0 {
             acked.clear();
             durable.values_mut().for_each(|c| *c = 0);
