@@ -510,7 +510,7 @@ pub fn incidents(store: &EventStore, view: &View, labels: &Labels, open_only: bo
         t.row([
             l.incident_id.to_string(),
             l.occurred_on.to_string(),
-            l.community_id.to_string(),
+            community_label(&all, l.community_id),
             labels.category(l.category),
             l.grade.map(|g| labels.grade(g)).unwrap_or_default(),
             l.deaths.to_string(),
