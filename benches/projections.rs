@@ -8,16 +8,24 @@
 //! - p50/p99/max latency of each query over many calls on the rebuilt projections.
 //!
 //! The figures (counts) are asserted. `ANQUAN_BENCH_HAZARDS` / `ANQUAN_BENCH_INCIDENTS` change
-//! the scale (default 200,000 hazards of 3–4 events and 300,000 incidents: 1,000,000 events).
+//! the scale (default 120,000 hazards of 3–4 events and 150,000 incidents of 3–6 events, over 50
+//! registered communities: about 1,020,000 events). Incidents run their course as in a district's
+//! books: a third (fire, standing in for a graded category) are graded and investigated, all but
+//! 1 in 500 are closed 30 days after the accident, and most closed ones are evaluated, so the
+//! 四不放过 queries return the few open cases, not the whole history.
 
 use std::time::{Duration as StdDuration, Instant};
 
+use anquan::domain::community::{CommunityEvent, CommunityKind, CommunityRegistered};
 use anquan::domain::hazard::{
     HazardClosed, HazardEvent, HazardGraded, HazardReported, HazardSource, RectificationOrdered,
 };
-use anquan::domain::incident::{IncidentEvent, IncidentReported};
+use anquan::domain::incident::{
+    AuthorityLevel, IncidentClosed, IncidentEvent, IncidentGrade, IncidentGraded, IncidentReported,
+    InvestigationOpened, InvestigationReportSubmitted, PostClosureEvaluated,
+};
 use anquan::domain::{DomainEvent, EntityId};
-use anquan::projections::accident_stats::{AccidentStats, StatsFilter};
+use anquan::projections::accident_stats::{AccidentStats, GroupBy, StatsFilter, StreakRule};
 use anquan::projections::hazard_ledger::HazardLedger;
 use anquan::projections::injury_surveillance::InjurySurveillance;
 use anquan::projections::promotion::PromotionProjects;
@@ -55,8 +63,25 @@ fn fill(store: &EventStore, hazards: usize, incidents: usize) -> u64 {
             *in_batch = 0;
         }
     };
+    for n in 0..50 {
+        let e = CommunityEvent::Registered(CommunityRegistered {
+            community_id: id(format!("c{n}")),
+            recorded_by: id("loader".into()),
+            recorded_at: base - Duration::days(4 * 365),
+            name: format!("社区{n}"),
+            kind: CommunityKind::UrbanStreet,
+            district: "区".into(),
+            population: 50_000,
+            population_as_of: "2020-01-01".parse().unwrap(),
+        });
+        let stream = DomainEvent::Community(e.clone()).stream_id();
+        let p = proposed(DomainEvent::Community(e), base);
+        batch.push(StreamAppend::new(stream, ExpectedVersion::NoStream, vec![p]));
+        in_batch += 1;
+        written += 1;
+    }
     for n in 0..hazards {
-        let at = base + Duration::minutes(n as i64 * 3);
+        let at = base + Duration::minutes(n as i64 * 5);
         let h = id(format!("h{n}"));
         let by = id("loader".into());
         let mut events = vec![
@@ -113,9 +138,12 @@ fn fill(store: &EventStore, hazards: usize, incidents: usize) -> u64 {
         flush(&mut batch, &mut in_batch, false);
     }
     for n in 0..incidents {
-        let at = base + Duration::minutes(n as i64 * 4);
-        let e = IncidentEvent::Reported(IncidentReported {
-            incident_id: id(format!("i{n}")),
+        let at = base + Duration::minutes(n as i64 * 8);
+        let i = id(format!("i{n}"));
+        let by = id("loader".into());
+        let deaths = (n % 4) as u32;
+        let mut events = vec![IncidentEvent::Reported(IncidentReported {
+            incident_id: i.clone(),
             recorded_by: id("loader".into()),
             recorded_at: at,
             occurred_at: at,
@@ -124,7 +152,7 @@ fn fill(store: &EventStore, hazards: usize, incidents: usize) -> u64 {
             community_id: id(format!("c{}", n % 50)),
             enterprise_id: None,
             category: if n % 3 == 0 { "fire".into() } else { "road_traffic".into() },
-            deaths: (n % 4) as u32,
+            deaths,
             serious_injuries: 1,
             minor_injuries: 2,
             missing: 0,
@@ -133,11 +161,70 @@ fn fill(store: &EventStore, hazards: usize, incidents: usize) -> u64 {
             report_delay_minutes: 10,
             report_limit_minutes: 60,
             reported_late: false,
-        });
-        let stream = DomainEvent::Incident(e.clone()).stream_id();
-        batch.push(StreamAppend::new(stream, ExpectedVersion::NoStream, vec![proposed(DomainEvent::Incident(e), at)]));
-        in_batch += 1;
-        written += 1;
+        })];
+        let closed = n % 500 != 0;
+        if n % 3 == 0 {
+            let grade = if deaths >= 3 { IncidentGrade::RelativelySerious } else { IncidentGrade::Ordinary };
+            events.push(IncidentEvent::Graded(IncidentGraded {
+                incident_id: i.clone(),
+                recorded_by: by.clone(),
+                recorded_at: at,
+                grade,
+                previous_grade: None,
+                deaths_counted: deaths,
+                missing_counted_as_dead: false,
+                serious_injuries: 1,
+                direct_loss_yuan: 1000,
+                decided_by: Vec::new(),
+            }));
+            events.push(IncidentEvent::InvestigationOpened(InvestigationOpened {
+                incident_id: i.clone(),
+                recorded_by: by.clone(),
+                recorded_at: at + Duration::days(1),
+                authority_level: AuthorityLevel::County,
+                authority: "县政府".into(),
+                required_level: Some(AuthorityLevel::County),
+                deadline: at + Duration::days(60),
+            }));
+            if closed {
+                events.push(IncidentEvent::InvestigationReportSubmitted(InvestigationReportSubmitted {
+                    incident_id: i.clone(),
+                    recorded_by: by.clone(),
+                    recorded_at: at + Duration::days(25),
+                    submitted_at: at + Duration::days(25),
+                    summary: "调查报告".into(),
+                    deadline: at + Duration::days(60),
+                    overdue: false,
+                }));
+            }
+        }
+        if closed {
+            let signed_off_at = at + Duration::days(30);
+            events.push(IncidentEvent::Closed(IncidentClosed {
+                incident_id: i.clone(),
+                recorded_by: by.clone(),
+                recorded_at: signed_off_at,
+                signed_off_at,
+                signed_off_by: "县政府".into(),
+                evaluation_due: (signed_off_at + Duration::days(365)).date_naive(),
+            }));
+            if n % 100 != 1 {
+                events.push(IncidentEvent::Evaluated(PostClosureEvaluated {
+                    incident_id: i.clone(),
+                    recorded_by: by.clone(),
+                    recorded_at: signed_off_at + Duration::days(200),
+                    evaluated_at: signed_off_at + Duration::days(200),
+                    findings: "已落实".into(),
+                    published: true,
+                    overdue: false,
+                }));
+            }
+        }
+        let stream = DomainEvent::Incident(events[0].clone()).stream_id();
+        in_batch += events.len();
+        written += events.len() as u64;
+        let proposed = events.into_iter().map(|e| proposed(DomainEvent::Incident(e), at)).collect();
+        batch.push(StreamAppend::new(stream, ExpectedVersion::NoStream, proposed));
         flush(&mut batch, &mut in_batch, false);
     }
     flush(&mut batch, &mut in_batch, true);
@@ -215,9 +302,15 @@ fn time_rebuild<P: Projection>(store: &EventStore) -> P {
         Ok(()) => {
             let w = t.elapsed();
             let t = Instant::now();
-            let (_, c) = load_snapshot::<P>(store).unwrap().unwrap();
+            // A state the writer accepted can still exceed the decoder's limits (reported).
             let size = state_bytes(&p).unwrap().len();
-            println!("  snapshot of {size} bytes: write {w:?}, load {:?} (checkpoint {c})", t.elapsed());
+            match load_snapshot::<P>(store) {
+                Ok(Some((_, c))) => {
+                    println!("  snapshot of {size} bytes: write {w:?}, load {:?} (checkpoint {c})", t.elapsed())
+                }
+                Ok(None) => println!("  snapshot write {w:?}, load found none"),
+                Err(e) => println!("  snapshot write {w:?}, load failed: {e}"),
+            }
         }
         Err(e) => println!("  snapshot not written: {e}"),
     }
@@ -256,8 +349,8 @@ fn time_startup(store: &EventStore, rebuild_s: f64) {
 }
 
 fn main() {
-    let hazards = scale("ANQUAN_BENCH_HAZARDS", 200_000);
-    let incidents = scale("ANQUAN_BENCH_INCIDENTS", 300_000);
+    let hazards = scale("ANQUAN_BENCH_HAZARDS", 120_000);
+    let incidents = scale("ANQUAN_BENCH_INCIDENTS", 150_000);
     let dir = tempfile::tempdir().unwrap();
     let options = StoreOptions {
         durability: Durability::Deferred { flush_interval: StdDuration::from_millis(500) },
@@ -280,10 +373,11 @@ fn main() {
     time_startup(&store, s);
     let ledger: HazardLedger = time_rebuild(&store);
     let stats: AccidentStats = time_rebuild(&store);
-    let _trails: AccountabilityTrails = time_rebuild(&store);
+    let trails: AccountabilityTrails = time_rebuild(&store);
 
     assert_eq!(all.hazard_ledger, ledger);
     assert_eq!(all.accident_stats, stats);
+    assert_eq!(all.trails, trails);
 
     let open_total = hazards as u64 / 2;
     let open = ledger.open_hazards();
@@ -303,8 +397,8 @@ fn main() {
     latency("overdue(2024-06-01) [returns rows]", CALLS, || ledger.overdue(mid).len());
     latency("overdue(2026-06-01) [returns rows]", 200, || ledger.overdue(now).len());
     latency("listed_for_supervision(open)", CALLS, || ledger.listed_for_supervision(true));
-    latency("five_in_place(major) [scan]", 50, || ledger.five_in_place(true));
-    latency("repeat_penalties [scan]", CALLS, || ledger.repeat_penalties(now.date_naive()));
+    latency("five_in_place(major)", CALLS, || ledger.five_in_place(true));
+    latency("repeat_penalties", CALLS, || ledger.repeat_penalties(now.date_naive()));
     latency("totals(all)", CALLS, || stats.totals(&StatsFilter::new(everything)));
     latency("totals(2024-03-05..2025-02-11, fire, c7)", CALLS, || {
         let p = Period { from: "2024-03-05".parse().unwrap(), to: "2025-02-11".parse().unwrap() };
@@ -315,6 +409,37 @@ fn main() {
     latency("by_month(2024, fire, all)", CALLS, || stats.by_month(2024, Some("fire"), None));
     latency("breakdown(year 2024)", CALLS, || stats.breakdown(Period::year(2024).unwrap()));
     latency("rate_per_100k(2024)", CALLS, || stats.rate_per_100k(Period::year(2024).unwrap(), None, None));
-    latency("by_grade(2024) [scan]", 50, || stats.by_grade(Period::year(2024).unwrap()));
+    let (y24, y25) = (Period::year(2024).unwrap(), Period::year(2025).unwrap());
+    latency("by_grade(2024)", CALLS, || stats.by_grade(y24));
+    latency("compare(2025 vs 2024, by month)", CALLS, || stats.compare(y25, y24, GroupBy::Month, None, None));
+    latency("compare(2025 vs 2024, by month, fire, c7)", CALLS, || {
+        stats.compare(y25, y24, GroupBy::Month, Some("fire"), Some("c7"))
+    });
+    latency("compare(2025 vs 2024, by grade)", CALLS, || stats.compare(y25, y24, GroupBy::Grade, None, None));
+    latency("compare(2025 vs 2024, by grade, c7)", CALLS, || stats.compare(y25, y24, GroupBy::Grade, None, Some("c7")));
+    let today = now.date_naive();
+    latency("streak(c7, all, fatal)", CALLS, || stats.streak(Some("c7"), None, StreakRule::Fatal, today));
+    latency("streak(all, fire, >= relatively serious)", CALLS, || {
+        stats.streak(None, Some("fire"), StreakRule::GradeAtLeast(IncidentGrade::RelativelySerious), today)
+    });
+    latency("streak_share(fire, fatal, 3 years)", CALLS, || {
+        stats.streak_share(Some("fire"), StreakRule::Fatal, 3, today)
+    });
+    latency("streak_share(all, >= serious, 3 years)", CALLS, || {
+        stats.streak_share(None, StreakRule::GradeAtLeast(IncidentGrade::Serious), 3, today)
+    });
+    latency("missing_conditions(2026-06-01)", CALLS, || trails.missing_conditions(now).len());
+    latency("missing_conditions(2024-06-01) [returns rows]", CALLS, || trails.missing_conditions(mid).len());
+    latency("past_investigation_deadline(2026-06-01)", CALLS, || trails.past_investigation_deadline(now).len());
+    latency("past_investigation_deadline(2024-06-01)", CALLS, || trails.past_investigation_deadline(mid).len());
+    latency("evaluations_due(2026-06-01)", CALLS, || trails.evaluations_due(now).len());
+    println!(
+        "rows: missing_conditions(now) {}, (mid) {}; past_investigation_deadline(now) {}, (mid) {}; evaluations_due {}",
+        trails.missing_conditions(now).len(),
+        trails.missing_conditions(mid).len(),
+        trails.past_investigation_deadline(now).len(),
+        trails.past_investigation_deadline(mid).len(),
+        trails.evaluations_due(now).len()
+    );
     println!("open hazards {}; incidents {}; deaths {}", open.total, total.incidents, total.deaths);
 }

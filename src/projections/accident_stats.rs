@@ -26,10 +26,33 @@
 //! leading months, whole years, trailing months and trailing days, so `totals`, `by_month`,
 //! `year_on_year`, `breakdown`, `rate_per_100k` and `indicator_consumption` read a handful of
 //! buckets instead of every incident. Invariant: every bucket equals the sum of the facts it
-//! covers (tested against a scan). The buckets are not stored in snapshots (the layout of
-//! version 1 is kept); they are recomputed from the facts when a snapshot is loaded.
+//! covers (tested against a scan), and a bucket (or cell) that covers no incident is removed,
+//! so the live state equals one recomputed from the facts.
+//!
+//! Grade cells: the same [`Buckets`], per (community or all) × (category or all) × Decree 493
+//! grade, over the graded incidents only; `incident.graded` moves an incident from its old
+//! grade's cells to the new one's, a casualty revision of a graded incident takes its old
+//! figures out of its grade cells and puts the new ones in. Invariant: each grade cell equals
+//! the sum of the facts with that grade (tested against a scan with random histories).
+//!
+//! What reads which index:
+//! - `by_grade` and `compare(.., GroupBy::Grade, ..)` sum the grade cells over the period(s);
+//! - `compare(.., GroupBy::Month, ..)` walks the cell's month buckets the period covers (whole
+//!   months) and the day buckets of a partial first or last month: work is bounded by the months
+//!   that hold incidents, so even an unbounded period needs no scan;
+//! - `by_day` reads the cell's day buckets of the period;
+//! - `streak` finds the last day on or before `as_of` with a death (or, by grade, with an
+//!   incident in a grade cell at or above the rule's grade) by walking the cell's buckets
+//!   backwards coarse to fine: the days of the as-of month, then months of the as-of year, then
+//!   years, descending into the first one that holds a match; `streak_share` does so per
+//!   community; `economic_rates` reads the grade cells for work deaths.
+//!
+//! No query above touches every incident; `incidents()` is the listing iterator.
+//! Neither the buckets nor the grade cells are stored in snapshots (the layout of version 2 is
+//! kept); both are recomputed from the facts when a snapshot is loaded.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -188,6 +211,8 @@ impl StatsFilter {
         self
     }
 
+    /// The scan the running totals replace (kept for the tests that compare them).
+    #[cfg(test)]
     fn matches(&self, f: &IncidentFacts) -> bool {
         self.period.contains(f.day())
             && self.category.as_deref().is_none_or(|c| c == f.category)
@@ -366,6 +391,8 @@ pub enum StreakRule {
 }
 
 impl StreakRule {
+    /// The scan the streak index replaces (kept for the tests that compare them).
+    #[cfg(test)]
     fn breaks(self, f: &IncidentFacts) -> bool {
         match self {
             StreakRule::Fatal => f.casualties.deaths > 0,
@@ -407,6 +434,8 @@ pub struct AccidentStats {
     communities: BTreeMap<String, CommunityFacts>,
     /// Running totals over `incidents`, by (community, category); `None` = all.
     cells: BTreeMap<(Option<String>, Option<String>), Buckets>,
+    /// Running totals over the graded incidents, by (community, category, grade); `None` = all.
+    grade_cells: BTreeMap<GradeKey, Buckets>,
     /// GDP, workers, hours worked and work injury cases (the KPIs' denominators).
     denominators: Denominators,
 }
@@ -437,13 +466,12 @@ impl Serialize for AccidentStats {
 impl<'de> Deserialize<'de> for AccidentStats {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let StatsState { incidents, communities, denominators } = StatsState::deserialize(deserializer)?;
-        let mut s = Self { incidents, communities, cells: BTreeMap::new(), denominators };
-        let mut cells = BTreeMap::new();
-        for f in s.incidents.values() {
+        let (mut cells, mut grade_cells) = (BTreeMap::new(), BTreeMap::new());
+        for f in incidents.values() {
             account(&mut cells, f, true);
+            account_grade(&mut grade_cells, f, true);
         }
-        s.cells = cells;
-        Ok(s)
+        Ok(Self { incidents, communities, cells, grade_cells, denominators })
     }
 }
 
@@ -455,12 +483,92 @@ struct Buckets {
     days: BTreeMap<NaiveDate, Totals>,
 }
 
+/// Adds one incident's figures to (or takes them out of) a bucket; a bucket left without an
+/// incident is removed.
+fn put_one<K: Ord + Copy>(map: &mut BTreeMap<K, Totals>, key: K, c: &Casualties, add: bool) {
+    let t = map.entry(key).or_default();
+    if add {
+        t.add(c);
+    } else {
+        t.sub(c);
+    }
+    if t.incidents == 0 {
+        map.remove(&key);
+    }
+}
+
+/// The CST days of a calendar month, as range bounds (unbounded past chrono's date range).
+fn month_days((y, m): (i32, u32)) -> (Bound<NaiveDate>, Bound<NaiveDate>) {
+    let (ny, nm) = next_month((y, m));
+    let lo = NaiveDate::from_ymd_opt(y, m, 1).map_or(Bound::Unbounded, Bound::Included);
+    let hi = NaiveDate::from_ymd_opt(ny, nm, 1).map_or(Bound::Unbounded, Bound::Excluded);
+    (lo, hi)
+}
+
 impl Buckets {
     fn put(&mut self, day: NaiveDate, c: &Casualties, add: bool) {
-        let apply = |t: &mut Totals| if add { t.add(c) } else { t.sub(c) };
-        apply(self.years.entry(day.year()).or_default());
-        apply(self.months.entry((day.year(), day.month())).or_default());
-        apply(self.days.entry(day).or_default());
+        put_one(&mut self.years, day.year(), c, add);
+        put_one(&mut self.months, (day.year(), day.month()), c, add);
+        put_one(&mut self.days, day, c, add);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.years.is_empty()
+    }
+
+    /// Sums a period by calendar month of the year (1–12) into `out`: whole months from the
+    /// month buckets, a partial first or last month from its day buckets.
+    fn sum_by_month_of_year(&self, period: Period, out: &mut BTreeMap<u32, Totals>) {
+        let (from, to) = (period.from, period.to);
+        if from > to {
+            return;
+        }
+        let from_month = (from.year(), from.month());
+        let to_month = (to.year(), to.month());
+        let from_whole = from.day() == 1;
+        let to_whole = to.succ_opt().is_none_or(|d| d.day() == 1);
+        for (&ym, t) in self.months.range(from_month..=to_month) {
+            let slot = out.entry(ym.1).or_default();
+            if (ym != from_month || from_whole) && (ym != to_month || to_whole) {
+                slot.merge(t);
+                continue;
+            }
+            let same = |d: &NaiveDate| (d.year(), d.month()) == ym;
+            if ym == from_month {
+                self.days.range(from..=to).take_while(|(d, _)| same(d)).for_each(|(_, x)| slot.merge(x));
+            } else {
+                self.days.range(..=to).rev().take_while(|(d, _)| same(d)).for_each(|(_, x)| slot.merge(x));
+            }
+        }
+    }
+
+    /// The last CST day on or before `as_of` whose bucket satisfies `hit`. `hit` must hold for
+    /// a sum exactly when it holds for one of its parts (e.g. "has a death", "has an
+    /// incident"), so a year or month that fails it is skipped whole.
+    fn last_day(&self, as_of: NaiveDate, hit: impl Fn(&Totals) -> bool) -> Option<NaiveDate> {
+        let in_month = |ym: (i32, u32)| {
+            self.days.range(month_days(ym)).rev().find(|(d, t)| **d <= as_of && hit(t)).map(|(d, _)| *d)
+        };
+        let (y, m) = (as_of.year(), as_of.month());
+        if let Some(d) = in_month((y, m)) {
+            return Some(d);
+        }
+        for (&ym, t) in self.months.range((y, 1)..(y, m)).rev() {
+            if let Some(d) = Some(t).filter(|t| hit(t)).and_then(|_| in_month(ym)) {
+                return Some(d);
+            }
+        }
+        for (&year, t) in self.years.range(..y).rev() {
+            if !hit(t) {
+                continue;
+            }
+            for (&ym, t) in self.months.range((year, 1)..=(year, 12)).rev() {
+                if let Some(d) = Some(t).filter(|t| hit(t)).and_then(|_| in_month(ym)) {
+                    return Some(d);
+                }
+            }
+        }
+        None
     }
 
     /// Sum over a period: leading days and months, whole years, trailing months and days.
@@ -523,13 +631,55 @@ fn prev_month((y, m): (i32, u32)) -> (i32, u32) {
     }
 }
 
+/// Key of a grade cell: (community or all, category or all, grade).
+type GradeKey = (Option<String>, Option<String>, IncidentGrade);
+
+/// Every grade, least serious first.
+const GRADES: [IncidentGrade; 4] = [
+    IncidentGrade::Ordinary,
+    IncidentGrade::RelativelySerious,
+    IncidentGrade::Serious,
+    IncidentGrade::ExtraordinarilySerious,
+];
+
+/// Puts figures into (or takes them out of) a cell; an emptied cell is removed.
+fn put_cell<K: Ord>(cells: &mut BTreeMap<K, Buckets>, key: K, day: NaiveDate, c: &Casualties, add: bool) {
+    if let Some(b) = cells.get_mut(&key) {
+        b.put(day, c, add);
+        if b.is_empty() {
+            cells.remove(&key);
+        }
+    } else {
+        let mut b = Buckets::default();
+        b.put(day, c, add);
+        if !b.is_empty() {
+            cells.insert(key, b);
+        }
+    }
+}
+
+/// The four (community or all) × (category or all) keys of an incident.
+fn cell_keys(f: &IncidentFacts) -> [(Option<String>, Option<String>); 4] {
+    let community = Some(f.community_id.clone());
+    let category = Some(f.category.clone());
+    [(None, None), (None, category.clone()), (community.clone(), None), (community, category)]
+}
+
 /// Puts an incident's figures into (or takes them out of) its four cells.
 fn account(cells: &mut BTreeMap<(Option<String>, Option<String>), Buckets>, f: &IncidentFacts, add: bool) {
     let day = f.day();
-    let community = Some(f.community_id.clone());
-    let category = Some(f.category.clone());
-    for key in [(None, None), (None, category.clone()), (community.clone(), None), (community, category)] {
-        cells.entry(key).or_default().put(day, &f.casualties, add);
+    for key in cell_keys(f) {
+        put_cell(cells, key, day, &f.casualties, add);
+    }
+}
+
+/// Puts a graded incident's figures into (or takes them out of) its four grade cells; an
+/// ungraded incident has none.
+fn account_grade(cells: &mut BTreeMap<GradeKey, Buckets>, f: &IncidentFacts, add: bool) {
+    let Some(grade) = f.grade else { return };
+    let day = f.day();
+    for (community, category) in cell_keys(f) {
+        put_cell(cells, (community, category, grade), day, &f.casualties, add);
     }
 }
 
@@ -559,14 +709,30 @@ impl AccidentStats {
             .unwrap_or_default()
     }
 
-    fn matching<'a>(&'a self, filter: &'a StatsFilter) -> impl Iterator<Item = &'a IncidentFacts> + 'a {
-        self.incidents.values().filter(move |f| filter.matches(f))
+    /// The buckets of one cell (`None` for a cell without incidents).
+    fn cell(&self, community: Option<&str>, category: Option<&str>) -> Option<&Buckets> {
+        self.cells.get(&(community.map(str::to_string), category.map(str::to_string)))
+    }
+
+    /// The buckets of one grade cell (`None` for a cell without incidents of that grade).
+    fn grade_cell(&self, community: Option<&str>, category: Option<&str>, grade: IncidentGrade) -> Option<&Buckets> {
+        self.grade_cells.get(&(community.map(str::to_string), category.map(str::to_string), grade))
     }
 
     /// Figures of one cell over a period (0 for a cell without incidents).
     fn cell_sum(&self, community: Option<&str>, category: Option<&str>, period: Period) -> Totals {
-        let key = (community.map(str::to_string), category.map(str::to_string));
-        self.cells.get(&key).map(|b| b.sum(period)).unwrap_or_default()
+        self.cell(community, category).map(|b| b.sum(period)).unwrap_or_default()
+    }
+
+    /// Figures of one grade cell over a period.
+    fn grade_sum(
+        &self,
+        community: Option<&str>,
+        category: Option<&str>,
+        grade: IncidentGrade,
+        period: Period,
+    ) -> Totals {
+        self.grade_cell(community, category, grade).map(|b| b.sum(period)).unwrap_or_default()
     }
 
     /// Summed figures of the incidents the filter covers.
@@ -607,34 +773,33 @@ impl AccidentStats {
             .collect()
     }
 
-    /// Figures day by day (CST dates) over a period, only the days with an incident.
+    /// Figures day by day (CST dates) over a period, only the days with an incident (the
+    /// cell's day buckets).
     pub fn by_day(&self, period: Period, category: Option<&str>, community: Option<&str>) -> Vec<(NaiveDate, Totals)> {
-        let mut filter = StatsFilter::new(period);
-        filter.category = category.map(str::to_string);
-        filter.community = community.map(str::to_string);
-        let mut days: BTreeMap<NaiveDate, Totals> = BTreeMap::new();
-        for f in self.matching(&filter) {
-            days.entry(f.day()).or_default().add(&f.casualties);
+        match self.cell(community, category) {
+            Some(b) if period.from <= period.to => {
+                b.days.range(period.from..=period.to).map(|(d, t)| (*d, *t)).collect()
+            }
+            _ => Vec::new(),
         }
-        days.into_iter().collect()
     }
 
-    /// Figures by Decree 493 grade (graded categories only), most serious first.
+    /// Figures by Decree 493 grade (graded categories only), most serious first (the
+    /// all-area grade cells).
     pub fn by_grade(&self, period: Period) -> Vec<GradeRow> {
-        let filter = StatsFilter::new(period);
-        let mut rows: BTreeMap<IncidentGrade, Totals> = BTreeMap::new();
-        for f in self.matching(&filter) {
-            if let Some(g) = f.grade {
-                rows.entry(g).or_default().add(&f.casualties);
-            }
-        }
-        rows.into_iter().rev().map(|(grade, totals)| GradeRow { grade, totals }).collect()
+        GRADES
+            .iter()
+            .rev()
+            .map(|&grade| GradeRow { grade, totals: self.grade_sum(None, None, grade, period) })
+            .filter(|r| r.totals.incidents > 0)
+            .collect()
     }
 
     /// Figures of `current` against `baseline`, grouped by category, community, month or grade,
     /// within an optional category and community. Category and community groups read the
-    /// running totals; month and grade groups scan the matching incidents. The total covers
-    /// every matching incident, except by grade, where it covers the graded ones.
+    /// running totals, month groups the cell's month (and edge day) buckets, grade groups the
+    /// grade cells. The total covers every matching incident, except by grade, where it covers
+    /// the graded ones.
     pub fn compare(
         &self,
         current: Period,
@@ -671,28 +836,25 @@ impl AccidentStats {
                     }
                 }
             }
-            GroupBy::Month | GroupBy::Grade => {
-                for f in self.incidents.values() {
-                    if category.is_some_and(|c| c != f.category) || community.is_some_and(|c| c != f.community_id) {
-                        continue;
+            GroupBy::Month => {
+                if let Some(cell) = self.cell(community, category) {
+                    let (mut b, mut n) = (BTreeMap::new(), BTreeMap::new());
+                    cell.sum_by_month_of_year(baseline, &mut b);
+                    cell.sum_by_month_of_year(current, &mut n);
+                    for m in b.keys().chain(n.keys()).copied().collect::<BTreeSet<u32>>() {
+                        let (b, n) = (b.get(&m).copied().unwrap_or_default(), n.get(&m).copied().unwrap_or_default());
+                        if b.incidents > 0 || n.incidents > 0 {
+                            groups.insert(format!("{m:02}"), (b, n));
+                        }
                     }
-                    let day = f.day();
-                    let key = match by {
-                        GroupBy::Month => format!("{:02}", day.month()),
-                        _ => match f.grade {
-                            Some(g) => grade_code(g).to_string(),
-                            None => continue,
-                        },
-                    };
-                    let (in_baseline, in_current) = (baseline.contains(day), current.contains(day));
-                    if in_baseline || in_current {
-                        let entry = groups.entry(key).or_default();
-                        if in_baseline {
-                            entry.0.add(&f.casualties);
-                        }
-                        if in_current {
-                            entry.1.add(&f.casualties);
-                        }
+                }
+            }
+            GroupBy::Grade => {
+                for grade in GRADES {
+                    let b = self.grade_sum(community, category, grade, baseline);
+                    let n = self.grade_sum(community, category, grade, current);
+                    if b.incidents > 0 || n.incidents > 0 {
+                        groups.insert(grade_code(grade).to_string(), (b, n));
                     }
                 }
             }
@@ -745,12 +907,9 @@ impl AccidentStats {
             gdp = gdp.saturating_add(e.gdp_10k_yuan);
             workers += u64::from(e.workers);
             deaths += self.cell_sum(Some(c), None, period).deaths;
+            // Graded incidents are those of the production-safety categories.
+            work_deaths += GRADES.iter().map(|g| self.grade_sum(Some(c), None, *g, period).deaths).sum::<u64>();
             communities.push(c.to_string());
-        }
-        for f in self.incidents.values() {
-            if f.grade.is_some() && period.contains(f.day()) && communities.contains(&f.community_id) {
-                work_deaths += u64::from(f.casualties.deaths);
-            }
         }
         // 1 亿元 = 10,000 万元.
         let gdp_100m = gdp as f64 / 10_000.0;
@@ -882,14 +1041,7 @@ impl AccidentStats {
         rule: StreakRule,
         as_of: NaiveDate,
     ) -> Option<Streak> {
-        let last_accident = self
-            .incidents
-            .values()
-            .filter(|f| community.is_none_or(|c| c == f.community_id))
-            .filter(|f| category.is_none_or(|c| c == f.category))
-            .filter(|f| f.day() <= as_of && rule.breaks(f))
-            .map(IncidentFacts::day)
-            .max();
+        let last_accident = self.last_breaking_day(community, category, rule, as_of);
         let registered = self
             .communities
             .values()
@@ -907,6 +1059,26 @@ impl AccidentStats {
             days: (as_of - since).num_days(),
             whole_years: whole_years(since, as_of),
         })
+    }
+
+    /// CST day of the last accident on or before `as_of` that breaks a streak under `rule`:
+    /// the cell's day buckets with a death, or the grade cells at or above the rule's grade
+    /// with an incident, walked backwards coarse to fine ([`Buckets::last_day`]).
+    fn last_breaking_day(
+        &self,
+        community: Option<&str>,
+        category: Option<&str>,
+        rule: StreakRule,
+        as_of: NaiveDate,
+    ) -> Option<NaiveDate> {
+        match rule {
+            StreakRule::Fatal => self.cell(community, category)?.last_day(as_of, |t| t.deaths > 0),
+            StreakRule::GradeAtLeast(min) => GRADES
+                .iter()
+                .filter(|g| **g >= min)
+                .filter_map(|g| self.grade_cell(community, category, *g)?.last_day(as_of, |t| t.incidents > 0))
+                .max(),
+        }
     }
 
     /// Share of registered communities with a streak of at least `years` whole years
@@ -981,10 +1153,12 @@ impl AccidentStats {
                     grade: None,
                 });
                 account(&mut self.cells, f, true);
+                account_grade(&mut self.grade_cells, f, true);
             }
             IncidentEvent::CasualtiesRevised(r) => {
                 if let Some(f) = self.incidents.get_mut(r.incident_id.as_str()) {
                     account(&mut self.cells, f, false);
+                    account_grade(&mut self.grade_cells, f, false);
                     f.casualties = Casualties {
                         deaths: r.deaths,
                         serious_injuries: r.serious_injuries,
@@ -993,11 +1167,14 @@ impl AccidentStats {
                         direct_loss_yuan: r.direct_loss_yuan,
                     };
                     account(&mut self.cells, f, true);
+                    account_grade(&mut self.grade_cells, f, true);
                 }
             }
             IncidentEvent::Graded(g) => {
                 if let Some(f) = self.incidents.get_mut(g.incident_id.as_str()) {
+                    account_grade(&mut self.grade_cells, f, false);
                     f.grade = Some(g.grade);
+                    account_grade(&mut self.grade_cells, f, true);
                 }
             }
             _ => {}
@@ -1067,6 +1244,7 @@ mod tests {
                     grade,
                 };
                 account(&mut s.cells, &f, true);
+                account_grade(&mut s.grade_cells, &f, true);
                 s.incidents.insert(id.into(), f);
             };
         put("a", "c1", "fire", "2024-03-10T02:00:00Z", 1, Some(IncidentGrade::Ordinary));
@@ -1216,5 +1394,290 @@ mod tests {
             assert_eq!(b.sum(p), want, "period {p:?}");
         }
         assert_eq!(b.sum(periods[0]).deaths, facts.iter().map(|(_, c)| u64::from(c.deaths)).sum::<u64>());
+    }
+
+    /// The straightforward scans the indexes replace; the proptest below checks that every
+    /// indexed query answers what its scan answers, over random histories of reports,
+    /// casualty revisions and (re)gradings.
+    mod indexed_equals_scan {
+        use super::*;
+        use crate::domain::incident::{CasualtiesRevised, IncidentGraded, IncidentReported};
+        use crate::domain::EntityId;
+        use proptest::prelude::*;
+
+        fn scan_by_grade(s: &AccidentStats, period: Period) -> Vec<GradeRow> {
+            let filter = StatsFilter::new(period);
+            let mut rows: BTreeMap<IncidentGrade, Totals> = BTreeMap::new();
+            for f in s.incidents.values().filter(|f| filter.matches(f)) {
+                if let Some(g) = f.grade {
+                    rows.entry(g).or_default().add(&f.casualties);
+                }
+            }
+            rows.into_iter().rev().map(|(grade, totals)| GradeRow { grade, totals }).collect()
+        }
+
+        fn scan_by_day(
+            s: &AccidentStats,
+            period: Period,
+            category: Option<&str>,
+            community: Option<&str>,
+        ) -> Vec<(NaiveDate, Totals)> {
+            let mut filter = StatsFilter::new(period);
+            filter.category = category.map(str::to_string);
+            filter.community = community.map(str::to_string);
+            let mut days: BTreeMap<NaiveDate, Totals> = BTreeMap::new();
+            for f in s.incidents.values().filter(|f| filter.matches(f)) {
+                days.entry(f.day()).or_default().add(&f.casualties);
+            }
+            days.into_iter().collect()
+        }
+
+        /// Month and grade groups by a scan of every incident (the code the indexes replaced).
+        fn scan_compare(
+            s: &AccidentStats,
+            current: Period,
+            baseline: Period,
+            by: GroupBy,
+            category: Option<&str>,
+            community: Option<&str>,
+        ) -> Comparison {
+            let mut groups: BTreeMap<String, (Totals, Totals)> = BTreeMap::new();
+            let (mut all_b, mut all_n) = (Totals::default(), Totals::default());
+            for f in s.incidents.values() {
+                if category.is_some_and(|c| c != f.category) || community.is_some_and(|c| c != f.community_id) {
+                    continue;
+                }
+                let day = f.day();
+                let (in_baseline, in_current) = (baseline.contains(day), current.contains(day));
+                if in_baseline {
+                    all_b.add(&f.casualties);
+                }
+                if in_current {
+                    all_n.add(&f.casualties);
+                }
+                let key = match by {
+                    GroupBy::Month => format!("{:02}", day.month()),
+                    _ => match f.grade {
+                        Some(g) => grade_code(g).to_string(),
+                        None => continue,
+                    },
+                };
+                if in_baseline || in_current {
+                    let entry = groups.entry(key).or_default();
+                    if in_baseline {
+                        entry.0.add(&f.casualties);
+                    }
+                    if in_current {
+                        entry.1.add(&f.casualties);
+                    }
+                }
+            }
+            let (total_b, total_n) = match by {
+                GroupBy::Grade => {
+                    groups.values().fold((Totals::default(), Totals::default()), |(mut b, mut n), (gb, gn)| {
+                        b.merge(gb);
+                        n.merge(gn);
+                        (b, n)
+                    })
+                }
+                _ => (all_b, all_n),
+            };
+            Comparison {
+                current,
+                baseline,
+                by,
+                category: category.map(str::to_string),
+                community: community.map(str::to_string),
+                lines: groups.into_iter().map(|(k, (b, n))| ComparisonLine::new(Some(k), b, n)).collect(),
+                total: ComparisonLine::new(None, total_b, total_n),
+            }
+        }
+
+        fn scan_last_breaking_day(
+            s: &AccidentStats,
+            community: Option<&str>,
+            category: Option<&str>,
+            rule: StreakRule,
+            as_of: NaiveDate,
+        ) -> Option<NaiveDate> {
+            s.incidents
+                .values()
+                .filter(|f| community.is_none_or(|c| c == f.community_id))
+                .filter(|f| category.is_none_or(|c| c == f.category))
+                .filter(|f| f.day() <= as_of && rule.breaks(f))
+                .map(IncidentFacts::day)
+                .max()
+        }
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Report { community: u8, category: u8, hours: u32, deaths: u32, serious: u32, loss: u64 },
+            Revise { pick: usize, deaths: u32, serious: u32, loss: u64 },
+            Grade { pick: usize, grade: usize },
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                5 => (0u8..3, 0u8..3, 0u32..(1300 * 24), 0u32..4, 0u32..3, 0u64..500).prop_map(
+                    |(community, category, hours, deaths, serious, loss)| Op::Report {
+                        community,
+                        category,
+                        hours,
+                        deaths,
+                        serious,
+                        loss
+                    }
+                ),
+                2 => (any::<usize>(), 0u32..4, 0u32..3, 0u64..500)
+                    .prop_map(|(pick, deaths, serious, loss)| Op::Revise { pick, deaths, serious, loss }),
+                3 => (any::<usize>(), 0usize..4).prop_map(|(pick, grade)| Op::Grade { pick, grade }),
+            ]
+        }
+
+        fn eid(s: &str) -> EntityId {
+            EntityId::new(s).unwrap()
+        }
+
+        /// Folds the operations through `apply_incident`, as the log would.
+        fn build(ops: &[Op]) -> AccidentStats {
+            let base: DateTime<Utc> = "2023-01-01T00:00:00Z".parse().unwrap();
+            let mut s = AccidentStats::default();
+            let mut n = 0usize;
+            for op in ops {
+                let e = match *op {
+                    Op::Report { community, category, hours, deaths, serious, loss } => {
+                        n += 1;
+                        let at = base + chrono::Duration::hours(i64::from(hours));
+                        IncidentEvent::Reported(IncidentReported {
+                            incident_id: eid(&format!("i{n}")),
+                            recorded_by: eid("t"),
+                            recorded_at: at,
+                            occurred_at: at,
+                            reported_at: at,
+                            place: "p".into(),
+                            community_id: eid(&format!("c{community}")),
+                            enterprise_id: None,
+                            category: format!("cat{category}"),
+                            deaths,
+                            serious_injuries: serious,
+                            minor_injuries: 1,
+                            missing: deaths % 2,
+                            direct_loss_yuan: loss,
+                            summary: "s".into(),
+                            report_delay_minutes: 0,
+                            report_limit_minutes: 60,
+                            reported_late: false,
+                        })
+                    }
+                    _ if n == 0 => continue,
+                    Op::Revise { pick, deaths, serious, loss } => IncidentEvent::CasualtiesRevised(CasualtiesRevised {
+                        incident_id: eid(&format!("i{}", pick % n + 1)),
+                        recorded_by: eid("t"),
+                        recorded_at: base,
+                        deaths,
+                        serious_injuries: serious,
+                        minor_injuries: 0,
+                        missing: 0,
+                        direct_loss_yuan: loss,
+                        reason: "r".into(),
+                        days_after_accident: 1,
+                        window_days: 30,
+                        late: false,
+                    }),
+                    Op::Grade { pick, grade } => IncidentEvent::Graded(IncidentGraded {
+                        incident_id: eid(&format!("i{}", pick % n + 1)),
+                        recorded_by: eid("t"),
+                        recorded_at: base,
+                        grade: GRADES[grade],
+                        previous_grade: None,
+                        deaths_counted: 0,
+                        missing_counted_as_dead: false,
+                        serious_injuries: 0,
+                        direct_loss_yuan: 0,
+                        decided_by: Vec::new(),
+                    }),
+                };
+                s.apply_incident(&e);
+            }
+            s
+        }
+
+        fn period((from, len): (u32, u32)) -> Period {
+            let base = day(2022, 12, 1);
+            let from = base + chrono::Duration::days(i64::from(from));
+            Period { from, to: from + chrono::Duration::days(i64::from(len)) - chrono::Duration::days(3) }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+            #[test]
+            fn indexed_queries_answer_what_a_scan_answers(
+                ops in proptest::collection::vec(op(), 0..160),
+                raw_periods in proptest::collection::vec((0u32..1400, 0u32..900), 4),
+                as_of in proptest::collection::vec(0u32..1400, 3),
+            ) {
+                let s = build(&ops);
+                let mut periods: Vec<Period> = raw_periods.into_iter().map(period).collect();
+                periods.push(Period { from: NaiveDate::MIN, to: NaiveDate::MAX });
+                periods.extend((2023..=2026).filter_map(Period::year));
+                periods.push(Period::month(2024, 2).unwrap());
+                let communities = [None, Some("c1"), Some("c9")];
+                let categories = [None, Some("cat0")];
+                for (i, p) in periods.iter().enumerate() {
+                    prop_assert_eq!(s.by_grade(*p), scan_by_grade(&s, *p));
+                    let q = periods[(i + 1) % periods.len()];
+                    for community in communities {
+                        for category in categories {
+                            prop_assert_eq!(
+                                s.by_day(*p, category, community),
+                                scan_by_day(&s, *p, category, community)
+                            );
+                            for by in [GroupBy::Month, GroupBy::Grade] {
+                                prop_assert_eq!(
+                                    s.compare(*p, q, by, category, community),
+                                    scan_compare(&s, *p, q, by, category, community)
+                                );
+                            }
+                        }
+                    }
+                }
+                let mut days: Vec<NaiveDate> =
+                    as_of.into_iter().map(|d| day(2022, 12, 1) + chrono::Duration::days(i64::from(d))).collect();
+                days.extend(s.incidents.values().take(5).map(IncidentFacts::day));
+                let rules = [StreakRule::Fatal].into_iter().chain(GRADES.iter().map(|g| StreakRule::GradeAtLeast(*g)));
+                for rule in rules {
+                    for as_of in &days {
+                        for community in communities {
+                            for category in categories {
+                                prop_assert_eq!(
+                                    s.last_breaking_day(community, category, rule, *as_of),
+                                    scan_last_breaking_day(&s, community, category, rule, *as_of),
+                                    "{:?} {:?} {:?} {}", rule, community, category, as_of
+                                );
+                            }
+                        }
+                    }
+                }
+                // `economic_rates`' work deaths: graded incidents of a community in a year.
+                for c in ["c0", "c1", "c2"] {
+                    for p in (2022..=2027).filter_map(Period::year) {
+                        let indexed: u64 = GRADES.iter().map(|g| s.grade_sum(Some(c), None, *g, p).deaths).sum();
+                        let scanned: u64 = s
+                            .incidents
+                            .values()
+                            .filter(|f| f.grade.is_some() && p.contains(f.day()) && f.community_id == c)
+                            .map(|f| u64::from(f.casualties.deaths))
+                            .sum();
+                        prop_assert_eq!(indexed, scanned);
+                    }
+                }
+                // The indexes a snapshot load recomputes equal the live ones (emptied buckets
+                // and cells were removed as they emptied).
+                let bytes = crate::codec::encode(&s).unwrap();
+                let loaded: AccidentStats = crate::codec::decode(&bytes).unwrap();
+                prop_assert_eq!(&loaded, &s);
+            }
+        }
     }
 }

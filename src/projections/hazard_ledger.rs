@@ -38,6 +38,17 @@
 //! of map entries: `open_hazards` copies the open counters, `rates` walks the found-day and
 //! deadline-day buckets of the period, `overdue(at)` walks open hazards in deadline order up to
 //! `at` plus the hazards closed after `at`, `listed_for_supervision` the listed set.
+//! `five_in_place` reads the counts of ordered hazards (all, major) and the set of incomplete
+//! orders (by id, with the major flag). Invariant: the counts and the set equal a scan of the
+//! entries with a rectification order.
+//!
+//! Penalty index: penalties naming a hazard, by hazard id, and the penalties whose hazard the
+//! ledger currently knows as major, counted by decision day and enterprise. A penalty enters
+//! the day counts when it arrives naming a major hazard, or when its hazard is graded major
+//! later (and leaves when a regrading makes it general), so `repeat_penalties(as_of)` reads
+//! only the days of the year before `as_of`. Invariant: the day counts equal a scan of the
+//! penalties against the entries' current major flags. Like the totals, both indexes are
+//! recomputed when a snapshot loads (tested against the scans with random histories).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -127,6 +138,8 @@ pub struct HazardLedger {
     penalties: BTreeMap<String, Vec<Penalty>>,
     /// Running totals over `hazards`, kept by `apply`.
     index: LedgerIndex,
+    /// Penalties by hazard and the major ones by day, kept by `apply`.
+    penalty_index: PenaltyIndex,
 }
 
 /// Series of the rectification figures: all, major (重大), listed (挂牌督办).
@@ -159,7 +172,54 @@ impl<'de> Deserialize<'de> for HazardLedger {
         for h in hazards.values() {
             index.account(h, true, part::ALL);
         }
-        Ok(Self { hazards, penalties, index })
+        let mut penalty_index = PenaltyIndex::default();
+        for (enterprise_id, list) in &penalties {
+            for p in list {
+                penalty_index.add(enterprise_id, p, &hazards);
+            }
+        }
+        Ok(Self { hazards, penalties, index, penalty_index })
+    }
+}
+
+/// Penalties by hazard, and those for major hazards by day (see the module docs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct PenaltyIndex {
+    /// Hazard id → (enterprise, decided on) → penalties naming it.
+    by_hazard: BTreeMap<String, BTreeMap<(String, NaiveDate), u64>>,
+    /// Decided-on day → enterprise → penalties naming a hazard now known as major.
+    major_by_day: BTreeMap<NaiveDate, BTreeMap<String, u64>>,
+}
+
+impl PenaltyIndex {
+    fn add(&mut self, enterprise_id: &str, p: &Penalty, hazards: &BTreeMap<String, HazardEntry>) {
+        let Some(hazard_id) = p.hazard_id.as_deref() else { return };
+        let key = (enterprise_id.to_string(), p.decided_on);
+        *self.by_hazard.entry(hazard_id.to_string()).or_default().entry(key).or_default() += 1;
+        if hazards.get(hazard_id).is_some_and(|h| h.major) {
+            self.count(enterprise_id, p.decided_on, 1, true);
+        }
+    }
+
+    /// Adds `n` major penalties of an enterprise on a day, or takes them out.
+    fn count(&mut self, enterprise_id: &str, day: NaiveDate, n: u64, add: bool) {
+        let by_enterprise = self.major_by_day.entry(day).or_default();
+        let c = by_enterprise.entry(enterprise_id.to_string()).or_default();
+        *c = if add { *c + n } else { c.saturating_sub(n) };
+        if *c == 0 {
+            by_enterprise.remove(enterprise_id);
+        }
+        if by_enterprise.is_empty() {
+            self.major_by_day.remove(&day);
+        }
+    }
+
+    /// A hazard became major (`true`) or stopped being major: its penalties follow.
+    fn hazard_major_changed(&mut self, hazard_id: &str, major: bool) {
+        let Some(list) = self.by_hazard.get(hazard_id) else { return };
+        for ((enterprise_id, day), n) in list.clone() {
+            self.count(&enterprise_id, day, n, major);
+        }
     }
 }
 
@@ -178,6 +238,10 @@ struct LedgerIndex {
     found: BTreeMap<NaiveDate, BTreeMap<Option<NaiveDate>, [u64; SERIES]>>,
     /// Deadline day → hazards due per series, then of those closed on time per series.
     due: BTreeMap<NaiveDate, [u64; 2 * SERIES]>,
+    /// Hazards with a rectification order: all, major.
+    ordered: [u64; 2],
+    /// Ordered hazards whose order lacks one of the five, by id → major.
+    incomplete: BTreeMap<String, bool>,
 }
 
 /// Adds or takes one from a named counter; a counter that reaches 0 is removed.
@@ -219,7 +283,9 @@ mod part {
     pub const FOUND: u8 = 1 << 4;
     /// Deadline-day buckets.
     pub const DUE: u8 = 1 << 5;
-    pub const ALL: u8 = OPEN | OPEN_DEADLINE | CLOSED | LISTED | FOUND | DUE;
+    /// Ordered counts and incomplete orders (五到位).
+    pub const ORDER: u8 = 1 << 6;
+    pub const ALL: u8 = OPEN | OPEN_DEADLINE | CLOSED | LISTED | FOUND | DUE | ORDER;
 }
 
 impl LedgerIndex {
@@ -264,6 +330,16 @@ impl LedgerIndex {
             }
             if by_close.is_empty() {
                 self.found.remove(&found_day);
+            }
+        }
+        if h.original_deadline.is_some() && parts & part::ORDER != 0 {
+            bump_array(&mut self.ordered, &[true, h.major], add);
+            if !h.five_in_place_missing.is_empty() {
+                if add {
+                    self.incomplete.insert(h.hazard_id.clone(), h.major);
+                } else {
+                    self.incomplete.remove(&h.hazard_id);
+                }
             }
         }
         if let Some(d) = h.deadline.filter(|_| parts & part::DUE != 0) {
@@ -533,43 +609,45 @@ impl HazardLedger {
 
 impl HazardLedger {
     /// 五到位 completeness over hazards with a rectification order (major ones only if asked).
+    /// Reads the ordered counts and the incomplete orders.
     pub fn five_in_place(&self, major_only: bool) -> FiveInPlace {
-        let mut ordered = 0u64;
-        let mut incomplete = Vec::new();
-        for h in self.hazards.values().filter(|h| h.original_deadline.is_some() && (h.major || !major_only)) {
-            ordered += 1;
-            if !h.five_in_place_missing.is_empty() {
-                incomplete.push((h.hazard_id.clone(), h.five_in_place_missing.clone()));
-            }
-        }
-        let complete = ordered - incomplete.len() as u64;
+        let ordered = self.index.ordered[usize::from(major_only)];
+        let incomplete: Vec<(String, Vec<String>)> = self
+            .index
+            .incomplete
+            .iter()
+            .filter(|(_, major)| **major || !major_only)
+            .filter_map(|(id, _)| self.hazards.get(id).map(|h| (id.clone(), h.five_in_place_missing.clone())))
+            .collect();
+        let complete = ordered.saturating_sub(incomplete.len() as u64);
         FiveInPlace { ordered, complete, completeness_pct: percent(complete, ordered), incomplete }
     }
 
     /// Enterprises with 3 penalties for major hazards within 180 days or 4 within a year,
-    /// windows ending on `as_of` (inclusive); by enterprise id.
+    /// windows ending on `as_of` (inclusive); by enterprise id. Reads the major penalties of
+    /// the days in the year before `as_of`.
     pub fn repeat_penalties(&self, as_of: NaiveDate) -> Vec<RepeatPenalties> {
-        let mut out = Vec::new();
-        for (enterprise_id, list) in &self.penalties {
-            let mut in_180_days = 0u64;
-            let mut in_one_year = 0u64;
-            for p in list {
-                let major = p.hazard_id.as_deref().and_then(|id| self.hazards.get(id)).is_some_and(|h| h.major);
-                if !major || p.decided_on > as_of {
-                    continue;
-                }
-                if (as_of - p.decided_on).num_days() < 180 {
-                    in_180_days += 1;
-                }
-                if plus_years(p.decided_on, 1).is_some_and(|end| end > as_of) {
-                    in_one_year += 1;
-                }
-            }
-            if in_180_days >= 3 || in_one_year >= 4 {
-                out.push(RepeatPenalties { enterprise_id: enterprise_id.clone(), in_180_days, in_one_year });
+        // A year ending on `as_of` starts after `as_of` − 367 days, whatever the leap days.
+        let from = as_of.checked_sub_days(chrono::Days::new(367)).unwrap_or(NaiveDate::MIN);
+        let mut counts: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+        for (day, by_enterprise) in self.penalty_index.major_by_day.range(from..=as_of) {
+            let in_180 = (as_of - *day).num_days() < 180;
+            let in_year = plus_years(*day, 1).is_some_and(|end| end > as_of);
+            for (enterprise_id, n) in by_enterprise {
+                let c = counts.entry(enterprise_id).or_default();
+                c.0 += if in_180 { *n } else { 0 };
+                c.1 += if in_year { *n } else { 0 };
             }
         }
-        out
+        counts
+            .into_iter()
+            .filter(|(_, (in_180_days, in_one_year))| *in_180_days >= 3 || *in_one_year >= 4)
+            .map(|(enterprise_id, (in_180_days, in_one_year))| RepeatPenalties {
+                enterprise_id: enterprise_id.to_string(),
+                in_180_days,
+                in_one_year,
+            })
+            .collect()
     }
 }
 
@@ -586,11 +664,13 @@ impl Projection for HazardLedger {
         let e = match event {
             DomainEvent::Hazard(e) => e,
             DomainEvent::Enterprise(EnterpriseEvent::EnforcementActionTaken(a)) => {
-                self.penalties.entry(a.enterprise_id.as_str().to_string()).or_default().push(Penalty {
+                let p = Penalty {
                     action: a.action,
                     decided_on: a.decided_on,
                     hazard_id: a.hazard_id.as_ref().map(|h| h.as_str().to_string()),
-                });
+                };
+                self.penalty_index.add(a.enterprise_id.as_str(), &p, &self.hazards);
+                self.penalties.entry(a.enterprise_id.as_str().to_string()).or_default().push(p);
                 return;
             }
             _ => return,
@@ -637,8 +717,9 @@ impl Projection for HazardLedger {
         // The parts of the running totals each event can move (grade and major; deadline;
         // listing; closure).
         let parts = match e {
-            HazardEvent::Graded(_) => part::OPEN | part::FOUND | part::DUE,
-            HazardEvent::RectificationOrdered(_) | HazardEvent::DeadlineExtended(_) => part::OPEN_DEADLINE | part::DUE,
+            HazardEvent::Graded(_) => part::OPEN | part::FOUND | part::DUE | part::ORDER,
+            HazardEvent::RectificationOrdered(_) => part::OPEN_DEADLINE | part::DUE | part::ORDER,
+            HazardEvent::DeadlineExtended(_) => part::OPEN_DEADLINE | part::DUE,
             HazardEvent::ListedForSupervision(_) => part::LISTED | part::FOUND | part::DUE,
             HazardEvent::Closed(_) => part::ALL,
             _ => 0,
@@ -649,6 +730,9 @@ impl Projection for HazardLedger {
         match e {
             HazardEvent::Graded(g) => {
                 h.grade = Some(g.grade.clone());
+                if h.major != g.major {
+                    self.penalty_index.hazard_major_changed(&h.hazard_id, g.major);
+                }
                 h.major = g.major;
             }
             HazardEvent::RectificationOrdered(o) => {
@@ -723,5 +807,174 @@ mod tests {
             to: NaiveDate::from_ymd_opt(2025, 2, 1).unwrap(),
         };
         assert_eq!(ledger.found_and_closed(empty), HazardFlow::default());
+    }
+
+    /// Random histories of hazards and penalties: the indexed five-in-place and repeat-penalty
+    /// answers equal the scans they replaced, and the live indexes equal those a snapshot load
+    /// derives.
+    mod indexed_equals_scan {
+        use super::*;
+        use crate::domain::enterprise::EnforcementActionTaken;
+        use crate::domain::hazard::{HazardClosed, HazardGraded, HazardReported, HazardSource};
+        use crate::domain::EntityId;
+        use crate::store::Timestamp;
+        use proptest::prelude::*;
+        use std::sync::Arc;
+
+        fn scan_five_in_place(l: &HazardLedger, major_only: bool) -> FiveInPlace {
+            let mut ordered = 0u64;
+            let mut incomplete = Vec::new();
+            for h in l.hazards.values().filter(|h| h.original_deadline.is_some() && (h.major || !major_only)) {
+                ordered += 1;
+                if !h.five_in_place_missing.is_empty() {
+                    incomplete.push((h.hazard_id.clone(), h.five_in_place_missing.clone()));
+                }
+            }
+            let complete = ordered - incomplete.len() as u64;
+            FiveInPlace { ordered, complete, completeness_pct: percent(complete, ordered), incomplete }
+        }
+
+        fn scan_repeat_penalties(l: &HazardLedger, as_of: NaiveDate) -> Vec<RepeatPenalties> {
+            let mut out = Vec::new();
+            for (enterprise_id, list) in &l.penalties {
+                let mut in_180_days = 0u64;
+                let mut in_one_year = 0u64;
+                for p in list {
+                    let major = p.hazard_id.as_deref().and_then(|id| l.hazards.get(id)).is_some_and(|h| h.major);
+                    if !major || p.decided_on > as_of {
+                        continue;
+                    }
+                    if (as_of - p.decided_on).num_days() < 180 {
+                        in_180_days += 1;
+                    }
+                    if plus_years(p.decided_on, 1).is_some_and(|end| end > as_of) {
+                        in_one_year += 1;
+                    }
+                }
+                if in_180_days >= 3 || in_one_year >= 4 {
+                    out.push(RepeatPenalties { enterprise_id: enterprise_id.clone(), in_180_days, in_one_year });
+                }
+            }
+            out
+        }
+
+        fn eid(s: &str) -> EntityId {
+            EntityId::new(s).unwrap()
+        }
+
+        fn recorded() -> RecordedEvent {
+            RecordedEvent {
+                position: 0,
+                stream: Arc::from("x"),
+                version: 0,
+                event_type: Arc::from("x"),
+                schema_version: 1,
+                event_id: uuid::Uuid::nil(),
+                occurred_at: Timestamp(0),
+                recorded_at: Timestamp(0),
+                actor: Arc::from("t"),
+                correlation_id: None,
+                causation_id: None,
+                payload: Vec::new(),
+                prev_hash: [0; 32],
+                hash: [0; 32],
+            }
+        }
+
+        /// (kind 0–5, hazard 0–9, enterprise 0–2, day 0–1000, flags)
+        type Step = (u8, u8, u8, u32, u8);
+
+        fn event(&(kind, hazard, enterprise, day, flags): &Step) -> DomainEvent {
+            let at: DateTime<Utc> =
+                "2023-01-01T02:00:00Z".parse::<DateTime<Utc>>().unwrap() + chrono::Duration::days(i64::from(day));
+            let h = eid(&format!("h{hazard}"));
+            let by = eid("t");
+            let text = |bit: u8| (flags & bit != 0).then(|| "x".to_string());
+            DomainEvent::Hazard(match kind {
+                0 => HazardEvent::Reported(HazardReported {
+                    hazard_id: h,
+                    recorded_by: by,
+                    recorded_at: at,
+                    source: HazardSource::GridInspection,
+                    reporter: "r".into(),
+                    community_id: eid("c1"),
+                    grid_id: None,
+                    enterprise_id: Some(eid(&format!("e{enterprise}"))),
+                    category: "fire".into(),
+                    location: "l".into(),
+                    description: "d".into(),
+                    found_at: at,
+                }),
+                1 => HazardEvent::Graded(HazardGraded {
+                    hazard_id: h,
+                    recorded_by: by,
+                    recorded_at: at,
+                    grade: if flags & 1 != 0 { "major".into() } else { "general".into() },
+                    major: flags & 1 != 0,
+                    criterion: "c".into(),
+                    criterion_version: "1".into(),
+                    catalog_version: "1".into(),
+                    basis: None,
+                }),
+                2 => HazardEvent::RectificationOrdered(RectificationOrdered {
+                    hazard_id: h,
+                    recorded_by: by,
+                    recorded_at: at,
+                    responsible: text(1),
+                    measures: text(2),
+                    funds_yuan: Some(u64::from(flags & 4)),
+                    deadline: at.date_naive() + chrono::Duration::days(30),
+                    contingency_plan: text(8),
+                }),
+                3 => {
+                    HazardEvent::Closed(HazardClosed { hazard_id: h, recorded_by: by, recorded_at: at, remarks: None })
+                }
+                _ => {
+                    return DomainEvent::Enterprise(EnterpriseEvent::EnforcementActionTaken(EnforcementActionTaken {
+                        enterprise_id: eid(&format!("e{enterprise}")),
+                        recorded_by: by,
+                        recorded_at: at,
+                        action: EnforcementAction::Fine,
+                        decided_on: at.date_naive(),
+                        decided_by: "b".into(),
+                        decision_no: None,
+                        reason: "r".into(),
+                        hazard_id: (flags & 16 == 0).then_some(h),
+                        fine_yuan: Some(1),
+                    }))
+                }
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+            #[test]
+            fn five_in_place_and_repeat_penalties_answer_what_a_scan_answers(
+                steps in proptest::collection::vec((0u8..6, 0u8..10, 0u8..3, 0u32..1000, any::<u8>()), 0..150),
+                days in proptest::collection::vec(0u32..1100, 6),
+            ) {
+                let mut l = HazardLedger::default();
+                for step in &steps {
+                    l.apply(&recorded(), &event(step));
+                }
+                for major_only in [false, true] {
+                    prop_assert_eq!(l.five_in_place(major_only), scan_five_in_place(&l, major_only));
+                }
+                let base = NaiveDate::from_ymd_opt(2023, 1, 1).unwrap();
+                let mut as_of: Vec<NaiveDate> = days.into_iter().map(|d| base + chrono::Duration::days(i64::from(d))).collect();
+                as_of.extend([NaiveDate::MIN, NaiveDate::MAX, NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()]);
+                for p in l.penalties.values().flatten().take(6) {
+                    for d in [0i64, 179, 180, 364, 365, 366] {
+                        as_of.push(p.decided_on + chrono::Duration::days(d));
+                    }
+                }
+                for d in as_of {
+                    prop_assert_eq!(l.repeat_penalties(d), scan_repeat_penalties(&l, d), "as of {}", d);
+                }
+                let loaded: HazardLedger = crate::codec::decode(&crate::codec::encode(&l).unwrap()).unwrap();
+                prop_assert_eq!(&loaded, &l);
+            }
+        }
     }
 }

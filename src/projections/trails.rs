@@ -14,10 +14,36 @@
 //! - Investigation overdue at `at`: opened, report not submitted nor the case closed by `at`, and `at` is past the
 //!   deadline in force, where a technical appraisal (技术鉴定) under way stops the clock.
 //! - State is ordered (`BTreeMap`, `Vec` in log order): a rebuild is byte-identical.
+//!
+//! Indexes (derived, kept by `apply`, not stored in snapshots — the snapshot layout of version 1
+//! is kept and the indexes are recomputed from the trails when one loads):
+//! - *settling*: every incident with the instant it stops being listed by
+//!   [`AccountabilityTrails::missing_conditions`] — the earlier of its sign-off and the moment
+//!   the last of the four got its first evidence (`MAX_UTC` while neither happened) — grouped by
+//!   the UTC month of `reported_at`. Listed at `at` implies settled after `at` and reported
+//!   before `at` + 1 day, so the query reads, in each month up to that of `at` + 1 day, only the
+//!   incidents settled after `at`: the open ones for today, the then-open ones for a past `at`.
+//! - *investigations*: every incident with an investigation, with the earlier of its sign-off
+//!   and its report's submission (`MAX_UTC` while neither), grouped by the UTC month of the
+//!   deadline in force. Past its deadline at `at` implies the deadline is before `at` (an
+//!   appraisal under way only moves the due time later) and neither happened by `at`.
+//! - *awaiting evaluation*: closed incidents with no post-closure evaluation recorded, by id,
+//!   with their due date (the query then reads no trail).
+//! - *late*: ids of incidents reported late or with a late casualty revision.
+//!
+//! Cost: for today's `at`, the still-open incidents and pending investigations; for a past
+//! `at`, those open then, plus at most the incidents reported (or investigations due) in the
+//! month of `at`, which the full check then drops.
+//!
+//! Each index is a superset filter: the queries still apply their full definition to the
+//! candidates it yields, so an answer equals the scan's for any `at`, past or future (tested
+//! against the scans with random histories). Invariant: each index equals what
+//! [`TrailKeys::of`] derives from the trails (checked by the same test via a snapshot round
+//! trip). No query here touches every incident; `incidents()` is the listing iterator.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Projection;
@@ -128,9 +154,159 @@ pub struct EvaluationDue {
 }
 
 /// The accountability trail projection (四不放过).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Serialised as its trails only (the snapshot layout of version 1); the indexes are
+/// recomputed when a snapshot is loaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountabilityTrails {
     incidents: BTreeMap<String, IncidentTrail>,
+    index: TrailsIndex,
+}
+
+/// What a snapshot stores, in this field order.
+#[derive(Serialize)]
+struct TrailsStateRef<'a> {
+    incidents: &'a BTreeMap<String, IncidentTrail>,
+}
+
+/// [`TrailsStateRef`], owned, for decoding.
+#[derive(Deserialize)]
+struct TrailsState {
+    incidents: BTreeMap<String, IncidentTrail>,
+}
+
+impl Serialize for AccountabilityTrails {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        TrailsStateRef { incidents: &self.incidents }.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for AccountabilityTrails {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let TrailsState { incidents } = TrailsState::deserialize(deserializer)?;
+        let mut index = TrailsIndex::default();
+        for t in incidents.values() {
+            index.update(&t.incident_id, &TrailKeys::default(), &TrailKeys::of(t));
+        }
+        Ok(Self { incidents, index })
+    }
+}
+
+/// An item's end instant and id.
+type Span = (DateTime<Utc>, String);
+
+/// Items with a start and an end instant (exclusive; `MAX_UTC` while open), grouped by the UTC
+/// month of their start: "started by `t`, not ended by `at`" reads, per month up to `t`'s, only
+/// the items ending after `at`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct SpanIndex {
+    by_month: BTreeMap<(i32, u32), BTreeSet<Span>>,
+}
+
+fn utc_month(t: DateTime<Utc>) -> (i32, u32) {
+    (t.year(), t.month())
+}
+
+impl SpanIndex {
+    fn put(&mut self, (start, end): (DateTime<Utc>, DateTime<Utc>), id: &str, add: bool) {
+        let month = utc_month(start);
+        if add {
+            self.by_month.entry(month).or_default().insert((end, id.to_string()));
+        } else if let Some(set) = self.by_month.get_mut(&month) {
+            set.remove(&(end, id.to_string()));
+            if set.is_empty() {
+                self.by_month.remove(&month);
+            }
+        }
+    }
+
+    /// Ids of the items that started in a month up to `started_by`'s and end after `at` (or
+    /// never), by id.
+    fn candidates(&self, started_by: DateTime<Utc>, at: DateTime<Utc>) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for set in self.by_month.range(..=utc_month(started_by)).map(|(_, s)| s) {
+            // `MAX_UTC` stands for "not ended" and stays a candidate even at `MAX_UTC` (the
+            // caller's check decides).
+            let after =
+                set.range((at, String::new())..).skip_while(|(end, _)| *end <= at && *end < DateTime::<Utc>::MAX_UTC);
+            out.extend(after.map(|(_, id)| id.as_str()));
+        }
+        out.sort_unstable();
+        out
+    }
+}
+
+/// What one trail contributes to the indexes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct TrailKeys {
+    /// (reported at, settled at or `MAX_UTC`).
+    settling: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// (deadline in force, sign-off or report submission, the earlier, or `MAX_UTC`).
+    investigation: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The evaluation due date, while the evaluation is not recorded.
+    awaiting_evaluation: Option<NaiveDate>,
+    /// Reported late or revised late.
+    late: bool,
+}
+
+impl TrailKeys {
+    fn of(t: &IncidentTrail) -> Self {
+        let never = DateTime::<Utc>::MAX_UTC;
+        // The four are all evidenced from the latest of their first evidence times.
+        let mut all_four = Some(DateTime::<Utc>::MIN_UTC);
+        for list in &t.four {
+            all_four = all_four.zip(list.iter().map(|e| e.at).min()).map(|(a, b)| a.max(b));
+        }
+        let settled = [t.signed_off_at, all_four].into_iter().flatten().min().unwrap_or(never);
+        let investigation = t.investigation.as_ref().map(|inv| {
+            let end = [t.signed_off_at, inv.report_submitted_at].into_iter().flatten().min().unwrap_or(never);
+            (inv.deadline, end)
+        });
+        Self {
+            settling: Some((t.reported_at, settled)),
+            investigation,
+            awaiting_evaluation: t.evaluation_due.filter(|_| t.evaluated_at.is_none()),
+            late: t.reported_late || t.late_revisions > 0,
+        }
+    }
+}
+
+/// The derived indexes (see the module docs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct TrailsIndex {
+    settling: SpanIndex,
+    investigations: SpanIndex,
+    /// Id → evaluation due date.
+    awaiting_evaluation: BTreeMap<String, NaiveDate>,
+    /// Ids of the incidents reported or revised late.
+    late: BTreeSet<String>,
+}
+
+impl TrailsIndex {
+    /// Replaces a trail's contribution `old` by `new`.
+    fn update(&mut self, id: &str, old: &TrailKeys, new: &TrailKeys) {
+        if old.settling != new.settling {
+            old.settling.into_iter().for_each(|k| self.settling.put(k, id, false));
+            new.settling.into_iter().for_each(|k| self.settling.put(k, id, true));
+        }
+        if old.investigation != new.investigation {
+            old.investigation.into_iter().for_each(|k| self.investigations.put(k, id, false));
+            new.investigation.into_iter().for_each(|k| self.investigations.put(k, id, true));
+        }
+        if old.awaiting_evaluation != new.awaiting_evaluation {
+            match new.awaiting_evaluation {
+                Some(due) => self.awaiting_evaluation.insert(id.to_string(), due),
+                None => self.awaiting_evaluation.remove(id),
+            };
+        }
+        if old.late != new.late {
+            if new.late {
+                self.late.insert(id.to_string());
+            } else {
+                self.late.remove(id);
+            }
+        }
+    }
 }
 
 impl AccountabilityTrails {
@@ -167,18 +343,27 @@ impl AccountabilityTrails {
     }
 
     /// Incidents reported by `at`, not closed by then, with a condition missing; by id.
+    /// Reads the incidents the settling index has unsettled at `at` (see the module docs).
     pub fn missing_conditions(&self, at: DateTime<Utc>) -> Vec<FourStatus> {
-        self.incidents
-            .keys()
+        // `days_open >= 0` holds for reports up to a day after `at` (whole days truncate).
+        let reported_by = at.checked_add_signed(chrono::Duration::days(1)).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        self.index
+            .settling
+            .candidates(reported_by, at)
+            .into_iter()
             .filter_map(|id| self.four_status(id, at))
             .filter(|s| !s.closed && !s.missing.is_empty() && s.days_open >= 0)
             .collect()
     }
 
-    /// Investigations past their deadline at `at` (appraisal pauses excluded); by id.
+    /// Investigations past their deadline at `at` (appraisal pauses excluded); by id. Reads
+    /// the investigations whose deadline month has begun and that were pending after `at`.
     pub fn past_investigation_deadline(&self, at: DateTime<Utc>) -> Vec<OverdueInvestigation> {
-        self.incidents
-            .values()
+        self.index
+            .investigations
+            .candidates(at, at)
+            .into_iter()
+            .filter_map(|id| self.incidents.get(id))
             .filter_map(|t| {
                 let inv = t.investigation.as_ref()?;
                 let closed = t.signed_off_at.is_some_and(|s| s <= at);
@@ -195,25 +380,23 @@ impl AccountabilityTrails {
             .collect()
     }
 
-    /// Closed incidents whose post-closure evaluation is not recorded; by id.
+    /// Closed incidents whose post-closure evaluation is not recorded; by id (reads the
+    /// awaiting-evaluation set; `at` only decides `overdue`).
     pub fn evaluations_due(&self, at: DateTime<Utc>) -> Vec<EvaluationDue> {
-        self.incidents
-            .values()
-            .filter(|t| t.evaluated_at.is_none())
-            .filter_map(|t| {
-                let due = t.evaluation_due?;
-                Some(EvaluationDue {
-                    incident_id: t.incident_id.clone(),
-                    due,
-                    overdue: end_of_cst_day(due).is_some_and(|end| at >= end),
-                })
+        self.index
+            .awaiting_evaluation
+            .iter()
+            .map(|(id, due)| EvaluationDue {
+                incident_id: id.clone(),
+                due: *due,
+                overdue: end_of_cst_day(*due).is_some_and(|end| at >= end),
             })
             .collect()
     }
 
     /// Incidents reported late, or with a late casualty revision; by id.
     pub fn late_reports(&self) -> Vec<&IncidentTrail> {
-        self.incidents.values().filter(|t| t.reported_late || t.late_revisions > 0).collect()
+        self.index.late.iter().filter_map(|id| self.incidents.get(id)).collect()
     }
 }
 
@@ -248,7 +431,10 @@ impl Projection for AccountabilityTrails {
         };
         if let IncidentEvent::Reported(r) = e {
             let id = r.incident_id.as_str().to_string();
-            self.incidents.entry(id.clone()).or_insert_with(|| IncidentTrail {
+            if self.incidents.contains_key(&id) {
+                return;
+            }
+            let t = self.incidents.entry(id.clone()).or_insert_with(|| IncidentTrail {
                 incident_id: id,
                 community_id: r.community_id.as_str().to_string(),
                 category: r.category.clone(),
@@ -263,6 +449,7 @@ impl Projection for AccountabilityTrails {
                 evaluation_due: None,
                 evaluated_at: None,
             });
+            self.index.update(&t.incident_id, &TrailKeys::default(), &TrailKeys::of(t));
             return;
         }
         let id = match e {
@@ -284,6 +471,7 @@ impl Projection for AccountabilityTrails {
         let Some(t) = self.incidents.get_mut(id.as_str()) else {
             return;
         };
+        let before = TrailKeys::of(t);
         match e {
             IncidentEvent::CasualtiesRevised(r) if r.late => t.late_revisions += 1,
             IncidentEvent::InvestigationOpened(o) => {
@@ -350,6 +538,283 @@ impl Projection for AccountabilityTrails {
             }
             IncidentEvent::Evaluated(v) => t.evaluated_at = Some(v.evaluated_at),
             _ => {}
+        }
+        self.index.update(&t.incident_id, &before, &TrailKeys::of(t));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::incident::{
+        AppraisalEnded, AppraisalStarted, AuthorityLevel, CasualtiesRevised, CauseDetermined,
+        CorrectiveMeasuresImplemented, EducationConducted, IncidentClosed, IncidentReported, InvestigationExtended,
+        InvestigationOpened, InvestigationReportSubmitted, PostClosureEvaluated, ResponsibleDealtWith,
+    };
+    use crate::domain::EntityId;
+    use crate::store::Timestamp;
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    /// The scans the indexes replace (the code before them).
+    fn scan_missing_conditions(s: &AccountabilityTrails, at: DateTime<Utc>) -> Vec<FourStatus> {
+        s.incidents
+            .keys()
+            .filter_map(|id| s.four_status(id, at))
+            .filter(|s| !s.closed && !s.missing.is_empty() && s.days_open >= 0)
+            .collect()
+    }
+
+    fn scan_past_investigation_deadline(s: &AccountabilityTrails, at: DateTime<Utc>) -> Vec<OverdueInvestigation> {
+        s.incidents
+            .values()
+            .filter_map(|t| {
+                let inv = t.investigation.as_ref()?;
+                let closed = t.signed_off_at.is_some_and(|s| s <= at);
+                if closed || inv.report_submitted_at.is_some_and(|s| s <= at) {
+                    return None;
+                }
+                let due = inv.due_as_of(at);
+                (at > due).then(|| OverdueInvestigation {
+                    incident_id: t.incident_id.clone(),
+                    due,
+                    days_past: (at - due).num_days(),
+                })
+            })
+            .collect()
+    }
+
+    fn scan_evaluations_due(s: &AccountabilityTrails, at: DateTime<Utc>) -> Vec<EvaluationDue> {
+        s.incidents
+            .values()
+            .filter(|t| t.evaluated_at.is_none())
+            .filter_map(|t| {
+                let due = t.evaluation_due?;
+                Some(EvaluationDue {
+                    incident_id: t.incident_id.clone(),
+                    due,
+                    overdue: end_of_cst_day(due).is_some_and(|end| at >= end),
+                })
+            })
+            .collect()
+    }
+
+    fn eid(s: &str) -> EntityId {
+        EntityId::new(s).unwrap()
+    }
+
+    fn recorded(position: u64, event_type: &str) -> RecordedEvent {
+        RecordedEvent {
+            position,
+            stream: Arc::from("incident-x"),
+            version: 0,
+            event_type: Arc::from(event_type),
+            schema_version: 1,
+            event_id: uuid::Uuid::nil(),
+            occurred_at: Timestamp(0),
+            recorded_at: Timestamp(0),
+            actor: Arc::from("t"),
+            correlation_id: None,
+            causation_id: None,
+            payload: Vec::new(),
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        }
+    }
+
+    /// One step of a random history: which event (0–12, 11 a report), for which incident, at which hour.
+    type Step = (u8, usize, u32);
+
+    /// Events in random order and at random times (the projection does not rely on the domain's
+    /// ordering rules, so neither does the index).
+    fn event(kind: u8, id: EntityId, at: DateTime<Utc>, h: i64) -> IncidentEvent {
+        let by = eid("t");
+        let later = at + chrono::Duration::hours(h);
+        let ev = |n: &str| vec![n.to_string()];
+        match kind {
+            0 => IncidentEvent::InvestigationOpened(InvestigationOpened {
+                incident_id: id,
+                recorded_by: by,
+                recorded_at: at,
+                authority_level: AuthorityLevel::County,
+                authority: "a".into(),
+                required_level: None,
+                deadline: later,
+            }),
+            1 => IncidentEvent::InvestigationExtended(InvestigationExtended {
+                incident_id: id,
+                recorded_by: by,
+                recorded_at: at,
+                days: 60,
+                reason: "r".into(),
+                new_deadline: later,
+            }),
+            2 => IncidentEvent::AppraisalStarted(AppraisalStarted {
+                incident_id: id,
+                recorded_by: by,
+                recorded_at: at,
+                started_at: at,
+                reason: "r".into(),
+            }),
+            3 => IncidentEvent::AppraisalEnded(AppraisalEnded {
+                incident_id: id,
+                recorded_by: by,
+                recorded_at: at,
+                started_at: at,
+                ended_at: at,
+                paused_seconds: 0,
+                new_deadline: later,
+            }),
+            4 => IncidentEvent::InvestigationReportSubmitted(InvestigationReportSubmitted {
+                incident_id: id,
+                recorded_by: by,
+                recorded_at: at,
+                submitted_at: at,
+                summary: "s".into(),
+                deadline: at,
+                overdue: false,
+            }),
+            5 => IncidentEvent::CauseDetermined(CauseDetermined {
+                incident_id: id,
+                recorded_by: by,
+                recorded_at: at,
+                cause: "c".into(),
+                evidence: ev("d"),
+            }),
+            6 => IncidentEvent::ResponsibleDealtWith(ResponsibleDealtWith {
+                incident_id: id,
+                recorded_by: by,
+                recorded_at: at,
+                person: "p".into(),
+                id_number: None,
+                role: "r".into(),
+                action: "a".into(),
+                evidence: ev("d"),
+            }),
+            7 => IncidentEvent::CorrectiveMeasuresImplemented(CorrectiveMeasuresImplemented {
+                incident_id: id,
+                recorded_by: by,
+                recorded_at: at,
+                measures: "m".into(),
+                hazard_ids: Vec::new(),
+                evidence: ev("d"),
+            }),
+            8 => IncidentEvent::EducationConducted(EducationConducted {
+                incident_id: id,
+                recorded_by: by,
+                recorded_at: at,
+                audience: "a".into(),
+                people_reached: 3,
+                method: "m".into(),
+                evidence: ev("d"),
+            }),
+            9 => IncidentEvent::Closed(IncidentClosed {
+                incident_id: id,
+                recorded_by: by,
+                recorded_at: at,
+                signed_off_at: at,
+                signed_off_by: "s".into(),
+                evaluation_due: (at + chrono::Duration::days(365)).date_naive(),
+            }),
+            10 => IncidentEvent::Evaluated(PostClosureEvaluated {
+                incident_id: id,
+                recorded_by: by,
+                recorded_at: at,
+                evaluated_at: at,
+                findings: "f".into(),
+                published: true,
+                overdue: false,
+            }),
+            12 => IncidentEvent::CasualtiesRevised(CasualtiesRevised {
+                incident_id: id,
+                recorded_by: by,
+                recorded_at: at,
+                deaths: 1,
+                serious_injuries: 0,
+                minor_injuries: 0,
+                missing: 0,
+                direct_loss_yuan: 0,
+                reason: "r".into(),
+                days_after_accident: h,
+                window_days: 30,
+                late: h % 2 == 0,
+            }),
+            _ => IncidentEvent::Reported(IncidentReported {
+                incident_id: id,
+                recorded_by: by,
+                recorded_at: at,
+                occurred_at: at - chrono::Duration::hours(h % 5),
+                reported_at: at,
+                place: "p".into(),
+                community_id: eid("c1"),
+                enterprise_id: None,
+                category: "fire".into(),
+                deaths: 0,
+                serious_injuries: 0,
+                minor_injuries: 1,
+                missing: 0,
+                direct_loss_yuan: 0,
+                summary: "s".into(),
+                report_delay_minutes: 0,
+                report_limit_minutes: 60,
+                reported_late: h % 3 == 0,
+            }),
+        }
+    }
+
+    fn build(steps: &[Step]) -> AccountabilityTrails {
+        let base: DateTime<Utc> = "2024-01-01T00:00:00Z".parse().unwrap();
+        let mut s = AccountabilityTrails::default();
+        for (position, (kind, who, hour)) in steps.iter().enumerate() {
+            let id = eid(&format!("i{}", who % 12));
+            let at = base + chrono::Duration::hours(i64::from(*hour));
+            let e = event(*kind, id, at, i64::from(*hour % 2000));
+            s.apply(&recorded(position as u64, "incident.x"), &DomainEvent::Incident(e));
+        }
+        s
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        // Reports are frequent, so most later events find their incident.
+        (prop_oneof![3 => Just(11u8), 10 => 0u8..13], 0usize..12, 0u32..(3 * 365 * 24))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+        #[test]
+        fn indexed_queries_answer_what_a_scan_answers(
+            steps in proptest::collection::vec(step(), 0..120),
+            hours in proptest::collection::vec(0u32..(3 * 365 * 24 + 3000), 6),
+        ) {
+            let s = build(&steps);
+            let base: DateTime<Utc> = "2024-01-01T00:00:00Z".parse().unwrap();
+            let mut ats: Vec<DateTime<Utc>> =
+                hours.into_iter().map(|h| base + chrono::Duration::hours(i64::from(h))).collect();
+            ats.extend([DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC]);
+            // Instants on and next to the recorded ones: edges of "by `at`" and of whole days.
+            for t in s.incidents.values().take(4) {
+                for d in [-86_400i64, -86_399, -1, 0, 1] {
+                    ats.push(t.reported_at + chrono::Duration::seconds(d));
+                }
+                ats.extend(t.signed_off_at);
+                ats.extend(t.investigation.as_ref().map(|i| i.deadline));
+            }
+            for at in ats {
+                prop_assert_eq!(s.missing_conditions(at), scan_missing_conditions(&s, at), "at {}", at);
+                prop_assert_eq!(
+                    s.past_investigation_deadline(at),
+                    scan_past_investigation_deadline(&s, at),
+                    "at {}", at
+                );
+                prop_assert_eq!(s.evaluations_due(at), scan_evaluations_due(&s, at));
+                let scan_late: Vec<&IncidentTrail> =
+                    s.incidents.values().filter(|t| t.reported_late || t.late_revisions > 0).collect();
+                prop_assert_eq!(s.late_reports(), scan_late);
+            }
+            // The indexes equal those a snapshot load derives from the trails.
+            let loaded: AccountabilityTrails = crate::codec::decode(&crate::codec::encode(&s).unwrap()).unwrap();
+            prop_assert_eq!(&loaded, &s);
         }
     }
 }
