@@ -1,10 +1,11 @@
-//! A redo journal in front of sled: one `fdatasync` of a preallocated file per durable commit.
+//! A redo journal in front of sled: one `fdatasync` of a zero-filled file per durable commit.
 //!
 //! Why: making a sled commit durable through sled itself costs a sled `flush` (write, then
 //! `sync_file_range` with wait: sled issue 1452) *and* our `fdatasync` of its log file that grows
 //! (so the file system journal commits too): two to three device round trips per commit. The
-//! journal replaces that on the commit path with one write into a file that is allocated and
-//! zero-filled once, followed by `fdatasync`, which then has no metadata to commit. sled is made
+//! journal replaces that on the commit path with one write into a file whose blocks were already
+//! written (it grows a MiB of zeros at a time, up to its capacity, and is reused from the start
+//! after each checkpoint), followed by `fdatasync`, which then has no metadata to commit. sled is made
 //! durable only at checkpoints.
 //!
 //! Format (little endian):
@@ -16,12 +17,15 @@
 //!   atomic write batch.
 //!
 //! Invariants:
-//! - A record is written only after its batch was applied to sled, and acknowledged only after
-//!   the `fdatasync` that covers it.
+//! - A record is written only after its batch was applied to the backend (readable in the
+//!   overlay, applied to sled later as part of a larger atomic batch), and acknowledged only after
+//!   the `fdatasync` that covers it. sled may hold a batch the journal lacks (applied, never
+//!   acknowledged); never part of one.
 //! - Recovery applies, in order, every record of the header's generation up to the first one that
 //!   is torn or from an older generation, then checkpoints. Replaying a record that sled already
 //!   holds is harmless: batches are idempotent puts and deletes of whole keys.
-//! - A checkpoint makes sled durable (flush + `fdatasync` of its files), then writes a header with
+//! - A checkpoint applies the whole overlay to sled, makes sled durable (flush + `fdatasync` of
+//!   its files), then writes a header with
 //!   the next generation; records of older generations are dead from then on. A crash between
 //!   the two replays old records once more, which is harmless.
 
@@ -33,6 +37,8 @@ use super::{StorageError, WriteBatch, WriteOp};
 
 /// Bytes reserved for the header (one page, so its rewrite never tears records).
 pub const HEADER_LEN: u64 = 4096;
+/// The file grows by this much at a time, filled with zeros.
+const GROW_CHUNK: u64 = 1024 * 1024;
 const HEADER_MAGIC: &[u8; 8] = b"ANQJRNL1";
 const RECORD_MAGIC: u32 = 0x4351_524A; // "JRQC"
 const RECORD_HEADER_LEN: usize = 4 + 8 + 4 + 16;
@@ -110,6 +116,9 @@ pub struct Journal {
     durable_seq: u64,
     /// Where the next record goes.
     offset: u64,
+    /// The file's length: every byte below it was written (records or zeros), so a record
+    /// written below it is a pure overwrite whose `fdatasync` has no metadata to commit.
+    zeroed_to: u64,
 }
 
 impl Journal {
@@ -120,11 +129,9 @@ impl Journal {
         let file = File::options().read(true).write(true).create(true).truncate(false).open(path)?;
         let len = file.metadata()?.len();
         let capacity = capacity.max(len).max(HEADER_LEN * 4);
-        if len < capacity {
-            // Allocate once, so record writes never grow the file: fdatasync then has no size to
-            // commit. (Until a block is first written the file system may still record its
-            // conversion; from the second generation on, writes are pure overwrites.)
-            allocate(&file, len, capacity)?;
+        let zeroed_to = len.max(HEADER_LEN);
+        if len < zeroed_to {
+            write_zeros(&file, len, zeroed_to)?;
             file.sync_all()?;
             if let Some(dir) = path.parent() {
                 File::open(dir)?.sync_all()?;
@@ -145,7 +152,7 @@ impl Journal {
             None
         };
         let (generation, durable_seq) = found.unwrap_or((0, 0));
-        let mut journal = Self { file, capacity, generation, durable_seq, offset: HEADER_LEN };
+        let mut journal = Self { file, capacity, generation, durable_seq, offset: HEADER_LEN, zeroed_to };
         let batches = match found {
             Some((g, _)) => journal.read_live(g)?,
             None => {
@@ -165,12 +172,13 @@ impl Journal {
         let mut batches = Vec::new();
         let mut at = HEADER_LEN;
         let mut head = [0u8; RECORD_HEADER_LEN];
-        while at + RECORD_HEADER_LEN as u64 <= self.capacity {
+        let end = self.zeroed_to.min(self.capacity);
+        while at + RECORD_HEADER_LEN as u64 <= end {
             self.file.read_exact_at(&mut head, at)?;
             let magic = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
             let gen = u64::from_le_bytes(head[4..12].try_into().map_err(|_| fault("record"))?);
             let len = u32::from_le_bytes(head[12..16].try_into().map_err(|_| fault("record"))?) as u64;
-            if magic != RECORD_MAGIC || gen != generation || at + RECORD_HEADER_LEN as u64 + len > self.capacity {
+            if magic != RECORD_MAGIC || gen != generation || at + RECORD_HEADER_LEN as u64 + len > end {
                 break;
             }
             let mut payload = vec![0u8; len as usize];
@@ -226,27 +234,24 @@ impl Journal {
             buf.extend_from_slice(&check(&[&gen, &len, p]));
             buf.extend_from_slice(p);
         }
+        let end = self.offset + buf.len() as u64;
+        if end > self.zeroed_to {
+            // Grow in whole chunks of zeros (capped at the capacity), so that only the sync after
+            // a growth commits a new file size; the records of the next chunk overwrite zeros.
+            let to = end.div_ceil(GROW_CHUNK).saturating_mul(GROW_CHUNK).min(self.capacity).max(end);
+            write_zeros(&self.file, self.zeroed_to, to)?;
+            self.zeroed_to = to;
+        }
         self.file.write_all_at(&buf, self.offset)?;
         self.file.sync_data()?;
-        self.offset += buf.len() as u64;
+        self.offset = end;
         Ok(())
     }
 }
 
-/// Reserves `[from, to)` of the file, reading as zeros: `posix_fallocate`, or zero-fill where the
-/// file system does not support it.
-fn allocate(file: &File, from: u64, to: u64) -> Result<(), StorageError> {
-    use std::os::unix::io::AsRawFd;
-    let len = i64::try_from(to - from).map_err(|_| fault("journal capacity"))?;
-    let start = i64::try_from(from).map_err(|_| fault("journal capacity"))?;
-    // SAFETY: plain syscall on an open descriptor we own; no memory is passed.
-    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), start, len) };
-    if rc == 0 {
-        return Ok(());
-    }
-    if rc != libc::EOPNOTSUPP && rc != libc::EINVAL {
-        return Err(StorageError::Io(std::io::Error::from_raw_os_error(rc)));
-    }
+/// Writes zeros over `[from, to)` of the file (real writes, not `fallocate`: ext4 keeps
+/// allocated-but-unwritten extents, whose first write is a metadata change every sync commits).
+fn write_zeros(file: &File, from: u64, to: u64) -> Result<(), StorageError> {
     let zeros = vec![0u8; 1 << 20];
     let mut at = from;
     while at < to {

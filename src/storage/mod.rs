@@ -11,6 +11,7 @@
 //! same tests. sled ([`sled_backend::SledBackend`]) is the embedded default.
 
 pub mod journal;
+pub mod overlay;
 pub mod sled_backend;
 
 use std::ops::Bound;

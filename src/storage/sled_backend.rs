@@ -17,10 +17,20 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, TrySendError};
 
 use super::journal::{self, Journal};
+use super::overlay::{MergedScan, Overlay};
 use super::{Backend, ScanIter, StorageError, WriteBatch, WriteOp};
+
+/// The overlay is applied to sled in the background once it holds this much…
+const FLUSH_AT_BYTES: usize = 8 * 1024 * 1024;
+/// …or this long after the last flush; past this size the writer applies it itself (back pressure).
+const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+const OVERLAY_LIMIT_BYTES: usize = 64 * 1024 * 1024;
 
 /// How long opening waits for sled's file lock to be released by a handle just dropped.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -43,7 +53,7 @@ pub struct SledOptions {
 
 impl Default for SledOptions {
     fn default() -> Self {
-        Self { cache_capacity: 256 * 1024 * 1024, journal_capacity: 64 * 1024 * 1024 }
+        Self { cache_capacity: 256 * 1024 * 1024, journal_capacity: 16 * 1024 * 1024 }
     }
 }
 
@@ -55,9 +65,24 @@ struct Pending {
     bytes: usize,
 }
 
-/// sled, made durable on [`Backend::sync`].
-pub struct SledBackend {
+/// What the background flusher shares with the backend.
+struct Core {
     db: sled::Db,
+    /// Applied batches not yet in sled (see `overlay`).
+    overlay: Overlay,
+    /// Serialises flushes of the overlay into sled.
+    flush_lock: Mutex<()>,
+    /// The first failed write, sync, flush or checkpoint. From then on every write and sync
+    /// fails with it: queued batches may not have reached the journal, and retrying an fsync
+    /// after an error can falsely succeed ("fsyncgate").
+    failed: Mutex<Option<String>>,
+}
+
+/// sled behind a write-back overlay and a redo journal, made durable on [`Backend::sync`].
+pub struct SledBackend {
+    core: Arc<Core>,
+    /// Wakes the background flusher; dropping it stops the thread.
+    flusher: Option<(Sender<()>, std::thread::JoinHandle<()>)>,
     dir: PathBuf,
     log_file: File,
     synced_blobs: Mutex<HashSet<std::ffi::OsString>>,
@@ -65,10 +90,6 @@ pub struct SledBackend {
     journal: Mutex<Journal>,
     pending: Mutex<Pending>,
     replayed_at_open: usize,
-    /// The first failed write, sync or checkpoint. From then on every write and sync fails with
-    /// it: queued batches may not have reached the journal, and retrying an fsync after an error
-    /// can falsely succeed ("fsyncgate").
-    failed: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for SledBackend {
@@ -148,15 +169,18 @@ impl SledBackend {
                 next_seq - 1
             )));
         }
+        let core =
+            Arc::new(Core { db, overlay: Overlay::default(), flush_lock: Mutex::new(()), failed: Mutex::new(None) });
+        let flusher = spawn_flusher(core.clone())?;
         let backend = Self {
-            db,
+            core,
+            flusher: Some(flusher),
             dir,
             log_file,
             synced_blobs: Mutex::new(HashSet::new()),
             journal: Mutex::new(journal),
             pending: Mutex::new(Pending { next_seq, ..Default::default() }),
             replayed_at_open: replayed,
-            failed: Mutex::new(None),
         };
         // Make sled hold everything (and its files, conf and directory entries be durable)
         // before the first acknowledged commit relies on them; start a fresh journal generation.
@@ -183,7 +207,8 @@ impl SledBackend {
     fn checkpoint_locked(&self, journal: &mut Journal) -> Result<(), StorageError> {
         // Read before the flush: every batch numbered up to here was applied before it.
         let durable_seq = self.pending.lock().map_err(|_| lock_poisoned())?.next_seq.saturating_sub(1);
-        self.db.flush()?;
+        self.core.flush_overlay()?;
+        self.core.db.flush()?;
         // See the module docs: sled's flush is not a durability barrier on Linux.
         self.log_file.sync_data()?;
         self.sync_blobs()?;
@@ -289,32 +314,20 @@ fn sync_path(path: &Path) -> Result<(), StorageError> {
     }
 }
 
-fn to_sled_bound(b: Bound<Vec<u8>>) -> Bound<sled::IVec> {
-    match b {
-        Bound::Included(k) => Bound::Included(k.into()),
-        Bound::Excluded(k) => Bound::Excluded(k.into()),
-        Bound::Unbounded => Bound::Unbounded,
-    }
-}
-
 impl Backend for SledBackend {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         if key.first() == Some(&0xFF) {
             return Ok(None);
         }
-        Ok(self.db.get(key)?.map(|v| v.to_vec()))
+        // Overlay first: a flush applies to sled before it removes from the overlay.
+        if let Some(newest) = self.core.overlay.get(key)? {
+            return Ok(newest);
+        }
+        Ok(self.core.db.get(key)?.map(|v| v.to_vec()))
     }
 
     fn scan(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>, reverse: bool) -> ScanIter<'_> {
-        let range = self.db.range::<sled::IVec, _>((to_sled_bound(start), to_sled_bound(clamp_end(end))));
-        let map = |r: sled::Result<(sled::IVec, sled::IVec)>| {
-            r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(StorageError::from)
-        };
-        if reverse {
-            Box::new(range.rev().map(map))
-        } else {
-            Box::new(range.map(map))
-        }
+        Box::new(MergedScan::new(&self.core.overlay, &self.core.db, start, clamp_end(end), reverse))
     }
 
     fn apply(&self, batch: WriteBatch) -> Result<(), StorageError> {
@@ -330,25 +343,17 @@ impl Backend for SledBackend {
     }
 
     fn size_on_disk(&self) -> Result<u64, StorageError> {
-        Ok(self.db.size_on_disk()?)
+        Ok(self.core.db.size_on_disk()?)
     }
 }
 
 impl SledBackend {
     fn check_failed(&self) -> Result<(), StorageError> {
-        match &*self.failed.lock().map_err(|_| lock_poisoned())? {
-            Some(cause) => Err(StorageError::Fault(format!("an earlier write failed ({cause}); reopen the store"))),
-            None => Ok(()),
-        }
+        self.core.check_failed()
     }
 
     fn latch(&self, r: Result<(), StorageError>) -> Result<(), StorageError> {
-        if let Err(e) = &r {
-            if let Ok(mut f) = self.failed.lock() {
-                f.get_or_insert_with(|| e.to_string());
-            }
-        }
-        r
+        self.core.latch(r)
     }
 
     fn apply_inner(&self, mut batch: WriteBatch) -> Result<(), StorageError> {
@@ -366,10 +371,25 @@ impl SledBackend {
         let mut payload = Vec::with_capacity(batch.payload_bytes() + batch.len() * 9 + 12);
         payload.extend_from_slice(&seq.to_le_bytes());
         payload.extend_from_slice(&journal::encode_batch(&batch));
-        self.db.apply_batch(to_sled_batch(batch))?;
+        self.core.overlay.put_batch(batch.into_ops())?;
         pending.next_seq += 1;
         pending.bytes += payload.len();
         pending.payloads.push(payload);
+        drop(pending);
+        let held = self.core.overlay.bytes();
+        if held >= OVERLAY_LIMIT_BYTES {
+            // The flusher is behind: apply here rather than let memory grow.
+            self.core.flush_overlay()?;
+        } else if held >= FLUSH_AT_BYTES {
+            if let Some((wake, _)) = &self.flusher {
+                match wake.try_send(()) {
+                    Ok(()) | Err(TrySendError::Full(())) => {}
+                    Err(TrySendError::Disconnected(())) => {
+                        return Err(StorageError::Fault("the background flusher stopped".into()))
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
@@ -390,9 +410,71 @@ impl SledBackend {
     }
 }
 
+impl Core {
+    fn check_failed(&self) -> Result<(), StorageError> {
+        match &*self.failed.lock().map_err(|_| lock_poisoned())? {
+            Some(cause) => Err(StorageError::Fault(format!("an earlier write failed ({cause}); reopen the store"))),
+            None => Ok(()),
+        }
+    }
+
+    fn latch(&self, r: Result<(), StorageError>) -> Result<(), StorageError> {
+        if let Err(e) = &r {
+            if let Ok(mut f) = self.failed.lock() {
+                f.get_or_insert_with(|| e.to_string());
+            }
+        }
+        r
+    }
+
+    /// Applies everything the overlay holds to sled as one atomic batch, then releases it.
+    fn flush_overlay(&self) -> Result<(), StorageError> {
+        let _one_at_a_time = self.flush_lock.lock().map_err(|_| lock_poisoned())?;
+        let cut = self.overlay.cut()?;
+        if cut.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for (k, v) in cut.writes() {
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
+        }
+        let _span = tracing::debug_span!("overlay_flush", keys = cut.len()).entered();
+        self.db.apply_batch(batch)?;
+        self.overlay.release(&cut)
+    }
+}
+
+/// The background flusher: applies the overlay to sled when woken (it grew past
+/// [`FLUSH_AT_BYTES`]) or every [`FLUSH_INTERVAL`]; stops when the backend drops its sender.
+fn spawn_flusher(core: Arc<Core>) -> Result<(Sender<()>, std::thread::JoinHandle<()>), StorageError> {
+    let (wake, woken) = crossbeam_channel::bounded::<()>(1);
+    let handle = std::thread::Builder::new().name("anquan-sled-flush".into()).spawn(move || loop {
+        match woken.recv_timeout(FLUSH_INTERVAL) {
+            Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if core.check_failed().is_ok() && core.overlay.bytes() > 0 {
+                    let r = core.flush_overlay();
+                    if let Err(e) = &r {
+                        tracing::error!(error = %e, "applying the overlay to sled failed; the store refuses writes");
+                    }
+                    let _ = core.latch(r);
+                }
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+        }
+    })?;
+    Ok((wake, handle))
+}
+
 impl Drop for SledBackend {
     /// A clean close leaves sled complete, so the next open replays nothing.
     fn drop(&mut self) {
+        if let Some((wake, handle)) = self.flusher.take() {
+            drop(wake);
+            let _ = handle.join();
+        }
         if let Err(e) = self.checkpoint() {
             tracing::warn!(error = %e, "checkpoint at close failed; the journal will be replayed at next open");
         }

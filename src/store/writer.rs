@@ -19,7 +19,7 @@
 //! is unknown.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,8 @@ pub(crate) struct Writer {
     max_event_bytes: usize,
     /// To the syncer (durable mode only).
     syncer: Option<(Sender<SyncJob>, std::thread::JoinHandle<()>)>,
+    /// Groups handed to the syncer and not yet answered.
+    in_flight: Arc<AtomicUsize>,
     unsynced: bool,
     last_sync: Instant,
 }
@@ -107,18 +109,30 @@ impl Writer {
         durability: Durability,
         max_event_bytes: usize,
     ) -> Result<Self, std::io::Error> {
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let syncer = match durability {
             Durability::EveryCommit => {
                 let (tx, jobs) = crossbeam_channel::unbounded();
                 let shared = shared.clone();
+                let in_flight = in_flight.clone();
                 let handle = std::thread::Builder::new()
                     .name("anquan-syncer".into())
-                    .spawn(move || run_syncer(&shared, &jobs))?;
+                    .spawn(move || run_syncer(&shared, &jobs, &in_flight))?;
                 Some((tx, handle))
             }
             Durability::Deferred { .. } => None,
         };
-        Ok(Self { shared, state, rx, durability, max_event_bytes, syncer, unsynced: false, last_sync: Instant::now() })
+        Ok(Self {
+            shared,
+            state,
+            rx,
+            durability,
+            max_event_bytes,
+            syncer,
+            in_flight,
+            unsynced: false,
+            last_sync: Instant::now(),
+        })
     }
 
     pub(crate) fn run(mut self) {
@@ -188,6 +202,24 @@ impl Writer {
         }
     }
 
+    /// Durable mode: a group goes to the syncer, or, when the syncer is idle and no request is
+    /// waiting, is synced right here: with nothing to overlap, the hand-over would only add a
+    /// thread wake-up to the caller's wait. Order is kept either way (inline only with nothing
+    /// in flight).
+    fn hand_over(&mut self, job: SyncJob) {
+        let Some((tx, _)) = &self.syncer else { return };
+        if self.in_flight.load(Ordering::Acquire) == 0 && self.rx.is_empty() {
+            sync_jobs(&self.shared, vec![job]);
+            return;
+        }
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        if let Err(crossbeam_channel::SendError(job)) = tx.send(job) {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            self.poison("the syncer stopped");
+            fail_job(job, "the syncer stopped");
+        }
+    }
+
     fn poison(&mut self, cause: &str) {
         self.shared.set_poisoned(cause);
     }
@@ -229,11 +261,9 @@ impl Writer {
         if group.events.is_empty() {
             // Only idempotent retries and barriers. In durable mode they queue behind the groups
             // being synced (a retry of an event still in flight is answered after its sync).
-            if let Some((tx, _)) = &self.syncer {
+            if self.syncer.is_some() {
                 let job = SyncJob { head: None, events: Arc::from(Vec::new()), accepted: group.accepted, sync_waiters };
-                if let Err(crossbeam_channel::SendError(job)) = tx.send(job) {
-                    fail_job(job, "the syncer stopped");
-                }
+                self.hand_over(job);
                 return;
             }
             let result = if !sync_waiters.is_empty() { self.sync() } else { Ok(()) };
@@ -287,12 +317,7 @@ impl Writer {
         self.state.stream_next.extend(group.stream_next);
         let job = SyncJob { head: Some(new_head), events: group.events.into(), accepted: group.accepted, sync_waiters };
         match &self.syncer {
-            Some((tx, _)) => {
-                if let Err(crossbeam_channel::SendError(job)) = tx.send(job) {
-                    self.poison("the syncer stopped");
-                    fail_job(job, "the syncer stopped");
-                }
-            }
+            Some(_) => self.hand_over(job),
             None => {
                 // Deferred: acknowledged once applied; synced on the interval.
                 self.unsynced = true;
@@ -529,34 +554,41 @@ impl Writer {
 
 /// The syncer: one `Backend::sync` for every group queued, then visibility, publication and
 /// acknowledgement in commit order.
-fn run_syncer(shared: &Shared, jobs: &Receiver<SyncJob>) {
+fn run_syncer(shared: &Shared, jobs: &Receiver<SyncJob>, in_flight: &AtomicUsize) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while let Ok(j) = jobs.try_recv() {
             batch.push(j);
         }
-        let result = match shared.poisoned() {
-            Some(cause) => Err(cause),
-            None => {
-                shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
-                let _span = tracing::debug_span!("sync", groups = batch.len()).entered();
-                shared.backend.sync().map_err(|e| e.to_string())
-            }
-        };
-        match result {
-            Ok(()) => {
-                for job in batch {
-                    if let Some(head) = job.head {
-                        shared.publish(head, job.events);
-                    }
-                    finish(job.accepted, job.sync_waiters, Ok(()), Ok(()));
+        let n = batch.len();
+        sync_jobs(shared, batch);
+        in_flight.fetch_sub(n, Ordering::AcqRel);
+    }
+}
+
+/// One `Backend::sync` for `batch`, then, in order, visibility, publication and answers.
+fn sync_jobs(shared: &Shared, batch: Vec<SyncJob>) {
+    let result = match shared.poisoned() {
+        Some(cause) => Err(cause),
+        None => {
+            shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
+            let _span = tracing::debug_span!("sync", groups = batch.len()).entered();
+            shared.backend.sync().map_err(|e| e.to_string())
+        }
+    };
+    match result {
+        Ok(()) => {
+            for job in batch {
+                if let Some(head) = job.head {
+                    shared.publish(head, job.events);
                 }
+                finish(job.accepted, job.sync_waiters, Ok(()), Ok(()));
             }
-            Err(cause) => {
-                shared.set_poisoned(&cause);
-                for job in batch {
-                    fail_job(job, &cause);
-                }
+        }
+        Err(cause) => {
+            shared.set_poisoned(&cause);
+            for job in batch {
+                fail_job(job, &cause);
             }
         }
     }
