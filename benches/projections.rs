@@ -3,6 +3,8 @@
 //! incident events, then prints
 //! - the rate of a bare read pass over the log (what the store alone costs),
 //! - the rebuild rate of each projection alone, and of all five in one pass (`rebuild_all`),
+//! - with `ANQUAN_BENCH_FOLDS` set, the folds alone (events decoded beforehand) per projection,
+//!   event by event and as a bulk fold, in wall and thread CPU time,
 //! - snapshot write/load times, and startup from snapshots (all five runners opened and caught
 //!   up) against a full one-pass rebuild,
 //! - p50/p99/max latency of each query over many calls on the rebuilt projections.
@@ -270,6 +272,83 @@ fn time_decode_pass(store: &EventStore) {
     println!("read + decode pass               {next} events in {s:.3} s = {:.0} events/s", n as f64 / s);
 }
 
+/// CPU time of the calling thread (what a fold costs, whatever else the machine runs).
+fn thread_cpu() -> StdDuration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid timespec for the call to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    StdDuration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Folds events decoded already into a fresh projection, event by event or as one bulk fold;
+/// returns (wall s, thread CPU s).
+fn fold_only<P: Projection>(events: &[(anquan::store::RecordedEvent, DomainEvent)], bulk: bool) -> (P, f64, f64) {
+    let (t, c) = (Instant::now(), thread_cpu());
+    let mut p = P::default();
+    if bulk {
+        p.begin_bulk();
+    }
+    for (r, e) in events {
+        if P::wants(&r.event_type) {
+            p.apply(r, e);
+        }
+    }
+    let end = thread_cpu();
+    p.end_bulk();
+    if bulk {
+        println!("  {} end_bulk (index rebuild) {:.3} s cpu", P::NAME, (thread_cpu() - end).as_secs_f64());
+    }
+    (p, t.elapsed().as_secs_f64(), (thread_cpu() - c).as_secs_f64())
+}
+
+/// The folds alone, on events read and decoded beforehand: each projection event by event
+/// (as live `apply` does) and as a bulk fold (as a rebuild does).
+fn time_folds(store: &EventStore) {
+    let n = store.head().next_position;
+    let mut events = Vec::with_capacity(n as usize);
+    let mut next = 0u64;
+    while next < n {
+        let page = store.read_all(next, Direction::Forward, PAGE).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        next += page.len() as u64;
+        for r in page {
+            if let Some(e) = decode(&r).unwrap() {
+                events.push((r, e));
+            }
+        }
+    }
+    fn one<P: Projection + PartialEq>(events: &[(anquan::store::RecordedEvent, DomainEvent)], n: u64) -> [f64; 2] {
+        let (each, w1, c1) = fold_only::<P>(events, false);
+        let (bulk, w2, c2) = fold_only::<P>(events, true);
+        assert!(each == bulk, "{}: bulk fold differs", P::NAME);
+        println!(
+            "fold only {:<24} each {w1:.3} s wall {c1:.3} s cpu = {:.0} ev/cpu-s; bulk {w2:.3} s wall {c2:.3} s cpu = {:.0} ev/cpu-s",
+            P::NAME,
+            n as f64 / c1,
+            n as f64 / c2
+        );
+        [c1, c2]
+    }
+    let sums = [
+        one::<HazardLedger>(&events, n),
+        one::<AccidentStats>(&events, n),
+        one::<AccountabilityTrails>(&events, n),
+        one::<InjurySurveillance>(&events, n),
+        one::<PromotionProjects>(&events, n),
+    ]
+    .iter()
+    .fold([0.0, 0.0], |a, c| [a[0] + c[0], a[1] + c[1]]);
+    println!(
+        "fold only, all five                each {:.3} s cpu = {:.0} ev/cpu-s; bulk {:.3} s cpu = {:.0} ev/cpu-s",
+        sums[0],
+        n as f64 / sums[0],
+        sums[1],
+        n as f64 / sums[1]
+    );
+}
+
 /// Calls `f` repeatedly (at least 5 times, up to `calls` or about 2 s) and prints p50/p99/max.
 fn latency<T>(name: &str, calls: usize, mut f: impl FnMut() -> T) {
     let mut times: Vec<StdDuration> = Vec::with_capacity(calls);
@@ -365,6 +444,9 @@ fn main() {
 
     time_read_pass(&store);
     time_decode_pass(&store);
+    if std::env::var_os("ANQUAN_BENCH_FOLDS").is_some() {
+        time_folds(&store);
+    }
     let n = store.head().next_position;
     let t = Instant::now();
     let all = rebuild_all(&store).unwrap();

@@ -27,7 +27,9 @@
 //! `year_on_year`, `breakdown`, `rate_per_100k` and `indicator_consumption` read a handful of
 //! buckets instead of every incident. Invariant: every bucket equals the sum of the facts it
 //! covers (tested against a scan), and a bucket (or cell) that covers no incident is removed,
-//! so the live state equals one recomputed from the facts.
+//! so the live state equals one recomputed from the facts. A bulk fold (a rebuild, see
+//! [`Projection::begin_bulk`]) and a snapshot load recompute the cells from the facts once: each
+//! incident's figures go into day buckets, the month and year buckets are summed from those.
 //!
 //! Grade cells: the same [`Buckets`], per (community or all) × (category or all) × Decree 493
 //! grade, over the graded incidents only; `incident.graded` moves an incident from its old
@@ -51,14 +53,15 @@
 //! Neither the buckets nor the grade cells are stored in snapshots (the layout of version 2 is
 //! kept); both are recomputed from the facts when a snapshot is loaded.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::Hash;
 use std::ops::Bound;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::kpis::{Denominators, EconomicRates, WorkInjuryRates};
-use super::{percent, Period, Projection};
+use super::{percent, Period, Projection, Staged};
 use crate::domain::community::CommunityEvent;
 use crate::domain::incident::{Casualties, IncidentEvent, IncidentGrade};
 use crate::domain::time::{cst_date, plus_years};
@@ -438,6 +441,9 @@ pub struct AccidentStats {
     grade_cells: BTreeMap<GradeKey, Buckets>,
     /// GDP, workers, hours worked and work injury cases (the KPIs' denominators).
     denominators: Denominators,
+    /// In a bulk fold ([`Projection::begin_bulk`]): the incidents, staged (`incidents` is
+    /// empty), and `cells` and `grade_cells` are stale until it ends.
+    staged: Option<Staged<IncidentFacts>>,
 }
 
 /// What a snapshot stores, in this field order.
@@ -466,12 +472,8 @@ impl Serialize for AccidentStats {
 impl<'de> Deserialize<'de> for AccidentStats {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let StatsState { incidents, communities, denominators } = StatsState::deserialize(deserializer)?;
-        let (mut cells, mut grade_cells) = (BTreeMap::new(), BTreeMap::new());
-        for f in incidents.values() {
-            account(&mut cells, f, true);
-            account_grade(&mut grade_cells, f, true);
-        }
-        Ok(Self { incidents, communities, cells, grade_cells, denominators })
+        let (cells, grade_cells) = build_cells(&incidents);
+        Ok(Self { incidents, communities, cells, grade_cells, denominators, staged: None })
     }
 }
 
@@ -681,6 +683,64 @@ fn account_grade(cells: &mut BTreeMap<GradeKey, Buckets>, f: &IncidentFacts, add
     for (community, category) in cell_keys(f) {
         put_cell(cells, (community, category, grade), day, &f.casualties, add);
     }
+}
+
+/// Cell and grade cell figures by CST day, before they become [`Buckets`].
+type DayCells<'a, K> = HashMap<K, BTreeMap<NaiveDate, Totals>>;
+
+/// Adds one incident to the day figures of its four (community or all) × (category or all)
+/// cells, each key extended by `extra`.
+fn add_days<'a, K: Eq + Hash>(
+    cells: &mut DayCells<'a, K>,
+    f: &'a IncidentFacts,
+    day: NaiveDate,
+    key: impl Fn(Option<&'a str>, Option<&'a str>) -> K,
+) {
+    let (community, category) = (Some(f.community_id.as_str()), Some(f.category.as_str()));
+    for k in [key(None, None), key(None, category), key(community, None), key(community, category)] {
+        cells.entry(k).or_default().entry(day).or_default().add(&f.casualties);
+    }
+}
+
+/// Day figures as one cell's buckets: the years and months are sums of the days.
+fn buckets_of(days: BTreeMap<NaiveDate, Totals>) -> Buckets {
+    let mut years: Vec<(i32, Totals)> = Vec::new();
+    let mut months: Vec<((i32, u32), Totals)> = Vec::new();
+    for (day, t) in &days {
+        match years.last_mut() {
+            Some((y, sum)) if *y == day.year() => sum.merge(t),
+            _ => years.push((day.year(), *t)),
+        }
+        let month = (day.year(), day.month());
+        match months.last_mut() {
+            Some((m, sum)) if *m == month => sum.merge(t),
+            _ => months.push((month, *t)),
+        }
+    }
+    Buckets { years: years.into_iter().collect(), months: months.into_iter().collect(), days }
+}
+
+/// The cells and grade cells of `incidents`, from scratch: equal to accounting every incident
+/// with [`account`] and [`account_grade`], but each incident moves only its day figures, and the
+/// year and month figures are summed from them once.
+#[allow(clippy::type_complexity)]
+fn build_cells(
+    incidents: &BTreeMap<String, IncidentFacts>,
+) -> (BTreeMap<(Option<String>, Option<String>), Buckets>, BTreeMap<GradeKey, Buckets>) {
+    let mut cells: DayCells<'_, (Option<&str>, Option<&str>)> = HashMap::new();
+    let mut grade_cells: DayCells<'_, (Option<&str>, Option<&str>, IncidentGrade)> = HashMap::new();
+    for f in incidents.values() {
+        let day = f.day();
+        add_days(&mut cells, f, day, |a, b| (a, b));
+        if let Some(grade) = f.grade {
+            add_days(&mut grade_cells, f, day, |a, b| (a, b, grade));
+        }
+    }
+    let owned = |s: Option<&str>| s.map(str::to_string);
+    (
+        cells.into_iter().map(|((a, b), days)| ((owned(a), owned(b)), buckets_of(days))).collect(),
+        grade_cells.into_iter().map(|((a, b, g), days)| ((owned(a), owned(b), g), buckets_of(days))).collect(),
+    )
 }
 
 fn whole_years(since: NaiveDate, as_of: NaiveDate) -> u32 {
@@ -1117,6 +1177,19 @@ impl Projection for AccidentStats {
         )
     }
 
+    fn begin_bulk(&mut self) {
+        if self.staged.is_none() {
+            self.staged = Some(Staged::take(&mut self.incidents));
+        }
+    }
+
+    fn end_bulk(&mut self) {
+        if let Some(staged) = self.staged.take() {
+            self.incidents = staged.into_map();
+            (self.cells, self.grade_cells) = build_cells(&self.incidents);
+        }
+    }
+
     fn apply(&mut self, _recorded: &RecordedEvent, event: &DomainEvent) {
         match event {
             DomainEvent::Incident(e) => self.apply_incident(e),
@@ -1132,51 +1205,72 @@ impl Projection for AccidentStats {
 
 impl AccidentStats {
     fn apply_incident(&mut self, e: &IncidentEvent) {
-        match e {
-            IncidentEvent::Reported(r) => {
-                if self.incidents.contains_key(r.incident_id.as_str()) {
-                    return;
-                }
-                let f = self.incidents.entry(r.incident_id.as_str().to_string()).or_insert_with(|| IncidentFacts {
-                    incident_id: r.incident_id.as_str().to_string(),
-                    community_id: r.community_id.as_str().to_string(),
-                    enterprise_id: r.enterprise_id.as_ref().map(|x| x.as_str().to_string()),
-                    category: r.category.clone(),
-                    occurred_at: r.occurred_at,
-                    casualties: Casualties {
-                        deaths: r.deaths,
-                        serious_injuries: r.serious_injuries,
-                        minor_injuries: r.minor_injuries,
-                        missing: r.missing,
-                        direct_loss_yuan: r.direct_loss_yuan,
-                    },
-                    grade: None,
-                });
+        if let IncidentEvent::Reported(r) = e {
+            let facts = |incident_id| IncidentFacts {
+                incident_id,
+                community_id: r.community_id.as_str().to_string(),
+                enterprise_id: r.enterprise_id.as_ref().map(|x| x.as_str().to_string()),
+                category: r.category.clone(),
+                occurred_at: r.occurred_at,
+                casualties: Casualties {
+                    deaths: r.deaths,
+                    serious_injuries: r.serious_injuries,
+                    minor_injuries: r.minor_injuries,
+                    missing: r.missing,
+                    direct_loss_yuan: r.direct_loss_yuan,
+                },
+                grade: None,
+            };
+            if let Some(staged) = &mut self.staged {
+                staged.insert_new(r.incident_id.as_str(), facts);
+            } else if let std::collections::btree_map::Entry::Vacant(slot) =
+                self.incidents.entry(r.incident_id.as_str().to_string())
+            {
+                let f = slot.insert(facts(r.incident_id.as_str().to_string()));
                 account(&mut self.cells, f, true);
                 account_grade(&mut self.grade_cells, f, true);
             }
+            return;
+        }
+        let id = match e {
+            IncidentEvent::CasualtiesRevised(r) => &r.incident_id,
+            IncidentEvent::Graded(g) => &g.incident_id,
+            _ => return,
+        };
+        // In a bulk fold the cells are built at its end: only the facts move.
+        let (f, cells) = match &mut self.staged {
+            Some(staged) => (staged.get_mut(id.as_str()), None),
+            None => (self.incidents.get_mut(id.as_str()), Some((&mut self.cells, &mut self.grade_cells))),
+        };
+        let Some(f) = f else { return };
+        match e {
             IncidentEvent::CasualtiesRevised(r) => {
-                if let Some(f) = self.incidents.get_mut(r.incident_id.as_str()) {
-                    account(&mut self.cells, f, false);
-                    account_grade(&mut self.grade_cells, f, false);
-                    f.casualties = Casualties {
-                        deaths: r.deaths,
-                        serious_injuries: r.serious_injuries,
-                        minor_injuries: r.minor_injuries,
-                        missing: r.missing,
-                        direct_loss_yuan: r.direct_loss_yuan,
-                    };
-                    account(&mut self.cells, f, true);
-                    account_grade(&mut self.grade_cells, f, true);
+                let casualties = Casualties {
+                    deaths: r.deaths,
+                    serious_injuries: r.serious_injuries,
+                    minor_injuries: r.minor_injuries,
+                    missing: r.missing,
+                    direct_loss_yuan: r.direct_loss_yuan,
+                };
+                match cells {
+                    Some((cells, grade_cells)) => {
+                        account(cells, f, false);
+                        account_grade(grade_cells, f, false);
+                        f.casualties = casualties;
+                        account(cells, f, true);
+                        account_grade(grade_cells, f, true);
+                    }
+                    None => f.casualties = casualties,
                 }
             }
-            IncidentEvent::Graded(g) => {
-                if let Some(f) = self.incidents.get_mut(g.incident_id.as_str()) {
-                    account_grade(&mut self.grade_cells, f, false);
+            IncidentEvent::Graded(g) => match cells {
+                Some((_, grade_cells)) => {
+                    account_grade(grade_cells, f, false);
                     f.grade = Some(g.grade);
-                    account_grade(&mut self.grade_cells, f, true);
+                    account_grade(grade_cells, f, true);
                 }
-            }
+                None => f.grade = Some(g.grade),
+            },
             _ => {}
         }
     }
@@ -1540,8 +1634,16 @@ mod tests {
 
         /// Folds the operations through `apply_incident`, as the log would.
         fn build(ops: &[Op]) -> AccidentStats {
+            build_in(ops, false)
+        }
+
+        /// [`build`], as a bulk fold or not.
+        fn build_in(ops: &[Op], bulk: bool) -> AccidentStats {
             let base: DateTime<Utc> = "2023-01-01T00:00:00Z".parse().unwrap();
             let mut s = AccidentStats::default();
+            if bulk {
+                s.begin_bulk();
+            }
             let mut n = 0usize;
             for op in ops {
                 let e = match *op {
@@ -1599,6 +1701,7 @@ mod tests {
                 };
                 s.apply_incident(&e);
             }
+            s.end_bulk();
             s
         }
 
@@ -1618,6 +1721,10 @@ mod tests {
                 as_of in proptest::collection::vec(0u32..1400, 3),
             ) {
                 let s = build(&ops);
+                // A bulk fold and a snapshot load end with the same cells as a fold event by event.
+                prop_assert_eq!(&build_in(&ops, true), &s);
+                let loaded: AccidentStats = crate::codec::decode(&crate::codec::encode(&s).unwrap()).unwrap();
+                prop_assert_eq!(&loaded, &s);
                 let mut periods: Vec<Period> = raw_periods.into_iter().map(period).collect();
                 periods.push(Period { from: NaiveDate::MIN, to: NaiveDate::MAX });
                 periods.extend((2023..=2026).filter_map(Period::year));

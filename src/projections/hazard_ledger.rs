@@ -48,14 +48,16 @@
 //! later (and leaves when a regrading makes it general), so `repeat_penalties(as_of)` reads
 //! only the days of the year before `as_of`. Invariant: the day counts equal a scan of the
 //! penalties against the entries' current major flags. Like the totals, both indexes are
-//! recomputed when a snapshot loads (tested against the scans with random histories).
+//! recomputed when a snapshot loads (tested against the scans with random histories), and at
+//! the end of a bulk fold (a rebuild, see [`Projection::begin_bulk`]), which folds the entries
+//! only.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{percent, Period, Projection};
+use super::{percent, Period, Projection, Staged};
 use crate::domain::enterprise::{EnforcementAction, EnterpriseEvent};
 use crate::domain::hazard::{HazardEvent, RectificationOrdered, SupervisionLevel};
 use crate::domain::time::{cst_date, end_of_cst_day, plus_years};
@@ -136,10 +138,13 @@ pub struct HazardLedger {
     hazards: BTreeMap<String, HazardEntry>,
     /// Enforcement actions by enterprise, in log order.
     penalties: BTreeMap<String, Vec<Penalty>>,
-    /// Running totals over `hazards`, kept by `apply`.
+    /// Running totals over `hazards`, kept by `apply` (built once at the end of a bulk fold).
     index: LedgerIndex,
-    /// Penalties by hazard and the major ones by day, kept by `apply`.
+    /// Penalties by hazard and the major ones by day, kept by `apply` (built once at the end of a bulk fold).
     penalty_index: PenaltyIndex,
+    /// In a bulk fold ([`Projection::begin_bulk`]): the entries, staged (`hazards` is empty),
+    /// and `index` and `penalty_index` are stale until it ends.
+    staged: Option<Staged<HazardEntry>>,
 }
 
 /// Series of the rectification figures: all, major (重大), listed (挂牌督办).
@@ -168,17 +173,8 @@ impl Serialize for HazardLedger {
 impl<'de> Deserialize<'de> for HazardLedger {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let LedgerState { hazards, penalties } = LedgerState::deserialize(deserializer)?;
-        let mut index = LedgerIndex::default();
-        for h in hazards.values() {
-            index.account(h, true, part::ALL);
-        }
-        let mut penalty_index = PenaltyIndex::default();
-        for (enterprise_id, list) in &penalties {
-            for p in list {
-                penalty_index.add(enterprise_id, p, &hazards);
-            }
-        }
-        Ok(Self { hazards, penalties, index, penalty_index })
+        let (index, penalty_index) = (LedgerIndex::build(&hazards), PenaltyIndex::build(&penalties, &hazards));
+        Ok(Self { hazards, penalties, index, penalty_index, staged: None })
     }
 }
 
@@ -192,6 +188,17 @@ struct PenaltyIndex {
 }
 
 impl PenaltyIndex {
+    /// The index of a ledger's penalties, from scratch.
+    fn build(penalties: &BTreeMap<String, Vec<Penalty>>, hazards: &BTreeMap<String, HazardEntry>) -> Self {
+        let mut index = Self::default();
+        for (enterprise_id, list) in penalties {
+            for p in list {
+                index.add(enterprise_id, p, hazards);
+            }
+        }
+        index
+    }
+
     fn add(&mut self, enterprise_id: &str, p: &Penalty, hazards: &BTreeMap<String, HazardEntry>) {
         let Some(hazard_id) = p.hazard_id.as_deref() else { return };
         let key = (enterprise_id.to_string(), p.decided_on);
@@ -289,6 +296,36 @@ mod part {
 }
 
 impl LedgerIndex {
+    /// The running totals of a ledger's entries, from scratch: equal to accounting every entry
+    /// with [`part::ALL`], but the sets are sorted and built at once instead of entry by entry.
+    fn build(hazards: &BTreeMap<String, HazardEntry>) -> Self {
+        let mut index = Self::default();
+        let (mut open_by_deadline, mut closed_by_time) = (Vec::new(), Vec::new());
+        for h in hazards.values() {
+            index.account(h, true, part::OPEN | part::FOUND | part::DUE);
+            match h.closed_at {
+                None => open_by_deadline.extend(h.deadline.map(|d| (d, h.hazard_id.clone()))),
+                Some(c) => closed_by_time.push((c, h.hazard_id.clone())),
+            }
+            if h.original_deadline.is_some() {
+                index.ordered[0] += 1;
+                if h.major {
+                    index.ordered[1] += 1;
+                }
+            }
+        }
+        index.open_by_deadline = open_by_deadline.into_iter().collect();
+        index.closed_by_time = closed_by_time.into_iter().collect();
+        // Entries come in id order: these are built from sorted input.
+        index.listed = hazards.values().filter(|h| h.listed.is_some()).map(|h| h.hazard_id.clone()).collect();
+        index.incomplete = hazards
+            .values()
+            .filter(|h| h.original_deadline.is_some() && !h.five_in_place_missing.is_empty())
+            .map(|h| (h.hazard_id.clone(), h.major))
+            .collect();
+        index
+    }
+
     /// Puts `h`'s contribution into the totals of `parts` (`add`) or takes it out (`!add`).
     /// Taking out and putting back only the parts an event can move is the same as doing it
     /// for all parts: the others see the same contribution before and after.
@@ -660,6 +697,20 @@ impl Projection for HazardLedger {
         event_type.starts_with("hazard.") || event_type == "enterprise.enforcement_action_taken"
     }
 
+    fn begin_bulk(&mut self) {
+        if self.staged.is_none() {
+            self.staged = Some(Staged::take(&mut self.hazards));
+        }
+    }
+
+    fn end_bulk(&mut self) {
+        if let Some(staged) = self.staged.take() {
+            self.hazards = staged.into_map();
+            self.index = LedgerIndex::build(&self.hazards);
+            self.penalty_index = PenaltyIndex::build(&self.penalties, &self.hazards);
+        }
+    }
+
     fn apply(&mut self, _recorded: &RecordedEvent, event: &DomainEvent) {
         let e = match event {
             DomainEvent::Hazard(e) => e,
@@ -669,18 +720,17 @@ impl Projection for HazardLedger {
                     decided_on: a.decided_on,
                     hazard_id: a.hazard_id.as_ref().map(|h| h.as_str().to_string()),
                 };
-                self.penalty_index.add(a.enterprise_id.as_str(), &p, &self.hazards);
+                if self.staged.is_none() {
+                    self.penalty_index.add(a.enterprise_id.as_str(), &p, &self.hazards);
+                }
                 self.penalties.entry(a.enterprise_id.as_str().to_string()).or_default().push(p);
                 return;
             }
             _ => return,
         };
         if let HazardEvent::Reported(r) = e {
-            if self.hazards.contains_key(r.hazard_id.as_str()) {
-                return;
-            }
-            let h = self.hazards.entry(r.hazard_id.as_str().to_string()).or_insert_with(|| HazardEntry {
-                hazard_id: r.hazard_id.as_str().to_string(),
+            let entry = |hazard_id| HazardEntry {
+                hazard_id,
                 community_id: r.community_id.as_str().to_string(),
                 enterprise_id: r.enterprise_id.as_ref().map(|e| e.as_str().to_string()),
                 category: r.category.clone(),
@@ -694,8 +744,15 @@ impl Projection for HazardLedger {
                 failed_verifications: 0,
                 five_in_place_missing: Vec::new(),
                 closed_at: None,
-            });
-            self.index.account(h, true, part::ALL);
+            };
+            if let Some(staged) = &mut self.staged {
+                staged.insert_new(r.hazard_id.as_str(), entry);
+            } else if let std::collections::btree_map::Entry::Vacant(slot) =
+                self.hazards.entry(r.hazard_id.as_str().to_string())
+            {
+                let h = slot.insert(entry(r.hazard_id.as_str().to_string()));
+                self.index.account(h, true, part::ALL);
+            }
             return;
         }
         let id = match e {
@@ -711,12 +768,18 @@ impl Projection for HazardLedger {
             HazardEvent::Closed(x) => &x.hazard_id,
         };
         // Events of a hazard never reported cannot be decided by the domain; ignore them.
-        let Some(h) = self.hazards.get_mut(id.as_str()) else {
+        let bulk = self.staged.is_some();
+        let found = match &mut self.staged {
+            Some(staged) => staged.get_mut(id.as_str()),
+            None => self.hazards.get_mut(id.as_str()),
+        };
+        let Some(h) = found else {
             return;
         };
         // The parts of the running totals each event can move (grade and major; deadline;
         // listing; closure).
         let parts = match e {
+            _ if bulk => 0,
             HazardEvent::Graded(_) => part::OPEN | part::FOUND | part::DUE | part::ORDER,
             HazardEvent::RectificationOrdered(_) => part::OPEN_DEADLINE | part::DUE | part::ORDER,
             HazardEvent::DeadlineExtended(_) => part::OPEN_DEADLINE | part::DUE,
@@ -730,7 +793,7 @@ impl Projection for HazardLedger {
         match e {
             HazardEvent::Graded(g) => {
                 h.grade = Some(g.grade.clone());
-                if h.major != g.major {
+                if h.major != g.major && !bulk {
                     self.penalty_index.hazard_major_changed(&h.hazard_id, g.major);
                 }
                 h.major = g.major;
@@ -974,6 +1037,14 @@ mod tests {
                 }
                 let loaded: HazardLedger = crate::codec::decode(&crate::codec::encode(&l).unwrap()).unwrap();
                 prop_assert_eq!(&loaded, &l);
+                // A bulk fold ends with the same indexes as one event by event.
+                let mut bulk = HazardLedger::default();
+                bulk.begin_bulk();
+                for step in &steps {
+                    bulk.apply(&recorded(), &event(step));
+                }
+                bulk.end_bulk();
+                prop_assert_eq!(&bulk, &l);
             }
         }
     }

@@ -19,6 +19,16 @@
 //!   so no single value grows past [`SNAPSHOT_CHUNK`] bytes.
 //! - State is built from ordered containers only (`BTreeMap`, `Vec`), never `HashMap`, so the
 //!   encoded state after a rebuild from 0 is byte-identical to the incrementally maintained one.
+//!   (A bulk fold stages entries behind a `HashMap` index, but only as a lookup: they are sorted
+//!   into the `BTreeMap` before anything reads the state.)
+//! - Long replays ([`replay_range`], [`replay_all_range`] over more than a page and at least as
+//!   many events as folded before) are **bulk folds** ([`Projection::begin_bulk`] /
+//!   [`Projection::end_bulk`]): the ledger, statistics and trails stage their entries in
+//!   arrival order behind a hash index and keep only the stored state per event; the derived
+//!   indexes are built once at the end from the stored state, by the same code that builds them
+//!   when a snapshot loads. The result equals a fold event by event (property-tested in each
+//!   module); live `apply` (runners following the log, short catch-ups) moves the indexes per
+//!   event as before.
 //! - Events whose type no domain aggregate knows are skipped (other layers may write to the log);
 //!   an event of a known type that does not decode is an error, never silently dropped — as long
 //!   as some projection being folded [wants](Projection::wants) that type: payloads of types no
@@ -123,6 +133,24 @@ pub trait Projection: Default + Serialize + DeserializeOwned {
     /// Folds one event. `recorded` is the envelope (position, recorded-at, actor), `event` its
     /// decoded, upcast payload.
     fn apply(&mut self, recorded: &RecordedEvent, event: &DomainEvent);
+
+    /// Starts a bulk fold: until [`Projection::end_bulk`], `apply` may leave derived state
+    /// (indexes recomputed when a snapshot loads) stale and keep only the stored state. Runners
+    /// call it before folding many events at once and always call `end_bulk` after, also on an
+    /// error. Default: nothing (every `apply` keeps everything up to date).
+    fn begin_bulk(&mut self) {}
+
+    /// Ends a bulk fold: derived state is recomputed from the stored state in one pass, so the
+    /// projection equals one folded event by event. Default: nothing.
+    fn end_bulk(&mut self) {}
+}
+
+/// Whether folding `from..end` is worth a bulk fold ([`Projection::begin_bulk`]): more than a
+/// page of events, and at least as many as folded before (the index rebuild at the end costs
+/// about as much as the state, which grows with the events folded).
+fn bulk_worth_it(from: u64, end: u64) -> bool {
+    let n = end.saturating_sub(from);
+    n > PAGE as u64 && n >= from
 }
 
 /// Decodes a recorded event; `Ok(None)` for a type no domain aggregate knows.
@@ -139,7 +167,26 @@ pub fn decode(recorded: &RecordedEvent) -> Result<Option<DomainEvent>, Projectio
 }
 
 /// Folds positions `from..end` of the log into `projection`; returns the next position owed.
+///
+/// A long replay is a bulk fold ([`Projection::begin_bulk`]): the derived indexes are rebuilt
+/// once at the end (also when an error stops the fold), not moved per event.
 pub fn replay_range<P: Projection>(
+    store: &EventStore,
+    projection: &mut P,
+    from: u64,
+    end: u64,
+) -> Result<u64, ProjectionError> {
+    if !bulk_worth_it(from, end) {
+        return replay_range_each(store, projection, from, end);
+    }
+    projection.begin_bulk();
+    let result = replay_range_each(store, projection, from, end);
+    projection.end_bulk();
+    result
+}
+
+/// [`replay_range`] as it folds, event by event.
+fn replay_range_each<P: Projection>(
     store: &EventStore,
     projection: &mut P,
     from: u64,
@@ -189,6 +236,60 @@ pub fn rebuild<P: Projection>(store: &EventStore) -> Result<P, ProjectionError> 
 /// A fresh projection as of a recorded-at time: every event recorded at or before `t`.
 pub fn as_of_time<P: Projection>(store: &EventStore, t: Timestamp) -> Result<P, ProjectionError> {
     replay_until(store, store.position_as_of(t)?)
+}
+
+/// Entries keyed by id, staged during a bulk fold ([`Projection::begin_bulk`]): appended in
+/// arrival order behind a hash index, then sorted into a `BTreeMap` once at the end. A bulk fold
+/// inserts many ids in no particular order; into a `BTreeMap` of large values every such insert
+/// searches a deep tree and shifts values inside its nodes, here it is a hash lookup and a push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Staged<V> {
+    /// Id → index into `entries`.
+    ids: std::collections::HashMap<String, usize>,
+    entries: Vec<V>,
+}
+
+impl<V> Staged<V> {
+    /// Takes the entries of `map` (which is left empty) as the start of the staging.
+    pub(crate) fn take(map: &mut std::collections::BTreeMap<String, V>) -> Self {
+        let mut staged = Self { ids: std::collections::HashMap::new(), entries: Vec::with_capacity(map.len()) };
+        for (id, v) in std::mem::take(map) {
+            staged.ids.insert(id, staged.entries.len());
+            staged.entries.push(v);
+        }
+        staged
+    }
+
+    pub(crate) fn get_mut(&mut self, id: &str) -> Option<&mut V> {
+        let i = *self.ids.get(id)?;
+        self.entries.get_mut(i)
+    }
+
+    /// Adds an entry for an id not staged yet (`make` gets the id); `None` when it is staged.
+    pub(crate) fn insert_new(&mut self, id: &str, make: impl FnOnce(String) -> V) -> Option<&mut V> {
+        if self.ids.contains_key(id) {
+            return None;
+        }
+        self.ids.insert(id.to_string(), self.entries.len());
+        self.entries.push(make(id.to_string()));
+        self.entries.last_mut()
+    }
+
+    /// The staged entries as a map, by id. The ids are sorted by their first 8 bytes as a
+    /// big-endian number (zero-padded: the same order as the bytes, up to ties, which compare
+    /// the whole ids) through a permutation, so the values move a fixed number of times.
+    pub(crate) fn into_map(self) -> std::collections::BTreeMap<String, V> {
+        let prefix = |id: &str| {
+            let mut b = [0u8; 8];
+            let n = id.len().min(8);
+            b[..n].copy_from_slice(&id.as_bytes()[..n]);
+            u64::from_be_bytes(b)
+        };
+        let mut keyed: Vec<(u64, String, usize)> = self.ids.into_iter().map(|(id, i)| (prefix(&id), id, i)).collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        let mut slots: Vec<Option<V>> = self.entries.into_iter().map(Some).collect();
+        keyed.into_iter().filter_map(|(_, id, i)| Some((id, slots.get_mut(i)?.take()?))).collect()
+    }
 }
 
 /// All five projections, folded together in one pass over the log (一次回放全部读模型).
@@ -249,6 +350,22 @@ impl AllProjections {
         if projects {
             self.promotion.apply(recorded, event);
         }
+    }
+
+    fn begin_bulk(&mut self) {
+        self.hazard_ledger.begin_bulk();
+        self.accident_stats.begin_bulk();
+        self.trails.begin_bulk();
+        self.injury_surveillance.begin_bulk();
+        self.promotion.begin_bulk();
+    }
+
+    fn end_bulk(&mut self) {
+        self.hazard_ledger.end_bulk();
+        self.accident_stats.end_bulk();
+        self.trails.end_bulk();
+        self.injury_surveillance.end_bulk();
+        self.promotion.end_bulk();
     }
 
     /// Writes each projection's snapshot at `checkpoint` (one atomic batch per projection).
@@ -330,8 +447,25 @@ fn read_decoded(
 /// For more than a page of events the work is split over two threads: one reads and decodes
 /// pages, the other folds them in position order (a bounded channel of [`PIPELINE_DEPTH`]
 /// pages between them), so the result is that of a sequential fold. On an error the events
-/// before the failing one stay folded and the error is returned.
+/// before the failing one stay folded and the error is returned. A long replay is a bulk fold
+/// (see [`replay_range`]).
 pub fn replay_all_range(
+    store: &EventStore,
+    all: &mut AllProjections,
+    from: u64,
+    end: u64,
+) -> Result<u64, ProjectionError> {
+    if !bulk_worth_it(from, end) {
+        return replay_all_range_each(store, all, from, end);
+    }
+    all.begin_bulk();
+    let result = replay_all_range_each(store, all, from, end);
+    all.end_bulk();
+    result
+}
+
+/// [`replay_all_range`] as it folds, event by event.
+fn replay_all_range_each(
     store: &EventStore,
     all: &mut AllProjections,
     from: u64,
