@@ -7,7 +7,8 @@
 //!   event by event and as a bulk fold, in wall and thread CPU time,
 //! - snapshot write/load times, and startup from snapshots (all five runners opened and caught
 //!   up) against a full one-pass rebuild,
-//! - p50/p99/max latency of each query over many calls on the rebuilt projections.
+//! - p50/p99/max latency of each query over many calls on the rebuilt projections, a
+//!   time-travel query (statistics as of the middle of the log), and the peak resident memory.
 //!
 //! The figures (counts) are asserted. `ANQUAN_BENCH_HAZARDS` / `ANQUAN_BENCH_INCIDENTS` change
 //! the scale (default 120,000 hazards of 3–4 events and 150,000 incidents of 3–6 events, over 50
@@ -33,7 +34,8 @@ use anquan::projections::injury_surveillance::InjurySurveillance;
 use anquan::projections::promotion::PromotionProjects;
 use anquan::projections::trails::AccountabilityTrails;
 use anquan::projections::{
-    decode, load_snapshot, rebuild, rebuild_all, save_snapshot, state_bytes, Period, Projection, ProjectionRunner, PAGE,
+    decode, load_snapshot, rebuild, rebuild_all, replay_until, save_snapshot, state_bytes, Period, Projection,
+    ProjectionRunner, PAGE,
 };
 use anquan::store::{
     Direction, Durability, EventStore, ExpectedVersion, ProposedEvent, StoreOptions, StreamAppend, Timestamp,
@@ -524,4 +526,19 @@ fn main() {
         trails.evaluations_due(now).len()
     );
     println!("open hazards {}; incidents {}; deaths {}", open.total, total.incidents, total.deaths);
+
+    // Time travel (查询任意时点): the statistics as they stood halfway through the log, then a
+    // query on them. A replay from 0, so its cost grows with the point in time asked for.
+    let half = n / 2;
+    latency("time travel: stats as of position n/2 + year_on_year", 5, || {
+        let past: AccidentStats = replay_until(&store, half).unwrap();
+        past.year_on_year(2025, None).map(|y| y.total.incidents.current)
+    });
+    println!("peak resident memory (VmHWM) {}", peak_memory().unwrap_or_else(|| "unknown".into()));
+}
+
+/// The process's peak resident set, from /proc (Linux).
+fn peak_memory() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l["VmHWM:".len()..].trim().to_string())
 }
