@@ -335,4 +335,11 @@ fn main() {
     for (label, f, _) in &rows {
         println!("| {label} | {:.0} | {:.0} | {:.0} | {:.2}x | {:.2}x |", f[0], f[1], f[2], f[0] / f[2], f[0] / f[1]);
     }
+    // Meaningful per engine when one engine runs (`ANQUAN_BENCH_ENGINES=0`).
+    if let Some(peak) = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l["VmHWM:".len()..].trim().to_string()))
+    {
+        println!("peak resident memory of this process (VmHWM): {peak}");
+    }
 }
