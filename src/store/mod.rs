@@ -125,6 +125,8 @@ pub struct EventStore {
     shared: Arc<Shared>,
     tx: Option<Sender<Request>>,
     writer: Option<JoinHandle<()>>,
+    /// The writer's state: the writer thread or a caller that finds it free commits groups.
+    cell: Arc<Mutex<Writer>>,
 }
 
 impl EventStore {
@@ -186,15 +188,18 @@ impl EventStore {
         shared.check_tail(&head)?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let state = WriterState { head, stream_next: Default::default() };
+        let durability = options.durability;
         let writer =
-            Writer::new(shared.clone(), state, rx, options.durability, options.max_event_bytes.min(MAX_EVENT_BYTES))
+            Writer::new(shared.clone(), state, rx.clone(), durability, options.max_event_bytes.min(MAX_EVENT_BYTES))
                 .map_err(StorageError::from)?;
+        let cell = Arc::new(Mutex::new(writer));
+        let for_thread = cell.clone();
         let handle = std::thread::Builder::new()
             .name("anquan-writer".into())
-            .spawn(move || writer.run())
+            .spawn(move || writer::run(for_thread, rx, durability))
             .map_err(StorageError::from)?;
         tracing::info!(next_position = head.next_position, head = %head.hash_hex(), "event store opened");
-        Ok(Self { shared, tx: Some(tx), writer: Some(handle) })
+        Ok(Self { shared, tx: Some(tx), writer: Some(handle), cell })
     }
 
     /// Appends events to one stream. See [`EventStore::append_multi`].
@@ -229,6 +234,7 @@ impl EventStore {
         let tx = self.tx.as_ref().ok_or(StoreError::Closed)?;
         let (reply, answer) = crossbeam_channel::bounded(1);
         tx.send(Request::Append { appends, reply }).map_err(|_| StoreError::Closed)?;
+        self.lead();
         let outcome = answer.recv_timeout(writer::REPLY_TIMEOUT).map_err(|_| StoreError::Closed)??;
         tracing::debug!(
             first_position = outcome.positions.first().copied(),
@@ -244,7 +250,15 @@ impl EventStore {
         let tx = self.tx.as_ref().ok_or(StoreError::Closed)?;
         let (reply, answer) = crossbeam_channel::bounded(1);
         tx.send(Request::Sync { reply }).map_err(|_| StoreError::Closed)?;
+        self.lead();
         answer.recv_timeout(writer::REPLY_TIMEOUT).map_err(|_| StoreError::Closed)?
+    }
+
+    /// If no one is committing, commits what is queued on this thread (see `Writer::lead`).
+    fn lead(&self) {
+        if let Ok(mut writer) = self.cell.try_lock() {
+            writer.lead();
+        }
     }
 
     /// Stops the writer after it has answered every queued request, and syncs.

@@ -1,8 +1,12 @@
 //! The single writer: group commit.
 //!
-//! Callers send [`Request`]s over a crossbeam channel. The writer blocks for the first one,
-//! then takes everything else already queued (up to [`MAX_GROUP_EVENTS`]), and for each
-//! request, in arrival order:
+//! Callers send [`Request`]s over a crossbeam channel. The writer's state sits behind one lock,
+//! so exactly one thread commits at a time: the writer thread, which blocks for the first
+//! request without the lock, or a caller that finds the lock free right after sending (it then
+//! **leads**: commits what is queued, its own request among it, with no thread hand-over; the
+//! writer thread picks up anything left behind). The committing thread takes the first request
+//! and everything else already queued (up to [`MAX_GROUP_EVENTS`]), and for each request, in
+//! arrival order:
 //! 1. validates it against the committed state plus the effects of requests accepted earlier in
 //!    the same group (expected versions, event-id idempotency);
 //! 2. encodes its records (sizes checked exactly) — a request that fails 1 or 2 is answered
@@ -11,7 +15,8 @@
 //!
 //! The whole group then goes to the backend as one atomic batch (segments, index entries,
 //! event ids, head) and is handed to the **syncer** thread, while the writer goes on with the next
-//! group (pipelining: applying group N+1 overlaps the sync of group N). The syncer takes every
+//! group (pipelining: applying group N+1 overlaps the sync of group N); when the syncer is idle
+//! and nothing is queued, the committing thread syncs the group itself. The syncer takes every
 //! group handed over, makes them durable with one `Backend::sync`, then, in order, makes each
 //! visible to readers, publishes it to live subscribers and acknowledges its callers. Any storage
 //! error in that sequence poisons the store: every caller not yet acknowledged gets the error,
@@ -20,7 +25,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -68,6 +73,12 @@ pub(crate) struct Writer {
     in_flight: Arc<AtomicUsize>,
     unsynced: bool,
     last_sync: Instant,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("head", &self.state.head.next_position).finish_non_exhaustive()
+    }
 }
 
 /// A group applied to the backend, waiting for the sync that makes it durable.
@@ -135,53 +146,100 @@ impl Writer {
         })
     }
 
-    pub(crate) fn run(mut self) {
-        loop {
-            let first = match self.durability {
-                Durability::Deferred { flush_interval } if self.unsynced => {
-                    let wait = flush_interval.saturating_sub(self.last_sync.elapsed());
-                    match self.rx.recv_timeout(wait) {
-                        Ok(r) => r,
-                        Err(RecvTimeoutError::Timeout) => {
-                            let _ = self.sync();
-                            continue;
-                        }
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
+    /// Commits `first` and everything queued behind it (up to [`MAX_GROUP_EVENTS`]) as one group.
+    fn process(&mut self, first: Request) {
+        let mut requests = vec![first];
+        let mut queued_events = event_count(&requests[0]);
+        while queued_events < MAX_GROUP_EVENTS {
+            match self.rx.try_recv() {
+                Ok(r) => {
+                    queued_events += event_count(&r);
+                    requests.push(r);
                 }
-                _ => match self.rx.recv() {
-                    Ok(r) => r,
-                    Err(_) => break,
-                },
-            };
-            let mut requests = vec![first];
-            let mut queued_events = event_count(&requests[0]);
-            while queued_events < MAX_GROUP_EVENTS {
-                match self.rx.try_recv() {
-                    Ok(r) => {
-                        queued_events += event_count(&r);
-                        requests.push(r);
-                    }
-                    Err(_) => break,
-                }
-            }
-            self.commit_group(requests);
-            if let Durability::Deferred { flush_interval } = self.durability {
-                if self.unsynced && self.last_sync.elapsed() >= flush_interval {
-                    let _ = self.sync();
-                }
+                Err(_) => break,
             }
         }
-        // Channel closed: the store is being dropped. Leave nothing acknowledged unsynced.
-        if self.unsynced {
-            let _ = self.sync();
+        self.commit_group(requests);
+        self.sync_if_due();
+    }
+
+    /// Deferred mode: syncs once `flush_interval` has passed since the last sync.
+    fn sync_if_due(&mut self) {
+        if let Durability::Deferred { flush_interval } = self.durability {
+            if self.unsynced && self.last_sync.elapsed() >= flush_interval {
+                let _ = self.sync();
+            }
         }
-        if let Some((tx, handle)) = self.syncer.take() {
+    }
+
+    /// A caller that found the writer free commits whatever is queued (its own request among
+    /// it), group by group, instead of waking the writer thread and waiting for it: a lone
+    /// caller then pays no thread hand-over at all. The writer thread still takes anything a
+    /// leader leaves behind, so no request depends on a leader.
+    pub(crate) fn lead(&mut self) {
+        while let Ok(first) = self.rx.try_recv() {
+            self.process(first);
+        }
+    }
+}
+
+/// The writer thread: waits for requests without holding the writer, then commits them under
+/// its lock (callers may lead commits in between: see [`Writer::lead`]). Ends when the store
+/// drops its sender, after a last sync.
+pub(crate) fn run(cell: Arc<Mutex<Writer>>, rx: Receiver<Request>, durability: Durability) {
+    loop {
+        let first = match durability {
+            // Wake at least every interval: a caller may have led a commit that is not synced.
+            Durability::Deferred { flush_interval } => match rx.recv_timeout(flush_interval) {
+                Ok(r) => Some(r),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
+            Durability::EveryCommit => match rx.recv() {
+                Ok(r) => Some(r),
+                Err(_) => break,
+            },
+        };
+        let mut writer = match cell.lock() {
+            Ok(w) => w,
+            Err(_) => {
+                // A commit panicked half-way: what the writer knows can no longer be trusted.
+                if let Some(r) = first {
+                    refuse(r, "the writer failed; reopen the store");
+                }
+                continue;
+            }
+        };
+        match first {
+            Some(r) => writer.process(r),
+            None => writer.sync_if_due(),
+        }
+    }
+    // Channel closed: the store is being dropped. Leave nothing acknowledged unsynced.
+    if let Ok(mut writer) = cell.lock() {
+        if writer.unsynced {
+            let _ = writer.sync();
+        }
+        if let Some((tx, handle)) = writer.syncer.take() {
             drop(tx);
             let _ = handle.join();
         }
     }
+}
 
+/// Answers a request that will not be processed.
+fn refuse(request: Request, cause: &str) {
+    match request {
+        Request::Append { reply, .. } => {
+            let _ = reply.send(Err(StoreError::Poisoned { cause: cause.to_string() }));
+        }
+        Request::Sync { reply } => {
+            let _ = reply.send(Err(StoreError::Poisoned { cause: cause.to_string() }));
+        }
+    }
+}
+
+impl Writer {
     /// Deferred mode's inline sync.
     fn sync(&mut self) -> Result<(), StoreError> {
         if let Some(cause) = self.shared.poisoned() {
