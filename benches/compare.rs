@@ -28,6 +28,15 @@ fn payload(rng: &mut impl Rng) -> Vec<u8> {
     (0..PAYLOAD).map(|_| rng.gen_range(b'a'..=b'z')).collect()
 }
 
+/// Current and peak resident memory of this process (Linux), for the log.
+fn mem_status() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status.lines().find(|l| l.starts_with(name)).map(|l| l[name.len()..].trim().to_string()).unwrap_or_default()
+    };
+    format!("resident {}, peak {}", field("VmRSS:"), field("VmHWM:"))
+}
+
 fn dir_size(p: &Path) -> u64 {
     let mut total = 0;
     if let Ok(rd) = std::fs::read_dir(p) {
@@ -312,8 +321,10 @@ fn main() {
         let dir = root.path().join(format!("read-{k}"));
         {
             let engine = open_engine(k, &dir);
-            run_appends(engine.as_ref(), 1, 100, big, 7);
+            let rate = run_appends(engine.as_ref(), 1, 100, big, 7);
+            eprintln!("filled {big} events at {rate:.0} events/s (1 thread x 100 events): {}", names[k]);
         }
+        eprintln!("after fill: {}", mem_status());
         bytes[k] = dir_size(&dir) as f64 / big as f64;
         let engine = open_engine(k, &dir);
         let start = Instant::now();
@@ -321,6 +332,7 @@ fn main() {
         assert_eq!(n as usize, big, "{} read back {n} events", names[k]);
         read[k] = n as f64 / start.elapsed().as_secs_f64();
         eprintln!("cold read_all: {} {:.0} events/s, {:.0} bytes/event", names[k], read[k], bytes[k]);
+        eprintln!("after read: {}", mem_status());
     }
     rows.push((format!("cold read_all after reopen, {big} events (events/s)"), read, "higher is better"));
     rows.push(("bytes on disk per event".to_string(), bytes, "lower is better"));
