@@ -368,6 +368,22 @@ impl AllProjections {
         self.promotion.end_bulk();
     }
 
+    /// All five projections from their snapshots, with their common checkpoint: `Ok(None)` unless
+    /// each has one (of its current version) at the same checkpoint, as [`Self::save_snapshots`]
+    /// writes them; a crash between its five batches leaves them apart, and the caller then
+    /// folds from position 0. A damaged snapshot is an error, as from [`load_snapshot`].
+    pub fn load_snapshots(store: &EventStore) -> Result<Option<(Self, u64)>, ProjectionError> {
+        let Some((hazard_ledger, checkpoint)) = load_snapshot(store)? else { return Ok(None) };
+        let Some((accident_stats, c1)) = load_snapshot(store)? else { return Ok(None) };
+        let Some((trails, c2)) = load_snapshot(store)? else { return Ok(None) };
+        let Some((injury_surveillance, c3)) = load_snapshot(store)? else { return Ok(None) };
+        let Some((promotion, c4)) = load_snapshot(store)? else { return Ok(None) };
+        if [c1, c2, c3, c4].iter().any(|c| *c != checkpoint) {
+            return Ok(None);
+        }
+        Ok(Some((Self { hazard_ledger, accident_stats, trails, injury_surveillance, promotion }, checkpoint)))
+    }
+
     /// Writes each projection's snapshot at `checkpoint` (one atomic batch per projection).
     pub fn save_snapshots(&self, store: &EventStore, checkpoint: u64) -> Result<(), ProjectionError> {
         save_snapshot(store, &self.hazard_ledger, checkpoint)?;

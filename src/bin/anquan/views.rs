@@ -56,9 +56,33 @@ pub fn projections(store: &EventStore, view: &View) -> Result<AllProjections> {
         Some(t) => store.position_as_of(Timestamp::from_chrono(t))?,
         None => store.head().next_position,
     };
-    let mut all = AllProjections::default();
-    anquan::projections::replay_all_range(store, &mut all, 0, end)?;
-    Ok(all)
+    Ok(fold_to(store, end)?.0)
+}
+
+/// Brings the five projections to the head and snapshots them there, so later queries fold
+/// only what came after; returns the checkpoint and the position the fold started from.
+pub fn snapshot(store: &EventStore) -> Result<(u64, u64)> {
+    let end = store.head().next_position;
+    let (all, from) = fold_to(store, end)?;
+    all.save_snapshots(store, end)?;
+    Ok((end, from))
+}
+
+/// The five projections as of position `end`, folded from the snapshots `anquan snapshot`
+/// wrote when they lie at or before `end`, else from the start; also returns where the fold began.
+fn fold_to(store: &EventStore, end: u64) -> Result<(AllProjections, u64)> {
+    let (mut all, from) = match AllProjections::load_snapshots(store) {
+        Ok(Some((all, checkpoint))) if checkpoint <= end => (all, checkpoint),
+        Ok(_) => (AllProjections::default(), 0),
+        Err(e) => {
+            // The log is the truth; a damaged snapshot only costs the full fold.
+            tracing::warn!(error = %e, "projection snapshots unusable; folding from the start of the log");
+            (AllProjections::default(), 0)
+        }
+    };
+    tracing::debug!(from, end, "folding projections");
+    anquan::projections::replay_all_range(store, &mut all, from, end)?;
+    Ok((all, from))
 }
 
 fn json(value: &impl serde::Serialize) -> Result<()> {
