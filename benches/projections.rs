@@ -235,19 +235,27 @@ fn fill(store: &EventStore, hazards: usize, incidents: usize) -> u64 {
     written
 }
 
-/// A bare read pass over the whole log, no decoding: what the store alone costs.
-fn time_read_pass(store: &EventStore) {
+/// Hands every page of the log to `f`, in order; returns the events read.
+fn for_each_page(store: &EventStore, mut f: impl FnMut(Vec<anquan::store::RecordedEvent>)) -> u64 {
     let n = store.head().next_position;
-    let t = Instant::now();
-    let (mut next, mut bytes) = (0u64, 0usize);
+    let mut next = 0u64;
     while next < n {
         let page = store.read_all(next, Direction::Forward, PAGE).unwrap();
         if page.is_empty() {
             break;
         }
         next += page.len() as u64;
-        bytes += page.iter().map(|e| e.payload.len()).sum::<usize>();
+        f(page);
     }
+    next
+}
+
+/// A bare read pass over the whole log, no decoding: what the store alone costs.
+fn time_read_pass(store: &EventStore) {
+    let n = store.head().next_position;
+    let t = Instant::now();
+    let mut bytes = 0usize;
+    let next = for_each_page(store, |page| bytes += page.iter().map(|e| e.payload.len()).sum::<usize>());
     let s = t.elapsed().as_secs_f64();
     println!(
         "read pass (no decode)            {next} events in {s:.3} s = {:.0} events/s ({bytes} payload bytes)",
@@ -259,17 +267,11 @@ fn time_read_pass(store: &EventStore) {
 fn time_decode_pass(store: &EventStore) {
     let n = store.head().next_position;
     let t = Instant::now();
-    let mut next = 0u64;
-    while next < n {
-        let page = store.read_all(next, Direction::Forward, PAGE).unwrap();
-        if page.is_empty() {
-            break;
-        }
-        next += page.len() as u64;
+    let next = for_each_page(store, |page| {
         for r in &page {
             std::hint::black_box(decode(r).unwrap());
         }
-    }
+    });
     let s = t.elapsed().as_secs_f64();
     println!("read + decode pass               {next} events in {s:.3} s = {:.0} events/s", n as f64 / s);
 }
@@ -308,19 +310,13 @@ fn fold_only<P: Projection>(events: &[(anquan::store::RecordedEvent, DomainEvent
 fn time_folds(store: &EventStore) {
     let n = store.head().next_position;
     let mut events = Vec::with_capacity(n as usize);
-    let mut next = 0u64;
-    while next < n {
-        let page = store.read_all(next, Direction::Forward, PAGE).unwrap();
-        if page.is_empty() {
-            break;
-        }
-        next += page.len() as u64;
+    for_each_page(store, |page| {
         for r in page {
             if let Some(e) = decode(&r).unwrap() {
                 events.push((r, e));
             }
         }
-    }
+    });
     fn one<P: Projection + PartialEq>(events: &[(anquan::store::RecordedEvent, DomainEvent)], n: u64) -> [f64; 2] {
         let (each, w1, c1) = fold_only::<P>(events, false);
         let (bulk, w2, c2) = fold_only::<P>(events, true);
