@@ -116,6 +116,14 @@ fn swapped_segments_are_detected() {
     let store = open(dir.path());
     let problem = store.verify().unwrap().problem.expect("detected");
     assert_eq!(problem.position, 10, "{problem:?}");
+    // Reads refuse the moved events instead of serving them under the wrong positions.
+    match store.read_all(0, Direction::Forward, 100) {
+        Err(StoreError::Corrupt { detail }) => {
+            assert!(detail.contains("segment at position 10") && detail.contains("claims position 15"), "{detail}")
+        }
+        other => panic!("expected a corrupt-log error, got {other:?}"),
+    }
+    assert_eq!(store.read_all(0, Direction::Forward, 10).unwrap().len(), 10, "the intact prefix still reads");
 }
 
 #[test]
