@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use anquan::store::layout::{self, RecordRef, SegmentBuilder};
-use anquan::store::{Direction, Durability, EventStore, ExpectedVersion, ProposedEvent, StoreOptions, Timestamp};
+use anquan::store::{
+    Direction, Durability, EventStore, ExpectedVersion, ProposedEvent, StoreOptions, StreamAppend, Timestamp,
+};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 fn record(i: u64) -> Vec<u8> {
@@ -97,14 +99,24 @@ fn read(c: &mut Criterion) {
         for i in 0..100 {
             store.append(&format!("s-{}", i % 10), ExpectedVersion::Any, proposed(100)).unwrap();
         }
+        // Segments shared by 50 streams, 2 events each: what a host's concurrent commands make.
+        for _ in 0..100 {
+            let appends =
+                (0..50).map(|k| StreamAppend::new(format!("m-{k}"), ExpectedVersion::Any, proposed(2))).collect();
+            store.append_multi(appends).unwrap();
+        }
     }
     let store = EventStore::open(dir.path()).unwrap();
     let mut g = c.benchmark_group("read");
     g.throughput(Throughput::Elements(10_000));
-    g.bench_function("read_all_10k", |b| b.iter(|| store.read_all(0, Direction::Forward, usize::MAX).unwrap()));
+    g.bench_function("read_all_10k", |b| b.iter(|| store.read_all(0, Direction::Forward, 10_000).unwrap()));
     g.throughput(Throughput::Elements(1_000));
     g.bench_function("read_stream_1k", |b| {
         b.iter(|| store.read_stream("s-3", 0, Direction::Forward, usize::MAX).unwrap())
+    });
+    g.throughput(Throughput::Elements(200));
+    g.bench_function("read_stream_200_of_10k_mixed", |b| {
+        b.iter(|| store.read_stream("m-7", 0, Direction::Forward, usize::MAX).unwrap())
     });
     g.finish();
 }

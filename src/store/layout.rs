@@ -190,6 +190,14 @@ impl<'a> Reader<'a> {
 }
 
 impl<'a> RecordBody<'a> {
+    /// The stream of a stored record, reading only the two fields up to it (the rest is not
+    /// checked: a record that matters is decoded whole afterwards).
+    pub fn stream_of(bytes: &'a [u8]) -> Result<&'a str, codec::CodecError> {
+        let mut r = Reader { bytes, at: 0 };
+        r.u64("position")?;
+        r.str("stream")
+    }
+
     /// Decodes a stored record, which must occupy all of `bytes`; strings and the payload
     /// borrow from it.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, codec::CodecError> {
@@ -507,6 +515,27 @@ pub fn decode_segment_into(
     Ok(())
 }
 
+/// Decodes the events of `stream` in a segment value onto the end of `out`; the records of
+/// other streams are only peeked at (a segment holds a whole group commit, often of many
+/// streams, while a stream read wants one).
+pub fn decode_stream_events(
+    bytes: &[u8],
+    stream: &str,
+    strings: &mut Interner,
+    out: &mut Vec<RecordedEvent>,
+) -> Result<(), LayoutError> {
+    let view = SegmentView::parse(bytes)?;
+    let mut prev = view.prev_hash;
+    for (index, (record, hash)) in view.entries.into_iter().enumerate() {
+        let failed = |e: codec::CodecError| LayoutError::Record { index: index as u32, reason: e.to_string() };
+        if RecordBody::stream_of(record).map_err(failed)? == stream {
+            out.push(decode_record(record, prev, hash, strings).map_err(failed)?);
+        }
+        prev = hash;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,6 +602,7 @@ mod tests {
             let bytes = encode_fields(&f);
             let body = RecordBody::decode(&bytes).unwrap();
             prop_assert_eq!(&fields(&body), &f);
+            prop_assert_eq!(RecordBody::stream_of(&bytes).unwrap(), f.1.as_str());
             prop_assert_eq!(Some(fields(&body)), reference(&bytes));
         }
 

@@ -516,13 +516,15 @@ impl Shared {
         }
     }
 
-    /// Loads and decodes the segment whose key is `segment`.
-    fn load_segment(&self, segment: u64) -> Result<Vec<RecordedEvent>, StoreError> {
+    /// Loads the segment whose key is `segment` and decodes the events of `stream` in it.
+    fn load_stream_events(&self, segment: u64, stream: &str) -> Result<Vec<RecordedEvent>, StoreError> {
         let bytes = self.backend.get(&layout::segment_key(segment))?.ok_or_else(|| StoreError::Corrupt {
             detail: format!("index names segment {segment}, which is missing"),
         })?;
-        layout::decode_segment(&bytes)
-            .map_err(|e| StoreError::Corrupt { detail: format!("segment at position {segment}: {e}") })
+        let mut out = Vec::new();
+        layout::decode_stream_events(&bytes, stream, &mut layout::Interner::default(), &mut out)
+            .map_err(|e| StoreError::Corrupt { detail: format!("segment at position {segment}: {e}") })?;
+        Ok(out)
     }
 
     /// The event at `position` (committed, not necessarily visible yet: the writer's own reads).
@@ -532,12 +534,17 @@ impl Shared {
             .last_at_or_before(&[layout::SEGMENT_PREFIX], &layout::segment_key(position))?
             .ok_or_else(|| StoreError::Corrupt { detail: format!("no segment holds position {position}") })?;
         let first = layout::parse_segment_key(&k).map_err(corrupt)?;
-        let events = layout::decode_segment(&v)
+        let skip = usize::try_from(position - first).unwrap_or(usize::MAX);
+        let mut events = Vec::with_capacity(1);
+        layout::decode_segment_into(&v, skip, 1, &mut layout::Interner::default(), &mut events)
             .map_err(|e| StoreError::Corrupt { detail: format!("segment at position {first}: {e}") })?;
-        events
-            .into_iter()
-            .nth((position - first) as usize)
-            .ok_or_else(|| StoreError::Corrupt { detail: format!("no segment holds position {position}") })
+        match events.pop() {
+            Some(ev) if ev.position == position => Ok(ev),
+            Some(ev) => Err(StoreError::Corrupt {
+                detail: format!("segment at position {first}: entry {skip} claims position {}", ev.position),
+            }),
+            None => Err(StoreError::Corrupt { detail: format!("no segment holds position {position}") }),
+        }
     }
 
     pub(crate) fn read_all(
@@ -666,8 +673,8 @@ impl Shared {
                 }
                 continue;
             }
-            let events = self.load_segment(entry.segment)?;
-            let mine = events.into_iter().filter(|e| *e.stream == *stream && e.position < visible);
+            let events = self.load_stream_events(entry.segment, stream)?;
+            let mine = events.into_iter().filter(|e| e.position < visible);
             let mine: Vec<RecordedEvent> = match direction {
                 Direction::Forward => mine.filter(|e| e.version >= from_version).collect(),
                 Direction::Backward => {
