@@ -201,3 +201,45 @@ fn all_five_load_from_snapshots_at_one_checkpoint_and_catch_up_to_a_rebuild() {
         .unwrap();
     assert_eq!(AllProjections::load_snapshots(&store).unwrap(), None);
 }
+
+#[test]
+fn as_of_starts_from_the_snapshots_only_when_they_lie_at_or_before_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path()).unwrap();
+    fill(&store, 200, 40);
+    let past = store.head().next_position;
+    fill_from(&store, 1_000, 100, 20);
+    let checkpoint = store.head().next_position;
+    rebuild_all(&store).unwrap().save_snapshots(&store, checkpoint).unwrap();
+    fill_from(&store, 2_000, 50, 10);
+    let end = store.head().next_position;
+    assert_eq!(AllProjections::snapshots_checkpoint(&store).unwrap(), Some(checkpoint));
+
+    let folded_from_zero = |end: u64| {
+        let mut all = AllProjections::default();
+        replay_all_range(&store, &mut all, 0, end).unwrap();
+        all
+    };
+    // Before the snapshots: folded from 0, never from the (later) snapshot state.
+    let (then, from) = AllProjections::as_of(&store, past).unwrap();
+    assert_eq!(from, 0);
+    assert_eq!(then, folded_from_zero(past));
+    // At and after them: from the snapshots, equal to a fold from 0.
+    for target in [checkpoint, end] {
+        let (state, from) = AllProjections::as_of(&store, target).unwrap();
+        assert_eq!(from, checkpoint);
+        assert_eq!(state, folded_from_zero(target));
+    }
+
+    // A damaged chunk of one snapshot: the fold starts from 0 and the answer is still right.
+    let mut chunk = b"Paccountability_trails\0c".to_vec();
+    chunk.extend_from_slice(&0u32.to_be_bytes());
+    let mut batch = anquan::storage::WriteBatch::new();
+    batch.put(chunk, b"not the state".to_vec());
+    store.backend().apply(batch).unwrap();
+    store.backend().sync().unwrap();
+    assert!(AllProjections::load_snapshots(&store).is_err(), "the damage is seen");
+    let (state, from) = AllProjections::as_of(&store, end).unwrap();
+    assert_eq!(from, 0);
+    assert_eq!(state, folded_from_zero(end));
+}

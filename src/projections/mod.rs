@@ -384,6 +384,42 @@ impl AllProjections {
         Ok(Some((Self { hazard_ledger, accident_stats, trails, injury_surveillance, promotion }, checkpoint)))
     }
 
+    /// The checkpoint the five snapshots share, from their meta records alone (no state is
+    /// read): `None` unless all five have one at the same position.
+    pub fn snapshots_checkpoint(store: &EventStore) -> Result<Option<u64>, ProjectionError> {
+        let checkpoints = [
+            snapshot_checkpoint::<hazard_ledger::HazardLedger>(store)?,
+            snapshot_checkpoint::<accident_stats::AccidentStats>(store)?,
+            snapshot_checkpoint::<trails::AccountabilityTrails>(store)?,
+            snapshot_checkpoint::<injury_surveillance::InjurySurveillance>(store)?,
+            snapshot_checkpoint::<promotion::PromotionProjects>(store)?,
+        ];
+        Ok(checkpoints[0].filter(|c| checkpoints.iter().all(|x| *x == Some(*c))))
+    }
+
+    /// The five projections as of position `end` (time travel for audits and reports): folded
+    /// from the snapshots when the five share a checkpoint at or before `end`, else from
+    /// position 0. Snapshot state is read only when it will be used, so a query of the past
+    /// does not pay for loading the present. A damaged snapshot is logged and the fold starts
+    /// from 0 (the log is the truth); storage errors are returned. Also returns the position
+    /// the fold started from.
+    pub fn as_of(store: &EventStore, end: u64) -> Result<(Self, u64), ProjectionError> {
+        let usable = Self::snapshots_checkpoint(store)?.is_some_and(|c| c <= end);
+        let loaded = if usable { Self::load_snapshots(store) } else { Ok(None) };
+        let (mut all, from) = match loaded {
+            // The metas were read again with the state: they may have moved meanwhile.
+            Ok(Some((all, checkpoint))) if checkpoint <= end => (all, checkpoint),
+            Ok(_) => (Self::default(), 0),
+            Err(e @ (ProjectionError::CorruptSnapshot { .. } | ProjectionError::Codec { .. })) => {
+                tracing::warn!(error = %e, "projection snapshots unusable; folding from the start of the log");
+                (Self::default(), 0)
+            }
+            Err(e) => return Err(e),
+        };
+        replay_all_range(store, &mut all, from, end)?;
+        Ok((all, from))
+    }
+
     /// Writes each projection's snapshot at `checkpoint` (one atomic batch per projection).
     pub fn save_snapshots(&self, store: &EventStore, checkpoint: u64) -> Result<(), ProjectionError> {
         save_snapshot(store, &self.hazard_ledger, checkpoint)?;
@@ -569,14 +605,9 @@ fn chunk_key(name: &str, i: u32) -> Vec<u8> {
 /// [`ProjectionError::Codec`]; [`ProjectionRunner::open`] rebuilds instead of failing on those.
 pub fn load_snapshot<P: Projection>(store: &EventStore) -> Result<Option<(P, u64)>, ProjectionError> {
     let backend = store.backend();
-    let Some(meta_bytes) = backend.get(&meta_key(P::NAME))? else {
+    let Some(meta) = snapshot_meta::<P>(store)? else {
         return Ok(None);
     };
-    let meta: SnapshotMeta =
-        codec::decode(&meta_bytes).map_err(|source| ProjectionError::Codec { projection: P::NAME, source })?;
-    if meta.format != META_FORMAT || meta.projection_version != P::VERSION {
-        return Ok(None);
-    }
     let corrupt = |detail: String| ProjectionError::CorruptSnapshot { projection: P::NAME, detail };
     let len = usize::try_from(meta.state_len)
         .ok()
@@ -602,6 +633,23 @@ pub fn load_snapshot<P: Projection>(store: &EventStore) -> Result<Option<(P, u64
     let p: P =
         codec::decode_snapshot(&state).map_err(|source| ProjectionError::Codec { projection: P::NAME, source })?;
     Ok(Some((p, meta.checkpoint)))
+}
+
+/// A projection's snapshot meta record: `None` when there is none or it is of another format or
+/// projection version (a snapshot [`load_snapshot`] skips).
+fn snapshot_meta<P: Projection>(store: &EventStore) -> Result<Option<SnapshotMeta>, ProjectionError> {
+    let Some(meta_bytes) = store.backend().get(&meta_key(P::NAME))? else {
+        return Ok(None);
+    };
+    let meta: SnapshotMeta =
+        codec::decode(&meta_bytes).map_err(|source| ProjectionError::Codec { projection: P::NAME, source })?;
+    Ok((meta.format == META_FORMAT && meta.projection_version == P::VERSION).then_some(meta))
+}
+
+/// The checkpoint of a projection's usable snapshot, read from its meta record alone (no state
+/// is read or checked): what [`load_snapshot`] would start from, if the state is intact.
+pub fn snapshot_checkpoint<P: Projection>(store: &EventStore) -> Result<Option<u64>, ProjectionError> {
+    Ok(snapshot_meta::<P>(store)?.map(|m| m.checkpoint))
 }
 
 /// Chunks a state of `len` bytes occupies.

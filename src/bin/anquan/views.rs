@@ -68,21 +68,12 @@ pub fn snapshot(store: &EventStore) -> Result<(u64, u64)> {
     Ok((end, from))
 }
 
-/// The five projections as of position `end`, folded from the snapshots `anquan snapshot`
-/// wrote when they lie at or before `end`, else from the start; also returns where the fold began.
+/// The five projections as of position `end` (see [`AllProjections::as_of`]: from the snapshots
+/// `anquan snapshot` wrote when they lie at or before `end`, else from the start); also returns
+/// where the fold began.
 fn fold_to(store: &EventStore, end: u64) -> Result<(AllProjections, u64)> {
-    let (mut all, from) = match AllProjections::load_snapshots(store) {
-        Ok(Some((all, checkpoint))) if checkpoint <= end => (all, checkpoint),
-        Ok(_) => (AllProjections::default(), 0),
-        Err(e) => {
-            // The log is the truth; a damaged snapshot only costs the full fold.
-            tracing::warn!(error = %e, "projection snapshots unusable; folding from the start of the log");
-            (AllProjections::default(), 0)
-        }
-    };
-    tracing::debug!(from, end, "folding projections");
-    anquan::projections::replay_all_range(store, &mut all, from, end)?;
-    Ok((all, from))
+    tracing::debug!(end, "folding projections");
+    Ok(AllProjections::as_of(store, end)?)
 }
 
 fn json(value: &impl serde::Serialize) -> Result<()> {
