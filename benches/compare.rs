@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anquan::store::{Direction, EventStore, ExpectedVersion, ProposedEvent, Timestamp};
 use rand::{Rng, SeedableRng};
@@ -250,25 +250,50 @@ fn open_engine(kind: usize, dir: &Path) -> Box<dyn Engine> {
     }
 }
 
+/// Events per second, and the latency of single appends (p50, p99, max), as one run measured them.
+struct AppendRun {
+    rate: f64,
+    latencies: Vec<Duration>,
+}
+
+impl AppendRun {
+    fn latency(&self) -> String {
+        let at = |q: f64| self.latencies[((self.latencies.len() - 1) as f64 * q) as usize];
+        if self.latencies.is_empty() {
+            return String::new();
+        }
+        format!("append latency p50 {:?}, p99 {:?}, max {:?}", at(0.5), at(0.99), at(1.0))
+    }
+}
+
 /// `threads` threads append `per_append`-event batches until `total` events are written.
-fn run_appends(engine: &dyn Engine, threads: usize, per_append: usize, total: usize, seed: u64) -> f64 {
+fn run_appends(engine: &dyn Engine, threads: usize, per_append: usize, total: usize, seed: u64) -> AppendRun {
     let counter = AtomicU64::new(0);
     let appends = (total / per_append) as u64;
     let start = Instant::now();
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            let counter = &counter;
-            s.spawn(move || {
-                let mut rng = rand::rngs::StdRng::seed_from_u64(seed + t as u64);
-                while counter.fetch_add(1, Ordering::Relaxed) < appends {
-                    let stream = format!("stream-{}", rng.gen_range(0..1000));
-                    let p = (0..per_append).map(|_| payload(&mut rng)).collect();
-                    engine.append(&stream, p);
-                }
-            });
-        }
+    let mut latencies: Vec<Duration> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let counter = &counter;
+                s.spawn(move || {
+                    let mut rng = rand::rngs::StdRng::seed_from_u64(seed + t as u64);
+                    let mut mine = Vec::new();
+                    while counter.fetch_add(1, Ordering::Relaxed) < appends {
+                        let stream = format!("stream-{}", rng.gen_range(0..1000));
+                        let p = (0..per_append).map(|_| payload(&mut rng)).collect();
+                        let began = Instant::now();
+                        engine.append(&stream, p);
+                        mine.push(began.elapsed());
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
     });
-    (appends as usize * per_append) as f64 / start.elapsed().as_secs_f64()
+    let rate = (appends as usize * per_append) as f64 / start.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    AppendRun { rate, latencies }
 }
 
 /// `ANQUAN_BENCH_ONLY=32 threads` runs only workloads whose label contains the text.
@@ -308,8 +333,9 @@ fn main() {
             }
             let dir = root.path().join(format!("{label}-{k}").replace([' ', '(', ')', '/', ','], "_"));
             let engine = open_engine(k, &dir);
-            *f = run_appends(engine.as_ref(), threads, per_append, total, 42);
-            eprintln!("{label}: {} {:.0}{}", names[k], f, engine.report());
+            let run = run_appends(engine.as_ref(), threads, per_append, total, 42);
+            *f = run.rate;
+            eprintln!("{label}: {} {:.0}{}; {}", names[k], f, engine.report(), run.latency());
         }
         rows.push((label.to_string(), fig, "higher is better"));
     }
@@ -321,7 +347,7 @@ fn main() {
         let dir = root.path().join(format!("read-{k}"));
         {
             let engine = open_engine(k, &dir);
-            let rate = run_appends(engine.as_ref(), 1, 100, big, 7);
+            let rate = run_appends(engine.as_ref(), 1, 100, big, 7).rate;
             eprintln!("filled {big} events at {rate:.0} events/s (1 thread x 100 events): {}", names[k]);
         }
         eprintln!("after fill: {}", mem_status());

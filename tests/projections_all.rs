@@ -242,4 +242,15 @@ fn as_of_starts_from_the_snapshots_only_when_they_lie_at_or_before_the_target() 
     let (state, from) = AllProjections::as_of(&store, end).unwrap();
     assert_eq!(from, 0);
     assert_eq!(state, folded_from_zero(end));
+
+    // A meta record that does not decode: the same, and `anquan snapshot` can then replace it.
+    let mut batch = anquan::storage::WriteBatch::new();
+    batch.put(b"Phazard_ledger\0m".to_vec(), vec![0xFF, 0x00, 0x07]);
+    store.backend().apply(batch).unwrap();
+    assert!(AllProjections::snapshots_checkpoint(&store).is_err(), "the damage is seen");
+    let (state, from) = AllProjections::as_of(&store, end).unwrap();
+    assert_eq!(from, 0);
+    assert_eq!(state, folded_from_zero(end));
+    state.save_snapshots(&store, end).unwrap();
+    assert_eq!(AllProjections::as_of(&store, end).unwrap().1, end, "the new snapshots are used");
 }

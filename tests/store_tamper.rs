@@ -124,6 +124,10 @@ fn swapped_segments_are_detected() {
         other => panic!("expected a corrupt-log error, got {other:?}"),
     }
     assert_eq!(store.read_all(0, Direction::Forward, 10).unwrap().len(), 10, "the intact prefix still reads");
+    match store.read_all(49, Direction::Backward, 100) {
+        Err(StoreError::Corrupt { detail }) => assert!(detail.contains("claims position"), "{detail}"),
+        other => panic!("expected a corrupt-log error reading backwards, got {other:?}"),
+    }
 }
 
 #[test]

@@ -404,8 +404,11 @@ impl AllProjections {
     /// from 0 (the log is the truth); storage errors are returned. Also returns the position
     /// the fold started from.
     pub fn as_of(store: &EventStore, end: u64) -> Result<(Self, u64), ProjectionError> {
-        let usable = Self::snapshots_checkpoint(store)?.is_some_and(|c| c <= end);
-        let loaded = if usable { Self::load_snapshots(store) } else { Ok(None) };
+        let loaded = match Self::snapshots_checkpoint(store) {
+            Ok(Some(c)) if c <= end => Self::load_snapshots(store),
+            Ok(_) => Ok(None),
+            Err(e) => Err(e),
+        };
         let (mut all, from) = match loaded {
             // The metas were read again with the state: they may have moved meanwhile.
             Ok(Some((all, checkpoint))) if checkpoint <= end => (all, checkpoint),

@@ -621,6 +621,11 @@ impl Shared {
                     let first = layout::parse_segment_key(&k).map_err(corrupt)?;
                     let events = layout::decode_segment(&v)
                         .map_err(|e| StoreError::Corrupt { detail: format!("segment at position {first}: {e}") })?;
+                    if let Some((i, ev)) = events.iter().enumerate().find(|(i, ev)| ev.position != first + *i as u64) {
+                        return Err(StoreError::Corrupt {
+                            detail: format!("segment at position {first}: entry {i} claims position {}", ev.position),
+                        });
+                    }
                     for ev in events.into_iter().rev() {
                         if ev.position <= from {
                             out.push(ev);

@@ -72,8 +72,9 @@ pub fn snapshot(store: &EventStore) -> Result<(u64, u64)> {
 /// `anquan snapshot` wrote when they lie at or before `end`, else from the start); also returns
 /// where the fold began.
 fn fold_to(store: &EventStore, end: u64) -> Result<(AllProjections, u64)> {
-    tracing::debug!(end, "folding projections");
-    Ok(AllProjections::as_of(store, end)?)
+    let (all, from) = AllProjections::as_of(store, end)?;
+    tracing::debug!(from, end, "folded projections");
+    Ok((all, from))
 }
 
 fn json(value: &impl serde::Serialize) -> Result<()> {
