@@ -128,6 +128,15 @@ fn swapped_segments_are_detected() {
         Err(StoreError::Corrupt { detail }) => assert!(detail.contains("claims position"), "{detail}"),
         other => panic!("expected a corrupt-log error reading backwards, got {other:?}"),
     }
+    // Segments 10 and 15 belong to streams 2 and 0 (one segment per append, stream = append % 3):
+    // after the swap the index names events the segment does not hold.
+    for stream in ["stream-2", "stream-0"] {
+        match store.read_stream(stream, 0, Direction::Forward, 100) {
+            Err(StoreError::Corrupt { detail }) => assert!(detail.contains("the index names 5 events"), "{detail}"),
+            other => panic!("expected a corrupt-log error reading {stream}, got {other:?}"),
+        }
+    }
+    assert_eq!(store.read_stream("stream-1", 0, Direction::Forward, 100).unwrap().len(), 15, "others still read");
 }
 
 #[test]

@@ -518,11 +518,13 @@ pub fn decode_segment_into(
     Ok(())
 }
 
-/// Decodes the events of `stream` in a segment value onto the end of `out`; the records of
-/// other streams are only peeked at (a segment holds a whole group commit, often of many
-/// streams, while a stream read wants one).
+/// Decodes the events of `stream` in the segment value whose key is `first` onto the end of
+/// `out`; the records of other streams are only peeked at (a segment holds a whole group
+/// commit, often of many streams, while a stream read wants one). A decoded record must hold
+/// the position of its place in the segment.
 pub fn decode_stream_events(
     bytes: &[u8],
+    first: u64,
     stream: &str,
     strings: &mut Interner,
     out: &mut Vec<RecordedEvent>,
@@ -532,7 +534,14 @@ pub fn decode_stream_events(
     for (index, (record, hash)) in view.entries.into_iter().enumerate() {
         let failed = |e: codec::CodecError| LayoutError::Record { index: index as u32, reason: e.to_string() };
         if RecordBody::stream_of(record).map_err(failed)? == stream {
-            out.push(decode_record(record, prev, hash, strings).map_err(failed)?);
+            let ev = decode_record(record, prev, hash, strings).map_err(failed)?;
+            if ev.position != first.wrapping_add(index as u64) {
+                return Err(LayoutError::Record {
+                    index: index as u32,
+                    reason: format!("the record claims position {}", ev.position),
+                });
+            }
+            out.push(ev);
         }
         prev = hash;
     }
@@ -642,10 +651,13 @@ mod tests {
         }
         for stream in ["s-a", "s-b", "s-c"] {
             let mut out = Vec::new();
-            decode_stream_events(&seg, stream, &mut Interner::default(), &mut out).unwrap();
+            decode_stream_events(&seg, 10, stream, &mut Interner::default(), &mut out).unwrap();
             let want: Vec<_> = all.iter().filter(|e| &*e.stream == stream).cloned().collect();
             assert_eq!(out, want, "{stream}");
         }
+        // The same bytes under another key (a moved segment) are refused.
+        let moved = decode_stream_events(&seg, 15, "s-a", &mut Interner::default(), &mut Vec::new());
+        assert!(matches!(moved, Err(LayoutError::Record { index: 0, .. })), "{moved:?}");
         // A length prefix of u64::MAX is refused, not trusted.
         let mut huge = vec![0u8, VARINT_U64];
         huge.extend_from_slice(&u64::MAX.to_le_bytes());

@@ -522,7 +522,7 @@ impl Shared {
             detail: format!("index names segment {segment}, which is missing"),
         })?;
         let mut out = Vec::new();
-        layout::decode_stream_events(&bytes, stream, &mut layout::Interner::default(), &mut out)
+        layout::decode_stream_events(&bytes, segment, stream, &mut layout::Interner::default(), &mut out)
             .map_err(|e| StoreError::Corrupt { detail: format!("segment at position {segment}: {e}") })?;
         Ok(out)
     }
@@ -679,6 +679,16 @@ impl Shared {
                 continue;
             }
             let events = self.load_stream_events(entry.segment, stream)?;
+            if events.len() != entry.count as usize {
+                return Err(StoreError::Corrupt {
+                    detail: format!(
+                        "the index names {} events of stream {stream} in the segment at position {}, which holds {}",
+                        entry.count,
+                        entry.segment,
+                        events.len()
+                    ),
+                });
+            }
             let mine = events.into_iter().filter(|e| e.position < visible);
             let mine: Vec<RecordedEvent> = match direction {
                 Direction::Forward => mine.filter(|e| e.version >= from_version).collect(),
