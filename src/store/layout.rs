@@ -57,6 +57,19 @@ pub enum LayoutError {
     Record { index: u32, reason: String },
     #[error("malformed {what}")]
     Malformed { what: &'static str },
+    #[error("entry {index} claims position {claimed}, but its place in the segment is position {place}")]
+    Misplaced { index: u32, claimed: u64, place: u64 },
+}
+
+/// Checks that the event decoded from entry `index` of the segment whose key is `first` holds
+/// that place's position: a moved or reordered segment must not be served under its key.
+fn at_its_place(ev: &RecordedEvent, first: u64, index: usize) -> Result<(), LayoutError> {
+    let place = first.wrapping_add(index as u64);
+    if ev.position == place {
+        Ok(())
+    } else {
+        Err(LayoutError::Misplaced { index: index as u32, claimed: ev.position, place })
+    }
 }
 
 /// The hashed part of an event, as stored (borrowed form for encoding).
@@ -483,19 +496,31 @@ pub fn decode_record(
     })
 }
 
-/// Decodes every event of a segment value.
+/// Decodes every event of a segment value, whatever key it is stored under (no position
+/// check: for tools and tests; the store reads through [`decode_segment_into`]).
 pub fn decode_segment(bytes: &[u8]) -> Result<Vec<RecordedEvent>, LayoutError> {
-    let mut out = Vec::new();
-    decode_segment_into(bytes, 0, usize::MAX, &mut Interner::default(), &mut out)?;
+    let view = SegmentView::parse(bytes)?;
+    let mut out = Vec::with_capacity(view.entries.len());
+    let mut prev = view.prev_hash;
+    let mut strings = Interner::default();
+    for (index, (record, hash)) in view.entries.into_iter().enumerate() {
+        out.push(
+            decode_record(record, prev, hash, &mut strings)
+                .map_err(|e| LayoutError::Record { index: index as u32, reason: e.to_string() })?,
+        );
+        prev = hash;
+    }
     Ok(out)
 }
 
-/// Decodes the entries of a segment value from index `skip`, at most `max` of them, onto the
-/// end of `out`. Entries outside the range are not decoded (a page boundary usually falls
-/// inside a segment), and the events go straight into the caller's vector: a page read moves
-/// each event once.
+/// Decodes the entries of the segment value whose key is `first`, from index `skip`, at most
+/// `max` of them, onto the end of `out`; each must hold its place's position
+/// ([`LayoutError::Misplaced`]). Entries outside the range are not decoded (a page boundary
+/// usually falls inside a segment), and the events go straight into the caller's vector: a
+/// page read moves each event once.
 pub fn decode_segment_into(
     bytes: &[u8],
+    first: u64,
     skip: usize,
     max: usize,
     strings: &mut Interner,
@@ -512,6 +537,7 @@ pub fn decode_segment_into(
     for (index, (record, hash)) in view.entries.into_iter().enumerate().skip(skip).take(max) {
         let ev = decode_record(record, prev, hash, strings)
             .map_err(|e| LayoutError::Record { index: index as u32, reason: e.to_string() })?;
+        at_its_place(&ev, first, index)?;
         prev = hash;
         out.push(ev);
     }
@@ -520,8 +546,8 @@ pub fn decode_segment_into(
 
 /// Decodes the events of `stream` in the segment value whose key is `first` onto the end of
 /// `out`; the records of other streams are only peeked at (a segment holds a whole group
-/// commit, often of many streams, while a stream read wants one). A decoded record must hold
-/// the position of its place in the segment.
+/// commit, often of many streams, while a stream read wants one). Each decoded event must hold
+/// its place's position ([`LayoutError::Misplaced`]).
 pub fn decode_stream_events(
     bytes: &[u8],
     first: u64,
@@ -535,12 +561,7 @@ pub fn decode_stream_events(
         let failed = |e: codec::CodecError| LayoutError::Record { index: index as u32, reason: e.to_string() };
         if RecordBody::stream_of(record).map_err(failed)? == stream {
             let ev = decode_record(record, prev, hash, strings).map_err(failed)?;
-            if ev.position != first.wrapping_add(index as u64) {
-                return Err(LayoutError::Record {
-                    index: index as u32,
-                    reason: format!("the record claims position {}", ev.position),
-                });
-            }
+            at_its_place(&ev, first, index)?;
             out.push(ev);
         }
         prev = hash;
@@ -644,7 +665,7 @@ mod tests {
         for skip in 0..10usize {
             for max in [0usize, 1, 2, 6, usize::MAX] {
                 let mut out = Vec::new();
-                decode_segment_into(&seg, skip, max, &mut Interner::default(), &mut out).unwrap();
+                decode_segment_into(&seg, 10, skip, max, &mut Interner::default(), &mut out).unwrap();
                 let want: Vec<_> = all.iter().skip(skip).take(max).cloned().collect();
                 assert_eq!(out, want, "skip {skip}, max {max}");
             }
@@ -657,7 +678,9 @@ mod tests {
         }
         // The same bytes under another key (a moved segment) are refused.
         let moved = decode_stream_events(&seg, 15, "s-a", &mut Interner::default(), &mut Vec::new());
-        assert!(matches!(moved, Err(LayoutError::Record { index: 0, .. })), "{moved:?}");
+        assert_eq!(moved, Err(LayoutError::Misplaced { index: 0, claimed: 10, place: 15 }));
+        let moved = decode_segment_into(&seg, 15, 2, 3, &mut Interner::default(), &mut Vec::new());
+        assert_eq!(moved, Err(LayoutError::Misplaced { index: 2, claimed: 12, place: 17 }));
         // A length prefix of u64::MAX is refused, not trusted.
         let mut huge = vec![0u8, VARINT_U64];
         huge.extend_from_slice(&u64::MAX.to_le_bytes());
