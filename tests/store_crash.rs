@@ -14,18 +14,23 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anquan::storage::sled_backend::SledOptions;
 use anquan::storage::SledBackend;
 use anquan::store::*;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
 const CHILD_ENV: &str = "ANQUAN_CRASH_CHILD_DIR";
+/// Small journal files, so the child switches files (and checkpoints sled in the background)
+/// every few dozen commits and kills land in every phase of a switch.
+const CHILD_JOURNAL_BYTES: u64 = 64 * 1024;
 
 /// The child's body: runs only when the parent re-executes this test binary.
 #[test]
 fn crash_child_entry() {
     let Ok(dir) = std::env::var(CHILD_ENV) else { return };
-    let store = Arc::new(EventStore::open(&dir).expect("child opens store"));
+    let options = StoreOptions { journal_capacity: CHILD_JOURNAL_BYTES, ..StoreOptions::default() };
+    let store = Arc::new(EventStore::open_dir(&dir, options).expect("child opens store"));
     let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));
     let threads: Vec<_> = (0..4)
         .map(|t| {
@@ -96,6 +101,7 @@ fn acknowledged_appends_survive_sigkill() {
     let mut acked: HashMap<Uuid, u64> = HashMap::new();
     let mut total_acks = 0usize;
     let mut replayed = 0usize;
+    let mut replayed_from_retiring = 0usize;
     let mut acked_total = 0usize;
     for round in 0..rounds {
         // A fresh store every 100 rounds keeps a long campaign linear in time (each round
@@ -151,9 +157,11 @@ fn acknowledged_appends_survive_sigkill() {
             }
         }
 
-        let backend = SledBackend::open(dir.path(), &Default::default())
-            .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
+        let options = SledOptions { journal_capacity: CHILD_JOURNAL_BYTES, ..SledOptions::default() };
+        let backend =
+            SledBackend::open(dir.path(), &options).unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
         replayed += backend.replayed_at_open();
+        replayed_from_retiring += backend.replayed_from_retiring_at_open();
         let store = EventStore::open_with(Arc::new(backend), StoreOptions::default())
             .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
         let all = store.read_all(0, Direction::Forward, usize::MAX).unwrap();
@@ -181,9 +189,14 @@ fn acknowledged_appends_survive_sigkill() {
     }
     eprintln!(
         "crash test: {rounds} rounds, {total_acks} acknowledged appends, {} acknowledged events, all present; \
-         {replayed} journaled batches redone at reopen",
+         {replayed} journaled batches redone at reopen ({replayed_from_retiring} from a file a background checkpoint \
+         was retiring)",
         acked_total + acked.len()
     );
     assert!(total_acks > 0, "the child never acknowledged anything: the test did not exercise the store");
     assert!(replayed > 0, "no reopen needed the journal: the kills never hit between commit and checkpoint");
+    assert!(
+        replayed_from_retiring > 0,
+        "no reopen found batches in a file being retired: the kills never hit a background checkpoint"
+    );
 }

@@ -213,6 +213,18 @@ impl Journal {
         self.generation
     }
 
+    /// Marks every record dead once the main store durably holds batches up to `durable_seq`:
+    /// the header gets generation 0, which no record carries (a journal's first header is
+    /// generation 0 and the store checkpoints, moving to generation 1, before its first record).
+    pub fn retire(&mut self, durable_seq: u64) -> Result<(), StorageError> {
+        self.write_header(0, durable_seq)
+    }
+
+    /// True if `bytes` of payload in `records` records fit in an empty journal.
+    pub fn fits_when_empty(&self, payload_bytes: usize, records: usize) -> bool {
+        HEADER_LEN + (payload_bytes + records * RECORD_HEADER_LEN) as u64 <= self.capacity
+    }
+
     /// True if `bytes` more payload fit after the records written so far.
     pub fn fits(&self, payload_bytes: usize, records: usize) -> bool {
         self.offset + (payload_bytes + records * RECORD_HEADER_LEN) as u64 <= self.capacity
@@ -312,6 +324,17 @@ mod tests {
         j.write_header(j.generation() + 1, 3).unwrap();
         let (_, live) = Journal::open(&path, 1 << 16).unwrap();
         assert!(live.is_empty());
+
+        // So does retiring, which also records the batch the main store now holds.
+        let (mut j, _) = Journal::open(&path, 1 << 16).unwrap();
+        let generation = j.generation();
+        j.append_durably(&[encode_batch(&batch(4))]).unwrap();
+        assert_eq!(Journal::open(&path, 1 << 16).unwrap().1.len(), 1);
+        j.retire(9).unwrap();
+        let (j, live) = Journal::open(&path, 1 << 16).unwrap();
+        assert!(live.is_empty());
+        assert_eq!((j.generation(), j.durable_seq()), (0, 9));
+        assert!(generation > 0);
     }
 
     #[test]

@@ -12,6 +12,12 @@
 //! - sled writes a node as a separate blob file when its serialized size exceeds a quarter of
 //!   the sled segment size. The segment size is raised to 8 MiB (2 MiB blob threshold) so that
 //!   nodes of the store's bounded values never become blobs; the blob sync above is a backstop.
+//! - The redo journal is two files used in turn ([`JOURNAL_FILES`]). When the active one is
+//!   full, commits move on to the other at once and the background thread checkpoints sled
+//!   behind them, retiring the full file; a commit waits for a checkpoint only if the second
+//!   file fills before the first one's checkpoint ends. So at any moment the batches sled has
+//!   not made durable lie in at most two files: the retired one (checkpoint in flight) and the
+//!   active one, and the active one's generation is the higher.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -20,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::journal::{self, Journal};
 use super::overlay::{MergedScan, Overlay};
@@ -38,6 +44,10 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Reserved key holding the sequence number of the last batch applied.
 const SEQ_KEY: &[u8] = b"\xFFseq";
 
+/// The journal's two files, used in turn: commits go to the active one while the other waits,
+/// or is being retired by a checkpoint running behind the commits.
+pub const JOURNAL_FILES: [&str; 2] = ["anquan.journal", "anquan.journal.b"];
+
 /// sled's log segment size: a power of two; persisted by sled, so it must never change for an
 /// existing store.
 const SLED_SEGMENT_SIZE: usize = 8 * 1024 * 1024;
@@ -47,13 +57,15 @@ const SLED_SEGMENT_SIZE: usize = 8 * 1024 * 1024;
 pub struct SledOptions {
     /// sled's page cache, in bytes.
     pub cache_capacity: u64,
-    /// Size of the redo journal; sled is checkpointed each time it fills.
+    /// Size of each of the two journal files. When the active one fills, commits move on to the
+    /// other and sled is checkpointed in the background.
     pub journal_capacity: u64,
 }
 
 impl Default for SledOptions {
     fn default() -> Self {
-        Self { cache_capacity: 256 * 1024 * 1024, journal_capacity: 16 * 1024 * 1024 }
+        // Two 8 MiB journal files: as much disk as the single 16 MiB file they replaced.
+        Self { cache_capacity: 256 * 1024 * 1024, journal_capacity: 8 * 1024 * 1024 }
     }
 }
 
@@ -76,6 +88,29 @@ struct Core {
     /// fails with it: queued batches may not have reached the journal, and retrying an fsync
     /// after an error can falsely succeed ("fsyncgate").
     failed: Mutex<Option<String>>,
+    dir: PathBuf,
+    /// sled's log file, synced by checkpoints (sled's own flush is not a durability barrier).
+    log_file: File,
+    synced_blobs: Mutex<HashSet<std::ffi::OsString>>,
+}
+
+/// A full journal file handed to the background thread: once sled durably holds every batch up
+/// to `durable_seq`, the file's header says so, its records are dead, and it comes back as the
+/// standby.
+struct Retire {
+    journal: Journal,
+    durable_seq: u64,
+}
+
+/// The two journal files.
+struct Journals {
+    /// Takes the records of every sync.
+    active: Journal,
+    /// The other file, ready to take over; `None` while the background thread retires it.
+    standby: Option<Journal>,
+    /// To the background thread, and back from it.
+    retire: Sender<Retire>,
+    retired: Receiver<Result<Journal, StorageError>>,
 }
 
 /// sled behind a write-back overlay and a redo journal, made durable on [`Backend::sync`].
@@ -83,18 +118,16 @@ pub struct SledBackend {
     core: Arc<Core>,
     /// Wakes the background flusher; dropping it stops the thread.
     flusher: Option<(Sender<()>, std::thread::JoinHandle<()>)>,
-    dir: PathBuf,
-    log_file: File,
-    synced_blobs: Mutex<HashSet<std::ffi::OsString>>,
-    /// Lock order: `journal` before `pending`.
-    journal: Mutex<Journal>,
+    /// Lock order: `journals` before `pending`.
+    journals: Mutex<Journals>,
     pending: Mutex<Pending>,
     replayed_at_open: usize,
+    replayed_from_retiring_at_open: usize,
 }
 
 impl std::fmt::Debug for SledBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SledBackend").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("SledBackend").field("dir", &self.core.dir).finish_non_exhaustive()
     }
 }
 
@@ -129,18 +162,38 @@ impl SledBackend {
             }
         };
         let log_file = File::options().read(true).write(true).open(dir.join("db"))?;
-        let (journal, live) = Journal::open(&dir.join("anquan.journal"), options.journal_capacity)?;
+        let mut files = Vec::with_capacity(JOURNAL_FILES.len());
+        for name in JOURNAL_FILES {
+            files.push(Journal::open(&dir.join(name), options.journal_capacity)?);
+        }
+        // Oldest generation first: a lower file still holding records sled lacks was being
+        // retired when the process stopped, and its records precede the active file's.
+        files.sort_by_key(|(journal, _)| journal.generation());
         let applied_seq = match db.get(SEQ_KEY)? {
             Some(v) => u64::from_le_bytes(
                 v.as_ref().try_into().map_err(|_| StorageError::Fault("malformed sequence key".into()))?,
             ),
             None => 0,
         };
+        // A checkpoint made batches up to `expected_durable` durable in sled. If sled holds
+        // fewer, even after the redo, its files lost data (truncated, replaced, restored from an
+        // old copy): refuse rather than serve a shorter log as if it were whole.
+        let expected_durable = files.iter().map(|(journal, _)| journal.durable_seq()).max().unwrap_or(0);
+        let lost = |present: u64| {
+            StorageError::Fault(format!(
+                "the store's files lost data: the last checkpoint made batch {expected_durable} durable, but only batches up \
+                 to {present} are present; restore the folder from a backup (or export what remains with a copy of it)"
+            ))
+        };
         // Redo what the journal holds beyond what sled recovered by itself, in order.
         let mut next_seq = applied_seq + 1;
-        let expected_durable = journal.durable_seq();
         let mut replayed = 0usize;
-        for payload in live {
+        let mut from_retiring = 0usize;
+        for (file, payload) in files
+            .iter_mut()
+            .enumerate()
+            .flat_map(|(i, (_, live))| std::mem::take(live).into_iter().map(move |p| (i, p)))
+        {
             // The record passed its checksum, so it is what was written: failing to parse it is a
             // bug or a format mismatch, never a torn write. Refuse rather than drop the rest.
             let Some((seq, batch)) = split_seq(&payload) else {
@@ -150,47 +203,56 @@ impl SledBackend {
                 continue;
             }
             if seq != next_seq {
+                if next_seq - 1 < expected_durable {
+                    return Err(lost(next_seq - 1));
+                }
                 return Err(StorageError::Fault(format!("journal skips from batch {} to {seq}", next_seq - 1)));
             }
             db.apply_batch(to_sled_batch(batch))?;
             next_seq += 1;
             replayed += 1;
+            from_retiring += usize::from(file == 0);
         }
         if replayed > 0 {
-            tracing::info!(replayed, "replayed journaled batches into sled");
+            tracing::info!(replayed, from_retiring, "replayed journaled batches into sled");
         }
-        // A checkpoint made batches up to `expected_durable` durable in sled. If sled now holds
-        // fewer, its files lost data (truncated, replaced, restored from an old copy): refuse
-        // rather than serve a shorter log as if it were whole.
         if next_seq - 1 < expected_durable {
-            return Err(StorageError::Fault(format!(
-                "the store's files lost data: the last checkpoint made batch {expected_durable} durable, but only batches up \
-                 to {} are present; restore the folder from a backup (or export what remains with a copy of it)",
-                next_seq - 1
-            )));
+            return Err(lost(next_seq - 1));
         }
-        let core =
-            Arc::new(Core { db, overlay: Overlay::default(), flush_lock: Mutex::new(()), failed: Mutex::new(None) });
-        let flusher = spawn_flusher(core.clone())?;
-        let backend = Self {
-            core,
-            flusher: Some(flusher),
+        let core = Arc::new(Core {
+            db,
+            overlay: Overlay::default(),
+            flush_lock: Mutex::new(()),
+            failed: Mutex::new(None),
             dir,
             log_file,
             synced_blobs: Mutex::new(HashSet::new()),
-            journal: Mutex::new(journal),
+        });
+        let (retire, jobs) = crossbeam_channel::unbounded();
+        let (done, retired) = crossbeam_channel::unbounded();
+        let flusher = spawn_flusher(core.clone(), jobs, done)?;
+        let mut files = files.into_iter().map(|(journal, _)| journal);
+        let (Some(standby), Some(active)) = (files.next(), files.next()) else {
+            return Err(StorageError::Fault("the journal has two files".into()));
+        };
+        let backend = Self {
+            core,
+            flusher: Some(flusher),
+            journals: Mutex::new(Journals { active, standby: Some(standby), retire, retired }),
             pending: Mutex::new(Pending { next_seq, ..Default::default() }),
             replayed_at_open: replayed,
+            replayed_from_retiring_at_open: from_retiring,
         };
         // Make sled hold everything (and its files, conf and directory entries be durable)
         // before the first acknowledged commit relies on them; start a fresh journal generation.
         backend.checkpoint()?;
-        sync_path(&backend.dir.join("conf"))?;
-        sync_path(&backend.dir)?;
+        sync_path(&backend.core.dir.join("conf"))?;
+        sync_path(&backend.core.dir)?;
         Ok(backend)
     }
 
-    /// Makes sled itself durable and empties the journal.
+    /// Makes sled itself durable and empties the journal (waiting for a background checkpoint
+    /// in flight, if any).
     pub fn checkpoint(&self) -> Result<(), StorageError> {
         self.check_failed()?;
         let r = self.checkpoint_unlatched();
@@ -198,21 +260,21 @@ impl SledBackend {
     }
 
     fn checkpoint_unlatched(&self) -> Result<(), StorageError> {
-        let mut journal = self.journal.lock().map_err(|_| lock_poisoned())?;
+        let mut journals = self.journals.lock().map_err(|_| lock_poisoned())?;
         let taken = std::mem::take(&mut self.pending.lock().map_err(|_| lock_poisoned())?.payloads);
         drop(taken); // everything applied is covered by the flush below
-        self.checkpoint_locked(&mut journal)
+        self.checkpoint_locked(&mut journals)
     }
 
-    fn checkpoint_locked(&self, journal: &mut Journal) -> Result<(), StorageError> {
+    fn checkpoint_locked(&self, journals: &mut Journals) -> Result<(), StorageError> {
+        let standby = take_standby(journals)?;
+        let standby_generation = standby.generation();
+        journals.standby = Some(standby);
         // Read before the flush: every batch numbered up to here was applied before it.
         let durable_seq = self.pending.lock().map_err(|_| lock_poisoned())?.next_seq.saturating_sub(1);
-        self.core.flush_overlay()?;
-        self.core.db.flush()?;
-        // See the module docs: sled's flush is not a durability barrier on Linux.
-        self.log_file.sync_data()?;
-        self.sync_blobs()?;
-        journal.write_header(journal.generation() + 1, durable_seq)
+        self.core.make_durable()?;
+        let generation = journals.active.generation().max(standby_generation) + 1;
+        journals.active.write_header(generation, durable_seq)
     }
 
     /// How many journaled batches recovery had to redo into sled when this backend opened
@@ -221,39 +283,15 @@ impl SledBackend {
         self.replayed_at_open
     }
 
-    /// The folder this store lives in.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// How many of those came from the journal file a background checkpoint was retiring when
+    /// the process stopped (the older of the two files).
+    pub fn replayed_from_retiring_at_open(&self) -> usize {
+        self.replayed_from_retiring_at_open
     }
 
-    fn sync_blobs(&self) -> Result<(), StorageError> {
-        let blob_dir = self.dir.join("blobs");
-        let entries = match std::fs::read_dir(&blob_dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        let mut synced = self.synced_blobs.lock().map_err(|_| StorageError::Fault("blob set lock poisoned".into()))?;
-        let mut any_new = false;
-        for entry in entries {
-            let entry = entry?;
-            let name = entry.file_name();
-            if synced.contains(&name) {
-                continue;
-            }
-            match File::open(entry.path()) {
-                Ok(f) => f.sync_data()?,
-                // sled removes obsolete blobs lazily; one gone between listing and opening is fine.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e.into()),
-            }
-            synced.insert(name);
-            any_new = true;
-        }
-        if any_new {
-            sync_path(&blob_dir)?;
-        }
-        Ok(())
+    /// The folder this store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.core.dir
     }
 }
 
@@ -394,18 +432,46 @@ impl SledBackend {
     }
 
     fn sync_inner(&self) -> Result<(), StorageError> {
-        let mut journal = self.journal.lock().map_err(|_| lock_poisoned())?;
-        let payloads = {
+        let mut journals = self.journals.lock().map_err(|_| lock_poisoned())?;
+        let (payloads, last_seq) = {
             let mut pending = self.pending.lock().map_err(|_| lock_poisoned())?;
             pending.bytes = 0;
-            std::mem::take(&mut pending.payloads)
+            (std::mem::take(&mut pending.payloads), pending.next_seq.saturating_sub(1))
         };
         let bytes: usize = payloads.iter().map(Vec::len).sum();
-        if journal.fits(bytes, payloads.len()) {
-            journal.append_durably(&payloads)
-        } else {
-            // Full: make sled durable instead (it holds every applied batch) and start over.
-            self.checkpoint_locked(&mut journal)
+        if journals.active.fits(bytes, payloads.len()) {
+            return journals.active.append_durably(&payloads);
+        }
+        if !journals.active.fits_when_empty(bytes, payloads.len()) {
+            // More than a whole file holds: make sled durable instead (it holds every applied batch).
+            return self.checkpoint_locked(&mut journals);
+        }
+        // Full: go on in the other file at once, and let the background thread make sled
+        // durable up to here and retire the full one. This waits only if the other file's own
+        // retirement has not ended yet (back pressure).
+        let mut fresh = take_standby(&mut journals)?;
+        let generation = fresh.generation().max(journals.active.generation()) + 1;
+        fresh.write_header(generation, journals.active.durable_seq().max(fresh.durable_seq()))?;
+        let full = std::mem::replace(&mut journals.active, fresh);
+        // The flush behind the retirement covers every batch applied so far, `last_seq` included.
+        journals
+            .retire
+            .send(Retire { journal: full, durable_seq: last_seq })
+            .map_err(|_| StorageError::Fault("the background checkpoint thread stopped".into()))?;
+        journals.active.append_durably(&payloads)
+    }
+}
+
+/// The standby journal file, waiting for the background thread to finish retiring it if needed.
+fn take_standby(journals: &mut Journals) -> Result<Journal, StorageError> {
+    match journals.standby.take() {
+        Some(journal) => Ok(journal),
+        None => {
+            let _span = tracing::debug_span!("wait_for_checkpoint").entered();
+            journals
+                .retired
+                .recv()
+                .map_err(|_| StorageError::Fault("the background checkpoint thread stopped".into()))?
         }
     }
 }
@@ -425,6 +491,58 @@ impl Core {
             }
         }
         r
+    }
+
+    /// Makes everything applied so far durable in sled itself: the overlay applied, sled
+    /// flushed, its files synced.
+    fn make_durable(&self) -> Result<(), StorageError> {
+        let _span = tracing::debug_span!("checkpoint").entered();
+        self.flush_overlay()?;
+        self.db.flush()?;
+        // See the module docs: sled's flush is not a durability barrier on Linux.
+        self.log_file.sync_data()?;
+        self.sync_blobs()
+    }
+
+    /// The background half of a journal switch: sled made durable, then the full file retired.
+    fn retire(&self, mut job: Retire) -> Result<Journal, StorageError> {
+        self.check_failed()?;
+        let r = self.make_durable().and_then(|()| job.journal.retire(job.durable_seq));
+        if let Err(e) = &r {
+            tracing::error!(error = %e, "background checkpoint failed; the store refuses writes");
+        }
+        self.latch(r)?;
+        Ok(job.journal)
+    }
+
+    fn sync_blobs(&self) -> Result<(), StorageError> {
+        let blob_dir = self.dir.join("blobs");
+        let entries = match std::fs::read_dir(&blob_dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut synced = self.synced_blobs.lock().map_err(|_| StorageError::Fault("blob set lock poisoned".into()))?;
+        let mut any_new = false;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            if synced.contains(&name) {
+                continue;
+            }
+            match File::open(entry.path()) {
+                Ok(f) => f.sync_data()?,
+                // sled removes obsolete blobs lazily; one gone between listing and opening is fine.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            }
+            synced.insert(name);
+            any_new = true;
+        }
+        if any_new {
+            sync_path(&blob_dir)?;
+        }
+        Ok(())
     }
 
     /// Applies everything the overlay holds to sled as one atomic batch, then releases it.
@@ -447,22 +565,42 @@ impl Core {
     }
 }
 
-/// The background flusher: applies the overlay to sled when woken (it grew past
-/// [`FLUSH_AT_BYTES`]) or every [`FLUSH_INTERVAL`]; stops when the backend drops its sender.
-fn spawn_flusher(core: Arc<Core>) -> Result<(Sender<()>, std::thread::JoinHandle<()>), StorageError> {
+/// The background thread: applies the overlay to sled when woken (it grew past
+/// [`FLUSH_AT_BYTES`]) or every [`FLUSH_INTERVAL`], and retires full journal files (a checkpoint
+/// each) in the order it gets them, answering each on `done`. When the backend drops its wake
+/// sender it retires what is still queued and stops.
+fn spawn_flusher(
+    core: Arc<Core>,
+    jobs: Receiver<Retire>,
+    done: Sender<Result<Journal, StorageError>>,
+) -> Result<(Sender<()>, std::thread::JoinHandle<()>), StorageError> {
     let (wake, woken) = crossbeam_channel::bounded::<()>(1);
-    let handle = std::thread::Builder::new().name("anquan-sled-flush".into()).spawn(move || loop {
-        match woken.recv_timeout(FLUSH_INTERVAL) {
-            Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                if core.check_failed().is_ok() && core.overlay.bytes() > 0 {
-                    let r = core.flush_overlay();
-                    if let Err(e) = &r {
-                        tracing::error!(error = %e, "applying the overlay to sled failed; the store refuses writes");
-                    }
-                    let _ = core.latch(r);
-                }
+    let flush = |core: &Core| {
+        if core.check_failed().is_ok() && core.overlay.bytes() > 0 {
+            let r = core.flush_overlay();
+            if let Err(e) = &r {
+                tracing::error!(error = %e, "applying the overlay to sled failed; the store refuses writes");
             }
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+            let _ = core.latch(r);
+        }
+    };
+    let handle = std::thread::Builder::new().name("anquan-sled-flush".into()).spawn(move || loop {
+        crossbeam_channel::select! {
+            recv(jobs) -> job => match job {
+                // The backend waits for the answer; if it is gone, so is the need.
+                Ok(job) => drop(done.send(core.retire(job))),
+                Err(_) => return,
+            },
+            recv(woken) -> wake => match wake {
+                Ok(()) => flush(&core),
+                Err(_) => {
+                    for job in jobs.try_iter() {
+                        drop(done.send(core.retire(job)));
+                    }
+                    return;
+                }
+            },
+            default(FLUSH_INTERVAL) => flush(&core),
         }
     })?;
     Ok((wake, handle))
@@ -478,5 +616,61 @@ impl Drop for SledBackend {
         if let Err(e) = self.checkpoint() {
             tracing::warn!(error = %e, "checkpoint at close failed; the journal will be replayed at next open");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small_journal() -> SledOptions {
+        SledOptions { journal_capacity: 32 * 1024, ..SledOptions::default() }
+    }
+
+    fn value(i: u32) -> Vec<u8> {
+        vec![i as u8; 400]
+    }
+
+    #[test]
+    fn full_journal_files_are_retired_in_the_background_and_everything_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let backend = SledBackend::open(dir.path(), &small_journal()).unwrap();
+            for i in 0..300u32 {
+                let mut batch = WriteBatch::new();
+                batch.put(i.to_be_bytes().to_vec(), value(i));
+                backend.apply(batch).unwrap();
+                backend.sync().unwrap();
+                assert_eq!(backend.get(&i.to_be_bytes()).unwrap(), Some(value(i)));
+            }
+            // 300 records of about 450 bytes through 28 KiB files: the files took turns.
+            let generation = backend.journals.lock().unwrap().active.generation();
+            assert!(generation >= 5, "generation {generation}");
+        }
+        let backend = SledBackend::open(dir.path(), &small_journal()).unwrap();
+        assert_eq!(backend.replayed_at_open(), 0, "a clean close leaves nothing to redo");
+        for i in 0..300u32 {
+            assert_eq!(backend.get(&i.to_be_bytes()).unwrap(), Some(value(i)), "key {i}");
+        }
+    }
+
+    #[test]
+    fn a_sync_larger_than_a_journal_file_checkpoints_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let backend = SledBackend::open(dir.path(), &small_journal()).unwrap();
+            let mut batch = WriteBatch::new();
+            for i in 0..200u32 {
+                batch.put(i.to_be_bytes().to_vec(), value(i));
+            }
+            backend.apply(batch).unwrap();
+            let before = backend.journals.lock().unwrap().active.generation();
+            backend.sync().unwrap();
+            let journals = backend.journals.lock().unwrap();
+            assert_eq!(journals.active.generation(), before + 1, "same file, next generation");
+            assert!(journals.standby.is_some(), "nothing handed to the background thread");
+        }
+        let backend = SledBackend::open(dir.path(), &small_journal()).unwrap();
+        assert_eq!(backend.get(&199u32.to_be_bytes()).unwrap(), Some(value(199)));
     }
 }

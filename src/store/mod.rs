@@ -63,6 +63,9 @@ pub struct StoreOptions {
     pub create_if_missing: bool,
     /// sled's page cache in bytes.
     pub cache_capacity: u64,
+    /// Size of each of the redo journal's two files (sled is checkpointed, in the background,
+    /// each time one fills).
+    pub journal_capacity: u64,
 }
 
 impl Default for StoreOptions {
@@ -73,6 +76,7 @@ impl Default for StoreOptions {
             max_event_bytes: MAX_EVENT_BYTES,
             create_if_missing: true,
             cache_capacity: crate::storage::sled_backend::SledOptions::default().cache_capacity,
+            journal_capacity: crate::storage::sled_backend::SledOptions::default().journal_capacity,
         }
     }
 }
@@ -143,7 +147,10 @@ impl EventStore {
         }
         let backend = SledBackend::open(
             dir,
-            &crate::storage::sled_backend::SledOptions { cache_capacity: options.cache_capacity, ..Default::default() },
+            &crate::storage::sled_backend::SledOptions {
+                cache_capacity: options.cache_capacity,
+                journal_capacity: options.journal_capacity,
+            },
         )?;
         Self::open_with(Arc::new(backend), options)
     }
