@@ -19,6 +19,8 @@ struct FailingBackend {
     inner: SledBackend,
     /// Fail the n-th apply (1-based) and every sync after it; 0 = never.
     fail_apply_at: u32,
+    /// Panic in the n-th apply, as a bug would; 0 = never.
+    panic_apply_at: u32,
     fail_sync_at: u32,
     applies: AtomicU32,
     syncs: AtomicU32,
@@ -33,6 +35,9 @@ impl Backend for FailingBackend {
     }
     fn apply(&self, batch: WriteBatch) -> Result<(), StorageError> {
         let n = self.applies.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == self.panic_apply_at {
+            panic!("injected: a bug in the backend");
+        }
         if n == self.fail_apply_at {
             return Err(StorageError::Io(std::io::Error::other("injected: no space left on device")));
         }
@@ -51,13 +56,42 @@ impl Backend for FailingBackend {
 }
 
 fn failing(dir: &std::path::Path, fail_apply_at: u32, fail_sync_at: u32) -> Arc<dyn Backend> {
+    failing_or_panicking(dir, fail_apply_at, fail_sync_at, 0)
+}
+
+fn failing_or_panicking(
+    dir: &std::path::Path,
+    fail_apply_at: u32,
+    fail_sync_at: u32,
+    panic_apply_at: u32,
+) -> Arc<dyn Backend> {
     Arc::new(FailingBackend {
         inner: SledBackend::open(dir, &Default::default()).unwrap(),
         fail_apply_at,
         fail_sync_at,
+        panic_apply_at,
         applies: AtomicU32::new(0),
         syncs: AtomicU32::new(0),
     })
+}
+
+#[test]
+fn a_commit_that_panics_poisons_the_store_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    // apply #1 is the store's own initialisation, #2 an append; #3 panics.
+    let store = EventStore::open_with(failing_or_panicking(dir.path(), 0, 0, 3), StoreOptions::default()).unwrap();
+    store.append("hazard-1", ExpectedVersion::Any, events(1)).unwrap();
+    // The panic unwinds on the committing thread: this caller's, if it led the commit.
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        store.append("hazard-1", ExpectedVersion::Any, events(1))
+    }));
+    assert!(!matches!(panicked, Ok(Ok(_))), "the commit that panicked is not acknowledged");
+    let err = store.append("hazard-2", ExpectedVersion::Any, events(1)).unwrap_err();
+    assert!(matches!(err, StoreError::Poisoned { .. }), "later writes are refused: {err}");
+    assert!(store.poisoned().is_some_and(|cause| cause.contains("panicked")), "{:?}", store.poisoned());
+    drop(store);
+    let store = EventStore::open(dir.path()).unwrap();
+    assert_eq!(store.read_all(0, Direction::Forward, 10).unwrap().len(), 1, "only the acknowledged event");
 }
 
 #[test]

@@ -202,8 +202,10 @@ pub(crate) fn run(cell: Arc<Mutex<Writer>>, rx: Receiver<Request>, durability: D
         };
         let mut writer = match cell.lock() {
             Ok(w) => w,
-            Err(_) => {
-                // A commit panicked half-way: what the writer knows can no longer be trusted.
+            Err(poisoned) => {
+                // A commit panicked half-way: what the writer knows can no longer be trusted,
+                // and the store says so (`EventStore::poisoned`) until it is reopened.
+                poisoned.into_inner().shared.set_poisoned("a commit panicked; reopen the store");
                 if let Some(r) = first {
                     refuse(r, "the writer failed; reopen the store");
                 }
