@@ -75,16 +75,18 @@ fn truncated_log_files_open_to_a_verified_prefix_or_a_clear_error() {
 }
 
 #[test]
-fn a_damaged_journal_header_is_reported() {
+fn a_damaged_journal_header_is_reported_with_its_file() {
     let original = build();
-    let copy = tempfile::tempdir().unwrap();
-    copy_dir(original.path(), copy.path());
-    let path = copy.path().join("anquan.journal");
-    let mut bytes = std::fs::read(&path).unwrap();
-    bytes[9] ^= 0xFF;
-    std::fs::write(&path, bytes).unwrap();
-    let err = open_damaged(copy.path()).unwrap_err();
-    assert!(err.contains("journal"), "{err}");
+    for name in anquan::storage::sled_backend::JOURNAL_FILES {
+        let copy = tempfile::tempdir().unwrap();
+        copy_dir(original.path(), copy.path());
+        let path = copy.path().join(name);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[9] ^= 0xFF;
+        std::fs::write(&path, bytes).unwrap();
+        let err = open_damaged(copy.path()).unwrap_err();
+        assert!(err.contains("journal header") && err.contains(name), "{name}: {err}");
+    }
 }
 
 #[test]

@@ -143,11 +143,11 @@ impl Journal {
             let generation = u64::from_le_bytes(header[8..16].try_into().map_err(|_| fault("journal header"))?);
             let durable_seq = u64::from_le_bytes(header[16..24].try_into().map_err(|_| fault("journal header"))?);
             if header[24..40] != check(&[HEADER_MAGIC, &generation.to_le_bytes(), &durable_seq.to_le_bytes()]) {
-                return Err(fault("the journal header is damaged"));
+                return Err(fault(&format!("the journal header of {} is damaged", path.display())));
             }
             Some((generation, durable_seq))
         } else if existed && header.iter().any(|b| *b != 0) {
-            return Err(fault("the journal file does not start with a journal header"));
+            return Err(fault(&format!("{} does not start with a journal header", path.display())));
         } else {
             None
         };
