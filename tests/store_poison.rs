@@ -21,6 +21,10 @@ struct FailingBackend {
     fail_apply_at: u32,
     /// Panic in the n-th apply, as a bug would; 0 = never.
     panic_apply_at: u32,
+    /// Once set, panic in every apply made on the store's writer thread (commits a caller leads
+    /// go through), and record that it happened.
+    panic_on_writer_thread: std::sync::atomic::AtomicBool,
+    panicked: std::sync::atomic::AtomicBool,
     fail_sync_at: u32,
     applies: AtomicU32,
     syncs: AtomicU32,
@@ -37,6 +41,11 @@ impl Backend for FailingBackend {
         let n = self.applies.fetch_add(1, Ordering::SeqCst) + 1;
         if n == self.panic_apply_at {
             panic!("injected: a bug in the backend");
+        }
+        if self.panic_on_writer_thread.load(Ordering::SeqCst) && std::thread::current().name() == Some("anquan-writer")
+        {
+            self.panicked.store(true, Ordering::SeqCst);
+            panic!("injected: a bug in the backend, on the writer thread");
         }
         if n == self.fail_apply_at {
             return Err(StorageError::Io(std::io::Error::other("injected: no space left on device")));
@@ -64,12 +73,14 @@ fn failing_or_panicking(
     fail_apply_at: u32,
     fail_sync_at: u32,
     panic_apply_at: u32,
-) -> Arc<dyn Backend> {
+) -> Arc<FailingBackend> {
     Arc::new(FailingBackend {
         inner: SledBackend::open(dir, &Default::default()).unwrap(),
         fail_apply_at,
         fail_sync_at,
         panic_apply_at,
+        panic_on_writer_thread: Default::default(),
+        panicked: Default::default(),
         applies: AtomicU32::new(0),
         syncs: AtomicU32::new(0),
     })
@@ -132,4 +143,35 @@ fn a_failed_sync_acknowledges_nothing_of_its_group() {
         store.append("incident-2", ExpectedVersion::Any, events(1)).unwrap_err(),
         StoreError::Poisoned { .. }
     ));
+}
+
+#[test]
+fn a_panic_on_the_writer_thread_poisons_the_store_and_no_caller_is_left_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = failing_or_panicking(dir.path(), 0, 0, 0);
+    let store = Arc::new(EventStore::open_with(backend.clone(), StoreOptions::default()).unwrap());
+    backend.panic_on_writer_thread.store(true, Ordering::SeqCst);
+    // Concurrent callers, so that some commits are taken over by the writer thread. Every append
+    // must be answered (acknowledged, refused, or its commit failed) well before the store's
+    // 10-minute reply timeout.
+    let (done, finished) = std::sync::mpsc::channel();
+    for t in 0..8 {
+        let store = store.clone();
+        let done = done.clone();
+        std::thread::spawn(move || {
+            for _ in 0..50 {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    store.append(&format!("hazard-{t}"), ExpectedVersion::Any, events(1))
+                }));
+            }
+            let _ = done.send(());
+        });
+    }
+    for _ in 0..8 {
+        finished.recv_timeout(std::time::Duration::from_secs(60)).expect("every append is answered");
+    }
+    assert!(backend.panicked.load(Ordering::SeqCst), "no commit reached the writer thread: the test did not test");
+    assert!(store.poisoned().is_some_and(|cause| cause.contains("panicked")), "{:?}", store.poisoned());
+    let err = store.append("hazard-9", ExpectedVersion::Any, events(1)).unwrap_err();
+    assert!(matches!(err, StoreError::Poisoned { .. }), "{err}");
 }

@@ -442,14 +442,17 @@ impl SledBackend {
         if journals.active.fits(bytes, payloads.len()) {
             return journals.active.append_durably(&payloads);
         }
-        if !journals.active.fits_when_empty(bytes, payloads.len()) {
-            // More than a whole file holds: make sled durable instead (it holds every applied batch).
-            return self.checkpoint_locked(&mut journals);
-        }
         // Full: go on in the other file at once, and let the background thread make sled
         // durable up to here and retire the full one. This waits only if the other file's own
         // retirement has not ended yet (back pressure).
         let mut fresh = take_standby(&mut journals)?;
+        if !fresh.fits_when_empty(bytes, payloads.len()) {
+            // More than the other file holds (the two may differ in size: an upgraded store, a
+            // changed `journal_capacity`): make sled durable instead, which covers every batch
+            // applied.
+            journals.standby = Some(fresh);
+            return self.checkpoint_locked(&mut journals);
+        }
         let generation = fresh.generation().max(journals.active.generation()) + 1;
         fresh.write_header(generation, journals.active.durable_seq().max(fresh.durable_seq()))?;
         let full = std::mem::replace(&mut journals.active, fresh);

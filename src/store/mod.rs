@@ -242,7 +242,7 @@ impl EventStore {
         let (reply, answer) = crossbeam_channel::bounded(1);
         tx.send(Request::Append { appends, reply }).map_err(|_| StoreError::Closed)?;
         self.lead();
-        let outcome = answer.recv_timeout(writer::REPLY_TIMEOUT).map_err(|_| StoreError::Closed)??;
+        let outcome = answer.recv_timeout(writer::REPLY_TIMEOUT).map_err(|_| self.unanswered())??;
         tracing::debug!(
             first_position = outcome.positions.first().copied(),
             last_position = outcome.last_position(),
@@ -258,7 +258,16 @@ impl EventStore {
         let (reply, answer) = crossbeam_channel::bounded(1);
         tx.send(Request::Sync { reply }).map_err(|_| StoreError::Closed)?;
         self.lead();
-        answer.recv_timeout(writer::REPLY_TIMEOUT).map_err(|_| StoreError::Closed)?
+        answer.recv_timeout(writer::REPLY_TIMEOUT).map_err(|_| self.unanswered())?
+    }
+
+    /// Why a request got no answer: the commit carrying it panicked (the store is poisoned), or
+    /// the store closed.
+    fn unanswered(&self) -> StoreError {
+        match self.shared.poisoned() {
+            Some(cause) => StoreError::Poisoned { cause },
+            None => StoreError::Closed,
+        }
     }
 
     /// If no one is committing, commits what is queued on this thread (see `Writer::lead`).

@@ -148,6 +148,7 @@ impl Writer {
 
     /// Commits `first` and everything queued behind it (up to [`MAX_GROUP_EVENTS`]) as one group.
     fn process(&mut self, first: Request) {
+        let _poison_on_panic = PoisonOnPanic(self.shared.clone());
         let mut requests = vec![first];
         let mut queued_events = event_count(&requests[0]);
         while queued_events < MAX_GROUP_EVENTS {
@@ -183,6 +184,19 @@ impl Writer {
     }
 }
 
+/// Poisons the store if dropped while its thread panics: a commit that panicked half-way left
+/// the writer's view of the log unknown, whichever thread ran it (a caller leading it, or the
+/// writer thread).
+struct PoisonOnPanic(Arc<Shared>);
+
+impl Drop for PoisonOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.set_poisoned("a commit panicked; reopen the store");
+        }
+    }
+}
+
 /// The writer thread: waits for requests without holding the writer, then commits them under
 /// its lock (callers may lead commits in between: see [`Writer::lead`]). Ends when the store
 /// drops its sender, after a last sync.
@@ -202,20 +216,21 @@ pub(crate) fn run(cell: Arc<Mutex<Writer>>, rx: Receiver<Request>, durability: D
         };
         let mut writer = match cell.lock() {
             Ok(w) => w,
-            Err(poisoned) => {
-                // A commit panicked half-way: what the writer knows can no longer be trusted,
-                // and the store says so (`EventStore::poisoned`) until it is reopened.
-                poisoned.into_inner().shared.set_poisoned("a commit panicked; reopen the store");
+            Err(_) => {
+                // A commit a caller led panicked half-way (and poisoned the store as it unwound):
+                // what the writer knows can no longer be trusted.
                 if let Some(r) = first {
                     refuse(r, "the writer failed; reopen the store");
                 }
                 continue;
             }
         };
-        match first {
+        // A panic in a commit poisons the store (`PoisonOnPanic`); the thread lives on to refuse
+        // what is queued and what comes later, so no caller waits for an answer that never comes.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match first {
             Some(r) => writer.process(r),
             None => writer.sync_if_due(),
-        }
+        }));
     }
     // Channel closed: the store is being dropped. Leave nothing acknowledged unsynced.
     if let Ok(mut writer) = cell.lock() {
