@@ -233,7 +233,7 @@ impl SledBackend {
         let flusher = spawn_flusher(core.clone(), jobs, done)?;
         let mut files = files.into_iter().map(|(journal, _)| journal);
         let (Some(standby), Some(active)) = (files.next(), files.next()) else {
-            return Err(StorageError::Fault("the journal has two files".into()));
+            return Err(StorageError::Fault(format!("expected {} journal files", JOURNAL_FILES.len())));
         };
         let backend = Self {
             core,
