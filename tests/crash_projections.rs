@@ -466,7 +466,7 @@ fn projection_snapshots_and_checkpoints_survive_sigkill() {
             }
         }
 
-        let backend = SledBackend::open(dir.path(), &Default::default())
+        let backend = SledBackend::open(dir.path(), &StoreOptions::default().sled_options())
             .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
         let store = EventStore::open_with(Arc::new(backend), StoreOptions::default())
             .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));

@@ -191,7 +191,8 @@ fn valid_segments() -> &'static Vec<Vec<u8>> {
             store.close().unwrap();
         }
         let db = common::raw_sled(dir.path());
-        let segments: Vec<Vec<u8>> = db.scan_prefix(b"S").map(|kv| kv.unwrap().1.to_vec()).collect();
+        let segments: Vec<Vec<u8>> =
+            db.scan_prefix(b"S").map(|kv| common::segment_bytes(dir.path(), &db, &kv.unwrap().0)).collect();
         assert_eq!(segments.len(), 3);
         for s in &segments {
             assert_eq!(decode_segment(s).unwrap().len(), 4, "the seed segments decode");
@@ -290,12 +291,11 @@ fn an_altered_reserved_segment_flags_byte_is_detected() {
     }
     {
         let db = common::raw_sled(dir.path());
-        let (key, value) = db.scan_prefix(b"S").next().unwrap().unwrap();
-        let mut changed = value.to_vec();
+        let (key, _) = db.scan_prefix(b"S").next().unwrap().unwrap();
+        let mut changed = common::segment_bytes(dir.path(), &db, &key);
         changed[1] ^= 0x80;
         assert!(decode_segment(&changed).is_err(), "undefined flags must not decode");
-        db.insert(key, changed).unwrap();
-        db.flush().unwrap();
+        common::overwrite_segment(dir.path(), &db, &key, &changed);
     }
     // The tail segment is checked at open; either way the damage is named, never accepted.
     match EventStore::open(dir.path()) {

@@ -83,15 +83,14 @@ fn a_tampered_event_fails_verification() {
         signed
     };
     {
-        // As an attacker with file access: rewrite one byte of event 12's payload in sled.
+        // As an attacker with file access: rewrite one byte of event 12's payload in the value file.
         let db = common::raw_sled(dir.path());
         let mut key = vec![b'S'];
         key.extend_from_slice(&10u64.to_be_bytes());
-        let mut value = db.get(&key).unwrap().expect("segment 10").to_vec();
+        let mut value = common::segment_bytes(dir.path(), &db, &key);
         let at = value.windows(10).position(|w| w == b"marker-012").expect("marker");
         value[at + 7] = b'9';
-        db.insert(&key, value).unwrap();
-        db.flush().unwrap();
+        common::overwrite_segment(dir.path(), &db, &key, &value);
     }
     let store = open(dir.path());
     let err = verify_signed_head(&store, &signed, &key().verifying_key()).unwrap_err();

@@ -245,8 +245,10 @@ impl Backend for FailingSnapshots {
 fn a_failed_snapshot_write_leaves_the_previous_snapshot_whole() {
     let dir = tempfile::tempdir().unwrap();
     let fail = Arc::new(AtomicBool::new(false));
-    let backend =
-        FailingSnapshots { inner: SledBackend::open(dir.path(), &Default::default()).unwrap(), fail: fail.clone() };
+    let backend = FailingSnapshots {
+        inner: SledBackend::open(dir.path(), &StoreOptions::default().sled_options()).unwrap(),
+        fail: fail.clone(),
+    };
     let store = EventStore::open_with(Arc::new(backend), StoreOptions::default()).unwrap();
     let e = Engine::new(store).unwrap();
     report_incident(&e, "I1", 2, "2025-02-01T02:00:00Z");

@@ -48,30 +48,47 @@ fn open_damaged(dir: &std::path::Path) -> Result<u64, String> {
     }
 }
 
-#[test]
-fn truncated_log_files_open_to_a_verified_prefix_or_a_clear_error() {
+/// Cuts `file` in copies of a built store at six lengths; returns each cut and what opening said.
+/// Opening is accepted only with every event, or with a clear error.
+fn open_with_file_cut(file: &str) -> Vec<(u64, Result<u64, String>)> {
     let original = build();
     let total = 399; // 200 appends of 1, 2 or 3 events
-    let len = std::fs::metadata(original.path().join("db")).unwrap().len();
+    let len = std::fs::metadata(original.path().join(file)).unwrap().len();
     let mut outcomes = Vec::new();
     for cut in [len * 9 / 10, len / 2, len / 10, 4096, 100, 0] {
         let copy = tempfile::tempdir().unwrap();
         copy_dir(original.path(), copy.path());
-        let f = std::fs::OpenOptions::new().write(true).open(copy.path().join("db")).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(copy.path().join(file)).unwrap();
         f.set_len(cut).unwrap();
         drop(f);
         let outcome = open_damaged(copy.path());
         match &outcome {
             // Opening is fine only if nothing was lost.
-            Ok(events) => assert_eq!(*events, total, "cut at {cut}: opened with fewer events and said nothing"),
-            Err(msg) => {
-                assert!(msg.contains("lost data") || msg.contains("corrupt"), "cut at {cut}: unclear error {msg}")
-            }
+            Ok(events) => assert_eq!(*events, total, "{file} cut at {cut}: opened with fewer events and said nothing"),
+            Err(msg) => assert!(
+                msg.contains("lost data") || msg.contains("corrupt"),
+                "{file} cut at {cut}: unclear error {msg}"
+            ),
         }
         outcomes.push((cut, outcome));
     }
+    outcomes
+}
+
+#[test]
+fn truncated_log_files_open_to_a_verified_prefix_or_a_clear_error() {
+    let outcomes = open_with_file_cut("db");
     // The deep cuts lose data, and say so.
     assert!(outcomes.iter().filter(|(_, o)| o.is_err()).count() >= 4, "{outcomes:#?}");
+}
+
+#[test]
+fn a_truncated_value_file_is_refused_as_lost_data_naming_the_file() {
+    // After a clean close sled refers to every byte of the value file: any cut loses segments.
+    for (cut, outcome) in open_with_file_cut(anquan::storage::value_log::VALUE_LOG_FILE) {
+        let msg = outcome.expect_err("a cut value file must not open");
+        assert!(msg.contains("lost data") && msg.contains("anquan.values"), "cut at {cut}: {msg}");
+    }
 }
 
 #[test]

@@ -14,7 +14,6 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anquan::storage::sled_backend::SledOptions;
 use anquan::storage::SledBackend;
 use anquan::store::*;
 use rand::{Rng, SeedableRng};
@@ -157,7 +156,7 @@ fn acknowledged_appends_survive_sigkill() {
             }
         }
 
-        let options = SledOptions { journal_capacity: CHILD_JOURNAL_BYTES, ..SledOptions::default() };
+        let options = StoreOptions { journal_capacity: CHILD_JOURNAL_BYTES, ..StoreOptions::default() }.sled_options();
         let backend =
             SledBackend::open(dir.path(), &options).unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
         replayed += backend.replayed_at_open();

@@ -75,7 +75,7 @@ fn failing_or_panicking(
     panic_apply_at: u32,
 ) -> Arc<FailingBackend> {
     Arc::new(FailingBackend {
-        inner: SledBackend::open(dir, &Default::default()).unwrap(),
+        inner: SledBackend::open(dir, &StoreOptions::default().sled_options()).unwrap(),
         fail_apply_at,
         fail_sync_at,
         panic_apply_at,

@@ -37,12 +37,11 @@ fn one_altered_byte_is_named_at_its_position() {
         let db = raw_sled(dir.path());
         // Position 23 sits in the segment starting at 20.
         let key = segment_key(20);
-        let mut value = db.get(&key).unwrap().unwrap().to_vec();
+        let mut value = segment_bytes(dir.path(), &db, &key);
         let needle = b"marker-023";
         let at = value.windows(needle.len()).position(|w| w == needle).unwrap();
         value[at + 7] = b'9'; // marker-923
-        db.insert(&key, value).unwrap();
-        db.flush().unwrap();
+        overwrite_segment(dir.path(), &db, &key, &value);
     }
     let store = open(dir.path());
     let report = store.verify().unwrap();
@@ -58,12 +57,11 @@ fn an_altered_hash_or_a_rewritten_chain_is_detected() {
     {
         let db = raw_sled(dir.path());
         let key = segment_key(35);
-        let mut value = db.get(&key).unwrap().unwrap().to_vec();
+        let mut value = segment_bytes(dir.path(), &db, &key);
         // Flip a byte in the last 32 bytes: the stored hash of position 39.
         let n = value.len();
         value[n - 5] ^= 0x01;
-        db.insert(&key, value).unwrap();
-        db.flush().unwrap();
+        overwrite_segment(dir.path(), &db, &key, &value);
     }
     let store = open(dir.path());
     let problem = store.verify().unwrap().problem.expect("detected");

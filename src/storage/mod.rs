@@ -13,6 +13,7 @@
 pub mod journal;
 pub mod overlay;
 pub mod sled_backend;
+pub mod value_log;
 
 use std::ops::Bound;
 

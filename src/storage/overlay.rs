@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::sync::{Arc, RwLock};
 
+use super::value_log::{ReadAhead, ValueLog};
 use super::{KeyValue, StorageError, WriteOp};
 
 /// Keys read from the overlay per lock acquisition during a scan.
@@ -191,6 +192,9 @@ fn to_sled_bound(b: &Bound<Vec<u8>>) -> Bound<sled::IVec> {
 pub struct MergedScan<'a> {
     overlay: &'a Overlay,
     db: &'a sled::Db,
+    /// Where sled's pointers for out-of-line values lead (see `value_log`).
+    values: Option<&'a ValueLog>,
+    ahead: ReadAhead,
     lo: Bound<Vec<u8>>,
     hi: Bound<Vec<u8>>,
     reverse: bool,
@@ -208,10 +212,19 @@ pub struct MergedScan<'a> {
 }
 
 impl<'a> MergedScan<'a> {
-    pub fn new(overlay: &'a Overlay, db: &'a sled::Db, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>, reverse: bool) -> Self {
+    pub fn new(
+        overlay: &'a Overlay,
+        db: &'a sled::Db,
+        values: Option<&'a ValueLog>,
+        lo: Bound<Vec<u8>>,
+        hi: Bound<Vec<u8>>,
+        reverse: bool,
+    ) -> Self {
         Self {
             overlay,
             db,
+            values,
+            ahead: ReadAhead::default(),
             lo,
             hi,
             reverse,
@@ -264,7 +277,11 @@ impl<'a> MergedScan<'a> {
                 match next {
                     Some(r) => {
                         let (k, v) = r?;
-                        self.sled_peek = Some((k.to_vec(), v.to_vec()));
+                        let v = match self.values {
+                            Some(values) if values.holds(&k) => values.read_ahead(&v, &mut self.ahead)?,
+                            _ => v.to_vec(),
+                        };
+                        self.sled_peek = Some((k.to_vec(), v));
                     }
                     None => self.sled = None,
                 }
@@ -336,7 +353,7 @@ mod tests {
     }
 
     fn scan(o: &Overlay, db: &sled::Db, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>, rev: bool) -> Vec<KeyValue> {
-        MergedScan::new(o, db, lo, hi, rev).map(|r| r.unwrap()).collect()
+        MergedScan::new(o, db, None, lo, hi, rev).map(|r| r.unwrap()).collect()
     }
 
     fn flush(o: &Overlay, db: &sled::Db) {
@@ -404,7 +421,7 @@ mod tests {
             }
             let ops: Vec<WriteOp> = (1..n as u32).step_by(2).map(|i| put(&i.to_be_bytes(), b"o")).collect();
             o.put_batch(ops).unwrap();
-            let mut it = MergedScan::new(&o, &db, Bound::Unbounded, Bound::Unbounded, reverse);
+            let mut it = MergedScan::new(&o, &db, None, Bound::Unbounded, Bound::Unbounded, reverse);
             let mut seen = Vec::new();
             for step in 0.. {
                 if step == SCAN_CHUNK / 2 || step == SCAN_CHUNK * 2 {
@@ -435,7 +452,7 @@ mod tests {
             let far = if reverse { 0u32 } else { 1_000_000 };
             db.insert(far.to_be_bytes(), &b"s"[..]).unwrap();
             o.put_batch((1..=n).map(|i| put(&i.to_be_bytes(), b"o")).collect()).unwrap();
-            let mut it = MergedScan::new(&o, &db, Bound::Unbounded, Bound::Unbounded, reverse);
+            let mut it = MergedScan::new(&o, &db, None, Bound::Unbounded, Bound::Unbounded, reverse);
             let first = it.next().unwrap().unwrap(); // reads a chunk and looks ahead in sled
             flush(&o, &db); // the rest of the overlay moves into sled, behind that look-ahead
             let rest: Vec<u32> = it.map(|r| u32::from_be_bytes(r.unwrap().0.try_into().unwrap())).collect();
@@ -478,7 +495,7 @@ mod tests {
                 s.spawn(move || {
                     while !done.load(Ordering::SeqCst) {
                         let before = written.load(Ordering::SeqCst);
-                        let keys: Vec<u32> = MergedScan::new(o, db, Bound::Unbounded, Bound::Unbounded, reverse)
+                        let keys: Vec<u32> = MergedScan::new(o, db, None, Bound::Unbounded, Bound::Unbounded, reverse)
                             .map(|r| {
                                 let (k, v) = r.unwrap();
                                 let k = u32::from_be_bytes(k.try_into().unwrap());

@@ -18,6 +18,10 @@
 //!   file fills before the first one's checkpoint ends. So at any moment the batches sled has
 //!   not made durable lie in at most two files: the retired one (checkpoint in flight) and the
 //!   active one, and the active one's generation is the higher.
+//! - Values of write-once keys (the prefixes recorded when the store was created; the event
+//!   store's segments) live in the value file, `value_log`, and sled holds pointers to them. A
+//!   flush writes and syncs the values before it applies the sled batch with the pointers, so
+//!   sled never points at bytes the disk may lack.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -30,6 +34,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::journal::{self, Journal};
 use super::overlay::{MergedScan, Overlay};
+use super::value_log::{Staged, ValueLog};
 use super::{Backend, ScanIter, StorageError, WriteBatch, WriteOp};
 
 /// The overlay is applied to sled in the background once it holds this much…
@@ -43,6 +48,11 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Reserved key holding the sequence number of the last batch applied.
 const SEQ_KEY: &[u8] = b"\xFFseq";
+/// Reserved key holding the key prefixes whose values live in the value file (see `value_log`),
+/// written when the store is created.
+const VALUES_KEY: &[u8] = b"\xFFvalues";
+/// Reserved key holding the end of the value file's bytes that sled's pointers reference.
+const VALUES_END_KEY: &[u8] = b"\xFFvalues-end";
 
 /// The journal's two files, used in turn: commits go to the active one while the other waits,
 /// or is being retired by a checkpoint running behind the commits.
@@ -60,12 +70,16 @@ pub struct SledOptions {
     /// Size of each of the two journal files. When the active one fills, commits move on to the
     /// other and sled is checkpointed in the background.
     pub journal_capacity: u64,
+    /// First bytes of the keys whose values are written once and kept out of sled, in the value
+    /// file (see `value_log`). Used when the store is created and recorded in it; an existing
+    /// store keeps what it was created with.
+    pub out_of_line_prefixes: Vec<u8>,
 }
 
 impl Default for SledOptions {
     fn default() -> Self {
         // Two 8 MiB journal files: as much disk as the single 16 MiB file they replaced.
-        Self { cache_capacity: 256 * 1024 * 1024, journal_capacity: 8 * 1024 * 1024 }
+        Self { cache_capacity: 256 * 1024 * 1024, journal_capacity: 8 * 1024 * 1024, out_of_line_prefixes: Vec::new() }
     }
 }
 
@@ -82,6 +96,8 @@ struct Core {
     db: sled::Db,
     /// Applied batches not yet in sled (see `overlay`).
     overlay: Overlay,
+    /// The values kept out of sled, if this store keeps any there.
+    values: Option<ValueLog>,
     /// Serialises flushes of the overlay into sled.
     flush_lock: Mutex<()>,
     /// The first failed write, sync, flush or checkpoint. From then on every write and sync
@@ -169,6 +185,7 @@ impl SledBackend {
         // Oldest generation first: a lower file still holding records sled lacks was being
         // retired when the process stopped, and its records precede the active file's.
         files.sort_by_key(|(journal, _)| journal.generation());
+        let values = open_value_log(&db, &dir, options)?;
         let applied_seq = match db.get(SEQ_KEY)? {
             Some(v) => u64::from_le_bytes(
                 v.as_ref().try_into().map_err(|_| StorageError::Fault("malformed sequence key".into()))?,
@@ -187,6 +204,7 @@ impl SledBackend {
         };
         // Redo what the journal holds beyond what sled recovered by itself, in order.
         let mut next_seq = applied_seq + 1;
+        let mut redo = Vec::new();
         let mut replayed = 0usize;
         let mut from_retiring = 0usize;
         for (file, payload) in files
@@ -208,10 +226,28 @@ impl SledBackend {
                 }
                 return Err(StorageError::Fault(format!("journal skips from batch {} to {seq}", next_seq - 1)));
             }
-            db.apply_batch(to_sled_batch(batch))?;
+            redo.push(batch);
             next_seq += 1;
             replayed += 1;
             from_retiring += usize::from(file == 0);
+        }
+        // Out-of-line values first, durably, then the sled batches pointing at them.
+        let mut staged = values.as_ref().map(ValueLog::stage);
+        let mut batches = Vec::with_capacity(redo.len());
+        for batch in &redo {
+            batches.push(to_sled_batch(writes_of(batch), values.as_ref().zip(staged.as_mut()))?);
+        }
+        drop(redo);
+        if let (Some(log), Some(staged)) = (values.as_ref(), staged) {
+            if !staged.is_empty() {
+                let end = log.commit(staged)?;
+                for batch in &mut batches {
+                    batch.insert(VALUES_END_KEY, &end.to_le_bytes()[..]);
+                }
+            }
+        }
+        for batch in batches {
+            db.apply_batch(batch)?;
         }
         if replayed > 0 {
             tracing::info!(replayed, from_retiring, "replayed journaled batches into sled");
@@ -222,6 +258,7 @@ impl SledBackend {
         let core = Arc::new(Core {
             db,
             overlay: Overlay::default(),
+            values,
             flush_lock: Mutex::new(()),
             failed: Mutex::new(None),
             dir,
@@ -318,15 +355,50 @@ fn lock_poisoned() -> StorageError {
     StorageError::Fault("a backend lock was poisoned by a panic".into())
 }
 
-fn to_sled_batch(batch: WriteBatch) -> sled::Batch {
-    let mut sled_batch = sled::Batch::default();
-    for op in batch.into_ops() {
-        match op {
-            WriteOp::Put(k, v) => sled_batch.insert(k, v),
-            WriteOp::Delete(k) => sled_batch.remove(k),
+/// The store's value file, if it keeps one (see `value_log`). A new store records the
+/// prefixes the options name; a store created before value files existed keeps every value in
+/// sled.
+fn open_value_log(db: &sled::Db, dir: &Path, options: &SledOptions) -> Result<Option<ValueLog>, StorageError> {
+    let prefixes = match db.get(VALUES_KEY)? {
+        Some(prefixes) => prefixes.to_vec(),
+        None if db.is_empty() && !options.out_of_line_prefixes.is_empty() => {
+            // Made durable by the checkpoint that ends `open`, before anything is acknowledged.
+            db.insert(VALUES_KEY, options.out_of_line_prefixes.as_slice())?;
+            options.out_of_line_prefixes.clone()
+        }
+        None => return Ok(None),
+    };
+    let referenced_end = match db.get(VALUES_END_KEY)? {
+        Some(v) => u64::from_le_bytes(
+            v.as_ref().try_into().map_err(|_| StorageError::Fault("malformed value-file end key".into()))?,
+        ),
+        None => 0,
+    };
+    Ok(Some(ValueLog::open(dir, prefixes, referenced_end)?))
+}
+
+fn writes_of(batch: &WriteBatch) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
+    batch.ops().iter().map(|op| match op {
+        WriteOp::Put(k, v) => (k.as_slice(), Some(v.as_slice())),
+        WriteOp::Delete(k) => (k.as_slice(), None),
+    })
+}
+
+/// A sled batch for `writes`; with a value file, values it holds are added to `staged` and sled
+/// gets their pointers. The caller commits `staged` before applying the batch.
+fn to_sled_batch<'w>(
+    writes: impl Iterator<Item = (&'w [u8], Option<&'w [u8]>)>,
+    mut out_of_line: Option<(&ValueLog, &mut Staged)>,
+) -> Result<sled::Batch, StorageError> {
+    let mut batch = sled::Batch::default();
+    for (key, value) in writes {
+        match (value, out_of_line.as_mut()) {
+            (Some(value), Some((log, staged))) if log.holds(key) => batch.insert(key, &staged.push(value)?[..]),
+            (Some(value), _) => batch.insert(key, value),
+            (None, _) => batch.remove(key),
         }
     }
-    sled_batch
+    Ok(batch)
 }
 
 /// A journal payload is `seq u64 LE ‖ encoded batch`.
@@ -361,11 +433,15 @@ impl Backend for SledBackend {
         if let Some(newest) = self.core.overlay.get(key)? {
             return Ok(newest);
         }
-        Ok(self.core.db.get(key)?.map(|v| v.to_vec()))
+        match (self.core.db.get(key)?, &self.core.values) {
+            (Some(pointer), Some(values)) if values.holds(key) => Ok(Some(values.read(&pointer)?)),
+            (value, _) => Ok(value.map(|v| v.to_vec())),
+        }
     }
 
     fn scan(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>, reverse: bool) -> ScanIter<'_> {
-        Box::new(MergedScan::new(&self.core.overlay, &self.core.db, start, clamp_end(end), reverse))
+        let values = self.core.values.as_ref();
+        Box::new(MergedScan::new(&self.core.overlay, &self.core.db, values, start, clamp_end(end), reverse))
     }
 
     fn apply(&self, batch: WriteBatch) -> Result<(), StorageError> {
@@ -381,7 +457,7 @@ impl Backend for SledBackend {
     }
 
     fn size_on_disk(&self) -> Result<u64, StorageError> {
-        Ok(self.core.db.size_on_disk()?)
+        Ok(self.core.db.size_on_disk()? + self.core.values.as_ref().map_or(0, ValueLog::len))
     }
 }
 
@@ -555,14 +631,16 @@ impl Core {
         if cut.is_empty() {
             return Ok(());
         }
-        let mut batch = sled::Batch::default();
-        for (k, v) in cut.writes() {
-            match v {
-                Some(v) => batch.insert(k, v),
-                None => batch.remove(k),
+        let _span = tracing::debug_span!("overlay_flush", keys = cut.len()).entered();
+        let mut staged = self.values.as_ref().map(ValueLog::stage);
+        let mut batch = to_sled_batch(cut.writes(), self.values.as_ref().zip(staged.as_mut()))?;
+        if let (Some(log), Some(staged)) = (self.values.as_ref(), staged) {
+            if !staged.is_empty() {
+                // Durable before sled can hold a pointer to it (see `value_log`).
+                let end = log.commit(staged)?;
+                batch.insert(VALUES_END_KEY, &end.to_le_bytes()[..]);
             }
         }
-        let _span = tracing::debug_span!("overlay_flush", keys = cut.len()).entered();
         self.db.apply_batch(batch)?;
         self.overlay.release(&cut)
     }
@@ -655,6 +733,88 @@ mod tests {
         for i in 0..300u32 {
             assert_eq!(backend.get(&i.to_be_bytes()).unwrap(), Some(value(i)), "key {i}");
         }
+    }
+
+    fn out_of_line() -> SledOptions {
+        SledOptions { out_of_line_prefixes: vec![b'S'], ..small_journal() }
+    }
+
+    fn key(prefix: u8, i: u32) -> Vec<u8> {
+        let mut k = vec![prefix];
+        k.extend_from_slice(&i.to_be_bytes());
+        k
+    }
+
+    #[test]
+    fn values_under_out_of_line_prefixes_live_in_the_value_file_and_read_back_everywhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let expected: Vec<(Vec<u8>, Vec<u8>)> =
+            (0..200u32).flat_map(|i| [(key(b'E', i), value(i)[..8].to_vec()), (key(b'S', i), value(i))]).collect();
+        {
+            let backend = SledBackend::open(dir.path(), &out_of_line()).unwrap();
+            for pair in expected.chunks(10) {
+                let mut batch = WriteBatch::new();
+                for (k, v) in pair {
+                    batch.put(k.clone(), v.clone());
+                }
+                backend.apply(batch).unwrap();
+                backend.sync().unwrap();
+            }
+            backend.checkpoint().unwrap();
+            // sled holds a pointer for `S` keys and the value itself for the others.
+            assert_eq!(backend.core.db.get(key(b'S', 7)).unwrap().unwrap().len(), super::super::value_log::POINTER_LEN);
+            assert_eq!(backend.core.db.get(key(b'E', 7)).unwrap().unwrap().as_ref(), &value(7)[..8]);
+            assert_eq!(backend.get(&key(b'S', 7)).unwrap(), Some(value(7)));
+        }
+        let backend = SledBackend::open(dir.path(), &small_journal()).unwrap();
+        assert!(backend.core.values.is_some(), "the store keeps what it was created with");
+        let mut sorted = expected.clone();
+        sorted.sort();
+        let scanned: Vec<_> = backend.scan(Bound::Unbounded, Bound::Unbounded, false).map(Result::unwrap).collect();
+        assert_eq!(scanned, sorted);
+        let reversed: Vec<_> = backend.scan(Bound::Unbounded, Bound::Unbounded, true).map(Result::unwrap).collect();
+        assert_eq!(reversed, sorted.iter().rev().cloned().collect::<Vec<_>>());
+        assert_eq!(
+            backend.last_at_or_before(b"S", &key(b'S', 150)).unwrap(),
+            Some((key(b'S', 150), value(150))),
+            "a point lookup by reverse scan"
+        );
+        let on_disk = std::fs::metadata(dir.path().join(super::super::value_log::VALUE_LOG_FILE)).unwrap().len();
+        assert!(on_disk >= 200 * 400, "{on_disk} bytes in the value file");
+    }
+
+    /// Creates a store holding `S 1` and closes it.
+    fn write_one_and_close(dir: &Path, options: &SledOptions) {
+        let backend = SledBackend::open(dir, options).unwrap();
+        let mut batch = WriteBatch::new();
+        batch.put(key(b'S', 1), value(1));
+        backend.apply(batch).unwrap();
+        backend.sync().unwrap();
+    }
+
+    #[test]
+    fn a_store_created_without_a_value_file_keeps_its_values_in_sled() {
+        let dir = tempfile::tempdir().unwrap();
+        write_one_and_close(dir.path(), &small_journal());
+        let backend = SledBackend::open(dir.path(), &out_of_line()).unwrap();
+        assert!(backend.core.values.is_none());
+        let mut batch = WriteBatch::new();
+        batch.put(key(b'S', 2), value(2));
+        backend.apply(batch).unwrap();
+        backend.checkpoint().unwrap();
+        assert_eq!(backend.core.db.get(key(b'S', 2)).unwrap().unwrap().as_ref(), &value(2)[..]);
+        assert_eq!(backend.get(&key(b'S', 1)).unwrap(), Some(value(1)));
+    }
+
+    #[test]
+    fn a_value_file_shorter_than_sled_refers_to_is_refused_as_lost_data() {
+        let dir = tempfile::tempdir().unwrap();
+        write_one_and_close(dir.path(), &out_of_line());
+        let path = dir.path().join(super::super::value_log::VALUE_LOG_FILE);
+        let len = std::fs::metadata(&path).unwrap().len();
+        File::options().write(true).open(&path).unwrap().set_len(len - 1).unwrap();
+        let err = SledBackend::open(dir.path(), &out_of_line()).unwrap_err().to_string();
+        assert!(err.contains("lost data") && err.contains("anquan.values"), "{err}");
     }
 
     #[test]

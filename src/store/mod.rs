@@ -81,6 +81,18 @@ impl Default for StoreOptions {
     }
 }
 
+impl StoreOptions {
+    /// The sled backend's options for an event store: these sizes, and segments (written once,
+    /// never replaced) kept out of sled's leaves, in the value file.
+    pub fn sled_options(&self) -> crate::storage::sled_backend::SledOptions {
+        crate::storage::sled_backend::SledOptions {
+            cache_capacity: self.cache_capacity,
+            journal_capacity: self.journal_capacity,
+            out_of_line_prefixes: vec![layout::SEGMENT_PREFIX],
+        }
+    }
+}
+
 /// Monotonic counters since the store was opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct StoreStats {
@@ -145,13 +157,7 @@ impl EventStore {
         if !options.create_if_missing && !dir.join("db").exists() {
             return Err(StoreError::NotFound { path: dir.display().to_string() });
         }
-        let backend = SledBackend::open(
-            dir,
-            &crate::storage::sled_backend::SledOptions {
-                cache_capacity: options.cache_capacity,
-                journal_capacity: options.journal_capacity,
-            },
-        )?;
+        let backend = SledBackend::open(dir, &options.sled_options())?;
         Self::open_with(Arc::new(backend), options)
     }
 

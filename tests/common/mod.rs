@@ -50,3 +50,28 @@ pub fn raw_sled(dir: &std::path::Path) -> sled::Db {
     }
     panic!("sled's lock was never released")
 }
+
+/// The stored bytes of the segment under `key`, as an attacker with file access finds them:
+/// sled holds a pointer, the bytes are in the store's value file.
+pub fn segment_bytes(dir: &std::path::Path, db: &sled::Db, key: &[u8]) -> Vec<u8> {
+    use std::os::unix::fs::FileExt;
+    let pointer = db.get(key).unwrap().expect("segment key in sled");
+    let (offset, len) = anquan::storage::value_log::decode_pointer(&pointer).expect("a value-file pointer");
+    let file = std::fs::File::open(dir.join(anquan::storage::value_log::VALUE_LOG_FILE)).unwrap();
+    let mut bytes = vec![0u8; len as usize];
+    file.read_exact_at(&mut bytes, offset).unwrap();
+    bytes
+}
+
+/// Overwrites the stored bytes of the segment under `key` in place (same length), as an attacker
+/// with file access would.
+pub fn overwrite_segment(dir: &std::path::Path, db: &sled::Db, key: &[u8], bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let pointer = db.get(key).unwrap().expect("segment key in sled");
+    let (offset, len) = anquan::storage::value_log::decode_pointer(&pointer).expect("a value-file pointer");
+    assert_eq!(len as usize, bytes.len(), "in-place rewrite keeps the length");
+    let file =
+        std::fs::OpenOptions::new().write(true).open(dir.join(anquan::storage::value_log::VALUE_LOG_FILE)).unwrap();
+    file.write_all_at(bytes, offset).unwrap();
+    file.sync_all().unwrap();
+}
