@@ -173,3 +173,28 @@ fn a_removed_stream_index_entry_is_named() {
     let problem = store.verify().unwrap().problem.expect("detected");
     assert_eq!(problem.position, 20, "{problem:?}");
 }
+
+#[test]
+fn a_damaged_segment_pointer_is_named_at_its_position_and_reads_refuse_it() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    {
+        // sled holds a 12-byte pointer per segment; make segment 20's name bytes far past the
+        // value file's end.
+        let db = raw_sled(dir.path());
+        let mut pointer = db.get(segment_key(20)).unwrap().unwrap().to_vec();
+        assert_eq!(pointer.len(), 12);
+        pointer[11] = 0x7f;
+        db.insert(segment_key(20), pointer).unwrap();
+        db.flush().unwrap();
+    }
+    let store = open(dir.path());
+    let problem = store.verify().unwrap().problem.expect("detected");
+    assert_eq!(problem.position, 20, "{problem:?}");
+    assert!(problem.detail.contains("cannot be read"), "{problem:?}");
+    match store.read_all(0, Direction::Forward, 100) {
+        Err(StoreError::Corrupt { detail }) => assert!(detail.contains("damaged"), "{detail}"),
+        other => panic!("expected a corrupt-log error, got {other:?}"),
+    }
+    assert_eq!(store.read_all(0, Direction::Forward, 20).unwrap().len(), 20, "the intact prefix still reads");
+}

@@ -30,6 +30,20 @@ pub enum StorageError {
     Locked { path: String, reason: String },
     #[error("storage fault: {0}")]
     Fault(String),
+    /// A stored value cannot be read back as written (for the sled backend: its pointer into the
+    /// value file is damaged). The store reports it as corruption at the key's place.
+    #[error("the stored value of key {} is damaged: {detail}", display_key(key))]
+    Damaged { key: Vec<u8>, detail: String },
+}
+
+/// A key for messages: its printable prefix byte, then hex.
+fn display_key(key: &[u8]) -> String {
+    match key.split_first() {
+        Some((first, rest)) if first.is_ascii_graphic() => {
+            format!("{}{}", *first as char, rest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        }
+        _ => key.iter().map(|b| format!("{b:02x}")).collect(),
+    }
 }
 
 /// One write inside an atomic batch.

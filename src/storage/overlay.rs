@@ -278,7 +278,7 @@ impl<'a> MergedScan<'a> {
                     Some(r) => {
                         let (k, v) = r?;
                         let v = match self.values {
-                            Some(values) if values.holds(&k) => values.read_ahead(&v, &mut self.ahead)?,
+                            Some(values) if values.holds(&k) => values.read_ahead(&k, &v, &mut self.ahead)?,
                             _ => v.to_vec(),
                         };
                         self.sled_peek = Some((k.to_vec(), v));

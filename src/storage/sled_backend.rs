@@ -34,7 +34,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::journal::{self, Journal};
 use super::overlay::{MergedScan, Overlay};
-use super::value_log::{Staged, ValueLog};
+use super::value_log::{Staged, ValueLog, MAX_VALUE_BYTES};
 use super::{Backend, ScanIter, StorageError, WriteBatch, WriteOp};
 
 /// The overlay is applied to sled in the background once it holds this much…
@@ -185,7 +185,6 @@ impl SledBackend {
         // Oldest generation first: a lower file still holding records sled lacks was being
         // retired when the process stopped, and its records precede the active file's.
         files.sort_by_key(|(journal, _)| journal.generation());
-        let values = open_value_log(&db, &dir, options)?;
         let applied_seq = match db.get(SEQ_KEY)? {
             Some(v) => u64::from_le_bytes(
                 v.as_ref().try_into().map_err(|_| StorageError::Fault("malformed sequence key".into()))?,
@@ -196,6 +195,7 @@ impl SledBackend {
         // fewer, even after the redo, its files lost data (truncated, replaced, restored from an
         // old copy): refuse rather than serve a shorter log as if it were whole.
         let expected_durable = files.iter().map(|(journal, _)| journal.durable_seq()).max().unwrap_or(0);
+        let values = open_value_log(&db, &dir, options, expected_durable == 0)?;
         let lost = |present: u64| {
             StorageError::Fault(format!(
                 "the store's files lost data: the last checkpoint made batch {expected_durable} durable, but only batches up \
@@ -358,10 +358,25 @@ fn lock_poisoned() -> StorageError {
 /// The store's value file, if it keeps one (see `value_log`). A new store records the
 /// prefixes the options name; a store created before value files existed keeps every value in
 /// sled.
-fn open_value_log(db: &sled::Db, dir: &Path, options: &SledOptions) -> Result<Option<ValueLog>, StorageError> {
+/// `never_checkpointed`: no checkpoint ever made a batch durable here, so an empty sled is a new
+/// store, not one whose sled files were lost (that one is refused as lost data, unchanged).
+fn open_value_log(
+    db: &sled::Db,
+    dir: &Path,
+    options: &SledOptions,
+    never_checkpointed: bool,
+) -> Result<Option<ValueLog>, StorageError> {
+    if options.out_of_line_prefixes.contains(&0xFF) {
+        return Err(StorageError::Fault(
+            "keys starting with 0xFF are reserved for the backend; they cannot be kept out of line".into(),
+        ));
+    }
     let prefixes = match db.get(VALUES_KEY)? {
+        Some(prefixes) if prefixes.contains(&0xFF) => {
+            return Err(StorageError::Fault("the recorded out-of-line prefixes include the reserved 0xFF".into()))
+        }
         Some(prefixes) => prefixes.to_vec(),
-        None if db.is_empty() && !options.out_of_line_prefixes.is_empty() => {
+        None if db.is_empty() && never_checkpointed && !options.out_of_line_prefixes.is_empty() => {
             // Made durable by the checkpoint that ends `open`, before anything is acknowledged.
             db.insert(VALUES_KEY, options.out_of_line_prefixes.as_slice())?;
             options.out_of_line_prefixes.clone()
@@ -434,7 +449,7 @@ impl Backend for SledBackend {
             return Ok(newest);
         }
         match (self.core.db.get(key)?, &self.core.values) {
-            (Some(pointer), Some(values)) if values.holds(key) => Ok(Some(values.read(&pointer)?)),
+            (Some(pointer), Some(values)) if values.holds(key) => Ok(Some(values.read(key, &pointer)?)),
             (value, _) => Ok(value.map(|v| v.to_vec())),
         }
     }
@@ -446,6 +461,8 @@ impl Backend for SledBackend {
 
     fn apply(&self, batch: WriteBatch) -> Result<(), StorageError> {
         self.check_failed()?;
+        // A batch refused here changes nothing and does not fail the backend.
+        self.validate(&batch)?;
         let r = self.apply_inner(batch);
         self.latch(r)
     }
@@ -470,14 +487,27 @@ impl SledBackend {
         self.core.latch(r)
     }
 
-    fn apply_inner(&self, mut batch: WriteBatch) -> Result<(), StorageError> {
-        if batch
-            .ops()
-            .iter()
-            .any(|op| matches!(op, WriteOp::Put(k, _) | WriteOp::Delete(k) if k.first() == Some(&0xFF)))
-        {
-            return Err(StorageError::Fault("keys starting with 0xFF are reserved for the backend".into()));
+    fn validate(&self, batch: &WriteBatch) -> Result<(), StorageError> {
+        for op in batch.ops() {
+            let (WriteOp::Put(key, _) | WriteOp::Delete(key)) = op;
+            if key.first() == Some(&0xFF) {
+                return Err(StorageError::Fault("keys starting with 0xFF are reserved for the backend".into()));
+            }
+            if let (WriteOp::Put(key, value), Some(values)) = (op, &self.core.values) {
+                // Refused before it is journaled: a flush could never write it, and replaying it
+                // would fail every open.
+                if values.holds(key) && value.len() > MAX_VALUE_BYTES {
+                    return Err(StorageError::Fault(format!(
+                        "a value of {} bytes is larger than the value file takes ({MAX_VALUE_BYTES})",
+                        value.len()
+                    )));
+                }
+            }
         }
+        Ok(())
+    }
+
+    fn apply_inner(&self, mut batch: WriteBatch) -> Result<(), StorageError> {
         // Sequence and sled order must agree with journal order: both under the pending lock.
         let mut pending = self.pending.lock().map_err(|_| lock_poisoned())?;
         let seq = pending.next_seq;
@@ -815,6 +845,93 @@ mod tests {
         File::options().write(true).open(&path).unwrap().set_len(len - 1).unwrap();
         let err = SledBackend::open(dir.path(), &out_of_line()).unwrap_err().to_string();
         assert!(err.contains("lost data") && err.contains("anquan.values"), "{err}");
+    }
+
+    #[test]
+    fn an_oversized_out_of_line_value_is_refused_before_it_is_journaled() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SledOptions { journal_capacity: 24 * 1024 * 1024, ..out_of_line() };
+        {
+            let backend = SledBackend::open(dir.path(), &options).unwrap();
+            let mut batch = WriteBatch::new();
+            batch.put(key(b'S', 1), vec![7u8; MAX_VALUE_BYTES + 1]);
+            let err = backend.apply(batch).unwrap_err().to_string();
+            assert!(err.contains("larger than the value file takes"), "{err}");
+            // Refused, not failed: the backend goes on.
+            let mut batch = WriteBatch::new();
+            batch.put(key(b'S', 2), value(2));
+            backend.apply(batch).unwrap();
+            backend.sync().unwrap();
+        }
+        let backend = SledBackend::open(dir.path(), &options).unwrap();
+        assert_eq!(backend.get(&key(b'S', 1)).unwrap(), None);
+        assert_eq!(backend.get(&key(b'S', 2)).unwrap(), Some(value(2)));
+    }
+
+    #[test]
+    fn the_reserved_prefix_cannot_be_kept_out_of_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SledOptions { out_of_line_prefixes: vec![b'S', 0xFF], ..small_journal() };
+        let err = SledBackend::open(dir.path(), &options).unwrap_err().to_string();
+        assert!(err.contains("reserved"), "{err}");
+    }
+
+    #[test]
+    fn refusing_a_store_whose_sled_files_were_lost_does_not_convert_it() {
+        let dir = tempfile::tempdir().unwrap();
+        write_one_and_close(dir.path(), &small_journal());
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name == "db" || name == "conf" || name.starts_with("snap.") {
+                std::fs::remove_file(entry.path()).unwrap();
+            }
+        }
+        let err = SledBackend::open(dir.path(), &out_of_line()).unwrap_err().to_string();
+        assert!(err.contains("lost data"), "{err}");
+        assert!(!dir.path().join(super::super::value_log::VALUE_LOG_FILE).exists(), "no value file was created");
+        let db = sled::Config::new().path(dir.path()).segment_size(SLED_SEGMENT_SIZE).open().unwrap();
+        assert!(db.get(VALUES_KEY).unwrap().is_none(), "the refused open recorded no value-file marker");
+    }
+
+    #[test]
+    fn scans_and_gets_racing_flushes_see_whole_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Arc::new(SledBackend::open(dir.path(), &out_of_line()).unwrap());
+        let writer = {
+            let backend = backend.clone();
+            std::thread::spawn(move || {
+                for i in 0..3000u32 {
+                    let mut batch = WriteBatch::new();
+                    batch.put(key(b'S', i), value(i));
+                    batch.put(key(b'E', i), i.to_le_bytes().to_vec());
+                    backend.apply(batch).unwrap();
+                    if i % 100 == 99 {
+                        backend.sync().unwrap();
+                        backend.core.flush_overlay().unwrap();
+                    }
+                }
+            })
+        };
+        let mut rounds = 0;
+        while !writer.is_finished() || rounds < 3 {
+            for reverse in [false, true] {
+                let seen: Vec<_> = backend
+                    .scan(Bound::Included(vec![b'S']), Bound::Excluded(vec![b'T']), reverse)
+                    .map(Result::unwrap)
+                    .collect();
+                for (k, v) in &seen {
+                    let i = u32::from_be_bytes(k[1..].try_into().unwrap());
+                    assert_eq!(v, &value(i), "key {i}");
+                }
+                if let Some((k, v)) = seen.first() {
+                    assert_eq!(backend.get(k).unwrap().as_ref(), Some(v));
+                }
+            }
+            rounds += 1;
+        }
+        writer.join().unwrap();
+        assert_eq!(backend.scan(Bound::Included(vec![b'S']), Bound::Excluded(vec![b'T']), false).count(), 3000);
     }
 
     #[test]

@@ -41,7 +41,9 @@ pub const POINTER_LEN: usize = 12;
 /// Largest value the file takes. The store's values are far smaller (segments ≈ 32 KiB, one
 /// event ≤ 64 KiB); the bound keeps a damaged pointer from asking for gigabytes.
 pub const MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
-/// A scan that reads values in file order reads this much at a time.
+/// A scan that reads values in file order reads ahead, from this much…
+const READ_AHEAD_MIN_BYTES: u64 = 64 * 1024;
+/// …doubling up to this much.
 const READ_AHEAD_BYTES: u64 = 1024 * 1024;
 
 /// Where a value lies in the file: `(offset, len)`, or `None` if `pointer` is not one.
@@ -99,11 +101,13 @@ impl Staged {
     }
 }
 
-/// A scan's read buffer: values read in file order are read a MiB at a time.
+/// A scan's read buffer: values read in file order are read ahead, up to a MiB at a time.
 #[derive(Debug, Default)]
 pub struct ReadAhead {
     start: u64,
     buf: Vec<u8>,
+    /// How far the last read-ahead reached; doubles while values come in file order.
+    window: u64,
     /// End of the last value read, to recognise the next one in the file.
     last_end: u64,
 }
@@ -123,10 +127,13 @@ impl ValueLog {
             )));
         }
         if len < MAGIC.len() as u64 {
-            // New, or cut before its magic was complete (nothing can refer to it yet).
+            // New, or cut before its magic was complete (nothing can refer to it yet). The
+            // folder is synced too: replay at open may write acknowledged values here before
+            // anything else syncs the folder.
             file.write_all_at(MAGIC, 0)?;
             file.set_len(MAGIC.len() as u64)?;
             file.sync_all()?;
+            File::open(dir)?.sync_all()?;
             len = MAGIC.len() as u64;
         } else {
             let mut magic = [0u8; 8];
@@ -172,27 +179,33 @@ impl ValueLog {
         Ok(end)
     }
 
-    /// The value `pointer` names.
-    pub fn read(&self, pointer: &[u8]) -> Result<Vec<u8>, StorageError> {
-        let (offset, len) = self.locate(pointer)?;
+    /// The value `pointer` (stored under `key`) names.
+    pub fn read(&self, key: &[u8], pointer: &[u8]) -> Result<Vec<u8>, StorageError> {
+        let (offset, len) = self.locate(key, pointer)?;
         let mut out = vec![0u8; len as usize];
         self.file.read_exact_at(&mut out, offset)?;
         Ok(out)
     }
 
     /// As [`ValueLog::read`], reading ahead when values are read in file order.
-    pub fn read_ahead(&self, pointer: &[u8], ahead: &mut ReadAhead) -> Result<Vec<u8>, StorageError> {
-        let (offset, len) = self.locate(pointer)?;
+    pub fn read_ahead(&self, key: &[u8], pointer: &[u8], ahead: &mut ReadAhead) -> Result<Vec<u8>, StorageError> {
+        let (offset, len) = self.locate(key, pointer)?;
         let end = offset + u64::from(len);
         let buffered = |a: &ReadAhead| offset >= a.start && end <= a.start + a.buf.len() as u64;
         if !buffered(ahead) {
             if offset != ahead.last_end + ENTRY_HEADER_LEN {
                 ahead.last_end = end;
-                return self.read(pointer);
+                ahead.window = 0;
+                return self.read(key, pointer);
             }
-            let want = (u64::from(len).max(READ_AHEAD_BYTES)).min(self.len() - offset);
+            // In file order: read ahead, twice as far each time, so a short page reads little.
+            ahead.window = (ahead.window * 2).clamp(READ_AHEAD_MIN_BYTES, READ_AHEAD_BYTES);
+            let want = (u64::from(len).max(ahead.window)).min(self.len() - offset);
             ahead.buf.resize(want as usize, 0);
-            self.file.read_exact_at(&mut ahead.buf, offset)?;
+            if let Err(e) = self.file.read_exact_at(&mut ahead.buf, offset) {
+                ahead.buf.clear();
+                return Err(e.into());
+            }
             ahead.start = offset;
         }
         ahead.last_end = end;
@@ -200,16 +213,17 @@ impl ValueLog {
         Ok(ahead.buf[from..from + len as usize].to_vec())
     }
 
-    fn locate(&self, pointer: &[u8]) -> Result<(u64, u32), StorageError> {
+    fn locate(&self, key: &[u8], pointer: &[u8]) -> Result<(u64, u32), StorageError> {
+        let damaged = |detail: String| StorageError::Damaged { key: key.to_vec(), detail };
         let (offset, len) = decode_pointer(pointer).ok_or_else(|| {
-            StorageError::Fault(format!("malformed pointer into {} ({} bytes)", self.path.display(), pointer.len()))
+            damaged(format!("malformed pointer into {} ({} bytes)", self.path.display(), pointer.len()))
         })?;
         if offset < MAGIC.len() as u64 + ENTRY_HEADER_LEN
             || len as usize > MAX_VALUE_BYTES
             || offset.saturating_add(u64::from(len)) > self.len()
         {
-            return Err(StorageError::Fault(format!(
-                "a pointer names bytes {offset}..+{len} of {}, which holds {} bytes",
+            return Err(damaged(format!(
+                "its pointer names bytes {offset}..+{len} of {}, which holds {} bytes",
                 self.path.display(),
                 self.len()
             )));
@@ -237,21 +251,21 @@ mod tests {
             log.commit(staged).unwrap();
         }
         for (p, v) in pointers.iter().zip(&values) {
-            assert_eq!(&log.read(p).unwrap(), v);
+            assert_eq!(&log.read(b"S", p).unwrap(), v);
         }
         let mut ahead = ReadAhead::default();
         for (p, v) in pointers.iter().zip(&values) {
-            assert_eq!(&log.read_ahead(p, &mut ahead).unwrap(), v);
+            assert_eq!(&log.read_ahead(b"S", p, &mut ahead).unwrap(), v);
         }
         // Backwards and skipping: still exact.
         let mut ahead = ReadAhead::default();
         for (p, v) in pointers.iter().zip(&values).rev().step_by(7) {
-            assert_eq!(&log.read_ahead(p, &mut ahead).unwrap(), v);
+            assert_eq!(&log.read_ahead(b"S", p, &mut ahead).unwrap(), v);
         }
         let end = log.len();
         drop(log);
         let log = ValueLog::open(dir.path(), vec![b'S'], end).unwrap();
-        assert_eq!(log.read(&pointers[299]).unwrap(), values[299]);
+        assert_eq!(log.read(b"S", &pointers[299]).unwrap(), values[299]);
     }
 
     #[test]
@@ -261,14 +275,14 @@ mod tests {
         let mut staged = log.stage();
         let p = staged.push(b"hello").unwrap();
         let end = log.commit(staged).unwrap();
-        assert!(log.read(&p[..11]).is_err(), "short pointer");
+        assert!(log.read(b"S", &p[..11]).is_err(), "short pointer");
         let mut past = p;
         past[..8].copy_from_slice(&(end - 2).to_le_bytes());
-        let err = log.read(&past).unwrap_err().to_string();
+        let err = log.read(b"S", &past).unwrap_err().to_string();
         assert!(err.contains("which holds"), "{err}");
         let mut huge = p;
         huge[8..].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(log.read(&huge).is_err(), "a damaged length is refused, not allocated");
+        assert!(log.read(b"S", &huge).is_err(), "a damaged length is refused, not allocated");
         assert!(log.stage().push(&vec![0u8; MAX_VALUE_BYTES + 1]).is_err());
         drop(log);
         let file = File::options().write(true).open(dir.path().join(VALUE_LOG_FILE)).unwrap();

@@ -39,7 +39,18 @@ pub enum StoreError {
     #[error("store data is corrupt: {detail}")]
     Corrupt { detail: String },
     #[error(transparent)]
-    Storage(#[from] StorageError),
+    Storage(StorageError),
+}
+
+impl From<StorageError> for StoreError {
+    /// Damaged stored data is corruption of the log, like a damaged segment; everything else the
+    /// backend reports stays a storage error.
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Damaged { .. } => StoreError::Corrupt { detail: e.to_string() },
+            other => StoreError::Storage(other),
+        }
+    }
 }
 
 fn describe_version(v: StreamVersion) -> String {

@@ -31,7 +31,11 @@ pub const INDEX_PREFIX: u8 = b'I';
 pub const EVENT_ID_PREFIX: u8 = b'E';
 pub const HEAD_KEY: &[u8] = b"Mhead";
 pub const FORMAT_KEY: &[u8] = b"Mformat";
-pub const LAYOUT_VERSION: u8 = 1;
+/// Written when a store is created. 2 since segments moved to the sled backend's value file:
+/// a binary that knows only 1 refuses such a store instead of writing segments into sled.
+pub const LAYOUT_VERSION: u8 = 2;
+/// Versions this build opens: 1 (segments inside sled, which such a store keeps) and 2.
+pub const READABLE_LAYOUT_VERSIONS: [u8; 2] = [1, 2];
 
 pub const SEGMENT_FORMAT: u8 = 1;
 pub const SEGMENT_HEADER_LEN: usize = 1 + 1 + 32 + 4;

@@ -166,7 +166,7 @@ impl EventStore {
         let head = match backend.get(layout::HEAD_KEY)? {
             Some(bytes) => {
                 match backend.get(layout::FORMAT_KEY)?.as_deref() {
-                    Some([layout::LAYOUT_VERSION]) => {}
+                    Some([v]) if layout::READABLE_LAYOUT_VERSIONS.contains(v) => {}
                     other => return Err(StoreError::Corrupt { detail: format!("unknown layout version {other:?}") }),
                 }
                 layout::decode_head(&bytes).map_err(corrupt)?

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::layout::{self, IndexEntry, SegmentView};
 use super::types::{Head, GENESIS_HASH};
 use super::{Shared, StoreError};
-use crate::storage::prefix_bounds;
+use crate::storage::{prefix_bounds, StorageError};
 
 /// The result of [`super::EventStore::verify`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -89,7 +89,17 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport, StoreError> {
     let (lo, _) = prefix_bounds(&[layout::SEGMENT_PREFIX]);
     let hi = std::ops::Bound::Excluded(layout::segment_key(visible));
     'walk: for item in shared.backend.scan(lo, hi, false) {
-        let (k, v) = item?;
+        let (k, v) = match item {
+            Ok(kv) => kv,
+            // A segment whose stored bytes cannot be reached (a damaged pointer): the scan is
+            // in key order, so it is the next segment, at `expected` if the log is whole.
+            Err(StorageError::Damaged { key, detail }) => {
+                let at = layout::parse_segment_key(&key).map_or(expected, |first| first.min(expected));
+                report.problem = problem(at, format!("segment at position {at} cannot be read: {detail}"));
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let first = match layout::parse_segment_key(&k) {
             Ok(f) => f,
             Err(e) => {
