@@ -42,7 +42,7 @@ pub const POINTER_LEN: usize = 12;
 /// event ≤ 64 KiB); the bound keeps a damaged pointer from asking for gigabytes.
 pub const MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
 /// A scan that reads values in file order reads ahead, from this much…
-const READ_AHEAD_MIN_BYTES: u64 = 64 * 1024;
+const READ_AHEAD_MIN_BYTES: u64 = 256 * 1024;
 /// …doubling up to this much.
 const READ_AHEAD_BYTES: u64 = 1024 * 1024;
 
