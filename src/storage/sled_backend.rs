@@ -34,7 +34,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::journal::{self, Journal};
 use super::overlay::{MergedScan, Overlay};
-use super::value_log::{Staged, ValueLog, MAX_VALUE_BYTES};
+use super::value_log::{self, Staged, ValueLog};
 use super::{Backend, ScanIter, StorageError, WriteBatch, WriteOp};
 
 /// The overlay is applied to sled in the background once it holds this much…
@@ -358,6 +358,7 @@ fn lock_poisoned() -> StorageError {
 /// The store's value file, if it keeps one (see `value_log`). A new store records the
 /// prefixes the options name; a store created before value files existed keeps every value in
 /// sled.
+///
 /// `never_checkpointed`: no checkpoint ever made a batch durable here, so an empty sled is a new
 /// store, not one whose sled files were lost (that one is refused as lost data, unchanged).
 fn open_value_log(
@@ -496,11 +497,8 @@ impl SledBackend {
             if let (WriteOp::Put(key, value), Some(values)) = (op, &self.core.values) {
                 // Refused before it is journaled: a flush could never write it, and replaying it
                 // would fail every open.
-                if values.holds(key) && value.len() > MAX_VALUE_BYTES {
-                    return Err(StorageError::Fault(format!(
-                        "a value of {} bytes is larger than the value file takes ({MAX_VALUE_BYTES})",
-                        value.len()
-                    )));
+                if values.holds(key) {
+                    value_log::check_value_size(value.len())?;
                 }
             }
         }
@@ -854,7 +852,7 @@ mod tests {
         {
             let backend = SledBackend::open(dir.path(), &options).unwrap();
             let mut batch = WriteBatch::new();
-            batch.put(key(b'S', 1), vec![7u8; MAX_VALUE_BYTES + 1]);
+            batch.put(key(b'S', 1), vec![7u8; value_log::MAX_VALUE_BYTES + 1]);
             let err = backend.apply(batch).unwrap_err().to_string();
             assert!(err.contains("larger than the value file takes"), "{err}");
             // Refused, not failed: the backend goes on.

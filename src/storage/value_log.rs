@@ -56,6 +56,16 @@ pub fn decode_pointer(pointer: &[u8]) -> Option<(u64, u32)> {
     Some((offset, len))
 }
 
+/// Refuses a value larger than the file takes ([`MAX_VALUE_BYTES`]).
+pub fn check_value_size(len: usize) -> Result<(), StorageError> {
+    if len > MAX_VALUE_BYTES {
+        return Err(StorageError::Fault(format!(
+            "a value of {len} bytes is larger than the value file takes ({MAX_VALUE_BYTES})"
+        )));
+    }
+    Ok(())
+}
+
 fn encode_pointer(offset: u64, len: u32) -> [u8; POINTER_LEN] {
     let mut p = [0u8; POINTER_LEN];
     p[..8].copy_from_slice(&offset.to_le_bytes());
@@ -83,12 +93,7 @@ pub struct Staged {
 impl Staged {
     /// Adds a value; returns the pointer sled is to hold for it.
     pub fn push(&mut self, value: &[u8]) -> Result<[u8; POINTER_LEN], StorageError> {
-        if value.len() > MAX_VALUE_BYTES {
-            return Err(StorageError::Fault(format!(
-                "a value of {} bytes is larger than the value file takes ({MAX_VALUE_BYTES})",
-                value.len()
-            )));
-        }
+        check_value_size(value.len())?;
         let len = value.len() as u32;
         self.buf.extend_from_slice(&len.to_le_bytes());
         let offset = self.base + self.buf.len() as u64;
