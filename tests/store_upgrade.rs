@@ -52,9 +52,7 @@ fn a_version_1_store_opens_keeps_its_segments_in_sled_and_takes_new_appends() {
     {
         let db = raw_sled(dir.path());
         assert_eq!(db.get(b"Mformat").unwrap().unwrap().as_ref(), &[1u8]);
-        let mut last = b"S".to_vec();
-        last.extend_from_slice(&100u64.to_be_bytes());
-        assert!(db.get(&last).unwrap().unwrap().len() > 12, "the new segment is inline too");
+        assert!(db.get(segment_key(100)).unwrap().unwrap().len() > 12, "the new segment is inline too");
     }
     let store = open(dir.path());
     let all = store.read_all(0, Direction::Forward, 1000).unwrap();
@@ -73,17 +71,19 @@ fn a_new_store_has_layout_version_2_and_a_value_file() {
     }
     let db = raw_sled(dir.path());
     assert_eq!(db.get(b"Mformat").unwrap().unwrap().as_ref(), &[2u8]);
-    let mut first = b"S".to_vec();
-    first.extend_from_slice(&0u64.to_be_bytes());
-    assert_eq!(db.get(&first).unwrap().unwrap().len(), anquan::storage::value_log::POINTER_LEN);
+    assert_eq!(db.get(segment_key(0)).unwrap().unwrap().len(), anquan::storage::value_log::POINTER_LEN);
     drop(db);
     assert_eq!(segment_bytes_len(dir.path()), 3, "the value file holds the segment");
 }
 
 fn segment_bytes_len(dir: &std::path::Path) -> usize {
     let db = raw_sled(dir);
-    let mut first = b"S".to_vec();
-    first.extend_from_slice(&0u64.to_be_bytes());
-    let bytes = segment_bytes(dir, &db, &first);
+    let bytes = segment_bytes(dir, &db, &segment_key(0));
     anquan::store::layout::decode_segment(&bytes).unwrap().len()
+}
+
+fn segment_key(first: u64) -> Vec<u8> {
+    let mut key = b"S".to_vec();
+    key.extend_from_slice(&first.to_be_bytes());
+    key
 }
