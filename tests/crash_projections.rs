@@ -468,8 +468,11 @@ fn projection_snapshots_and_checkpoints_survive_sigkill() {
 
         let backend = SledBackend::open(dir.path(), &StoreOptions::default().sled_options())
             .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
-        let store = EventStore::open_with(Arc::new(backend), StoreOptions::default())
-            .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
+        let store = EventStore::open_with(
+            Arc::new(backend),
+            StoreOptions { id_index_dir: Some(dir.path().join("ids")), ..StoreOptions::default() },
+        )
+        .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
         let head = store.head().next_position;
         max_head = max_head.max(head);
         let all = store.read_all(0, Direction::Forward, usize::MAX).unwrap();

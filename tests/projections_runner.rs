@@ -249,7 +249,11 @@ fn a_failed_snapshot_write_leaves_the_previous_snapshot_whole() {
         inner: SledBackend::open(dir.path(), &StoreOptions::default().sled_options()).unwrap(),
         fail: fail.clone(),
     };
-    let store = EventStore::open_with(Arc::new(backend), StoreOptions::default()).unwrap();
+    let store = EventStore::open_with(
+        Arc::new(backend),
+        StoreOptions { id_index_dir: Some(dir.path().join("ids")), ..StoreOptions::default() },
+    )
+    .unwrap();
     let e = Engine::new(store).unwrap();
     report_incident(&e, "I1", 2, "2025-02-01T02:00:00Z");
     let mut r = ProjectionRunner::<AccidentStats>::start(e.store()).unwrap();

@@ -28,7 +28,8 @@ const CHILD_JOURNAL_BYTES: u64 = 64 * 1024;
 #[test]
 fn crash_child_entry() {
     let Ok(dir) = std::env::var(CHILD_ENV) else { return };
-    let options = StoreOptions { journal_capacity: CHILD_JOURNAL_BYTES, ..StoreOptions::default() };
+    // Small event-id tables: the kills also land while runs are written and merged.
+    let options = StoreOptions { journal_capacity: CHILD_JOURNAL_BYTES, id_index_table: 64, ..StoreOptions::default() };
     let store = Arc::new(EventStore::open_dir(&dir, options).expect("child opens store"));
     let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));
     let threads: Vec<_> = (0..4)
@@ -161,7 +162,7 @@ fn acknowledged_appends_survive_sigkill() {
             SledBackend::open(dir.path(), &options).unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
         replayed += backend.replayed_at_open();
         replayed_from_retiring += backend.replayed_from_retiring_at_open();
-        let store = EventStore::open_with(Arc::new(backend), StoreOptions::default())
+        let store = EventStore::open_with(Arc::new(backend), common::with_id_folder(dir.path()))
             .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
         let all = store.read_all(0, Direction::Forward, usize::MAX).unwrap();
         assert_eq!(all.len() as u64, store.head().next_position, "round {round}");

@@ -90,7 +90,8 @@ fn failing_or_panicking(
 fn a_commit_that_panics_poisons_the_store_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     // apply #1 is the store's own initialisation, #2 an append; #3 panics.
-    let store = EventStore::open_with(failing_or_panicking(dir.path(), 0, 0, 3), StoreOptions::default()).unwrap();
+    let store =
+        EventStore::open_with(failing_or_panicking(dir.path(), 0, 0, 3), common::with_id_folder(dir.path())).unwrap();
     store.append("hazard-1", ExpectedVersion::Any, events(1)).unwrap();
     // The panic unwinds on the committing thread: this caller's, if it led the commit.
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -109,7 +110,7 @@ fn a_commit_that_panics_poisons_the_store_and_says_so() {
 fn a_failed_batch_write_poisons_the_store_until_reopened() {
     let dir = tempfile::tempdir().unwrap();
     // apply #1 is the store's own initialisation; #2..#4 are appends; #5 fails.
-    let store = EventStore::open_with(failing(dir.path(), 5, 0), StoreOptions::default()).unwrap();
+    let store = EventStore::open_with(failing(dir.path(), 5, 0), common::with_id_folder(dir.path())).unwrap();
     for _ in 0..3 {
         store.append("hazard-1", ExpectedVersion::Any, events(2)).unwrap();
     }
@@ -133,7 +134,7 @@ fn a_failed_batch_write_poisons_the_store_until_reopened() {
 fn a_failed_sync_acknowledges_nothing_of_its_group() {
     let dir = tempfile::tempdir().unwrap();
     // sync #1 at backend open is not counted (inner), #1 is store init, #2 first append, #3 fails.
-    let store = EventStore::open_with(failing(dir.path(), 0, 3), StoreOptions::default()).unwrap();
+    let store = EventStore::open_with(failing(dir.path(), 0, 3), common::with_id_folder(dir.path())).unwrap();
     store.append("incident-1", ExpectedVersion::Any, events(1)).unwrap();
     let err = store.append("incident-1", ExpectedVersion::Any, events(1)).unwrap_err();
     assert!(matches!(err, StoreError::Poisoned { ref cause } if cause.contains("fsync")), "{err}");
@@ -149,7 +150,7 @@ fn a_failed_sync_acknowledges_nothing_of_its_group() {
 fn a_panic_on_the_writer_thread_poisons_the_store_and_no_caller_is_left_waiting() {
     let dir = tempfile::tempdir().unwrap();
     let backend = failing_or_panicking(dir.path(), 0, 0, 0);
-    let store = Arc::new(EventStore::open_with(backend.clone(), StoreOptions::default()).unwrap());
+    let store = Arc::new(EventStore::open_with(backend.clone(), common::with_id_folder(dir.path())).unwrap());
     backend.panic_on_writer_thread.store(true, Ordering::SeqCst);
     // Concurrent callers, so that some commits are taken over by the writer thread. Every append
     // must be answered (acknowledged, refused, or its commit failed) well before the store's

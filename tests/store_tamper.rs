@@ -137,10 +137,45 @@ fn swapped_segments_are_detected() {
     assert_eq!(store.read_stream("stream-1", 0, Direction::Forward, 100).unwrap().len(), 15, "others still read");
 }
 
+fn verify_names_the_event_id_of_31(dir: &std::path::Path) {
+    let store = open(dir);
+    let problem = store.verify().unwrap().problem.expect("detected");
+    assert_eq!(problem.position, 31, "{problem:?}");
+    assert!(problem.detail.contains("event-id"), "{problem:?}");
+}
+
 #[test]
-fn an_edited_index_entry_is_named() {
+fn an_edited_event_id_entry_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let all = build(dir.path());
+    // The store closed cleanly, so its 50 ids are in one run file. Point the entry of position
+    // 31 at position 32 and recompute the block's checksum, as someone who knows the format
+    // would: the checksum catches accidents, verify catches this.
+    let run = dir.path().join(ID_INDEX_FOLDER).join("0000000000.run");
+    let mut bytes = std::fs::read(&run).unwrap();
+    let n = all.len();
+    assert!(n <= anquan::store::id_index::BLOCK_ENTRIES, "one block");
+    let at = (0..n).find(|i| bytes[i * 24..i * 24 + 16] == *all[31].event_id.as_bytes()).expect("entry of 31");
+    bytes[at * 24 + 16..at * 24 + 24].copy_from_slice(&32u64.to_le_bytes());
+    let sum = blake3::hash(&bytes[..n * 24]);
+    bytes[n * 24..n * 24 + 8].copy_from_slice(&sum.as_bytes()[..8]);
+    std::fs::write(&run, &bytes).unwrap();
+    verify_names_the_event_id_of_31(dir.path());
+}
+
+#[test]
+fn a_removed_event_id_key_of_a_store_keeping_ids_in_sled_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = {
+        let backend = anquan::storage::SledBackend::open(dir.path(), &StoreOptions::default().sled_options()).unwrap();
+        let store = EventStore::open_with(std::sync::Arc::new(backend), StoreOptions::default()).unwrap();
+        for s in 0..10 {
+            store.append(&format!("stream-{}", s % 3), ExpectedVersion::Any, events(5)).unwrap();
+        }
+        let all = store.read_all(0, Direction::Forward, 100).unwrap();
+        store.close().unwrap();
+        all
+    };
     {
         let db = raw_sled(dir.path());
         // Remove the event-id entry of position 31.
@@ -149,10 +184,7 @@ fn an_edited_index_entry_is_named() {
         assert!(db.remove(k).unwrap().is_some());
         db.flush().unwrap();
     }
-    let store = open(dir.path());
-    let problem = store.verify().unwrap().problem.expect("detected");
-    assert_eq!(problem.position, 31, "{problem:?}");
-    assert!(problem.detail.contains("event-id"), "{problem:?}");
+    verify_names_the_event_id_of_31(dir.path());
 }
 
 #[test]

@@ -62,7 +62,7 @@ fn a_version_1_store_opens_keeps_its_segments_in_sled_and_takes_new_appends() {
 }
 
 #[test]
-fn a_new_store_has_layout_version_2_and_a_value_file() {
+fn a_new_store_has_layout_version_3_a_value_file_and_an_event_id_folder() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = open(dir.path());
@@ -70,8 +70,10 @@ fn a_new_store_has_layout_version_2_and_a_value_file() {
         store.close().unwrap();
     }
     let db = raw_sled(dir.path());
-    assert_eq!(db.get(b"Mformat").unwrap().unwrap().as_ref(), &[2u8]);
+    assert_eq!(db.get(b"Mformat").unwrap().unwrap().as_ref(), &[3u8]);
     assert_eq!(db.get(segment_key(0)).unwrap().unwrap().len(), anquan::storage::value_log::POINTER_LEN);
+    assert_eq!(db.scan_prefix(b"E").count(), 0, "event ids are indexed in files");
+    assert!(dir.path().join(ID_INDEX_FOLDER).join("MANIFEST").exists());
     drop(db);
     assert_eq!(segment_bytes_len(dir.path()), 3, "the value file holds the segment");
 }

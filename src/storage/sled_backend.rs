@@ -469,8 +469,12 @@ impl Backend for SledBackend {
     }
 
     fn sync(&self) -> Result<(), StorageError> {
+        // The failure is checked and latched under the journal lock: a sync waiting for the lock
+        // must not write after one whose fsync failed (it would overwrite the failed records and
+        // report its own, later batches durable while the earlier ones are not).
+        let mut journals = self.journals.lock().map_err(|_| lock_poisoned())?;
         self.check_failed()?;
-        let r = self.sync_inner();
+        let r = self.sync_locked(&mut journals);
         self.latch(r)
     }
 
@@ -535,8 +539,7 @@ impl SledBackend {
         Ok(())
     }
 
-    fn sync_inner(&self) -> Result<(), StorageError> {
-        let mut journals = self.journals.lock().map_err(|_| lock_poisoned())?;
+    fn sync_locked(&self, journals: &mut Journals) -> Result<(), StorageError> {
         let (payloads, last_seq) = {
             let mut pending = self.pending.lock().map_err(|_| lock_poisoned())?;
             pending.bytes = 0;
@@ -549,13 +552,13 @@ impl SledBackend {
         // Full: go on in the other file at once, and let the background thread make sled
         // durable up to here and retire the full one. This waits only if the other file's own
         // retirement has not ended yet (back pressure).
-        let mut fresh = take_standby(&mut journals)?;
+        let mut fresh = take_standby(journals)?;
         if !fresh.fits_when_empty(bytes, payloads.len()) {
             // More than the other file holds (the two may differ in size: an upgraded store, a
             // changed `journal_capacity`): make sled durable instead, which covers every batch
             // applied.
             journals.standby = Some(fresh);
-            return self.checkpoint_locked(&mut journals);
+            return self.checkpoint_locked(journals);
         }
         let generation = fresh.generation().max(journals.active.generation()) + 1;
         fresh.write_header(generation, journals.active.durable_seq().max(fresh.durable_seq()))?;

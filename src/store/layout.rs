@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `S` + first position (u64 BE) | a segment: the events of (part of) one group commit |
 //! | `I` + stream + `0x00` + first version (u64 BE) | index entry: segment key (u64 LE) + event count (u32 LE) |
-//! | `E` + event id (16 bytes) | position (u64 BE) — idempotency |
+//! | `E` + event id (16 bytes) | position (u64 BE) — idempotency (layouts 1 and 2; layout 3 keeps it in `id_index` files) |
 //! | `Mhead` | next position (u64 LE), head hash (32), last recorded-at (i64 LE) |
 //! | `Mformat` | layout version (1 byte) |
 //!
@@ -33,9 +33,14 @@ pub const HEAD_KEY: &[u8] = b"Mhead";
 pub const FORMAT_KEY: &[u8] = b"Mformat";
 /// Written when a store is created. 2 since segments moved to the sled backend's value file:
 /// a binary that knows only 1 refuses such a store instead of writing segments into sled.
+/// A store created with a folder for its event-id index (`StoreOptions::id_index_dir`, set by
+/// `EventStore::open_dir`) is [`LAYOUT_ID_FILES`] instead.
 pub const LAYOUT_VERSION: u8 = 2;
-/// Versions this build opens: 1 (segments inside sled, which such a store keeps) and 2.
-pub const READABLE_LAYOUT_VERSIONS: [u8; 2] = [1, 2];
+/// 3: as 2, but event ids are indexed in files (`store::id_index`), not under `E` keys; a binary
+/// that knows only 1 and 2 refuses such a store instead of appending without idempotency.
+pub const LAYOUT_ID_FILES: u8 = 3;
+/// Versions this build opens: 1 (segments inside sled, which such a store keeps), 2 and 3.
+pub const READABLE_LAYOUT_VERSIONS: [u8; 3] = [1, 2, 3];
 
 pub const SEGMENT_FORMAT: u8 = 1;
 pub const SEGMENT_HEADER_LEN: usize = 1 + 1 + 32 + 4;

@@ -13,6 +13,7 @@
 
 mod clock;
 mod error;
+pub mod id_index;
 pub mod layout;
 mod subscription;
 mod types;
@@ -35,6 +36,7 @@ pub use types::*;
 pub use verify::{IntegrityProblem, VerifyReport};
 
 use crate::storage::{prefix_bounds, Backend, SledBackend, StorageError};
+use id_index::IdIndex;
 use layout::{IndexEntry, LayoutError};
 use writer::{Request, Writer, WriterState};
 
@@ -66,6 +68,13 @@ pub struct StoreOptions {
     /// Size of each of the redo journal's two files (sled is checkpointed, in the background,
     /// each time one fills).
     pub journal_capacity: u64,
+    /// Folder of the event-id index files (see `id_index`). A store created with one keeps its
+    /// ids there (layout 3) and needs it at every open; one created without keeps them in the
+    /// backend. [`EventStore::open_dir`] sets `DIR/ids` when this is `None`.
+    pub id_index_dir: Option<std::path::PathBuf>,
+    /// Event ids the index holds in memory before writing them as a run file: memory against
+    /// the log re-read at open after a crash (at most twice this many events).
+    pub id_index_table: usize,
 }
 
 impl Default for StoreOptions {
@@ -77,6 +86,8 @@ impl Default for StoreOptions {
             create_if_missing: true,
             cache_capacity: crate::storage::sled_backend::SledOptions::default().cache_capacity,
             journal_capacity: crate::storage::sled_backend::SledOptions::default().journal_capacity,
+            id_index_dir: None,
+            id_index_table: id_index::DEFAULT_TABLE_ENTRIES,
         }
     }
 }
@@ -122,6 +133,8 @@ const SUBSCRIBER_QUEUE: usize = 256;
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) backend: Arc<dyn Backend>,
+    /// The event-id index in files (layout 3); `None`: ids are `E` keys in the backend.
+    pub(crate) ids: Option<IdIndex>,
     pub(crate) clock: Arc<dyn Clock>,
     /// Events below this position are committed and readable.
     visible_next: AtomicU64,
@@ -158,15 +171,21 @@ impl EventStore {
             return Err(StoreError::NotFound { path: dir.display().to_string() });
         }
         let backend = SledBackend::open(dir, &options.sled_options())?;
+        let mut options = options;
+        if options.id_index_dir.is_none() {
+            options.id_index_dir = Some(dir.join(ID_INDEX_FOLDER));
+        }
         Self::open_with(Arc::new(backend), options)
     }
 
-    /// Opens a store on any backend.
+    /// Opens a store on any backend. The event-id index goes to `options.id_index_dir` if the
+    /// store is created with one (see [`StoreOptions::id_index_dir`]).
     pub fn open_with(backend: Arc<dyn Backend>, options: StoreOptions) -> Result<Self, StoreError> {
+        let mut version = if options.id_index_dir.is_some() { layout::LAYOUT_ID_FILES } else { layout::LAYOUT_VERSION };
         let head = match backend.get(layout::HEAD_KEY)? {
             Some(bytes) => {
                 match backend.get(layout::FORMAT_KEY)?.as_deref() {
-                    Some([v]) if layout::READABLE_LAYOUT_VERSIONS.contains(v) => {}
+                    Some([v]) if layout::READABLE_LAYOUT_VERSIONS.contains(v) => version = *v,
                     other => return Err(StoreError::Corrupt { detail: format!("unknown layout version {other:?}") }),
                 }
                 layout::decode_head(&bytes).map_err(corrupt)?
@@ -181,14 +200,26 @@ impl EventStore {
                     return Err(StoreError::NotFound { path: format!("{backend:?}") });
                 }
                 let mut batch = crate::storage::WriteBatch::new();
-                batch.put(layout::FORMAT_KEY.to_vec(), vec![layout::LAYOUT_VERSION]);
+                batch.put(layout::FORMAT_KEY.to_vec(), vec![version]);
                 batch.put(layout::HEAD_KEY.to_vec(), layout::encode_head(&Head::EMPTY));
                 backend.apply(batch)?;
                 backend.sync()?;
                 Head::EMPTY
             }
         };
+        let ids = match (version, &options.id_index_dir) {
+            (layout::LAYOUT_ID_FILES, Some(dir)) => {
+                let hash_at = |p: u64| event_at(backend.as_ref(), p).ok().map(|e| e.hash);
+                let opened = IdIndex::open(dir, backend.clone(), head.next_position, options.id_index_table, &hash_at)
+                    .map_err(id_index_error)?;
+                Some((opened.index, opened.covered_end))
+            }
+            (layout::LAYOUT_ID_FILES, None) => return Err(StoreError::IdIndexFolderNeeded),
+            _ => None,
+        };
+        let covered_end = ids.as_ref().map(|(_, c)| *c);
         let shared = Arc::new(Shared {
+            ids: ids.map(|(index, _)| index),
             backend,
             clock: options.clock.clone(),
             visible_next: AtomicU64::new(head.next_position),
@@ -199,6 +230,9 @@ impl EventStore {
             closed: std::sync::atomic::AtomicBool::new(false),
         });
         shared.check_tail(&head)?;
+        if let Some(from) = covered_end {
+            shared.reindex_ids(from, head.next_position)?;
+        }
         let (tx, rx) = crossbeam_channel::unbounded();
         let state = WriterState { head, stream_next: Default::default() };
         let durability = options.durability;
@@ -297,6 +331,9 @@ impl EventStore {
         if let Some(h) = self.writer.take() {
             let _ = h.join();
         }
+        if let Some(ids) = &self.shared.ids {
+            ids.close(self.shared.poisoned().is_none());
+        }
         self.shared.closed.store(true, Ordering::Release);
         // Wake live subscribers so they notice the end.
         if let Ok(mut subs) = self.shared.subscribers.lock() {
@@ -394,6 +431,30 @@ impl Drop for EventStore {
         self.shutdown();
     }
 }
+
+fn id_index_error(e: id_index::IdIndexError) -> StoreError {
+    match e {
+        id_index::IdIndexError::Storage(s) => StoreError::from(s),
+        id_index::IdIndexError::Io(e) => StoreError::Storage(StorageError::Io(e)),
+        other => StoreError::Corrupt { detail: other.to_string() },
+    }
+}
+
+/// The event at `position` as the backend holds it (committed, not necessarily visible).
+fn event_at(backend: &dyn Backend, position: u64) -> Result<RecordedEvent, StoreError> {
+    let (k, v) = backend
+        .last_at_or_before(&[layout::SEGMENT_PREFIX], &layout::segment_key(position))?
+        .ok_or_else(|| StoreError::Corrupt { detail: format!("no segment holds position {position}") })?;
+    let first = layout::parse_segment_key(&k).map_err(corrupt)?;
+    let skip = usize::try_from(position - first).unwrap_or(usize::MAX);
+    let mut events = Vec::with_capacity(1);
+    layout::decode_segment_into(&v, first, skip, 1, &mut layout::Interner::default(), &mut events)
+        .map_err(|e| StoreError::Corrupt { detail: format!("segment at position {first}: {e}") })?;
+    events.pop().ok_or_else(|| StoreError::Corrupt { detail: format!("no segment holds position {position}") })
+}
+
+/// The event-id index's folder inside a store folder.
+pub const ID_INDEX_FOLDER: &str = "ids";
 
 fn corrupt(e: LayoutError) -> StoreError {
     StoreError::Corrupt { detail: e.to_string() }
@@ -531,11 +592,44 @@ impl Shared {
         }
     }
 
-    pub(crate) fn position_of_event_id(&self, id: &Uuid) -> Result<Option<u64>, StoreError> {
-        match self.backend.get(&layout::event_id_key(id))? {
-            None => Ok(None),
-            Some(v) => Ok(Some(layout::decode_position(&v).map_err(corrupt)?)),
+    /// Where the event `id` is, among the events below `end` (the writer passes the applied end,
+    /// readers the visible one).
+    pub(crate) fn position_of_event_id(&self, id: &Uuid, end: u64) -> Result<Option<u64>, StoreError> {
+        let Some(ids) = &self.ids else {
+            return match self.backend.get(&layout::event_id_key(id))? {
+                None => Ok(None),
+                Some(v) => Ok(Some(layout::decode_position(&v).map_err(corrupt)?)),
+            };
+        };
+        let Some(position) = ids.get(id.as_bytes()).map_err(id_index_error)? else {
+            return Ok(None);
+        };
+        // The index is derived data: an answer counts only if the log agrees.
+        if position >= end {
+            return Ok(None);
         }
+        let stored = self.event_at(position)?;
+        if stored.event_id != *id {
+            tracing::warn!(%id, position, "event-id index names an event with another id; ignored");
+            return Ok(None);
+        }
+        Ok(Some(position))
+    }
+
+    /// Puts the ids of events `from..to` into the event-id index (at open: what its files do
+    /// not cover yet).
+    fn reindex_ids(&self, from: u64, to: u64) -> Result<(), StoreError> {
+        let Some(ids) = &self.ids else { return Ok(()) };
+        let _span = (from < to).then(|| tracing::info_span!("reindex_event_ids", from, to).entered());
+        let mut at = from;
+        while at < to {
+            let want = usize::try_from(to - at).unwrap_or(usize::MAX).min(8192);
+            let page = self.read_all(at, Direction::Forward, want)?;
+            let Some(last) = page.last() else { break };
+            at = last.position + 1;
+            ids.insert(page.iter().map(|e| (*e.event_id.as_bytes(), e.position)), at, last.hash);
+        }
+        Ok(())
     }
 
     /// Loads the segment whose key is `segment` and decodes the events of `stream` in it.
@@ -551,16 +645,7 @@ impl Shared {
 
     /// The event at `position` (committed, not necessarily visible yet: the writer's own reads).
     pub(crate) fn event_at(&self, position: u64) -> Result<RecordedEvent, StoreError> {
-        let (k, v) = self
-            .backend
-            .last_at_or_before(&[layout::SEGMENT_PREFIX], &layout::segment_key(position))?
-            .ok_or_else(|| StoreError::Corrupt { detail: format!("no segment holds position {position}") })?;
-        let first = layout::parse_segment_key(&k).map_err(corrupt)?;
-        let skip = usize::try_from(position - first).unwrap_or(usize::MAX);
-        let mut events = Vec::with_capacity(1);
-        layout::decode_segment_into(&v, first, skip, 1, &mut layout::Interner::default(), &mut events)
-            .map_err(|e| StoreError::Corrupt { detail: format!("segment at position {first}: {e}") })?;
-        events.pop().ok_or_else(|| StoreError::Corrupt { detail: format!("no segment holds position {position}") })
+        event_at(self.backend.as_ref(), position)
     }
 
     pub(crate) fn read_all(

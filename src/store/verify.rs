@@ -221,16 +221,33 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport, StoreError> {
         return Ok(report);
     }
     let (mut got_ids, mut got_ids_n) = (0u128, 0u64);
-    let (elo, ehi) = prefix_bounds(&[layout::EVENT_ID_PREFIX]);
-    for item in shared.backend.scan(elo, ehi, false) {
-        let (k, v) = item?;
-        let pos = layout::decode_position(&v).unwrap_or(u64::MAX);
+    let mut take = |id: &[u8], pos: u64| {
         if pos >= visible && pos != u64::MAX {
             beyond = beyond.max(Some(pos)); // an event still being made durable, if below the applied end
-            continue;
+            return;
         }
-        got_ids = got_ids.wrapping_add(id_digest(&k[1..], pos));
+        got_ids = got_ids.wrapping_add(id_digest(id, pos));
         got_ids_n += 1;
+    };
+    match &shared.ids {
+        Some(ids) => match ids.for_each(|id, pos| take(id, pos)) {
+            Ok(()) => {}
+            Err(e @ super::id_index::IdIndexError::Repeated { second, .. }) => {
+                report.problem = problem(second, e.to_string());
+                return Ok(report);
+            }
+            Err(e) => {
+                report.problem = problem(0, format!("the event-id index cannot be read: {e}"));
+                return Ok(report);
+            }
+        },
+        None => {
+            let (elo, ehi) = prefix_bounds(&[layout::EVENT_ID_PREFIX]);
+            for item in shared.backend.scan(elo, ehi, false) {
+                let (k, v) = item?;
+                take(&k[1..], layout::decode_position(&v).unwrap_or(u64::MAX));
+            }
+        }
     }
     if (got_ids, got_ids_n) != (want_ids, want_ids_n) {
         report.problem = Some(locate_id_problem(shared, visible)?);
@@ -322,7 +339,7 @@ fn segment_of(shared: &Shared, position: u64) -> Result<u64, StoreError> {
 fn locate_id_problem(shared: &Shared, visible: u64) -> Result<IntegrityProblem, StoreError> {
     let events = shared.read_all(0, super::Direction::Forward, visible as usize)?;
     for ev in &events {
-        match shared.position_of_event_id(&ev.event_id) {
+        match shared.position_of_event_id(&ev.event_id, visible) {
             Ok(Some(p)) if p == ev.position => {}
             Ok(Some(p)) => {
                 return Ok(IntegrityProblem {

@@ -367,8 +367,10 @@ impl Writer {
         for (stream, first_version, entry) in &group.index_runs {
             batch.put(layout::index_key(stream, *first_version), entry.encode());
         }
-        for ev in &group.events {
-            batch.put(layout::event_id_key(&ev.event_id), ev.position.to_be_bytes().to_vec());
+        if self.shared.ids.is_none() {
+            for ev in &group.events {
+                batch.put(layout::event_id_key(&ev.event_id), ev.position.to_be_bytes().to_vec());
+            }
         }
         batch.put(layout::HEAD_KEY.to_vec(), layout::encode_head(&new_head));
 
@@ -385,6 +387,10 @@ impl Writer {
             return;
         }
         // Applied: later groups are decided against it, though readers see it only once durable.
+        if let Some(ids) = &self.shared.ids {
+            let ids_of = group.events.iter().map(|e| (*e.event_id.as_bytes(), e.position));
+            ids.insert(ids_of, new_head.next_position, new_head.hash);
+        }
         self.state.head = new_head;
         if self.state.stream_next.len() + group.stream_next.len() > STREAM_CACHE_LIMIT {
             self.state.stream_next.clear();
@@ -424,7 +430,7 @@ impl Writer {
             for e in &a.events {
                 let pos = match group.ids.get(&e.event_id) {
                     Some(i) => Some(group.events[*i].position),
-                    None => self.shared.position_of_event_id(&e.event_id)?,
+                    None => self.shared.position_of_event_id(&e.event_id, self.state.head.next_position)?,
                 };
                 known.push(pos);
             }

@@ -31,6 +31,12 @@ pub fn options_with_clock() -> (StoreOptions, ManualClock) {
     (opts, clock)
 }
 
+/// Default options with the event-id index in `DIR/ids`, as `EventStore::open_dir` sets them,
+/// for tests that open a store on a backend of their own.
+pub fn with_id_folder(dir: &std::path::Path) -> StoreOptions {
+    StoreOptions { id_index_dir: Some(dir.join("ids")), ..StoreOptions::default() }
+}
+
 pub fn open(dir: &std::path::Path) -> EventStore {
     EventStore::open(dir).expect("open store")
 }
