@@ -44,7 +44,7 @@ use super::types::Hash;
 use crate::storage::{Backend, StorageError};
 
 /// Entries per in-memory table before it is written as a run, by default: about 5 MiB of
-/// memory per table, and at most two tables' worth of log to re-read at open after a crash.
+/// memory per table; after a crash, open re-reads from the log what the tables held.
 pub const DEFAULT_TABLE_ENTRIES: usize = 1 << 17;
 /// Entries per block of a run (a block plus its checksum fits a 4 KiB page).
 pub const BLOCK_ENTRIES: usize = 170;
@@ -87,8 +87,7 @@ fn mix(mut z: u64) -> u64 {
 
 /// Two independent 64-bit hashes of an id (ids may be sequential, so they are mixed).
 fn hashes(id: &EventId) -> (u64, u64) {
-    let a = u64::from_le_bytes(id[..8].try_into().unwrap_or_default());
-    let b = u64::from_le_bytes(id[8..].try_into().unwrap_or_default());
+    let (a, b) = (u64_at(id, 0), u64_at(id, 8));
     let h1 = mix(a ^ mix(b.wrapping_add(0x9e37_79b9_7f4a_7c15)));
     (h1, mix(h1 ^ b))
 }
@@ -124,6 +123,28 @@ impl Filter {
             let bit = (h2 >> (i * 9)) & 511;
             self.lines[line][(bit / 64) as usize] & (1 << (bit % 64)) != 0
         })
+    }
+}
+
+/// The little-endian u64 at `at` (callers have checked the length).
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(b)
+}
+
+/// One stored entry: `id [16] ‖ position u64 LE`.
+fn decode_entry(e: &[u8]) -> (EventId, u64) {
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&e[..16]);
+    (id, u64_at(e, 16))
+}
+
+fn damaged_file(path: &Path, detail: String) -> IdIndexError {
+    IdIndexError::Damaged {
+        path: path.display().to_string(),
+        dir: path.parent().map(|p| p.display().to_string()).unwrap_or_default(),
+        detail,
     }
 }
 
@@ -164,11 +185,7 @@ impl Run {
     }
 
     fn damaged(&self, detail: String) -> IdIndexError {
-        IdIndexError::Damaged {
-            path: self.path.display().to_string(),
-            dir: self.path.parent().map(|p| p.display().to_string()).unwrap_or_default(),
-            detail,
-        }
+        damaged_file(&self.path, detail)
     }
 
     /// The entries of block `b`, checked against their checksum.
@@ -195,7 +212,7 @@ impl Run {
         let block = self.read_block(b - 1)?;
         let entries: Vec<&[u8]> = block.chunks_exact(ENTRY_LEN).collect();
         match entries.binary_search_by(|e| e[..16].cmp(id)) {
-            Ok(i) => Ok(Some(u64::from_le_bytes(entries[i][16..].try_into().unwrap_or_default()))),
+            Ok(i) => Ok(Some(decode_entry(entries[i]).1)),
             Err(_) => Ok(None),
         }
     }
@@ -209,11 +226,7 @@ impl Run {
     fn open(dir: &Path, number: u64) -> Result<Run, IdIndexError> {
         let path = run_path(dir, number);
         let file = File::open(&path)?;
-        let damaged = |detail: String| IdIndexError::Damaged {
-            path: path.display().to_string(),
-            dir: dir.display().to_string(),
-            detail,
-        };
+        let damaged = |detail: String| damaged_file(&path, detail);
         let len = file.metadata()?.len();
         if len < TRAILER_LEN as u64 {
             return Err(damaged(format!("{len} bytes is shorter than its trailer")));
@@ -223,7 +236,7 @@ impl Run {
         if &trailer[TRAILER_LEN - 8..] != RUN_MAGIC {
             return Err(damaged("no run trailer".into()));
         }
-        let field = |i: usize| u64::from_le_bytes(trailer[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+        let field = |i: usize| u64_at(&trailer, i * 8);
         let (count, end, lines) = (field(0), field(1), field(2));
         // Every size follows from `count`, which the file's length bounds: a damaged trailer is
         // refused before anything is allocated for it.
@@ -251,7 +264,7 @@ impl Run {
             .map(|l| {
                 let mut line = [0u64; 8];
                 for (w, b) in line.iter_mut().zip(l.chunks_exact(8)) {
-                    *w = u64::from_le_bytes(b.try_into().unwrap_or_default());
+                    *w = u64_at(b, 0);
                 }
                 line
             })
@@ -303,11 +316,9 @@ impl Iterator for RunEntries {
             self.at = 0;
         }
         let b = self.block - 1;
-        let e = &self.buf[self.at..self.at + ENTRY_LEN];
+        let (id, position) = decode_entry(&self.buf[self.at..self.at + ENTRY_LEN]);
         let first_of_block = self.at == 0;
         self.at += ENTRY_LEN;
-        let mut id = [0u8; 16];
-        id.copy_from_slice(&e[..16]);
         // What lookups rely on besides the entries: the block is found by its fence, the entry
         // passes the filter, and ids rise (so each block lies below the next fence).
         let problem = if self.last.is_some_and(|last| last >= id) {
@@ -324,7 +335,7 @@ impl Iterator for RunEntries {
             return Some(Err(self.stop(err)));
         }
         self.last = Some(id);
-        Some(Ok((id, u64::from_le_bytes(e[16..].try_into().unwrap_or_default()))))
+        Some(Ok((id, position)))
     }
 }
 
@@ -728,11 +739,10 @@ fn load(dir: &Path, log_end: u64, hash_at: &dyn Fn(u64) -> Option<Hash>) -> Resu
     if blake3::hash(body).as_bytes() != sum {
         return Err(bad());
     }
-    let u64_at = |i: usize| u64::from_le_bytes(body[i..i + 8].try_into().unwrap_or_default());
-    let covered_end = u64_at(8);
+    let covered_end = u64_at(body, 8);
     let mut covered_hash = [0u8; 32];
     covered_hash.copy_from_slice(&body[16..48]);
-    let next_number = u64_at(48);
+    let next_number = u64_at(body, 48);
     let n = u32::from_le_bytes(body[56..60].try_into().unwrap_or_default()) as usize;
     if body.len() != FIXED + n * 8 {
         return Err(bad());
@@ -745,7 +755,7 @@ fn load(dir: &Path, log_end: u64, hash_at: &dyn Fn(u64) -> Option<Hash>) -> Resu
     }
     let mut runs = Vec::with_capacity(n);
     for i in 0..n {
-        let number = u64_at(FIXED + i * 8);
+        let number = u64_at(body, FIXED + i * 8);
         let run = Run::open(dir, number).map_err(|e| e.to_string())?;
         if run.end > covered_end || number >= next_number {
             return Err(format!("run {number} does not agree with the manifest"));

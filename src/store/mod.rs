@@ -73,7 +73,7 @@ pub struct StoreOptions {
     /// backend. [`EventStore::open_dir`] sets `DIR/ids` when this is `None`.
     pub id_index_dir: Option<std::path::PathBuf>,
     /// Event ids the index holds in memory before writing them as a run file: memory against
-    /// the log re-read at open after a crash (at most twice this many events).
+    /// the log re-read at open after a crash (what the tables held: up to nine tables' worth).
     pub id_index_table: usize,
 }
 
