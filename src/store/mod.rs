@@ -240,6 +240,7 @@ impl EventStore {
             Writer::new(shared.clone(), state, rx.clone(), durability, options.max_event_bytes.min(MAX_EVENT_BYTES))
                 .map_err(StorageError::from)?;
         let cell = Arc::new(Mutex::new(writer));
+        writer::attach(&cell);
         let for_thread = cell.clone();
         let handle = std::thread::Builder::new()
             .name("anquan-writer".into())

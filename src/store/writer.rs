@@ -1,10 +1,13 @@
 //! The single writer: group commit.
 //!
 //! Callers send [`Request`]s over a crossbeam channel. The writer's state sits behind one lock,
-//! so exactly one thread commits at a time: the writer thread, which blocks for the first
-//! request without the lock, or a caller that finds the lock free right after sending (it then
-//! **leads**: commits what is queued, its own request among it, with no thread hand-over; the
-//! writer thread picks up anything left behind). The committing thread takes the first request
+//! so exactly one thread commits at a time: a caller that finds the lock free and the syncer
+//! idle right after sending (it then **leads**: commits what is queued, its own request among
+//! it, with no thread hand-over); the syncer, which **pulls** everything queued into one group
+//! once it has answered a sync's callers (see [`SyncGate`]: while a sync is in progress, new
+//! requests wait in the queue rather than being cut into many small groups); or the writer
+//! thread, which waits for a request without taking it and commits when the syncer is idle, so
+//! no request depends on a leader or a pull. The committing thread takes the first request
 //! and everything else already queued (up to [`MAX_GROUP_EVENTS`]), and for each request, in
 //! arrival order:
 //! 1. validates it against the committed state plus the effects of requests accepted earlier in
@@ -24,11 +27,11 @@
 //! is unknown.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Select, Sender, TryRecvError};
 use uuid::Uuid;
 
 use super::error::StoreError;
@@ -69,8 +72,8 @@ pub(crate) struct Writer {
     max_event_bytes: usize,
     /// To the syncer (durable mode only).
     syncer: Option<(Sender<SyncJob>, std::thread::JoinHandle<()>)>,
-    /// Groups handed to the syncer and not yet answered.
-    in_flight: Arc<AtomicUsize>,
+    /// Groups handed to the syncer and not yet answered, and whether the syncer is busy.
+    gate: Arc<SyncGate>,
     unsynced: bool,
     last_sync: Instant,
 }
@@ -120,15 +123,15 @@ impl Writer {
         durability: Durability,
         max_event_bytes: usize,
     ) -> Result<Self, std::io::Error> {
-        let in_flight = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new(SyncGate::default());
         let syncer = match durability {
             Durability::EveryCommit => {
                 let (tx, jobs) = crossbeam_channel::unbounded();
                 let shared = shared.clone();
-                let in_flight = in_flight.clone();
+                let gate = gate.clone();
                 let handle = std::thread::Builder::new()
                     .name("anquan-syncer".into())
-                    .spawn(move || run_syncer(&shared, &jobs, &in_flight))?;
+                    .spawn(move || run_syncer(&shared, &jobs, &gate))?;
                 Some((tx, handle))
             }
             Durability::Deferred { .. } => None,
@@ -140,7 +143,7 @@ impl Writer {
             durability,
             max_event_bytes,
             syncer,
-            in_flight,
+            gate,
             unsynced: false,
             last_sync: Instant::now(),
         })
@@ -176,9 +179,11 @@ impl Writer {
     /// A caller that found the writer free commits whatever is queued (its own request among
     /// it), group by group, instead of waking the writer thread and waiting for it: a lone
     /// caller then pays no thread hand-over at all. The writer thread still takes anything a
-    /// leader leaves behind, so no request depends on a leader.
+    /// leader leaves behind, so no request depends on a leader. While the syncer is busy, the
+    /// caller leaves its request to the syncer's pull (see [`SyncGate`]).
     pub(crate) fn lead(&mut self) {
-        while let Ok(first) = self.rx.try_recv() {
+        while !self.gate.busy() {
+            let Ok(first) = self.rx.try_recv() else { break };
             self.process(first);
         }
     }
@@ -197,33 +202,47 @@ impl Drop for PoisonOnPanic {
     }
 }
 
-/// The writer thread: waits for requests without holding the writer, then commits them under
-/// its lock (callers may lead commits in between: see [`Writer::lead`]). Ends when the store
-/// drops its sender, after a last sync.
+/// The writer thread: waits for a request without taking it or holding the writer, then, once
+/// the syncer is idle, commits what is queued under the writer's lock (callers may lead, and
+/// the syncer pull, commits in between: see [`Writer::lead`], [`SyncGate`]). Ends when the
+/// store drops its sender, after a last sync.
 pub(crate) fn run(cell: Arc<Mutex<Writer>>, rx: Receiver<Request>, durability: Durability) {
+    let gate = match cell.lock() {
+        Ok(w) => w.gate.clone(),
+        Err(e) => e.into_inner().gate.clone(),
+    };
     loop {
-        let first = match durability {
+        // Wait for a request without taking it: the syncer's pull may commit it first.
+        let mut select = Select::new();
+        select.recv(&rx);
+        let ready = match durability {
             // Wake at least every interval: a caller may have led a commit that is not synced.
-            Durability::Deferred { flush_interval } => match rx.recv_timeout(flush_interval) {
-                Ok(r) => Some(r),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => break,
-            },
-            Durability::EveryCommit => match rx.recv() {
-                Ok(r) => Some(r),
-                Err(_) => break,
-            },
+            Durability::Deferred { flush_interval } => select.ready_timeout(flush_interval).is_ok(),
+            Durability::EveryCommit => {
+                select.ready();
+                true
+            }
         };
+        if ready {
+            gate.wait_until_idle();
+        }
         let mut writer = match cell.lock() {
             Ok(w) => w,
             Err(_) => {
                 // A commit a caller led panicked half-way (and poisoned the store as it unwound):
                 // what the writer knows can no longer be trusted.
-                if let Some(r) = first {
-                    refuse(r, "the writer failed; reopen the store");
+                match rx.try_recv() {
+                    Ok(r) => refuse(r, "the writer failed; reopen the store"),
+                    Err(TryRecvError::Disconnected) => break,
+                    Err(TryRecvError::Empty) => {}
                 }
                 continue;
             }
+        };
+        let first = match rx.try_recv() {
+            Ok(r) => Some(r),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => break,
         };
         // A panic in a commit poisons the store (`PoisonOnPanic`); the thread lives on to refuse
         // what is queued and what comes later, so no caller waits for an answer that never comes.
@@ -283,13 +302,13 @@ impl Writer {
     /// in flight).
     fn hand_over(&mut self, job: SyncJob) {
         let Some((tx, _)) = &self.syncer else { return };
-        if self.in_flight.load(Ordering::Acquire) == 0 && self.rx.is_empty() {
+        if self.gate.in_flight.load(Ordering::Acquire) == 0 && self.rx.is_empty() {
             sync_jobs(&self.shared, vec![job]);
             return;
         }
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.gate.in_flight.fetch_add(1, Ordering::AcqRel);
         if let Err(crossbeam_channel::SendError(job)) = tx.send(job) {
-            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            self.gate.in_flight.fetch_sub(1, Ordering::AcqRel);
             self.poison("the syncer stopped");
             fail_job(job, "the syncer stopped");
         }
@@ -635,15 +654,18 @@ impl Writer {
 
 /// The syncer: one `Backend::sync` for every group queued, then visibility, publication and
 /// acknowledgement in commit order.
-fn run_syncer(shared: &Shared, jobs: &Receiver<SyncJob>, in_flight: &AtomicUsize) {
+fn run_syncer(shared: &Shared, jobs: &Receiver<SyncJob>, gate: &SyncGate) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while let Ok(j) = jobs.try_recv() {
             batch.push(j);
         }
         let n = batch.len();
+        gate.set_cycling(true);
         sync_jobs(shared, batch);
-        in_flight.fetch_sub(n, Ordering::AcqRel);
+        gate.in_flight.fetch_sub(n, Ordering::AcqRel);
+        gate.pull();
+        gate.set_cycling(false);
     }
 }
 
@@ -672,6 +694,74 @@ fn sync_jobs(shared: &Shared, batch: Vec<SyncJob>) {
                 fail_job(job, &cause);
             }
         }
+    }
+}
+
+/// Commit gating. While the syncer is busy (a group in its queue, or a sync and its answers in
+/// progress), requests that arrive cannot be durable before its next sync, so committing each
+/// at once only cuts that sync's work into many small groups (a segment, index entries, a
+/// journal record and a wake-up each). Instead they wait in the queue: callers do not lead,
+/// and the syncer, once it has answered a sync's callers, commits everything queued as one
+/// group itself (`pull`) and syncs it next. The writer thread commits only when the syncer is
+/// idle (or after [`GATE_WAIT`], a safety net).
+#[derive(Default)]
+pub(crate) struct SyncGate {
+    /// Groups handed to the syncer and not yet answered.
+    in_flight: AtomicUsize,
+    /// The syncer is between taking a batch and finishing its answers and its pull.
+    cycling: AtomicBool,
+    lock: Mutex<()>,
+    idle: Condvar,
+    /// The writer, for the syncer's pull (weak: the writer owns the gate).
+    cell: OnceLock<Weak<Mutex<Writer>>>,
+}
+
+/// Longest the writer thread waits for a busy syncer before committing anyway.
+const GATE_WAIT: Duration = Duration::from_millis(20);
+
+impl SyncGate {
+    fn busy(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) > 0 || self.cycling.load(Ordering::Acquire)
+    }
+
+    fn set_cycling(&self, cycling: bool) {
+        self.cycling.store(cycling, Ordering::Release);
+        if !cycling {
+            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.idle.notify_all();
+        }
+    }
+
+    /// Waits (at most [`GATE_WAIT`]) until the syncer is idle.
+    fn wait_until_idle(&self) {
+        if !self.busy() {
+            return;
+        }
+        let deadline = Instant::now() + GATE_WAIT;
+        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        while self.busy() {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else { return };
+            guard = match self.idle.wait_timeout(guard, left) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+
+    /// The syncer's pull: commits what is queued as one group, if the writer is free.
+    fn pull(&self) {
+        let Some(cell) = self.cell.get().and_then(Weak::upgrade) else { return };
+        let Ok(mut writer) = cell.try_lock() else { return };
+        if let Ok(first) = writer.rx.try_recv() {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer.process(first)));
+        }
+    }
+}
+
+/// Lets the syncer reach the writer it serves (see [`SyncGate::pull`]).
+pub(crate) fn attach(cell: &Arc<Mutex<Writer>>) {
+    if let Ok(writer) = cell.lock() {
+        let _ = writer.gate.cell.set(Arc::downgrade(cell));
     }
 }
 
