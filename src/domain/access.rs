@@ -96,6 +96,7 @@ command_enum!(
 pub struct RoleGranted {
     pub actor_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub grant: Grant,
     pub reason: Option<String>,
@@ -106,6 +107,7 @@ pub struct RoleGranted {
 pub struct RoleRevoked {
     pub actor_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub grant: Grant,
     pub reason: Option<String>,

@@ -139,6 +139,7 @@ pub struct CommandEnvelope {
     pub command_id: Uuid,
     pub actor: EntityId,
     /// When the command was issued (UTC); the domain's only notion of "now".
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub issued_at: DateTime<Utc>,
     #[schemars(schema_with = "opt_uuid_schema")]
     #[serde(default)]

@@ -47,6 +47,7 @@ pub struct RegisterCommunity {
     pub kind: CommunityKind,
     pub district: String,
     pub population: u32,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub population_as_of: NaiveDate,
 }
 
@@ -55,6 +56,7 @@ pub struct RegisterCommunity {
 pub struct RevisePopulation {
     pub community_id: EntityId,
     pub population: u32,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub as_of: NaiveDate,
 }
 
@@ -80,6 +82,7 @@ pub struct AssignGridResponsible {
 #[serde(deny_unknown_fields)]
 pub struct StartCreation {
     pub community_id: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub started_on: NaiveDate,
 }
 
@@ -88,6 +91,7 @@ pub struct StartCreation {
 #[serde(deny_unknown_fields)]
 pub struct RecordAssessment {
     pub community_id: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub assessed_on: NaiveDate,
     pub assessor: String,
     pub passed: bool,
@@ -98,6 +102,7 @@ pub struct RecordAssessment {
 #[serde(deny_unknown_fields)]
 pub struct NameSafeCommunity {
     pub community_id: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub named_on: NaiveDate,
     pub named_by: String,
 }
@@ -107,6 +112,7 @@ pub struct NameSafeCommunity {
 #[serde(deny_unknown_fields)]
 pub struct RecordReassessment {
     pub community_id: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub reassessed_on: NaiveDate,
     pub passed: bool,
 }
@@ -120,6 +126,7 @@ pub struct SetControlIndicator {
     pub year: i32,
     pub total_deaths: u32,
     pub per_category: Vec<CategoryLimit>,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub set_on: NaiveDate,
     pub set_by: String,
 }
@@ -160,11 +167,13 @@ command_enum!(
 pub struct CommunityRegistered {
     pub community_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub name: String,
     pub kind: CommunityKind,
     pub district: String,
     pub population: u32,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub population_as_of: NaiveDate,
 }
 
@@ -172,8 +181,10 @@ pub struct CommunityRegistered {
 pub struct PopulationRevised {
     pub community_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub population: u32,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub as_of: NaiveDate,
 }
 
@@ -181,6 +192,7 @@ pub struct PopulationRevised {
 pub struct GridAdded {
     pub community_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub grid_id: EntityId,
     pub name: String,
@@ -191,6 +203,7 @@ pub struct GridAdded {
 pub struct GridResponsibleAssigned {
     pub community_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub grid_id: EntityId,
     pub responsible_person: String,
@@ -200,7 +213,9 @@ pub struct GridResponsibleAssigned {
 pub struct CreationStarted {
     pub community_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub started_on: NaiveDate,
 }
 
@@ -208,7 +223,9 @@ pub struct CreationStarted {
 pub struct CommunityAssessed {
     pub community_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub assessed_on: NaiveDate,
     pub assessor: String,
     pub passed: bool,
@@ -218,9 +235,12 @@ pub struct CommunityAssessed {
 pub struct SafeCommunityNamed {
     pub community_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub named_on: NaiveDate,
     pub named_by: String,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub reassessment_due: NaiveDate,
 }
 
@@ -228,7 +248,9 @@ pub struct SafeCommunityNamed {
 pub struct CommunityReassessed {
     pub community_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub reassessed_on: NaiveDate,
     pub passed: bool,
     /// Next re-assessment when passed; none when the title lapses.
@@ -239,10 +261,12 @@ pub struct CommunityReassessed {
 pub struct ControlIndicatorSet {
     pub community_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub year: i32,
     pub total_deaths: u32,
     pub per_category: Vec<CategoryLimit>,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub set_on: NaiveDate,
     pub set_by: String,
 }
@@ -251,6 +275,7 @@ pub struct ControlIndicatorSet {
 pub struct EconomyRecorded {
     pub community_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub year: i32,
     pub gdp_10k_yuan: u64,

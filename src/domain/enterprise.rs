@@ -45,6 +45,7 @@ pub struct AssignSupervisionGrade {
     pub enterprise_id: EntityId,
     /// Enterprise grade code from the catalog (A/B/C/D).
     pub grade: String,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub effective_on: NaiveDate,
     pub reason: String,
 }
@@ -54,6 +55,7 @@ pub struct AssignSupervisionGrade {
 pub struct TakeEnforcementAction {
     pub enterprise_id: EntityId,
     pub action: EnforcementAction,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub decided_on: NaiveDate,
     pub decided_by: String,
     pub decision_no: Option<String>,
@@ -100,6 +102,7 @@ pub struct RecordWorkInjuryCase {
     pub enterprise_id: EntityId,
     /// Unique within the enterprise.
     pub case_id: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub occurred_on: NaiveDate,
     pub class: WorkCaseClass,
     /// Required (> 0) for a days-away case, 0 otherwise.
@@ -125,6 +128,7 @@ command_enum!(
 pub struct EnterpriseRegistered {
     pub enterprise_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub name: String,
     pub community_id: EntityId,
@@ -135,9 +139,11 @@ pub struct EnterpriseRegistered {
 pub struct SupervisionGradeAssigned {
     pub enterprise_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub grade: String,
     pub previous_grade: Option<String>,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub effective_on: NaiveDate,
     pub reason: String,
     pub catalog_version: String,
@@ -147,8 +153,10 @@ pub struct SupervisionGradeAssigned {
 pub struct EnforcementActionTaken {
     pub enterprise_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub action: EnforcementAction,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub decided_on: NaiveDate,
     pub decided_by: String,
     pub decision_no: Option<String>,
@@ -161,6 +169,7 @@ pub struct EnforcementActionTaken {
 pub struct WorkHoursRecorded {
     pub enterprise_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub year: i32,
     pub month: u32,
@@ -172,8 +181,10 @@ pub struct WorkHoursRecorded {
 pub struct WorkInjuryCaseRecorded {
     pub enterprise_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub case_id: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub occurred_on: NaiveDate,
     pub class: WorkCaseClass,
     pub days_away: u32,

@@ -160,8 +160,11 @@ impl_from!(
 pub struct IncidentReportedV1 {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub occurred_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub reported_at: DateTime<Utc>,
     pub place: String,
     pub community_id: EntityId,
@@ -208,6 +211,7 @@ impl From<IncidentReportedV1> for IncidentReported {
 pub struct ResponsibleDealtWithV1 {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub person: String,
     pub role: String,
@@ -234,6 +238,7 @@ impl From<ResponsibleDealtWithV1> for ResponsibleDealtWith {
 /// The injury data of `injury.recorded` / `injury.corrected` v1 (no personal fields). Never edit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InjuryDataV1 {
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub occurred_at: DateTime<Utc>,
     pub age: Option<u16>,
     pub sex: Sex,
@@ -284,6 +289,7 @@ impl From<InjuryDataV1> for InjuryData {
 pub struct InjuryRecordedV1 {
     pub injury_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub data: InjuryDataV1,
 }
@@ -293,6 +299,7 @@ pub struct InjuryRecordedV1 {
 pub struct InjuryCorrectedV1 {
     pub injury_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub data: InjuryDataV1,
     pub reason: String,

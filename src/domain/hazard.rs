@@ -59,6 +59,7 @@ pub struct ReportHazard {
     pub category: String,
     pub location: String,
     pub description: String,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub found_at: DateTime<Utc>,
 }
 
@@ -97,6 +98,7 @@ pub struct OrderRectification {
 #[serde(deny_unknown_fields)]
 pub struct ExtendRectificationDeadline {
     pub hazard_id: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub new_deadline: NaiveDate,
     pub reason: String,
 }
@@ -164,6 +166,7 @@ command_enum!(
 pub struct HazardReported {
     pub hazard_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub source: HazardSource,
     pub reporter: String,
@@ -173,6 +176,7 @@ pub struct HazardReported {
     pub category: String,
     pub location: String,
     pub description: String,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub found_at: DateTime<Utc>,
 }
 
@@ -180,6 +184,7 @@ pub struct HazardReported {
 pub struct HazardGraded {
     pub hazard_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub grade: String,
     /// Whether the grade was a major one in the catalog at the time.
@@ -194,10 +199,12 @@ pub struct HazardGraded {
 pub struct RectificationOrdered {
     pub hazard_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub responsible: Option<String>,
     pub measures: Option<String>,
     pub funds_yuan: Option<u64>,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub deadline: NaiveDate,
     pub contingency_plan: Option<String>,
 }
@@ -206,8 +213,11 @@ pub struct RectificationOrdered {
 pub struct RectificationDeadlineExtended {
     pub hazard_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub previous_deadline: NaiveDate,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub new_deadline: NaiveDate,
     pub reason: String,
 }
@@ -216,6 +226,7 @@ pub struct RectificationDeadlineExtended {
 pub struct HazardListedForSupervision {
     pub hazard_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub level: SupervisionLevel,
     pub listed_by: String,
@@ -225,6 +236,7 @@ pub struct HazardListedForSupervision {
 pub struct RectificationProgressNoted {
     pub hazard_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub note: String,
 }
@@ -233,6 +245,7 @@ pub struct RectificationProgressNoted {
 pub struct RectificationReportedDone {
     pub hazard_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub summary: String,
 }
@@ -241,6 +254,7 @@ pub struct RectificationReportedDone {
 pub struct RectificationVerified {
     pub hazard_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub passed: bool,
     pub remarks: String,
@@ -251,6 +265,7 @@ pub struct RectificationVerified {
 pub struct HazardReopened {
     pub hazard_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub reason: String,
 }
@@ -259,6 +274,7 @@ pub struct HazardReopened {
 pub struct HazardClosed {
     pub hazard_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub remarks: Option<String>,
 }

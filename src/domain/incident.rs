@@ -170,8 +170,10 @@ fn evidence(list: &[String]) -> Result<(), Rejection> {
 #[serde(deny_unknown_fields)]
 pub struct ReportIncident {
     pub incident_id: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub occurred_at: DateTime<Utc>,
     /// When the unit reported it to the county-level bureau.
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub reported_at: DateTime<Utc>,
     pub place: String,
     pub community_id: EntityId,
@@ -230,6 +232,7 @@ pub struct ExtendInvestigation {
 #[serde(deny_unknown_fields)]
 pub struct StartAppraisal {
     pub incident_id: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub started_at: DateTime<Utc>,
     pub reason: String,
 }
@@ -239,6 +242,7 @@ pub struct StartAppraisal {
 #[serde(deny_unknown_fields)]
 pub struct EndAppraisal {
     pub incident_id: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub ended_at: DateTime<Utc>,
 }
 
@@ -247,6 +251,7 @@ pub struct EndAppraisal {
 #[serde(deny_unknown_fields)]
 pub struct SubmitInvestigationReport {
     pub incident_id: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub submitted_at: DateTime<Utc>,
     pub summary: String,
 }
@@ -307,6 +312,7 @@ pub struct ConductEducation {
 #[serde(deny_unknown_fields)]
 pub struct CloseIncident {
     pub incident_id: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub signed_off_at: DateTime<Utc>,
     pub signed_off_by: String,
 }
@@ -316,6 +322,7 @@ pub struct CloseIncident {
 #[serde(deny_unknown_fields)]
 pub struct RecordEvaluation {
     pub incident_id: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub evaluated_at: DateTime<Utc>,
     pub findings: String,
     pub published: bool,
@@ -347,8 +354,11 @@ command_enum!(
 pub struct IncidentReported {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub occurred_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub reported_at: DateTime<Utc>,
     pub place: String,
     pub community_id: EntityId,
@@ -371,6 +381,7 @@ pub struct IncidentReported {
 pub struct CasualtiesRevised {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub deaths: u32,
     pub serious_injuries: u32,
@@ -390,6 +401,7 @@ pub struct CasualtiesRevised {
 pub struct IncidentGraded {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub grade: IncidentGrade,
     pub previous_grade: Option<IncidentGrade>,
@@ -405,12 +417,14 @@ pub struct IncidentGraded {
 pub struct InvestigationOpened {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub authority_level: AuthorityLevel,
     pub authority: String,
     /// The level the grade calls for (none for ungraded categories).
     pub required_level: Option<AuthorityLevel>,
     /// Report due: accident + 60 days (art. 29).
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub deadline: DateTime<Utc>,
 }
 
@@ -418,9 +432,11 @@ pub struct InvestigationOpened {
 pub struct InvestigationExtended {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub days: u32,
     pub reason: String,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub new_deadline: DateTime<Utc>,
 }
 
@@ -428,7 +444,9 @@ pub struct InvestigationExtended {
 pub struct AppraisalStarted {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub started_at: DateTime<Utc>,
     pub reason: String,
 }
@@ -437,11 +455,15 @@ pub struct AppraisalStarted {
 pub struct AppraisalEnded {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub started_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub ended_at: DateTime<Utc>,
     /// The pause added to the deadline, in seconds.
     pub paused_seconds: i64,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub new_deadline: DateTime<Utc>,
 }
 
@@ -449,9 +471,12 @@ pub struct AppraisalEnded {
 pub struct InvestigationReportSubmitted {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub submitted_at: DateTime<Utc>,
     pub summary: String,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub deadline: DateTime<Utc>,
     pub overdue: bool,
 }
@@ -460,6 +485,7 @@ pub struct InvestigationReportSubmitted {
 pub struct CauseDetermined {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub cause: String,
     pub evidence: Vec<String>,
@@ -469,6 +495,7 @@ pub struct CauseDetermined {
 pub struct ResponsibleDealtWith {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     /// Sealed name (plain only in events upcast from v1).
     pub person: PersonalField,
@@ -483,6 +510,7 @@ pub struct ResponsibleDealtWith {
 pub struct CorrectiveMeasuresImplemented {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub measures: String,
     pub hazard_ids: Vec<EntityId>,
@@ -493,6 +521,7 @@ pub struct CorrectiveMeasuresImplemented {
 pub struct EducationConducted {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub audience: String,
     pub people_reached: u32,
@@ -504,10 +533,13 @@ pub struct EducationConducted {
 pub struct IncidentClosed {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub signed_off_at: DateTime<Utc>,
     pub signed_off_by: String,
     /// Post-closure evaluation due by this CST date (sign-off + 1 year).
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub evaluation_due: NaiveDate,
 }
 
@@ -515,7 +547,9 @@ pub struct IncidentClosed {
 pub struct PostClosureEvaluated {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub evaluated_at: DateTime<Utc>,
     pub findings: String,
     pub published: bool,

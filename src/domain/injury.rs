@@ -65,6 +65,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InjuryData {
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub occurred_at: DateTime<Utc>,
     /// Age in whole years; none when unknown.
     pub age: Option<u16>,
@@ -118,6 +119,7 @@ command_enum!(
 pub struct InjuryRecorded {
     pub injury_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub data: InjuryData,
 }
@@ -126,6 +128,7 @@ pub struct InjuryRecorded {
 pub struct InjuryCorrected {
     pub injury_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub data: InjuryData,
     pub reason: String,

@@ -43,6 +43,7 @@ pub mod promotion;
 pub mod schema;
 pub mod testing;
 pub mod time;
+pub mod wire_time;
 
 use std::borrow::Cow;
 use std::fmt;

@@ -338,6 +338,7 @@ command_enum!(
 pub struct PersonErased {
     pub person_id: EntityId,
     pub erased_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub erased_at: DateTime<Utc>,
     pub reason: String,
 }

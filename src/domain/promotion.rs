@@ -28,7 +28,9 @@ pub struct PlanProject {
     /// Place code (catalog `target_places`).
     pub target_place: Option<String>,
     pub objective: String,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub baseline_from: NaiveDate,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub baseline_to: NaiveDate,
 }
 
@@ -38,6 +40,7 @@ pub struct PlanIntervention {
     pub project_id: EntityId,
     pub intervention_id: EntityId,
     pub what: String,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub planned_for: NaiveDate,
 }
 
@@ -46,6 +49,7 @@ pub struct PlanIntervention {
 pub struct ImplementIntervention {
     pub project_id: EntityId,
     pub intervention_id: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub implemented_on: NaiveDate,
     /// People reached.
     pub reach: u32,
@@ -59,6 +63,7 @@ pub struct EvaluateProject {
     pub indicator: String,
     pub before: u64,
     pub after: u64,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub evaluated_on: NaiveDate,
     pub conclusion: String,
 }
@@ -76,6 +81,7 @@ command_enum!(
 pub struct ProjectPlanned {
     pub project_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub community_id: EntityId,
     pub name: String,
@@ -83,7 +89,9 @@ pub struct ProjectPlanned {
     pub target_group: Option<String>,
     pub target_place: Option<String>,
     pub objective: String,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub baseline_from: NaiveDate,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub baseline_to: NaiveDate,
 }
 
@@ -91,9 +99,11 @@ pub struct ProjectPlanned {
 pub struct InterventionPlanned {
     pub project_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub intervention_id: EntityId,
     pub what: String,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub planned_for: NaiveDate,
 }
 
@@ -101,8 +111,10 @@ pub struct InterventionPlanned {
 pub struct InterventionImplemented {
     pub project_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub intervention_id: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub implemented_on: NaiveDate,
     pub reach: u32,
 }
@@ -111,10 +123,12 @@ pub struct InterventionImplemented {
 pub struct ProjectEvaluated {
     pub project_id: EntityId,
     pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub indicator: String,
     pub before: u64,
     pub after: u64,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub evaluated_on: NaiveDate,
     pub conclusion: String,
 }
