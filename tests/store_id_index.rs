@@ -176,3 +176,36 @@ fn a_store_created_without_an_index_folder_keeps_ids_in_the_backend_and_a_layout
         other => panic!("expected IdIndexFolderNeeded, got {:?}", other.map(|_| ())),
     }
 }
+
+/// The index's folder removed under an open store: writing the next run fails, the store says
+/// so through `degraded()`, and appends and retries go on from memory; reopening rebuilds the
+/// files from the log and the store is whole again.
+#[test]
+fn a_failed_run_write_is_reported_and_appends_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open_dir(dir.path(), options(dir.path())).unwrap();
+    assert_eq!(store.degraded(), None);
+    std::fs::remove_dir_all(dir.path().join(ID_INDEX_FOLDER)).unwrap();
+    let written = fill(&store);
+    // The worker writes tables in the background: wait for it to meet the missing folder.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let why = loop {
+        if let Some(why) = store.degraded() {
+            break why;
+        }
+        assert!(std::time::Instant::now() < deadline, "the failed run write was never reported");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert!(why.contains("event-id index"), "{why}");
+    assert_eq!(store.poisoned(), None, "a failed index write does not stop appends");
+    retries_are_recognised(&store, &written);
+    let more = store.append("hazard-new", ExpectedVersion::NoStream, events(5)).unwrap();
+    assert!(!more.already_committed);
+    store.close().unwrap();
+
+    let store = EventStore::open_dir(dir.path(), options(dir.path())).unwrap();
+    assert_eq!(store.degraded(), None);
+    retries_are_recognised(&store, &written);
+    assert!(store.verify().unwrap().is_ok());
+    assert_eq!(store.head().next_position, 3005);
+}
