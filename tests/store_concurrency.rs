@@ -162,8 +162,9 @@ fn requests_arriving_during_a_sync_are_committed_as_one_group() {
     eprintln!("{stats:?}");
     assert_eq!(stats.events, (threads * per_thread) as u64);
     assert!(stats.syncs < stats.events, "syncs are shared: {stats:?}");
+    // Before the gate: about 3 commits per sync; with it, about 1.
     assert!(
-        stats.commits * 2 <= stats.syncs * 3,
+        stats.commits < stats.syncs * 2,
         "at most about one group per sync (commits {}, syncs {}): {stats:?}",
         stats.commits,
         stats.syncs

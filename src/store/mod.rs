@@ -365,13 +365,14 @@ impl EventStore {
 
     /// A background failure that does not stop appends but needs attention, if there is one:
     /// today, the event-id index could not write its files (a full disk, its folder removed, a
-    /// damaged run met by a merge). Appends and retries go on, answered from memory, which grows
+    /// damaged run met by a merge, or the backend sync it makes before each run failing — then
+    /// the store's own next sync fails too and poisons it). Appends and retries go on, answered from memory, which grows
     /// with every event until the store is reopened; reopening rebuilds the files from the log.
     /// A host should report it as it reports a full disk.
     pub fn degraded(&self) -> Option<String> {
         let failure = self.shared.ids.as_ref()?.failed()?;
         Some(format!(
-            "the event-id index no longer writes its files ({failure}); event ids are kept in memory until the store is reopened"
+            "the event-id index stopped writing its files after an error ({failure}); event ids are kept in memory until the store is reopened"
         ))
     }
 

@@ -17,9 +17,11 @@
 //! 3. assigns gapless positions and versions and chains the hashes.
 //!
 //! The whole group then goes to the backend as one atomic batch (segments, index entries,
-//! event ids, head) and is handed to the **syncer** thread, while the writer goes on with the next
-//! group (pipelining: applying group N+1 overlaps the sync of group N); when the syncer is idle
-//! and nothing is queued, the committing thread syncs the group itself. The syncer takes every
+//! event ids, head) and is handed to the **syncer** thread; when the syncer is idle and nothing
+//! is queued, the committing thread syncs the group itself. A group committed by a leader or the
+//! writer thread is applied while the syncer syncs the one before (pipelining); a group the
+//! syncer pulls is applied by the syncer between two syncs, which is what gathers the requests
+//! of a whole sync into one group. The syncer takes every
 //! group handed over, makes them durable with one `Backend::sync`, then, in order, makes each
 //! visible to readers, publishes it to live subscribers and acknowledges its callers. Any storage
 //! error in that sequence poisons the store: every caller not yet acknowledged gets the error,
@@ -27,7 +29,7 @@
 //! is unknown.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -655,6 +657,9 @@ impl Writer {
 /// The syncer: one `Backend::sync` for every group queued, then visibility, publication and
 /// acknowledgement in commit order.
 fn run_syncer(shared: &Shared, jobs: &Receiver<SyncJob>, gate: &SyncGate) {
+    // If this thread ever dies (a bug), the gate must not stay busy: callers would stop leading
+    // and wait for a pull that never comes.
+    let _idle_on_exit = IdleOnExit(gate);
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while let Ok(j) = jobs.try_recv() {
@@ -662,7 +667,10 @@ fn run_syncer(shared: &Shared, jobs: &Receiver<SyncJob>, gate: &SyncGate) {
         }
         let n = batch.len();
         gate.set_cycling(true);
+        let started = Instant::now();
         sync_jobs(shared, batch);
+        let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        gate.last_sync_micros.store(took, Ordering::Relaxed);
         gate.in_flight.fetch_sub(n, Ordering::AcqRel);
         gate.pull();
         gate.set_cycling(false);
@@ -703,11 +711,13 @@ fn sync_jobs(shared: &Shared, batch: Vec<SyncJob>) {
 /// journal record and a wake-up each). Instead they wait in the queue: callers do not lead,
 /// and the syncer, once it has answered a sync's callers, commits everything queued as one
 /// group itself (`pull`) and syncs it next. The writer thread commits only when the syncer is
-/// idle (or after [`GATE_WAIT`], a safety net).
+/// idle (or after [`SyncGate::patience`], a safety net).
 #[derive(Default)]
 pub(crate) struct SyncGate {
     /// Groups handed to the syncer and not yet answered.
     in_flight: AtomicUsize,
+    /// How long the last sync took, in µs (the writer thread's patience scales with it).
+    last_sync_micros: AtomicU64,
     /// The syncer is between taking a batch and finishing its answers and its pull.
     cycling: AtomicBool,
     lock: Mutex<()>,
@@ -716,8 +726,10 @@ pub(crate) struct SyncGate {
     cell: OnceLock<Weak<Mutex<Writer>>>,
 }
 
-/// Longest the writer thread waits for a busy syncer before committing anyway.
-const GATE_WAIT: Duration = Duration::from_millis(20);
+/// Least the writer thread waits for a busy syncer before committing anyway…
+const GATE_WAIT_MIN: Duration = Duration::from_millis(20);
+/// …and most, however slow the disk's syncs.
+const GATE_WAIT_MAX: Duration = Duration::from_secs(1);
 
 impl SyncGate {
     fn busy(&self) -> bool {
@@ -732,12 +744,20 @@ impl SyncGate {
         }
     }
 
-    /// Waits (at most [`GATE_WAIT`]) until the syncer is idle.
+    /// How long the writer thread waits for a busy syncer: two of its last syncs, within
+    /// [`GATE_WAIT_MIN`]..=[`GATE_WAIT_MAX`], so that on a slow disk (tens of ms per sync) the
+    /// gate still holds requests until the sync in progress ends.
+    fn patience(&self) -> Duration {
+        let last = Duration::from_micros(self.last_sync_micros.load(Ordering::Relaxed));
+        last.saturating_mul(2).clamp(GATE_WAIT_MIN, GATE_WAIT_MAX)
+    }
+
+    /// Waits (at most [`Self::patience`]) until the syncer is idle.
     fn wait_until_idle(&self) {
         if !self.busy() {
             return;
         }
-        let deadline = Instant::now() + GATE_WAIT;
+        let deadline = Instant::now() + self.patience();
         let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         while self.busy() {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else { return };
@@ -755,6 +775,15 @@ impl SyncGate {
         if let Ok(first) = writer.rx.try_recv() {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer.process(first)));
         }
+    }
+}
+
+/// Clears the syncer's busy flag when the syncer's loop ends, however it ends.
+struct IdleOnExit<'a>(&'a SyncGate);
+
+impl Drop for IdleOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.set_cycling(false);
     }
 }
 
