@@ -655,7 +655,7 @@ impl Writer {
 }
 
 /// The syncer: one `Backend::sync` for every group queued, then visibility, publication and
-/// acknowledgement in commit order.
+/// acknowledgement in commit order, then its pull of what queued up meanwhile ([`SyncGate`]).
 fn run_syncer(shared: &Shared, jobs: &Receiver<SyncJob>, gate: &SyncGate) {
     // If this thread ever dies (a bug), the gate must not stay busy: callers would stop leading
     // and wait for a pull that never comes.
@@ -709,8 +709,8 @@ fn sync_jobs(shared: &Shared, batch: Vec<SyncJob>) {
 /// progress), requests that arrive cannot be durable before its next sync, so committing each
 /// at once only cuts that sync's work into many small groups (a segment, index entries, a
 /// journal record and a wake-up each). Instead they wait in the queue: callers do not lead,
-/// and the syncer, once it has answered a sync's callers, commits everything queued as one
-/// group itself (`pull`) and syncs it next. The writer thread commits only when the syncer is
+/// and the syncer, once it has answered a sync's callers, commits what is queued as one group
+/// (up to [`MAX_GROUP_EVENTS`]; its `pull`) and syncs it next. The writer thread commits only when the syncer is
 /// idle (or after [`SyncGate::patience`], a safety net).
 #[derive(Default)]
 pub(crate) struct SyncGate {
