@@ -21,7 +21,7 @@
 //! - State is ordered (`BTreeMap`), so a rebuild is byte-identical to the live state.
 //!
 //! Running totals (增量汇总): `apply` also keeps, per cell (community or all) × (category or
-//! all), the incident figures summed by year, by month and by day ([`Buckets`]); a revision
+//! all), the incident figures summed by year, by month and by day (`Buckets`); a revision
 //! takes the old casualties out and puts the new ones in. A period is read as its leading days,
 //! leading months, whole years, trailing months and trailing days, so `totals`, `by_month`,
 //! `year_on_year`, `breakdown`, `rate_per_100k` and `indicator_consumption` read a handful of
@@ -31,7 +31,7 @@
 //! [`Projection::begin_bulk`]) and a snapshot load recompute the cells from the facts once: each
 //! incident's figures go into day buckets, the month and year buckets are summed from those.
 //!
-//! Grade cells: the same [`Buckets`], per (community or all) × (category or all) × Decree 493
+//! Grade cells: the same `Buckets`, per (community or all) × (category or all) × Decree 493
 //! grade, over the graded incidents only; `incident.graded` moves an incident from its old
 //! grade's cells to the new one's, a casualty revision of a graded incident takes its old
 //! figures out of its grade cells and puts the new ones in. Invariant: each grade cell equals

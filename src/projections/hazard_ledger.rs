@@ -30,7 +30,7 @@
 //! - State is `BTreeMap`-ordered; nothing depends on the order events of different streams
 //!   interleave except through their positions.
 //!
-//! Running totals (增量汇总): besides the entries, the state keeps a [`LedgerIndex`] that `apply`
+//! Running totals (增量汇总): besides the entries, the state keeps a `LedgerIndex` that `apply`
 //! maintains: before an event changes a hazard the hazard's contribution is taken out of every
 //! total, after it the new contribution is put in. Invariant: the index always equals what a
 //! scan of the entries would give (tested against such a scan); a map entry whose count drops

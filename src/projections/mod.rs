@@ -500,7 +500,7 @@ fn read_decoded(
 /// wanted event once; returns the next position owed.
 ///
 /// For more than a page of events the work is split over two threads: one reads and decodes
-/// pages, the other folds them in position order (a bounded channel of [`PIPELINE_DEPTH`]
+/// pages, the other folds them in position order (a bounded channel of `PIPELINE_DEPTH`
 /// pages between them), so the result is that of a sequential fold. On an error the events
 /// before the failing one stay folded and the error is returned. A long replay is a bulk fold
 /// (see [`replay_range`]).

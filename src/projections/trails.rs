@@ -39,7 +39,7 @@
 //! Each index is a superset filter: the queries still apply their full definition to the
 //! candidates it yields, so an answer equals the scan's for any `at`, past or future (tested
 //! against the scans with random histories). Invariant: each index equals what
-//! [`TrailKeys::of`] derives from the trails (checked by the same test via a snapshot round
+//! `TrailKeys::of` derives from the trails (checked by the same test via a snapshot round
 //! trip). No query here touches every incident; `incidents()` is the listing iterator.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -13,7 +13,7 @@
 //! The index is **derived data**: the log is the truth. The manifest (`MANIFEST`) names the
 //! runs, the position `covered_end` below which every event's id is in them, and the log's chain
 //! hash of the event before it; at open, the store re-reads the log from there (nothing after a
-//! clean close; after a crash, what the tables held: at most [`MAX_FROZEN`] + 1 tables). A run is
+//! clean close; after a crash, what the tables held: at most `MAX_FROZEN` + 1 tables). A run is
 //! written only after a backend sync made every event in it durable, so no run names an event a
 //! crash can take back. A manifest that is missing, damaged, past the log's end or written for
 //! another log (hash) is dropped with its runs and the index is rebuilt from the log. Blocks
@@ -566,7 +566,7 @@ impl IdIndex {
     }
 
     /// Adds the ids of events just applied to the backend; `end` is the position after them and
-    /// `end_hash` the chain hash of the event at `end - 1`. Waits while [`MAX_FROZEN`] full
+    /// `end_hash` the chain hash of the event at `end - 1`. Waits while `MAX_FROZEN` full
     /// tables are waiting for the worker.
     pub fn insert(&self, entries: impl IntoIterator<Item = (EventId, u64)>, end: u64, end_hash: Hash) {
         let waiting = {
