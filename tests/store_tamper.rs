@@ -230,3 +230,40 @@ fn a_damaged_segment_pointer_is_named_at_its_position_and_reads_refuse_it() {
     }
     assert_eq!(store.read_all(0, Direction::Forward, 20).unwrap().len(), 20, "the intact prefix still reads");
 }
+
+#[test]
+fn a_byte_changed_inside_a_compressed_segment_is_named_within_it() {
+    // Segments are stored compressed: a changed byte there either breaks decompression (the
+    // segment cannot be read) or changes what decompresses (a hash mismatch) — named either way.
+    let mut unreadable = 0;
+    for at in [5usize, 0, 40, 80, usize::MAX] {
+        let dir = tempfile::tempdir().unwrap();
+        build(dir.path());
+        {
+            use std::os::unix::fs::FileExt;
+            let db = raw_sled(dir.path());
+            let (offset, frame) = stored_frame(dir.path(), &db, &segment_key(20));
+            assert_eq!(frame[0], 1, "the segment is stored compressed (codec 1)");
+            let at = at.min(frame.len() - 1);
+            let path = dir.path().join(anquan::storage::value_log::VALUE_LOG_FILE);
+            let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            file.write_all_at(&[frame[at] ^ 0x55], offset + at as u64).unwrap();
+            file.sync_all().unwrap();
+        }
+        let store = open(dir.path());
+        let problem = store.verify().unwrap().problem.expect("tampering must be detected");
+        assert!((20..25).contains(&problem.position), "byte {at}: {problem:?}");
+        if problem.detail.contains("cannot be read") {
+            unreadable += 1;
+            assert_eq!(problem.position, 20, "an unreadable segment is named at its first position");
+            match store.read_all(0, Direction::Forward, 100) {
+                Err(StoreError::Corrupt { detail }) => assert!(detail.contains("damaged"), "{detail}"),
+                other => panic!("expected a corrupt-log error, got {other:?}"),
+            }
+        } else {
+            // The event's own hash, or the segment header's link to the previous one.
+            assert!(problem.detail.contains("hash"), "byte {at}: {problem:?}");
+        }
+    }
+    assert!(unreadable >= 2, "the codec byte and zstd's magic make the frame unreadable");
+}

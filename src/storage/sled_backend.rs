@@ -74,12 +74,19 @@ pub struct SledOptions {
     /// file (see `value_log`). Used when the store is created and recorded in it; an existing
     /// store keeps what it was created with.
     pub out_of_line_prefixes: Vec<u8>,
+    /// How values written to the value file from now on are stored (see `value_log`).
+    pub value_compression: value_log::Compression,
 }
 
 impl Default for SledOptions {
     fn default() -> Self {
         // Two 8 MiB journal files: as much disk as the single 16 MiB file they replaced.
-        Self { cache_capacity: 256 * 1024 * 1024, journal_capacity: 8 * 1024 * 1024, out_of_line_prefixes: Vec::new() }
+        Self {
+            cache_capacity: 256 * 1024 * 1024,
+            journal_capacity: 8 * 1024 * 1024,
+            out_of_line_prefixes: Vec::new(),
+            value_compression: value_log::Compression::default(),
+        }
     }
 }
 
@@ -390,7 +397,7 @@ fn open_value_log(
         ),
         None => 0,
     };
-    Ok(Some(ValueLog::open(dir, prefixes, referenced_end)?))
+    Ok(Some(ValueLog::open(dir, prefixes, referenced_end, options.value_compression)?))
 }
 
 fn writes_of(batch: &WriteBatch) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
@@ -782,7 +789,10 @@ mod tests {
         let expected: Vec<(Vec<u8>, Vec<u8>)> =
             (0..200u32).flat_map(|i| [(key(b'E', i), value(i)[..8].to_vec()), (key(b'S', i), value(i))]).collect();
         {
-            let backend = SledBackend::open(dir.path(), &out_of_line()).unwrap();
+            // Stored as they are, so the file's size shows they are there (compression has its
+            // own tests in `value_log`).
+            let options = SledOptions { value_compression: value_log::Compression::None, ..out_of_line() };
+            let backend = SledBackend::open(dir.path(), &options).unwrap();
             for pair in expected.chunks(10) {
                 let mut batch = WriteBatch::new();
                 for (k, v) in pair {

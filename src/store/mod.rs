@@ -40,6 +40,9 @@ use id_index::IdIndex;
 use layout::{IndexEntry, LayoutError};
 use writer::{Request, Writer, WriterState};
 
+/// How segments are stored in the value file (`StoreOptions::segment_compression`).
+pub use crate::storage::value_log::Compression;
+
 /// When an acknowledged append is durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
@@ -75,6 +78,11 @@ pub struct StoreOptions {
     /// Event ids the index holds in memory before writing them as a run file: memory against
     /// the log re-read at open after a crash (what the tables held: up to nine tables' worth).
     pub id_index_table: usize,
+    /// How segments are stored in the value file from now on: zstd level 1 by default (about
+    /// 40% fewer bytes, about 0.2 µs more per event read); [`Compression::None`] for the fastest
+    /// reads. Segments already written keep their form, and a store created before compression
+    /// existed never compresses.
+    pub segment_compression: Compression,
 }
 
 impl Default for StoreOptions {
@@ -88,6 +96,7 @@ impl Default for StoreOptions {
             journal_capacity: crate::storage::sled_backend::SledOptions::default().journal_capacity,
             id_index_dir: None,
             id_index_table: id_index::DEFAULT_TABLE_ENTRIES,
+            segment_compression: Compression::default(),
         }
     }
 }
@@ -100,6 +109,7 @@ impl StoreOptions {
             cache_capacity: self.cache_capacity,
             journal_capacity: self.journal_capacity,
             out_of_line_prefixes: vec![layout::SEGMENT_PREFIX],
+            value_compression: self.segment_compression,
         }
     }
 }

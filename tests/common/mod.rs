@@ -57,27 +57,41 @@ pub fn raw_sled(dir: &std::path::Path) -> sled::Db {
     panic!("sled's lock was never released")
 }
 
-/// The stored bytes of the segment under `key`, as an attacker with file access finds them:
-/// sled holds a pointer, the bytes are in the store's value file.
-pub fn segment_bytes(dir: &std::path::Path, db: &sled::Db, key: &[u8]) -> Vec<u8> {
+/// The frame stored for the segment under `key` (its codec, length and body, compressed or not)
+/// and where it lies in the store's value file.
+pub fn stored_frame(dir: &std::path::Path, db: &sled::Db, key: &[u8]) -> (u64, Vec<u8>) {
     use std::os::unix::fs::FileExt;
     let pointer = db.get(key).unwrap().expect("segment key in sled");
     let (offset, len) = anquan::storage::value_log::decode_pointer(&pointer).expect("a value-file pointer");
     let file = std::fs::File::open(dir.join(anquan::storage::value_log::VALUE_LOG_FILE)).unwrap();
-    let mut bytes = vec![0u8; len as usize];
-    file.read_exact_at(&mut bytes, offset).unwrap();
-    bytes
+    let mut frame = vec![0u8; len as usize];
+    file.read_exact_at(&mut frame, offset).unwrap();
+    (offset, frame)
 }
 
-/// Overwrites the stored bytes of the segment under `key` in place (same length), as an attacker
-/// with file access would.
+/// The bytes of the segment under `key`, as an attacker with file access finds them: sled holds
+/// a pointer, the value file the segment's frame, here decompressed.
+pub fn segment_bytes(dir: &std::path::Path, db: &sled::Db, key: &[u8]) -> Vec<u8> {
+    let (_, frame) = stored_frame(dir, db, key);
+    anquan::storage::value_log::unframe(&frame).expect("the stored frame decodes")
+}
+
+/// Replaces the segment under `key` with `bytes`, as an attacker with file access would: a new
+/// frame (stored as it is) at the end of the value file, and sled's pointer moved to it.
 pub fn overwrite_segment(dir: &std::path::Path, db: &sled::Db, key: &[u8], bytes: &[u8]) {
     use std::os::unix::fs::FileExt;
-    let pointer = db.get(key).unwrap().expect("segment key in sled");
-    let (offset, len) = anquan::storage::value_log::decode_pointer(&pointer).expect("a value-file pointer");
-    assert_eq!(len as usize, bytes.len(), "in-place rewrite keeps the length");
-    let file =
-        std::fs::OpenOptions::new().write(true).open(dir.join(anquan::storage::value_log::VALUE_LOG_FILE)).unwrap();
-    file.write_all_at(bytes, offset).unwrap();
+    let path = dir.join(anquan::storage::value_log::VALUE_LOG_FILE);
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    let end = file.metadata().unwrap().len();
+    let len = 5 + bytes.len() as u32;
+    let mut entry = len.to_le_bytes().to_vec();
+    entry.push(0); // codec: stored as it is
+    entry.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    entry.extend_from_slice(bytes);
+    file.write_all_at(&entry, end).unwrap();
     file.sync_all().unwrap();
+    let mut pointer = (end + 4).to_le_bytes().to_vec();
+    pointer.extend_from_slice(&len.to_le_bytes());
+    db.insert(key, pointer).unwrap();
+    db.flush().unwrap();
 }
