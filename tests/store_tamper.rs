@@ -267,3 +267,35 @@ fn a_byte_changed_inside_a_compressed_segment_is_named_within_it() {
     }
     assert!(unreadable >= 2, "the codec byte and zstd's magic make the frame unreadable");
 }
+
+#[test]
+fn a_byte_changed_in_place_inside_an_uncompressed_segment_is_named_at_its_position() {
+    // A store writing its segments as they are: the attacker edits the file in place, without
+    // moving any pointer.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let options = StoreOptions { segment_compression: Compression::None, ..StoreOptions::default() };
+        let store = EventStore::open_dir(dir.path(), options).unwrap();
+        for s in 0..10 {
+            let evs: Vec<_> =
+                (0..5).map(|i| event("test.event", format!("marker-{:03}", s * 5 + i).as_bytes())).collect();
+            store.append(&format!("stream-{}", s % 3), ExpectedVersion::Any, evs).unwrap();
+        }
+        store.close().unwrap();
+    }
+    {
+        use std::os::unix::fs::FileExt;
+        let db = raw_sled(dir.path());
+        let (offset, frame) = stored_frame(dir.path(), &db, &segment_key(20));
+        assert_eq!(frame[0], 0, "stored as it is (codec 0)");
+        let at = frame.windows(10).position(|w| w == b"marker-023").unwrap();
+        let path = dir.path().join(anquan::storage::value_log::VALUE_LOG_FILE);
+        let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        file.write_all_at(b"9", offset + at as u64 + 7).unwrap();
+        file.sync_all().unwrap();
+    }
+    let store = open(dir.path());
+    let problem = store.verify().unwrap().problem.expect("tampering must be detected");
+    assert_eq!(problem.position, 23, "{problem:?}");
+    assert!(problem.detail.contains("hash mismatch"), "{problem:?}");
+}

@@ -19,9 +19,11 @@
 //!   ([`Compression`]; a value that does not shrink is stored as it is), so one file can hold both.
 //! - `"ANQVLOG1"` (files created before): a frame is the value itself. Such a file keeps that form.
 //!
-//! Compression runs where values are written, in the backend's background flush, not on the
-//! commit path: a commit's segments are in the overlay, uncompressed, until a flush moves them
-//! here. Reading decompresses each value it reads.
+//! Compression runs where values are written: in the flush that moves the overlay into sled
+//! (the background thread; a committing thread only under back pressure) and in the replay at
+//! open, never in a commit's own `apply` or `sync`: a commit's segments stay in the overlay,
+//! uncompressed, until a flush moves them here. Reading decompresses each value it reads; reads
+//! by pointer keep recent decompressed values (`ValueCache`), scans never do.
 //!
 //! Invariants:
 //! - Values are written and `fdatasync`ed before any sled batch holding pointers to them is
@@ -31,7 +33,7 @@
 //!   are written again, further on. New values always go after the file's end.
 //! - sled records the end of the bytes its pointers reference; a file shorter than that at open
 //!   means the file lost data, and the store refuses to open.
-//! - Nothing here checks the values' contents: the event store's hash chain covers every byte of
+//! - Nothing here checks the values' meaning: the event store's hash chain covers every byte of
 //!   a segment (as decompressed), so a changed byte is named by `verify` at its position, as it
 //!   was inside sled. A frame that does not decompress, or not to its `raw_len`, is
 //!   `StorageError::Damaged`, as is an unknown codec.
@@ -42,7 +44,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::StorageError;
 
@@ -104,8 +106,8 @@ pub enum Compression {
 }
 
 impl Default for Compression {
-    /// zstd level 1: about 40% fewer bytes for the store's segments at about 0.2 µs per event
-    /// read (BENCHMARKS.md, "Compressed segments").
+    /// zstd level 1: about 40% fewer bytes for the store's segments at about 0.1–0.2 µs more
+    /// per event read in a scan (BENCHMARKS.md, "Compressed segments").
     fn default() -> Self {
         Compression::Zstd { level: 1 }
     }
@@ -133,31 +135,35 @@ pub struct ValueLog {
     cache: Mutex<ValueCache>,
 }
 
-/// Values read by pointer lately, decompressed, up to [`CACHE_BYTES`], the oldest dropped first.
+/// Compressed values read by pointer lately, decompressed, up to [`CACHE_BYTES`], the oldest
+/// dropped first; keyed by the whole pointer (offset and length), so a pointer naming other
+/// bytes never meets another's value.
 ///
 /// Why: reading a stream reads one segment per commit that touched it, and a host reads the same
 /// streams again and again (each command loads its own); decompressing a 20–30 KiB segment costs
-/// about ten times copying it. Scans in file order do not use it (each segment is read once).
-/// A value's bytes never change once written, so an entry is never stale.
+/// about ten times copying it. Scans never use it or fill it (in file order each segment is read
+/// once), so `verify`, which scans, always reads the file: bytes changed behind the store's back
+/// after they were cached are still found. A point read of such bytes may return what was read
+/// before the change, as a read a moment earlier would have.
 #[derive(Debug, Default)]
 struct ValueCache {
-    values: HashMap<u64, Vec<u8>>,
-    order: VecDeque<u64>,
+    values: HashMap<(u64, u32), Arc<[u8]>>,
+    order: VecDeque<(u64, u32)>,
     bytes: usize,
 }
 
 impl ValueCache {
-    fn get(&self, offset: u64) -> Option<Vec<u8>> {
-        self.values.get(&offset).cloned()
+    fn get(&self, at: (u64, u32)) -> Option<Arc<[u8]>> {
+        self.values.get(&at).cloned()
     }
 
-    fn insert(&mut self, offset: u64, value: &[u8]) {
-        if value.len() > CACHE_BYTES / 4 || self.values.contains_key(&offset) {
+    fn insert(&mut self, at: (u64, u32), value: Arc<[u8]>) {
+        if value.len() > CACHE_BYTES / 4 || self.values.contains_key(&at) {
             return;
         }
         self.bytes += value.len();
-        self.values.insert(offset, value.to_vec());
-        self.order.push_back(offset);
+        self.values.insert(at, value);
+        self.order.push_back(at);
         while self.bytes > CACHE_BYTES {
             let Some(oldest) = self.order.pop_front() else { break };
             if let Some(v) = self.values.remove(&oldest) {
@@ -251,6 +257,16 @@ impl ValueLog {
         referenced_end: u64,
         compression: Compression,
     ) -> Result<Self, StorageError> {
+        if let Compression::Zstd { level } = compression {
+            let range = zstd::compression_level_range();
+            if !range.contains(&level) {
+                return Err(StorageError::Fault(format!(
+                    "zstd compression level {level} is outside zstd's levels ({}..={})",
+                    range.start(),
+                    range.end()
+                )));
+            }
+        }
         let path = dir.join(VALUE_LOG_FILE);
         let file = File::options().read(true).write(true).create(true).truncate(false).open(&path)?;
         let mut len = file.metadata()?.len();
@@ -321,7 +337,13 @@ impl ValueLog {
             (true, Compression::Zstd { level }) => {
                 let kept = self.compressor.lock().ok().and_then(|mut c| c.take());
                 // Without a context (zstd could not allocate one) values are stored as they are.
-                kept.or_else(|| zstd::bulk::Compressor::new(level).ok())
+                kept.or_else(|| match zstd::bulk::Compressor::new(level) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no zstd context: this flush stores its values uncompressed");
+                        None
+                    }
+                })
             }
             _ => None,
         };
@@ -345,29 +367,49 @@ impl ValueLog {
         Ok(end)
     }
 
-    /// The value `pointer` (stored under `key`) names.
+    /// The value `pointer` (stored under `key`) names. Compressed values come from (and go to)
+    /// the cache of recent ones (see [`ValueCache`]).
     pub fn read(&self, key: &[u8], pointer: &[u8]) -> Result<Vec<u8>, StorageError> {
         let (offset, len) = self.locate(key, pointer)?;
-        if let Some(value) = self.cache.lock().ok().and_then(|c| c.get(offset)) {
-            return Ok(value);
+        if !self.framed {
+            return self.read_file(key, offset, len);
+        }
+        if let Some(value) = self.cache.lock().ok().and_then(|c| c.get((offset, len))) {
+            return Ok(value.to_vec());
         }
         let mut frame = vec![0u8; len as usize];
         self.file.read_exact_at(&mut frame, offset)?;
-        if !self.framed {
-            return Ok(frame);
-        }
-        let value = self.unframe(key, &frame)?;
-        if frame.first() == Some(&CODEC_ZSTD) {
+        let compressed = frame.first() == Some(&CODEC_ZSTD);
+        let value = self.unframe(key, frame)?;
+        if compressed {
+            let shared: Arc<[u8]> = Arc::from(&value[..]);
             if let Ok(mut cache) = self.cache.lock() {
-                cache.insert(offset, &value);
+                cache.insert((offset, len), shared);
             }
         }
         Ok(value)
     }
 
-    /// The value a frame holds (see the module's format).
-    fn unframe(&self, key: &[u8], frame: &[u8]) -> Result<Vec<u8>, StorageError> {
-        unframe(frame).map_err(|detail| StorageError::Damaged {
+    /// The value at `offset`, `len`, read from the file (no cache).
+    fn read_file(&self, key: &[u8], offset: u64, len: u32) -> Result<Vec<u8>, StorageError> {
+        let mut frame = vec![0u8; len as usize];
+        self.file.read_exact_at(&mut frame, offset)?;
+        if !self.framed {
+            return Ok(frame);
+        }
+        self.unframe(key, frame)
+    }
+
+    /// The value a frame holds (see the module's format); a stored frame gives up its own buffer.
+    fn unframe(&self, key: &[u8], mut frame: Vec<u8>) -> Result<Vec<u8>, StorageError> {
+        let result =
+            if frame.first() == Some(&CODEC_STORED) && stored_len(&frame) == Some(frame.len() - FRAME_HEADER_LEN) {
+                frame.drain(..FRAME_HEADER_LEN);
+                Ok(frame)
+            } else {
+                unframe(&frame)
+            };
+        result.map_err(|detail| StorageError::Damaged {
             key: key.to_vec(),
             detail: format!("its value in {} {detail}", self.path.display()),
         })
@@ -382,7 +424,8 @@ impl ValueLog {
             if offset != ahead.last_end + ENTRY_HEADER_LEN {
                 ahead.last_end = end;
                 ahead.window = 0;
-                return self.read(key, pointer);
+                // Not the cached point read: scans (and `verify`) read what the file holds.
+                return self.read_file(key, offset, len);
             }
             // In file order: read ahead, twice as far each time, so a short page reads little.
             ahead.window = (ahead.window * 2).clamp(READ_AHEAD_MIN_BYTES, READ_AHEAD_BYTES);
@@ -400,7 +443,10 @@ impl ValueLog {
         if !self.framed {
             return Ok(frame.to_vec());
         }
-        self.unframe(key, frame)
+        unframe(frame).map_err(|detail| StorageError::Damaged {
+            key: key.to_vec(),
+            detail: format!("its value in {} {detail}", self.path.display()),
+        })
     }
 
     fn locate(&self, key: &[u8], pointer: &[u8]) -> Result<(u64, u32), StorageError> {
@@ -408,8 +454,9 @@ impl ValueLog {
         let (offset, len) = decode_pointer(pointer).ok_or_else(|| {
             damaged(format!("malformed pointer into {} ({} bytes)", self.path.display(), pointer.len()))
         })?;
+        let max_len = if self.framed { MAX_VALUE_BYTES + FRAME_HEADER_LEN } else { MAX_VALUE_BYTES };
         if offset < MAGIC_LEN + ENTRY_HEADER_LEN
-            || len as usize > MAX_VALUE_BYTES + FRAME_HEADER_LEN
+            || len as usize > max_len
             || offset.saturating_add(u64::from(len)) > self.len()
         {
             return Err(damaged(format!(
@@ -426,6 +473,33 @@ thread_local! {
     /// One zstd decompression context per reading thread (setting one up costs more than
     /// decompressing a segment).
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// The `raw_len` a frame claims.
+fn stored_len(frame: &[u8]) -> Option<usize> {
+    let raw: [u8; 4] = frame.get(1..FRAME_HEADER_LEN)?.try_into().ok()?;
+    Some(u32::from_le_bytes(raw) as usize)
+}
+
+/// Decompresses a zstd body that must hold at most `raw_len` bytes, with this thread's context.
+fn decompress(body: &[u8], raw_len: usize) -> Result<Vec<u8>, String> {
+    let with_context = |d: &mut zstd::bulk::Decompressor<'static>| {
+        d.decompress(body, raw_len).map_err(|e| format!("does not decompress: {e}"))
+    };
+    let fresh = || zstd::bulk::Decompressor::new().map_err(|e| format!("cannot be decompressed: {e}"));
+    DECOMPRESSOR
+        .try_with(|cell| {
+            let mut slot = cell.try_borrow_mut().map_err(|_| "cannot be decompressed: context in use".to_string())?;
+            if slot.is_none() {
+                *slot = Some(fresh()?);
+            }
+            match slot.as_mut() {
+                Some(d) => with_context(d),
+                None => Err("cannot be decompressed: no zstd context".to_string()),
+            }
+        })
+        // The thread is exiting and its context is gone: a context for this one value.
+        .unwrap_or_else(|_| with_context(&mut fresh()?))
 }
 
 /// The value a framed entry holds, or what is wrong with the frame.
@@ -445,16 +519,7 @@ pub fn unframe(frame: &[u8]) -> Result<Vec<u8>, String> {
         CODEC_STORED if body.len() == raw_len => Ok(body.to_vec()),
         CODEC_STORED => Err(format!("claims {raw_len} bytes but holds {}", body.len())),
         CODEC_ZSTD => {
-            let out = DECOMPRESSOR.with(|cell| {
-                let mut slot = cell.borrow_mut();
-                if slot.is_none() {
-                    *slot = Some(zstd::bulk::Decompressor::new().map_err(|e| format!("cannot be decompressed: {e}"))?);
-                }
-                match slot.as_mut() {
-                    Some(d) => d.decompress(body, raw_len).map_err(|e| format!("does not decompress: {e}")),
-                    None => Err("cannot be decompressed: no zstd context".to_string()),
-                }
-            })?;
+            let out = decompress(body, raw_len)?;
             if out.len() != raw_len {
                 return Err(format!("decompresses to {} bytes, not the {raw_len} it claims", out.len()));
             }
@@ -529,6 +594,15 @@ mod tests {
     /// Text-like values (what segments mostly are) and their stored frames.
     fn text(i: u32, len: usize) -> Vec<u8> {
         (0..len).map(|j| b"hazard rectification incident "[(j + i as usize) % 30]).collect()
+    }
+
+    /// A new value file (default compression) holding `value`, and its pointer.
+    fn log_holding(dir: &Path, value: &[u8]) -> (ValueLog, [u8; POINTER_LEN]) {
+        let log = ValueLog::open(dir, vec![b'S'], 0, Compression::default()).unwrap();
+        let mut staged = log.stage();
+        let p = staged.push(value).unwrap();
+        log.commit(staged).unwrap();
+        (log, p)
     }
 
     fn frame_of(log: &ValueLog, pointer: &[u8]) -> Vec<u8> {
@@ -607,10 +681,7 @@ mod tests {
     #[test]
     fn a_damaged_frame_is_an_error_naming_what_is_wrong() {
         let dir = tempfile::tempdir().unwrap();
-        let log = ValueLog::open(dir.path(), vec![b'S'], 0, Compression::default()).unwrap();
-        let mut staged = log.stage();
-        let p = staged.push(&text(6, 20_000)).unwrap();
-        log.commit(staged).unwrap();
+        let (log, p) = log_holding(dir.path(), &text(6, 20_000));
         let frame = frame_of(&log, &p);
         let damaged = |f: Vec<u8>| unframe(&f).unwrap_err();
         let mut longer = frame.clone();
@@ -658,8 +729,8 @@ mod tests {
         let cache = log.cache.lock().unwrap();
         assert!(cache.bytes <= CACHE_BYTES && cache.bytes > CACHE_BYTES / 2, "{} bytes", cache.bytes);
         assert_eq!(cache.values.len(), cache.order.len());
-        let newest = decode_pointer(&pointers[599]).unwrap().0;
-        let oldest = decode_pointer(&pointers[0]).unwrap().0;
+        let newest = decode_pointer(&pointers[599]).unwrap();
+        let oldest = decode_pointer(&pointers[0]).unwrap();
         assert!(cache.values.contains_key(&newest) && !cache.values.contains_key(&oldest));
         drop(cache);
         // A cached value reads back exactly, and scans do not add to the cache.
@@ -670,6 +741,34 @@ mod tests {
             assert_eq!(log.read_ahead(b"S", p, &mut ahead).unwrap(), text(i as u32, 30_000));
         }
         assert_eq!(log.cache.lock().unwrap().bytes, before);
+        // Nor do reads out of file order inside a scan (a backward scan).
+        let mut ahead = ReadAhead::default();
+        for (i, p) in pointers.iter().enumerate().take(60).rev() {
+            assert_eq!(log.read_ahead(b"S", p, &mut ahead).unwrap(), text(i as u32, 30_000));
+        }
+        assert_eq!(log.cache.lock().unwrap().bytes, before);
+    }
+
+    #[test]
+    fn a_cached_value_hides_nothing_from_scans_and_is_never_served_for_another_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, p) = log_holding(dir.path(), &text(8, 20_000));
+        assert_eq!(log.read(b"S", &p).unwrap(), text(8, 20_000), "now cached");
+        // Another length at the same offset is that length's frame: cut short, it is damaged.
+        let (offset, len) = decode_pointer(&p).unwrap();
+        let shorter = encode_pointer(offset, len - 1);
+        assert!(matches!(log.read(b"S", &shorter), Err(StorageError::Damaged { .. })));
+        // The frame changed in the file behind the log's back: a scan reads the file, not the cache.
+        log.file.write_all_at(&[0xEE], offset + FRAME_HEADER_LEN as u64).unwrap();
+        assert!(log.read_ahead(b"S", &p, &mut ReadAhead::default()).is_err(), "zstd's magic is gone");
+    }
+
+    #[test]
+    fn levels_outside_zstds_are_refused_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = ValueLog::open(dir.path(), vec![b'S'], 0, Compression::Zstd { level: 99 }).unwrap_err();
+        assert!(err.to_string().contains("zstd compression level 99"), "{err}");
+        assert!(ValueLog::open(dir.path(), vec![b'S'], 0, Compression::Zstd { level: 19 }).is_ok());
     }
 
     proptest! {
@@ -705,6 +804,42 @@ mod tests {
         #[test]
         fn arbitrary_frames_never_panic(frame in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = unframe(&frame);
+        }
+
+        /// A real compressed frame with bytes changed, cut or grown, read through the file by
+        /// pointer and by scan: a value or `Damaged`, never a panic, and never more bytes than
+        /// the frame claims.
+        #[test]
+        fn hostile_compressed_frames_are_values_or_damaged(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+            cut in 0usize..40,
+            grow in proptest::collection::vec(any::<u8>(), 0..8),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let (log, p) = log_holding(dir.path(), &text(9, 5_000));
+            let mut frame = frame_of(&log, &p);
+            prop_assert_eq!(frame[0], CODEC_ZSTD);
+            for (at, byte) in &edits {
+                let i = at.index(frame.len());
+                frame[i] = *byte;
+            }
+            frame.truncate(frame.len().saturating_sub(cut));
+            frame.extend_from_slice(&grow);
+            prop_assert!(unframe(&frame).map_or(true, |v| v.len() <= MAX_VALUE_BYTES));
+            // Written as a new entry and read through the log.
+            let end = log.len();
+            let mut entry = (frame.len() as u32).to_le_bytes().to_vec();
+            entry.extend_from_slice(&frame);
+            log.file.write_all_at(&entry, end).unwrap();
+            log.end.store(end + entry.len() as u64, Ordering::Release);
+            let q = encode_pointer(end + ENTRY_HEADER_LEN, frame.len() as u32);
+            for result in [log.read(b"S", &q), log.read_ahead(b"S", &q, &mut ReadAhead::default())] {
+                match result {
+                    Ok(v) => prop_assert!(v.len() == stored_len(&frame).unwrap_or(usize::MAX)),
+                    Err(StorageError::Damaged { .. }) => {}
+                    Err(other) => prop_assert!(false, "{other}"),
+                }
+            }
         }
     }
 }

@@ -81,6 +81,9 @@ pub fn segment_bytes(dir: &std::path::Path, db: &sled::Db, key: &[u8]) -> Vec<u8
 pub fn overwrite_segment(dir: &std::path::Path, db: &sled::Db, key: &[u8], bytes: &[u8]) {
     use std::os::unix::fs::FileExt;
     let path = dir.join(anquan::storage::value_log::VALUE_LOG_FILE);
+    let mut magic = [0u8; 8];
+    std::fs::File::open(&path).unwrap().read_exact_at(&mut magic, 0).unwrap();
+    assert_eq!(&magic, b"ANQVLOG2", "a value file that frames its values");
     let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     let end = file.metadata().unwrap().len();
     let len = 5 + bytes.len() as u32;
