@@ -454,14 +454,29 @@ type DecodedPage = Vec<(RecordedEvent, Option<DomainEvent>)>;
 /// Pages in flight between the reading and the folding thread.
 const PIPELINE_DEPTH: usize = 4;
 
+/// Which thread of a pipelined fold decodes the payloads (see [`replay_all_range_each`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decoding {
+    /// The reader, while the folder has pages waiting; the folder, when it has caught up.
+    Balanced,
+    /// Always the reader (tests: the other extreme).
+    #[cfg_attr(not(test), allow(dead_code))]
+    OnReader,
+    /// Always the folder (tests: every failure found by the folder).
+    #[cfg_attr(not(test), allow(dead_code))]
+    OnFolder,
+}
+
 /// Reads positions `from..end` page by page, checks they are gapless, and decodes the wanted
-/// payloads; `emit` gets each page (or the error that ends the read) and returns `false` to
-/// stop early.
+/// payloads of each page for which `decode_here()` says so (the others go out undecoded, with
+/// `false`, for the receiver to decode); `emit` gets each page (or the error that ends the read)
+/// and returns `false` to stop early.
 fn read_decoded(
     store: &EventStore,
     from: u64,
     end: u64,
-    mut emit: impl FnMut(Result<DecodedPage, ProjectionError>) -> bool,
+    decode_here: impl Fn() -> bool,
+    mut emit: impl FnMut(Result<(DecodedPage, bool), ProjectionError>) -> bool,
 ) {
     let mut next = from;
     while next < end {
@@ -478,6 +493,7 @@ fn read_decoded(
         }
         let mut out = Vec::with_capacity(page.len());
         let mut failure = None;
+        let decoded = decode_here();
         for recorded in page {
             if recorded.position >= end {
                 break;
@@ -487,7 +503,7 @@ fn read_decoded(
                     Some(ProjectionError::OutOfOrder { projection: "all", expected: next, got: recorded.position });
                 break;
             }
-            match decode_wanted(&recorded) {
+            match if decoded { decode_wanted(&recorded) } else { Ok(None) } {
                 Ok(event) => out.push((recorded, event)),
                 Err(e) => {
                     failure = Some(e);
@@ -498,7 +514,7 @@ fn read_decoded(
         }
         // The events before a failure are folded, then the failure is reported.
         let full = out.len() == want;
-        if !emit(Ok(out)) {
+        if !emit(Ok((out, decoded))) {
             return;
         }
         if let Some(e) = failure {
@@ -526,10 +542,10 @@ pub fn replay_all_range(
     end: u64,
 ) -> Result<u64, ProjectionError> {
     if !bulk_worth_it(from, end) {
-        return replay_all_range_each(store, all, from, end);
+        return replay_all_range_each(store, all, from, end, Decoding::Balanced);
     }
     all.begin_bulk();
-    let result = replay_all_range_each(store, all, from, end);
+    let result = replay_all_range_each(store, all, from, end, Decoding::Balanced);
     all.end_bulk();
     result
 }
@@ -540,37 +556,57 @@ fn replay_all_range_each(
     all: &mut AllProjections,
     from: u64,
     end: u64,
+    decoding: Decoding,
 ) -> Result<u64, ProjectionError> {
     let mut next = from;
-    let mut fold = |page: DecodedPage, next: &mut u64| {
+    // A page the reader left undecoded is decoded here; a failure ends the fold after the
+    // events before it, as it would have on the reader.
+    let mut fold = |(page, decoded): (DecodedPage, bool), next: &mut u64| -> Result<(), ProjectionError> {
         for (recorded, event) in &page {
-            if let Some(event) = event {
-                all.apply_decoded(recorded, event);
+            if decoded {
+                if let Some(event) = event {
+                    all.apply_decoded(recorded, event);
+                }
+            } else if let Some(event) = decode_wanted(recorded)? {
+                all.apply_decoded(recorded, &event);
             }
             *next += 1;
         }
+        Ok(())
     };
     if end.saturating_sub(from) <= PAGE as u64 {
         let mut result = Ok(());
-        read_decoded(store, from, end, |page| match page {
-            Ok(page) => {
-                fold(page, &mut next);
-                true
-            }
-            Err(e) => {
-                result = Err(e);
-                false
-            }
-        });
+        read_decoded(
+            store,
+            from,
+            end,
+            || true,
+            |page| match page.and_then(|page| fold(page, &mut next)) {
+                Ok(()) => true,
+                Err(e) => {
+                    result = Err(e);
+                    false
+                }
+            },
+        );
         return result.map(|()| next);
     }
     std::thread::scope(|scope| {
-        let (tx, rx) = crossbeam_channel::bounded::<Result<DecodedPage, ProjectionError>>(PIPELINE_DEPTH);
-        scope.spawn(move || read_decoded(store, from, end, |page| tx.send(page).is_ok()));
+        let (tx, rx) = crossbeam_channel::bounded::<Result<(DecodedPage, bool), ProjectionError>>(PIPELINE_DEPTH);
+        // The reader decodes a page itself only while the folder has pages waiting; when the
+        // folder has caught up (nothing queued) it gets the page undecoded and decodes it, so
+        // decoding goes to whichever thread would otherwise wait (reading and decoding take
+        // longer than folding, and a rebuild is otherwise bound by the reader).
+        let decode_here = |tx: &crossbeam_channel::Sender<_>| match decoding {
+            Decoding::Balanced => !tx.is_empty(),
+            Decoding::OnReader => true,
+            Decoding::OnFolder => false,
+        };
+        scope.spawn(move || read_decoded(store, from, end, || decode_here(&tx), |page| tx.send(page).is_ok()));
         // Ends when the reader is done (its sender dropped); dropping `rx` on an early return
         // makes the reader's next send fail, so it stops too.
         for page in rx {
-            fold(page?, &mut next);
+            fold(page?, &mut next)?;
         }
         Ok(next)
     })
@@ -921,6 +957,76 @@ pub fn percent(part: u64, whole: u64) -> Option<f64> {
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+
+    use crate::store::{ExpectedVersion, ProposedEvent, StreamAppend};
+
+    /// `n` hazards reported (one event each), in appends of 1,000 streams.
+    fn report_hazards(store: &EventStore, first: usize, n: usize) {
+        use crate::domain::hazard::{HazardEvent, HazardReported, HazardSource};
+        let at: chrono::DateTime<chrono::Utc> = "2024-03-01T08:00:00Z".parse().unwrap();
+        let id = |s: String| crate::domain::EntityId::new(s).unwrap();
+        let appends: Vec<_> = (first..first + n)
+            .map(|k| {
+                let event = DomainEvent::Hazard(HazardEvent::Reported(HazardReported {
+                    hazard_id: id(format!("h{k}")),
+                    recorded_by: id("loader".into()),
+                    recorded_at: at,
+                    source: HazardSource::GridInspection,
+                    reporter: "网格员".into(),
+                    community_id: id(format!("c{}", k % 4)),
+                    grid_id: None,
+                    enterprise_id: None,
+                    category: "fire".into(),
+                    location: "楼道".into(),
+                    description: "堆物".into(),
+                    found_at: at,
+                }));
+                let (t, v, payload) = event.to_payload().unwrap();
+                let proposed = ProposedEvent::new(t, v, Timestamp::from_chrono(at), "loader", payload);
+                StreamAppend::new(event.stream_id(), ExpectedVersion::NoStream, vec![proposed])
+            })
+            .collect();
+        for chunk in appends.chunks(1_000) {
+            store.append_multi(chunk.to_vec()).unwrap();
+        }
+    }
+
+    #[test]
+    fn decoding_on_either_thread_folds_the_same_and_fails_at_the_same_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EventStore::open(dir.path()).unwrap();
+        report_hazards(&store, 0, 2 * PAGE + 500);
+        let end = store.head().next_position;
+        let fold = |decoding| {
+            let mut all = AllProjections::default();
+            let next = replay_all_range_each(&store, &mut all, 0, end, decoding).unwrap();
+            (all, next)
+        };
+        let reference = fold(Decoding::OnReader);
+        assert_eq!(reference.0.hazard_ledger.open_hazards().total, (2 * PAGE + 500) as u64);
+        assert_eq!(fold(Decoding::OnFolder), reference);
+        assert_eq!(fold(Decoding::Balanced), reference);
+
+        // A payload the ledger cannot decode, in the third page, then more events after it.
+        let at = Timestamp::from_micros(0);
+        let junk = ProposedEvent::new("hazard.closed", 1, at, "x", vec![0xFF; 3]);
+        store.append_multi(vec![StreamAppend::new("hazard-junk", ExpectedVersion::Any, vec![junk])]).unwrap();
+        report_hazards(&store, 100_000, 1_500);
+        let end = store.head().next_position;
+        let failed = |decoding| {
+            let mut all = AllProjections::default();
+            match replay_all_range_each(&store, &mut all, 0, end, decoding) {
+                Err(ProjectionError::Decode { position, .. }) => (position, all),
+                other => panic!("expected a decode error, got {:?}", other.map(|_| ())),
+            }
+        };
+        let (position, before) = failed(Decoding::OnReader);
+        assert_eq!(position, (2 * PAGE + 500) as u64);
+        assert_eq!(before, reference.0, "every event before the bad one is folded, none after");
+        for decoding in [Decoding::OnFolder, Decoding::Balanced] {
+            assert_eq!(failed(decoding), (position, before.clone()), "{decoding:?}");
+        }
+    }
 
     #[test]
     fn keys_sit_under_the_projection_prefix_and_chunks_sort_by_index() {
