@@ -1,6 +1,7 @@
 //! The one-pass rebuild of all projections (`rebuild_all`): over more than a page of events it
-//! runs as a read/decode thread and a fold thread, and must give every projection the state its
-//! own rebuild gives; undecodable events are errors only when a projection reads their type.
+//! runs as a reading thread and a folding thread (either may decode a page), and must give
+//! every projection the state its own rebuild gives; undecodable events are errors only when a
+//! projection reads their type.
 
 use anquan::domain::hazard::{HazardClosed, HazardEvent, HazardGraded, HazardReported, HazardSource};
 use anquan::domain::incident::{IncidentEvent, IncidentReported};

@@ -530,9 +530,10 @@ fn read_decoded(
 /// Folds positions `from..end` into all five projections in one read pass, decoding each
 /// wanted event once; returns the next position owed.
 ///
-/// For more than a page of events the work is split over two threads: one reads and decodes
-/// pages, the other folds them in position order (a bounded channel of `PIPELINE_DEPTH`
-/// pages between them), so the result is that of a sequential fold. On an error the events
+/// For more than a page of events the work is split over two threads: one reads pages, the
+/// other folds them in position order (a bounded channel of `PIPELINE_DEPTH` pages between
+/// them), and each page is decoded by whichever of the two would otherwise wait (see
+/// `read_decoded`), so the result is that of a sequential fold. On an error the events
 /// before the failing one stay folded and the error is returned. A long replay is a bulk fold
 /// (see [`replay_range`]).
 pub fn replay_all_range(

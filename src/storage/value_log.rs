@@ -368,7 +368,7 @@ impl ValueLog {
     }
 
     /// The value `pointer` (stored under `key`) names. Compressed values come from (and go to)
-    /// the cache of recent ones (see [`ValueCache`]).
+    /// the cache of recent ones (see `ValueCache`).
     pub fn read(&self, key: &[u8], pointer: &[u8]) -> Result<Vec<u8>, StorageError> {
         let (offset, len) = self.locate(key, pointer)?;
         if !self.framed {
