@@ -18,6 +18,12 @@ use anquan::store::{Direction, EventStore, ExpectedVersion, ProposedEvent, Times
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
+/// The allocator the `anquan` binary uses (see `Cargo.toml`); `--no-default-features` measures
+/// under the system allocator.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PAYLOAD: usize = 100;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -365,8 +371,9 @@ fn main() {
 
     println!();
     println!(
-        "payload {PAYLOAD} bytes; {} cores; one run, same process, same disk",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+        "payload {PAYLOAD} bytes; {} cores; one run, same process, same disk; Rust allocator: {}",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        if cfg!(feature = "mimalloc") { "mimalloc" } else { "system" }
     );
     println!("| workload | anquan | plain sled | SQLite WAL | anquan / SQLite | anquan / plain sled |");
     println!("|---|---:|---:|---:|---:|---:|");

@@ -9,6 +9,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde::Deserialize;
 
+/// The allocator the `anquan` binary uses (see `Cargo.toml`); `--no-default-features` measures
+/// under the system allocator.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn id(s: &str) -> EntityId {
     EntityId::new(s.to_string()).unwrap()
 }

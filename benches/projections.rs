@@ -42,6 +42,12 @@ use anquan::store::{
 };
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
+/// The allocator the `anquan` binary uses (see `Cargo.toml`); `--no-default-features` measures
+/// under the system allocator.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn scale(var: &str, default: usize) -> usize {
     std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -434,6 +440,7 @@ fn main() {
         ..StoreOptions::default()
     };
     let store = EventStore::open_dir(dir.path(), options).unwrap();
+    println!("allocator: {}", if cfg!(feature = "mimalloc") { "mimalloc" } else { "system" });
     let t = Instant::now();
     let written = fill(&store, hazards, incidents);
     store.flush().unwrap();

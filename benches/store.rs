@@ -9,6 +9,12 @@ use anquan::store::{
 };
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
+/// The allocator the `anquan` binary uses (see `Cargo.toml`); `--no-default-features` measures
+/// under the system allocator.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn record(i: u64) -> Vec<u8> {
     layout::encode_record(&RecordRef {
         position: i,
