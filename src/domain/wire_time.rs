@@ -126,6 +126,10 @@ fn parse_canonical(s: &str) -> Option<DateTime<Utc>> {
         _ => return None,
     };
     let local = date.and_time(NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?);
+    if offset_secs == 0 {
+        // What chrono writes (`Z`): no offset to apply, so no checked shift.
+        return Some(local.and_utc());
+    }
     let offset = FixedOffset::east_opt(offset_secs)?;
     let at = offset.from_local_datetime(&local).single()?;
     Some(at.with_timezone(&Utc))

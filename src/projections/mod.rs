@@ -448,8 +448,16 @@ impl AllProjections {
     }
 }
 
-/// A page of events in position order, each with its payload decoded when wanted.
-type DecodedPage = Vec<(RecordedEvent, Option<DomainEvent>)>;
+/// A page of events in position order, as the store returned it, with the wanted payloads
+/// decoded (`decoded[i]` for `events[i]`, `None` where no projection wants the type) or, when
+/// the reader left that to the folder, no decoded payloads at all.
+///
+/// Two vectors, not a vector of pairs: a recorded event (224 bytes) and a decoded one (424) were
+/// each moved into a pair per event, and the copies were a tenth of a rebuild's reader thread.
+struct Page {
+    events: Vec<RecordedEvent>,
+    decoded: Option<Vec<Option<DomainEvent>>>,
+}
 
 /// Pages in flight between the reading and the folding thread.
 const PIPELINE_DEPTH: usize = 4;
@@ -468,53 +476,60 @@ enum Decoding {
 }
 
 /// Reads positions `from..end` page by page, checks they are gapless, and decodes the wanted
-/// payloads of each page for which `decode_here()` says so (the others go out undecoded, with
-/// `false`, for the receiver to decode); `emit` gets each page (or the error that ends the read)
-/// and returns `false` to stop early.
+/// payloads of each page for which `decode_here()` says so (the others go out undecoded, for the
+/// receiver to decode); `emit` gets each page (or the error that ends the read) and returns
+/// `false` to stop early.
 fn read_decoded(
     store: &EventStore,
     from: u64,
     end: u64,
     decode_here: impl Fn() -> bool,
-    mut emit: impl FnMut(Result<(DecodedPage, bool), ProjectionError>) -> bool,
+    mut emit: impl FnMut(Result<Page, ProjectionError>) -> bool,
 ) {
     let mut next = from;
     while next < end {
         let want = usize::try_from(end - next).unwrap_or(usize::MAX).min(PAGE);
-        let page = match store.read_all(next, Direction::Forward, want) {
+        let mut events = match store.read_all(next, Direction::Forward, want) {
             Ok(p) => p,
             Err(e) => {
                 emit(Err(e.into()));
                 return;
             }
         };
-        if page.is_empty() {
+        if events.is_empty() {
             return;
         }
-        let mut out = Vec::with_capacity(page.len());
         let mut failure = None;
-        let decoded = decode_here();
-        for recorded in page {
+        let mut decoded = decode_here().then(|| Vec::with_capacity(events.len()));
+        // The events kept: up to `end`, up to a gap or up to the first that does not decode.
+        let mut kept = events.len();
+        for (i, recorded) in events.iter().enumerate() {
             if recorded.position >= end {
+                kept = i;
                 break;
             }
             if recorded.position != next {
                 failure =
                     Some(ProjectionError::OutOfOrder { projection: "all", expected: next, got: recorded.position });
+                kept = i;
                 break;
             }
-            match if decoded { decode_wanted(&recorded) } else { Ok(None) } {
-                Ok(event) => out.push((recorded, event)),
-                Err(e) => {
-                    failure = Some(e);
-                    break;
+            if let Some(decoded) = &mut decoded {
+                match decode_wanted(recorded) {
+                    Ok(event) => decoded.push(event),
+                    Err(e) => {
+                        failure = Some(e);
+                        kept = i;
+                        break;
+                    }
                 }
             }
             next += 1;
         }
+        events.truncate(kept);
         // The events before a failure are folded, then the failure is reported.
-        let full = out.len() == want;
-        if !emit(Ok((out, decoded))) {
+        let full = kept == want;
+        if !emit(Ok(Page { events, decoded })) {
             return;
         }
         if let Some(e) = failure {
@@ -562,16 +577,24 @@ fn replay_all_range_each(
     let mut next = from;
     // A page the reader left undecoded is decoded here; a failure ends the fold after the
     // events before it, as it would have on the reader.
-    let mut fold = |(page, decoded): (DecodedPage, bool), next: &mut u64| -> Result<(), ProjectionError> {
-        for (recorded, event) in &page {
-            if decoded {
-                if let Some(event) = event {
-                    all.apply_decoded(recorded, event);
+    let mut fold = |page: Page, next: &mut u64| -> Result<(), ProjectionError> {
+        match &page.decoded {
+            Some(decoded) => {
+                for (recorded, event) in page.events.iter().zip(decoded) {
+                    if let Some(event) = event {
+                        all.apply_decoded(recorded, event);
+                    }
+                    *next += 1;
                 }
-            } else if let Some(event) = decode_wanted(recorded)? {
-                all.apply_decoded(recorded, &event);
             }
-            *next += 1;
+            None => {
+                for recorded in &page.events {
+                    if let Some(event) = decode_wanted(recorded)? {
+                        all.apply_decoded(recorded, &event);
+                    }
+                    *next += 1;
+                }
+            }
         }
         Ok(())
     };
@@ -593,7 +616,7 @@ fn replay_all_range_each(
         return result.map(|()| next);
     }
     std::thread::scope(|scope| {
-        let (tx, rx) = crossbeam_channel::bounded::<Result<(DecodedPage, bool), ProjectionError>>(PIPELINE_DEPTH);
+        let (tx, rx) = crossbeam_channel::bounded::<Result<Page, ProjectionError>>(PIPELINE_DEPTH);
         // The reader decodes a page itself only while the folder has pages waiting; when the
         // folder has caught up (nothing queued) it gets the page undecoded and decodes it, so
         // decoding goes to whichever thread would otherwise wait (reading and decoding take
