@@ -50,8 +50,8 @@
 //!   community; `economic_rates` reads the grade cells for work deaths.
 //!
 //! No query above touches every incident; `incidents()` is the listing iterator.
-//! Neither the buckets nor the grade cells are stored in snapshots (the layout of version 2 is
-//! kept); both are recomputed from the facts when a snapshot is loaded.
+//! Neither the buckets nor the grade cells are stored in snapshots (which hold the facts and the
+//! denominators); both are recomputed from the facts when a snapshot is loaded.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::Hash;
@@ -75,6 +75,7 @@ pub struct IncidentFacts {
     pub community_id: String,
     pub enterprise_id: Option<String>,
     pub category: String,
+    #[serde(with = "super::state_codec::utc")]
     pub occurred_at: DateTime<Utc>,
     pub casualties: Casualties,
     /// Decree 493 grade, for graded categories.
@@ -101,6 +102,7 @@ impl IncidentFacts {
 /// A dated population figure (常住人口).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PopulationFigure {
+    #[serde(with = "super::state_codec::date")]
     pub as_of: NaiveDate,
     pub population: u32,
 }
@@ -110,6 +112,7 @@ pub struct PopulationFigure {
 pub struct ControlIndicator {
     pub total_deaths: u32,
     pub per_category: BTreeMap<String, u32>,
+    #[serde(with = "super::state_codec::date")]
     pub set_on: NaiveDate,
     pub set_by: String,
 }
@@ -120,6 +123,7 @@ pub struct CommunityFacts {
     pub community_id: String,
     pub name: String,
     /// CST date the community was registered.
+    #[serde(with = "super::state_codec::date")]
     pub registered_on: NaiveDate,
     /// Sorted by `as_of`, one figure per date.
     pub populations: Vec<PopulationFigure>,
@@ -457,7 +461,9 @@ struct StatsStateRef<'a> {
 /// [`StatsStateRef`], owned, for decoding.
 #[derive(Deserialize)]
 struct StatsState {
+    #[serde(deserialize_with = "super::state_codec::sorted_map")]
     incidents: BTreeMap<String, IncidentFacts>,
+    #[serde(deserialize_with = "super::state_codec::sorted_map")]
     communities: BTreeMap<String, CommunityFacts>,
     denominators: Denominators,
 }
@@ -1159,8 +1165,9 @@ impl AccidentStats {
 
 impl Projection for AccidentStats {
     const NAME: &'static str = "accident_stats";
-    /// 2: the snapshot holds the KPI denominators.
-    const VERSION: u32 = 2;
+    /// 2: the snapshot holds the KPI denominators. 3: instants and dates as integers
+    /// (`state_codec`).
+    const VERSION: u32 = 3;
 
     fn wants(event_type: &str) -> bool {
         matches!(

@@ -76,14 +76,17 @@ pub struct HazardEntry {
     pub community_id: String,
     pub enterprise_id: Option<String>,
     pub category: String,
+    #[serde(with = "super::state_codec::utc")]
     pub found_at: DateTime<Utc>,
     /// Grade code, once graded (分级).
     pub grade: Option<String>,
     /// 重大事故隐患
     pub major: bool,
     /// Deadline in force (限期), after extensions.
+    #[serde(default, with = "super::state_codec::date_opt")]
     pub deadline: Option<NaiveDate>,
     /// Deadline of the original order.
+    #[serde(default, with = "super::state_codec::date_opt")]
     pub original_deadline: Option<NaiveDate>,
     pub extensions: u32,
     /// 挂牌督办: level, by whom, when.
@@ -92,6 +95,7 @@ pub struct HazardEntry {
     /// Codes of the five (五到位) missing from the rectification order, in canonical order.
     pub five_in_place_missing: Vec<String>,
     /// 销号: when the hazard was closed.
+    #[serde(default, with = "super::state_codec::utc_opt")]
     pub closed_at: Option<DateTime<Utc>>,
 }
 
@@ -100,6 +104,7 @@ pub struct HazardEntry {
 pub struct Listing {
     pub level: SupervisionLevel,
     pub listed_by: String,
+    #[serde(with = "super::state_codec::utc")]
     pub listed_at: DateTime<Utc>,
 }
 
@@ -125,13 +130,14 @@ impl HazardEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Penalty {
     pub action: EnforcementAction,
+    #[serde(with = "super::state_codec::date")]
     pub decided_on: NaiveDate,
     pub hazard_id: Option<String>,
 }
 
 /// The hazard ledger projection (隐患台账).
 ///
-/// Serialised as its entries and penalties only (the snapshot layout of version 1); the running
+/// Serialised as its entries and penalties only (the snapshot layout since version 1); the running
 /// totals are recomputed from the entries when a snapshot is loaded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HazardLedger {
@@ -160,7 +166,9 @@ struct LedgerStateRef<'a> {
 /// [`LedgerStateRef`], owned, for decoding.
 #[derive(Deserialize)]
 struct LedgerState {
+    #[serde(deserialize_with = "super::state_codec::sorted_map")]
     hazards: BTreeMap<String, HazardEntry>,
+    #[serde(deserialize_with = "super::state_codec::sorted_map")]
     penalties: BTreeMap<String, Vec<Penalty>>,
 }
 
@@ -690,8 +698,9 @@ impl HazardLedger {
 
 impl Projection for HazardLedger {
     const NAME: &'static str = "hazard_ledger";
-    /// The running totals are not stored, so their introduction kept version 1.
-    const VERSION: u32 = 1;
+    /// The running totals are not stored, so their introduction kept version 1. 2: instants and
+    /// dates as integers (`state_codec`).
+    const VERSION: u32 = 2;
 
     fn wants(event_type: &str) -> bool {
         event_type.starts_with("hazard.") || event_type == "enterprise.enforcement_action_taken"

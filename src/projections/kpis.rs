@@ -41,6 +41,7 @@ pub struct MonthHours {
 /// One case of an enterprise's work injury log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkCase {
+    #[serde(with = "super::state_codec::date")]
     pub occurred_on: NaiveDate,
     pub class: WorkCaseClass,
     pub days_away: u32,

@@ -61,6 +61,7 @@ pub mod hazard_ledger;
 pub mod injury_surveillance;
 pub mod kpis;
 pub mod promotion;
+pub(crate) mod state_codec;
 pub mod trails;
 
 use std::ops::Bound;
@@ -387,12 +388,30 @@ impl AllProjections {
     /// each has one (of its current version) at the same checkpoint, as [`Self::save_snapshots`]
     /// writes them; a crash between its five batches leaves them apart, and the caller then
     /// folds from position 0. A damaged snapshot is an error, as from [`load_snapshot`].
+    ///
+    /// The loads are independent: the trails (the largest state) and the two small ones load on
+    /// a second thread beside the ledger and the statistics.
     pub fn load_snapshots(store: &EventStore) -> Result<Option<(Self, u64)>, ProjectionError> {
-        let Some((hazard_ledger, checkpoint)) = load_snapshot(store)? else { return Ok(None) };
-        let Some((accident_stats, c1)) = load_snapshot(store)? else { return Ok(None) };
-        let Some((trails, c2)) = load_snapshot(store)? else { return Ok(None) };
-        let Some((injury_surveillance, c3)) = load_snapshot(store)? else { return Ok(None) };
-        let Some((promotion, c4)) = load_snapshot(store)? else { return Ok(None) };
+        type Loaded<P> = Result<Option<(P, u64)>, ProjectionError>;
+        let others = || -> (Loaded<trails::AccountabilityTrails>, Loaded<injury_surveillance::InjurySurveillance>, Loaded<promotion::PromotionProjects>) {
+            (load_snapshot(store), load_snapshot(store), load_snapshot(store))
+        };
+        let (ledger, stats, (trails, injuries, projects)) = std::thread::scope(|scope| {
+            let helper = std::thread::Builder::new().name("anquan-snapshot-load".into()).spawn_scoped(scope, others);
+            let ledger = load_snapshot::<hazard_ledger::HazardLedger>(store);
+            let stats = load_snapshot::<accident_stats::AccidentStats>(store);
+            let rest = match helper {
+                Ok(h) => h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread to be had: the closure never ran, so this thread does it.
+                Err(_) => others(),
+            };
+            (ledger, stats, rest)
+        });
+        let Some((hazard_ledger, checkpoint)) = ledger? else { return Ok(None) };
+        let Some((accident_stats, c1)) = stats? else { return Ok(None) };
+        let Some((trails, c2)) = trails? else { return Ok(None) };
+        let Some((injury_surveillance, c3)) = injuries? else { return Ok(None) };
+        let Some((promotion, c4)) = projects? else { return Ok(None) };
         if [c1, c2, c3, c4].iter().any(|c| *c != checkpoint) {
             return Ok(None);
         }

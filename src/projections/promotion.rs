@@ -25,7 +25,9 @@ pub const NO_CATEGORY: &str = "none";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Intervention {
     pub what: String,
+    #[serde(with = "super::state_codec::date")]
     pub planned_for: NaiveDate,
+    #[serde(default, with = "super::state_codec::date_opt")]
     pub implemented_on: Option<NaiveDate>,
     /// People reached.
     pub reach: u32,
@@ -37,6 +39,7 @@ pub struct Evaluation {
     pub indicator: String,
     pub before: u64,
     pub after: u64,
+    #[serde(with = "super::state_codec::date")]
     pub evaluated_on: NaiveDate,
     pub conclusion: String,
 }
@@ -124,7 +127,8 @@ impl PromotionProjects {
 
 impl Projection for PromotionProjects {
     const NAME: &'static str = "promotion_projects";
-    const VERSION: u32 = 1;
+    /// 2: dates as integers (`state_codec`).
+    const VERSION: u32 = 2;
 
     fn wants(event_type: &str) -> bool {
         event_type.starts_with("project.")

@@ -15,9 +15,9 @@
 //!   deadline in force, where a technical appraisal (技术鉴定) under way stops the clock.
 //! - State is ordered (`BTreeMap`, `Vec` in log order): a rebuild is byte-identical.
 //!
-//! Indexes (derived, kept by `apply`, not stored in snapshots — the snapshot layout of version 1
-//! is kept and the indexes are recomputed from the trails when one loads, and at the end of a
-//! bulk fold, see [`Projection::begin_bulk`]):
+//! Indexes (derived, kept by `apply`, not stored in snapshots — a snapshot holds the trails
+//! alone and the indexes are recomputed from them when one loads, and at the end of a bulk
+//! fold, see [`Projection::begin_bulk`]):
 //! - *settling*: every incident with the instant it stops being listed by
 //!   [`AccountabilityTrails::missing_conditions`] — the earlier of its sign-off and the moment
 //!   the last of the four got its first evidence (`MAX_UTC` while neither happened) — grouped by
@@ -61,6 +61,7 @@ pub struct Evidence {
     /// Who recorded it (the command's actor).
     pub actor: String,
     /// When (the command's issued time).
+    #[serde(with = "super::state_codec::utc")]
     pub at: DateTime<Utc>,
     /// What was established or done, in words.
     pub summary: String,
@@ -71,13 +72,17 @@ pub struct Evidence {
 /// The investigation clock as the trail keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvestigationTrail {
+    #[serde(with = "super::state_codec::utc")]
     pub opened_at: DateTime<Utc>,
     pub authority: String,
     /// Deadline in force, moved by extensions and finished appraisal pauses.
+    #[serde(with = "super::state_codec::utc")]
     pub deadline: DateTime<Utc>,
     pub extensions: u32,
     /// Start of a technical appraisal under way.
+    #[serde(default, with = "super::state_codec::utc_opt")]
     pub paused_since: Option<DateTime<Utc>>,
+    #[serde(default, with = "super::state_codec::utc_opt")]
     pub report_submitted_at: Option<DateTime<Utc>>,
     pub report_overdue: bool,
 }
@@ -98,7 +103,9 @@ pub struct IncidentTrail {
     pub incident_id: String,
     pub community_id: String,
     pub category: String,
+    #[serde(with = "super::state_codec::utc")]
     pub occurred_at: DateTime<Utc>,
+    #[serde(with = "super::state_codec::utc")]
     pub reported_at: DateTime<Utc>,
     /// Reported more than the limit (1 hour) after the accident.
     pub reported_late: bool,
@@ -109,9 +116,12 @@ pub struct IncidentTrail {
     pub four: [Vec<Evidence>; 4],
     pub investigation: Option<InvestigationTrail>,
     /// Sign-off (结案批复) time.
+    #[serde(default, with = "super::state_codec::utc_opt")]
     pub signed_off_at: Option<DateTime<Utc>>,
     /// Post-closure evaluation due date (CST).
+    #[serde(default, with = "super::state_codec::date_opt")]
     pub evaluation_due: Option<NaiveDate>,
+    #[serde(default, with = "super::state_codec::utc_opt")]
     pub evaluated_at: Option<DateTime<Utc>>,
 }
 
@@ -156,7 +166,7 @@ pub struct EvaluationDue {
 
 /// The accountability trail projection (四不放过).
 ///
-/// Serialised as its trails only (the snapshot layout of version 1); the indexes are
+/// Serialised as its trails only (the snapshot layout since version 1); the indexes are
 /// recomputed when a snapshot is loaded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountabilityTrails {
@@ -176,6 +186,7 @@ struct TrailsStateRef<'a> {
 /// [`TrailsStateRef`], owned, for decoding.
 #[derive(Deserialize)]
 struct TrailsState {
+    #[serde(deserialize_with = "super::state_codec::sorted_map")]
     incidents: BTreeMap<String, IncidentTrail>,
 }
 
@@ -454,7 +465,8 @@ fn evidence(
 
 impl Projection for AccountabilityTrails {
     const NAME: &'static str = "accountability_trails";
-    const VERSION: u32 = 1;
+    /// 2: instants and dates as integers (`state_codec`).
+    const VERSION: u32 = 2;
 
     fn wants(event_type: &str) -> bool {
         event_type.starts_with("incident.")
