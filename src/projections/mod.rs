@@ -19,7 +19,7 @@
 //!   so no single value grows past [`SNAPSHOT_CHUNK`] bytes.
 //! - State is built from ordered containers only (`BTreeMap`, `Vec`), never `HashMap`, so the
 //!   encoded state after a rebuild from 0 is byte-identical to the incrementally maintained one.
-//!   (A bulk fold stages entries behind a `HashMap` index, but only as a lookup: they are sorted
+//!   (A bulk fold stages entries behind a hash index, but only as a lookup: they are sorted
 //!   into the `BTreeMap` before anything reads the state.)
 //! - Long replays ([`replay_range`], [`replay_all_range`] over more than a page and at least as
 //!   many events as folded before) are **bulk folds** ([`Projection::begin_bulk`] /
