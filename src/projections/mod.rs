@@ -1166,6 +1166,34 @@ mod tests {
         assert_eq!(load_snapshot::<Padded>(&store).unwrap(), Some((Padded::default(), 7)));
     }
 
+    /// `Padded`'s next layout: same name, another version.
+    #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+    struct PaddedV2 {
+        events: u64,
+    }
+
+    impl Projection for PaddedV2 {
+        const NAME: &'static str = "test_padded";
+        const VERSION: u32 = 2;
+        fn apply(&mut self, _: &RecordedEvent, _: &DomainEvent) {
+            self.events += 1;
+        }
+    }
+
+    #[test]
+    fn a_snapshot_of_another_version_is_ignored_not_misread() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EventStore::open(dir.path()).unwrap();
+        save_snapshot(&store, &Padded { events: 4, pad: vec![3; 10] }, 4).unwrap();
+        assert_eq!(snapshot_checkpoint::<Padded>(&store).unwrap(), Some(4));
+        assert_eq!(snapshot_checkpoint::<PaddedV2>(&store).unwrap(), None);
+        assert_eq!(load_snapshot::<PaddedV2>(&store).unwrap(), None);
+        // The new layout's snapshot replaces it, and the old reader then finds none of its own.
+        save_snapshot(&store, &PaddedV2 { events: 5 }, 5).unwrap();
+        assert_eq!(load_snapshot::<PaddedV2>(&store).unwrap(), Some((PaddedV2 { events: 5 }, 5)));
+        assert_eq!(load_snapshot::<Padded>(&store).unwrap(), None);
+    }
+
     #[test]
     fn periods_cover_their_days() {
         let q = Period::quarter(2024, 1).unwrap();
