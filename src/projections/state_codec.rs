@@ -134,8 +134,9 @@ pub mod date_opt {
 }
 
 /// Most bytes a map's length prefix may reserve before its entries are read: the prefix is only
-/// a claim until then.
-const PREALLOCATION_LIMIT: usize = 64 << 20;
+/// a claim until then. The codec's general decode limit, so no length prefix asks for more here
+/// than anywhere else (a larger map grows as it is read).
+const PREALLOCATION_LIMIT: usize = crate::codec::DECODE_LIMIT;
 
 /// Deserializes a `BTreeMap` by collecting its entries and building the tree at once, instead
 /// of one insert (a search from the root and shifts inside a node) per entry.
@@ -280,6 +281,19 @@ mod tests {
             due: Some(NaiveDate::MAX),
         };
         assert_eq!(codec::decode::<Stamps>(&codec::encode(&s).unwrap()).unwrap(), s);
+    }
+
+    #[test]
+    fn a_leap_second_round_trips_in_both_forms() {
+        let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 1_500_000_000))
+            .unwrap()
+            .and_utc();
+        let s = Stamps { at: leap, closed_at: Some(leap), day: NaiveDate::MIN, due: None };
+        assert_eq!(codec::decode::<Stamps>(&codec::encode(&s).unwrap()).unwrap(), s);
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(json.contains("23:59:60.500"), "{json}");
+        assert_eq!(serde_json::from_str::<Stamps>(&json).unwrap(), s);
     }
 
     #[test]
