@@ -154,36 +154,41 @@ impl std::fmt::Debug for SledBackend {
     }
 }
 
+/// Opens sled in `dir` with the store's settings.
+///
+/// Another handle in this process that was just dropped can hold sled's file lock for a moment
+/// (sled's own threads release it asynchronously): retry briefly before calling the folder locked.
+fn open_sled(dir: &Path, cache_capacity: u64) -> Result<sled::Db, StorageError> {
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        let opened = sled::Config::new()
+            .path(dir)
+            .segment_size(SLED_SEGMENT_SIZE)
+            .cache_capacity(cache_capacity)
+            // The store decides when to flush; sled's timer would only add unsynced flushes.
+            .flush_every_ms(None)
+            .open();
+        match opened {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
+                if waited >= LOCK_WAIT {
+                    return Err(StorageError::Locked { path: dir.display().to_string(), reason: io.to_string() });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                waited += std::time::Duration::from_millis(20);
+            }
+            Err(other) => return Err(StorageError::Sled(other)),
+        }
+    }
+}
+
 impl SledBackend {
     /// Opens (creating if needed) a sled store in `dir`.
     pub fn open(dir: impl AsRef<Path>, options: &SledOptions) -> Result<Self, StorageError> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir)?;
         remove_unfinished_sled_snapshots(&dir)?;
-        // Another handle in this process that was just dropped can hold sled's file lock for a
-        // moment (sled's own threads release it asynchronously): retry briefly before calling
-        // the folder locked.
-        let mut waited = std::time::Duration::ZERO;
-        let db = loop {
-            let opened = sled::Config::new()
-                .path(&dir)
-                .segment_size(SLED_SEGMENT_SIZE)
-                .cache_capacity(options.cache_capacity)
-                // The store decides when to flush; sled's timer would only add unsynced flushes.
-                .flush_every_ms(None)
-                .open();
-            match opened {
-                Ok(db) => break db,
-                Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
-                    if waited >= LOCK_WAIT {
-                        return Err(StorageError::Locked { path: dir.display().to_string(), reason: io.to_string() });
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                    waited += std::time::Duration::from_millis(20);
-                }
-                Err(other) => return Err(StorageError::Sled(other)),
-            }
-        };
+        let db = open_sled(&dir, options.cache_capacity)?;
         let log_file = File::options().read(true).write(true).open(dir.join("db"))?;
         let mut files = Vec::with_capacity(JOURNAL_FILES.len());
         for name in JOURNAL_FILES {
@@ -901,7 +906,8 @@ mod tests {
         let err = SledBackend::open(dir.path(), &out_of_line()).unwrap_err().to_string();
         assert!(err.contains("lost data"), "{err}");
         assert!(!dir.path().join(super::super::value_log::VALUE_LOG_FILE).exists(), "no value file was created");
-        let db = sled::Config::new().path(dir.path()).segment_size(SLED_SEGMENT_SIZE).open().unwrap();
+        // Through the store's own opener: the refused open's sled threads may still hold the lock.
+        let db = open_sled(dir.path(), small_journal().cache_capacity).unwrap();
         assert!(db.get(VALUES_KEY).unwrap().is_none(), "the refused open recorded no value-file marker");
     }
 
