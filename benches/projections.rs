@@ -540,11 +540,15 @@ fn main() {
     latency("streak_share(all, >= serious, 3 years)", CALLS, || {
         stats.streak_share(None, StreakRule::GradeAtLeast(IncidentGrade::Serious), 3, today)
     });
-    latency("missing_conditions(2026-06-01)", CALLS, || trails.missing_conditions(now).len());
+    latency("missing_conditions(2026-06-01) [returns rows]", CALLS, || trails.missing_conditions(now).len());
     latency("missing_conditions(2024-06-01) [returns rows]", CALLS, || trails.missing_conditions(mid).len());
-    latency("past_investigation_deadline(2026-06-01)", CALLS, || trails.past_investigation_deadline(now).len());
-    latency("past_investigation_deadline(2024-06-01)", CALLS, || trails.past_investigation_deadline(mid).len());
-    latency("evaluations_due(2026-06-01)", CALLS, || trails.evaluations_due(now).len());
+    latency("past_investigation_deadline(2026-06-01) [returns rows]", CALLS, || {
+        trails.past_investigation_deadline(now).len()
+    });
+    latency("past_investigation_deadline(2024-06-01) [returns rows]", CALLS, || {
+        trails.past_investigation_deadline(mid).len()
+    });
+    latency("evaluations_due(2026-06-01) [returns rows]", CALLS, || trails.evaluations_due(now).len());
     println!(
         "rows: missing_conditions(now) {}, (mid) {}; past_investigation_deadline(now) {}, (mid) {}; evaluations_due {}",
         trails.missing_conditions(now).len(),
