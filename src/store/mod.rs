@@ -15,6 +15,7 @@ mod clock;
 mod error;
 pub mod id_index;
 pub mod layout;
+mod reply;
 mod subscription;
 mod types;
 mod verify;
@@ -290,7 +291,7 @@ impl EventStore {
             return Err(StoreError::Poisoned { cause });
         }
         let tx = self.tx.as_ref().ok_or(StoreError::Closed)?;
-        let (reply, answer) = crossbeam_channel::bounded(1);
+        let (reply, answer) = reply::slot();
         tx.send(Request::Append { appends, reply }).map_err(|_| StoreError::Closed)?;
         self.lead();
         let outcome = answer.recv_timeout(writer::REPLY_TIMEOUT).map_err(|_| self.unanswered())??;
@@ -306,7 +307,7 @@ impl EventStore {
     /// Waits until everything acknowledged so far is durable (a no-op cost in the default mode).
     pub fn flush(&self) -> Result<(), StoreError> {
         let tx = self.tx.as_ref().ok_or(StoreError::Closed)?;
-        let (reply, answer) = crossbeam_channel::bounded(1);
+        let (reply, answer) = reply::slot();
         tx.send(Request::Sync { reply }).map_err(|_| StoreError::Closed)?;
         self.lead();
         answer.recv_timeout(writer::REPLY_TIMEOUT).map_err(|_| self.unanswered())?

@@ -38,6 +38,7 @@ use uuid::Uuid;
 
 use super::error::StoreError;
 use super::layout::{self, IndexEntry, RecordRef, SegmentBuilder, ENTRY_OVERHEAD, SEGMENT_TARGET_BYTES};
+use super::reply::Answerer;
 use super::types::*;
 use super::{Durability, Shared};
 use crate::storage::WriteBatch;
@@ -51,11 +52,11 @@ const STREAM_CACHE_LIMIT: usize = 1_000_000;
 pub(crate) enum Request {
     Append {
         appends: Vec<StreamAppend>,
-        reply: Sender<Result<AppendOutcome, StoreError>>,
+        reply: Answerer<Result<AppendOutcome, StoreError>>,
     },
     /// A durability barrier (for the deferred mode): answered after a sync.
     Sync {
-        reply: Sender<Result<(), StoreError>>,
+        reply: Answerer<Result<(), StoreError>>,
     },
 }
 
@@ -92,12 +93,12 @@ struct SyncJob {
     head: Option<Head>,
     events: Arc<[RecordedEvent]>,
     accepted: Vec<Accepted>,
-    sync_waiters: Vec<Sender<Result<(), StoreError>>>,
+    sync_waiters: Vec<Answerer<Result<(), StoreError>>>,
 }
 
 /// An accepted request inside the group being built.
 struct Accepted {
-    reply: Sender<Result<AppendOutcome, StoreError>>,
+    reply: Answerer<Result<AppendOutcome, StoreError>>,
     outcome: AppendOutcome,
 }
 
@@ -269,10 +270,10 @@ pub(crate) fn run(cell: Arc<Mutex<Writer>>, rx: Receiver<Request>, durability: D
 fn refuse(request: Request, cause: &str) {
     match request {
         Request::Append { reply, .. } => {
-            let _ = reply.send(Err(StoreError::Poisoned { cause: cause.to_string() }));
+            reply.send(Err(StoreError::Poisoned { cause: cause.to_string() }));
         }
         Request::Sync { reply } => {
-            let _ = reply.send(Err(StoreError::Poisoned { cause: cause.to_string() }));
+            reply.send(Err(StoreError::Poisoned { cause: cause.to_string() }));
         }
     }
 }
@@ -341,13 +342,13 @@ impl Writer {
                 Request::Sync { reply } => sync_waiters.push(reply),
                 Request::Append { appends, reply } => {
                     if let Some(cause) = self.shared.poisoned() {
-                        let _ = reply.send(Err(StoreError::Poisoned { cause }));
+                        reply.send(Err(StoreError::Poisoned { cause }));
                         continue;
                     }
                     match self.stage(&mut group, appends) {
                         Ok(outcome) => group.accepted.push(Accepted { reply, outcome }),
                         Err(e) => {
-                            let _ = reply.send(Err(e));
+                            reply.send(Err(e));
                         }
                     }
                 }
@@ -797,10 +798,10 @@ pub(crate) fn attach(cell: &Arc<Mutex<Writer>>) {
 /// Answers every caller of a group that will never be durable.
 fn fail_job(job: SyncJob, cause: &str) {
     for a in job.accepted {
-        let _ = a.reply.send(Err(StoreError::Poisoned { cause: cause.to_string() }));
+        a.reply.send(Err(StoreError::Poisoned { cause: cause.to_string() }));
     }
     for w in job.sync_waiters {
-        let _ = w.send(Err(StoreError::Poisoned { cause: cause.to_string() }));
+        w.send(Err(StoreError::Poisoned { cause: cause.to_string() }));
     }
 }
 
@@ -814,18 +815,18 @@ fn event_count(r: &Request) -> usize {
 /// Answers the group's callers: appends with `appended`, durability barriers with `synced`.
 fn finish(
     accepted: Vec<Accepted>,
-    sync_waiters: Vec<Sender<Result<(), StoreError>>>,
+    sync_waiters: Vec<Answerer<Result<(), StoreError>>>,
     appended: Result<(), String>,
     synced: Result<(), String>,
 ) {
     for a in accepted {
-        let _ = a.reply.send(match &appended {
+        a.reply.send(match &appended {
             Ok(()) => Ok(a.outcome),
             Err(cause) => Err(StoreError::Poisoned { cause: cause.clone() }),
         });
     }
     for w in sync_waiters {
-        let _ = w.send(synced.clone().map_err(|cause| StoreError::Poisoned { cause }));
+        w.send(synced.clone().map_err(|cause| StoreError::Poisoned { cause }));
     }
 }
 
