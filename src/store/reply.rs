@@ -31,7 +31,6 @@ enum State<T> {
     Waiting,
     Answered(T),
     Abandoned,
-    Taken,
 }
 
 /// A new answer slot: the answerer goes with the request, the caller keeps the answer.
@@ -69,26 +68,24 @@ impl<T> Drop for Answerer<T> {
 impl<T> Answer<T> {
     /// Waits for the answer, at most `timeout`.
     pub(crate) fn recv_timeout(self, timeout: Duration) -> Result<T, Unanswered> {
+        // `None`: a timeout too long to represent, so no deadline.
         let deadline = Instant::now().checked_add(timeout);
         let mut state = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            match std::mem::replace(&mut *state, State::Taken) {
+            match std::mem::replace(&mut *state, State::Waiting) {
                 State::Answered(value) => return Ok(value),
-                State::Abandoned | State::Taken => return Err(Unanswered),
-                State::Waiting => *state = State::Waiting,
+                State::Abandoned => return Err(Unanswered),
+                State::Waiting => {}
             }
-            let left = match deadline {
-                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => left,
-                    _ => return Err(Unanswered),
-                },
-                // A timeout too long to represent: wait without one.
-                None => Duration::MAX,
-            };
-            state = if left == Duration::MAX {
-                self.0.changed.wait(state).unwrap_or_else(|e| e.into_inner())
-            } else {
-                self.0.changed.wait_timeout(state, left).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0)
+            state = match deadline {
+                None => self.0.changed.wait(state).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Unanswered);
+                    }
+                    self.0.changed.wait_timeout(state, left).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0)
+                }
             };
         }
     }
