@@ -152,24 +152,29 @@ fn a_panic_on_the_writer_thread_poisons_the_store_and_no_caller_is_left_waiting(
     let backend = failing_or_panicking(dir.path(), 0, 0, 0);
     let store = Arc::new(EventStore::open_with(backend.clone(), common::with_id_folder(dir.path())).unwrap());
     backend.panic_on_writer_thread.store(true, Ordering::SeqCst);
-    // Concurrent callers, so that some commits are taken over by the writer thread. Every append
-    // must be answered (acknowledged, refused, or its commit failed) well before the store's
-    // 10-minute reply timeout.
+    // Concurrent callers, so that some commit is taken over by the writer thread: which thread
+    // commits is the scheduler's choice, so they append until one has (or 30 s have passed; the
+    // assertion below then says the test did not test). Every append must be answered
+    // (acknowledged, refused, or its commit failed) well before the store's 10-minute reply
+    // timeout.
     let (done, finished) = std::sync::mpsc::channel();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
     for t in 0..8 {
-        let store = store.clone();
+        let (store, backend) = (store.clone(), backend.clone());
         let done = done.clone();
         std::thread::spawn(move || {
-            for _ in 0..50 {
+            let mut appended = 0;
+            while appended < 50 || (!backend.panicked.load(Ordering::SeqCst) && std::time::Instant::now() < until) {
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     store.append(&format!("hazard-{t}"), ExpectedVersion::Any, events(1))
                 }));
+                appended += 1;
             }
             let _ = done.send(());
         });
     }
     for _ in 0..8 {
-        finished.recv_timeout(std::time::Duration::from_secs(60)).expect("every append is answered");
+        finished.recv_timeout(std::time::Duration::from_secs(90)).expect("every append is answered");
     }
     assert!(backend.panicked.load(Ordering::SeqCst), "no commit reached the writer thread: the test did not test");
     assert!(store.poisoned().is_some_and(|cause| cause.contains("panicked")), "{:?}", store.poisoned());
