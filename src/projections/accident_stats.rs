@@ -1384,8 +1384,6 @@ impl AccidentStats {
 mod tests {
     use super::*;
 
-    /// Hand-built: two categories in two communities over 2024 and 2025; the figures of each
-    /// grouping are worked out below from the five incidents.
     #[test]
     fn day_keys_keep_grade_and_date_and_sort_by_grade_then_date() {
         let days = [NaiveDate::MIN, day(-1, 12, 31), day(1, 1, 1), day(2024, 2, 29), day(2024, 3, 1), NaiveDate::MAX];
@@ -1403,6 +1401,8 @@ mod tests {
         assert_eq!(keys, by_parts);
     }
 
+    /// Hand-built: two categories in two communities over 2024 and 2025; the figures of each
+    /// grouping are worked out below from the five incidents.
     #[test]
     fn compare_groups_two_periods_by_category_community_month_and_grade() {
         let mut s = AccidentStats::default();
