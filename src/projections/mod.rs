@@ -424,23 +424,22 @@ impl AllProjections {
     /// writes them; a crash between its five batches leaves them apart, and the caller then
     /// folds from position 0. A damaged snapshot is an error, as from [`load_snapshot`].
     ///
-    /// The loads are independent: the trails (the largest state) and the two small ones load on
-    /// a second thread beside the ledger and the statistics.
+    /// The loads are independent, and the three large ones (ledger, statistics and trails) cost
+    /// about the same, so each has a thread: the ledger loads here, the statistics on a second
+    /// thread and the trails with the two small ones on a third. On two cores the scheduler then
+    /// shares the work evenly between them, where two threads would leave one with two of the three.
     pub fn load_snapshots(store: &EventStore) -> Result<Option<(Self, u64)>, ProjectionError> {
         type Loaded<P> = Result<Option<(P, u64)>, ProjectionError>;
+        let stats = || -> Loaded<accident_stats::AccidentStats> { load_snapshot(store) };
         let others = || -> (Loaded<trails::AccountabilityTrails>, Loaded<injury_surveillance::InjurySurveillance>, Loaded<promotion::PromotionProjects>) {
             (load_snapshot(store), load_snapshot(store), load_snapshot(store))
         };
         let (ledger, stats, (trails, injuries, projects)) = std::thread::scope(|scope| {
-            let helper = std::thread::Builder::new().name("anquan-snapshot-load".into()).spawn_scoped(scope, others);
+            let helper = || std::thread::Builder::new().name("anquan-snapshot-load".into());
+            let stats_helper = helper().spawn_scoped(scope, stats);
+            let others_helper = helper().spawn_scoped(scope, others);
             let ledger = load_snapshot::<hazard_ledger::HazardLedger>(store);
-            let stats = load_snapshot::<accident_stats::AccidentStats>(store);
-            let rest = match helper {
-                Ok(h) => h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                // No thread to be had: the closure never ran, so this thread does it.
-                Err(_) => others(),
-            };
-            (ledger, stats, rest)
+            (ledger, joined(stats_helper, stats), joined(others_helper, others))
         });
         let Some((hazard_ledger, checkpoint)) = ledger? else { return Ok(None) };
         let Some((accident_stats, c1)) = stats? else { return Ok(None) };
@@ -688,6 +687,15 @@ fn replay_all_range_each(
         }
         Ok(next)
     })
+}
+
+/// The result of a scoped helper thread, or, when no thread could be had (the closure never
+/// ran), of running `work` on this one. A panic on the helper resumes here.
+fn joined<T>(spawned: std::io::Result<std::thread::ScopedJoinHandle<'_, T>>, work: impl FnOnce() -> T) -> T {
+    match spawned {
+        Ok(h) => h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        Err(_) => work(),
+    }
 }
 
 /// All five projections rebuilt from position 0 to the visible head in one read pass.
