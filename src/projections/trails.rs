@@ -170,24 +170,27 @@ pub struct EvaluationDue {
 /// recomputed when a snapshot is loaded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountabilityTrails {
-    incidents: BTreeMap<String, IncidentTrail>,
+    /// Boxed: a trail is about 400 bytes, and a snapshot load or the end of a bulk fold moves
+    /// every entry two or three times (decoded into a vector, built into the tree, sorted out of
+    /// the staging); boxed, each move is a pointer.
+    incidents: BTreeMap<String, Box<IncidentTrail>>,
     index: TrailsIndex,
     /// In a bulk fold ([`Projection::begin_bulk`]): the trails, staged (`incidents` is empty),
     /// and `index` is stale until it ends.
-    staged: Option<Staged<IncidentTrail>>,
+    staged: Option<Staged<Box<IncidentTrail>>>,
 }
 
 /// What a snapshot stores, in this field order.
 #[derive(Serialize)]
 struct TrailsStateRef<'a> {
-    incidents: &'a BTreeMap<String, IncidentTrail>,
+    incidents: &'a BTreeMap<String, Box<IncidentTrail>>,
 }
 
 /// [`TrailsStateRef`], owned, for decoding.
 #[derive(Deserialize)]
 struct TrailsState {
     #[serde(deserialize_with = "super::state_codec::sorted_map")]
-    incidents: BTreeMap<String, IncidentTrail>,
+    incidents: BTreeMap<String, Box<IncidentTrail>>,
 }
 
 impl Serialize for AccountabilityTrails {
@@ -297,7 +300,7 @@ struct TrailsIndex {
 impl TrailsIndex {
     /// The indexes of `incidents`, from scratch: equal to updating from no contribution to each
     /// trail's, but every set is sorted and built at once instead of item by item.
-    fn build(incidents: &BTreeMap<String, IncidentTrail>) -> Self {
+    fn build(incidents: &BTreeMap<String, Box<IncidentTrail>>) -> Self {
         let mut settling: BTreeMap<(i32, u32), Vec<Span>> = BTreeMap::new();
         let mut investigations: BTreeMap<(i32, u32), Vec<Span>> = BTreeMap::new();
         let (mut awaiting_evaluation, mut late) = (Vec::new(), Vec::new());
@@ -358,11 +361,11 @@ impl TrailsIndex {
 impl AccountabilityTrails {
     /// Every incident's trail, by incident id.
     pub fn incidents(&self) -> impl Iterator<Item = &IncidentTrail> {
-        self.incidents.values()
+        self.incidents.values().map(|t| &**t)
     }
 
     pub fn trail(&self, incident_id: &str) -> Option<&IncidentTrail> {
-        self.incidents.get(incident_id)
+        self.incidents.get(incident_id).map(|t| &**t)
     }
 
     /// The four of one incident as of `at`.
@@ -442,7 +445,7 @@ impl AccountabilityTrails {
 
     /// Incidents reported late, or with a late casualty revision; by id.
     pub fn late_reports(&self) -> Vec<&IncidentTrail> {
-        self.index.late.iter().filter_map(|id| self.incidents.get(id)).collect()
+        self.index.late.iter().filter_map(|id| self.trail(id)).collect()
     }
 }
 
@@ -506,11 +509,11 @@ impl Projection for AccountabilityTrails {
                 evaluated_at: None,
             };
             if let Some(staged) = &mut self.staged {
-                staged.insert_new(r.incident_id.as_str(), trail);
+                staged.insert_new(r.incident_id.as_str(), |id| Box::new(trail(id)));
             } else if let std::collections::btree_map::Entry::Vacant(slot) =
                 self.incidents.entry(r.incident_id.as_str().to_string())
             {
-                let t = slot.insert(trail(r.incident_id.as_str().to_string()));
+                let t = slot.insert(Box::new(trail(r.incident_id.as_str().to_string())));
                 self.index.update(&t.incident_id, &TrailKeys::default(), &TrailKeys::of(t));
             }
             return;
@@ -892,7 +895,7 @@ mod tests {
                 );
                 prop_assert_eq!(s.evaluations_due(at), scan_evaluations_due(&s, at));
                 let scan_late: Vec<&IncidentTrail> =
-                    s.incidents.values().filter(|t| t.reported_late || t.late_revisions > 0).collect();
+                    s.incidents().filter(|t| t.reported_late || t.late_revisions > 0).collect();
                 prop_assert_eq!(s.late_reports(), scan_late);
             }
             // The indexes equal those a snapshot load derives from the trails.
