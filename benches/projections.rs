@@ -415,9 +415,8 @@ fn time_rebuild<P: Projection>(store: &EventStore) -> P {
     p
 }
 
-/// Opens one runner from its snapshot and catches it up; returns its checkpoint.
-/// A runner started from its snapshot, returned so that the caller times its start without its
-/// drop.
+/// Opens one runner from its snapshot and catches it up; returns the runner, so that the caller
+/// times its start without its drop.
 fn start_runner<P: Projection>(store: &EventStore) -> ProjectionRunner<'_, P> {
     let r = ProjectionRunner::<P>::start(store).unwrap();
     assert!(r.snapshot_checkpoint().is_some(), "{} started without a snapshot", P::NAME);
