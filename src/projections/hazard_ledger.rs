@@ -109,6 +109,28 @@ pub struct Listing {
 }
 
 impl HazardEntry {
+    /// Which rectification series the hazard counts in: all, major, listed.
+    fn series(&self) -> [bool; SERIES] {
+        [true, self.major, self.listed.is_some()]
+    }
+
+    /// The names it counts under while open: grade, community, category, enterprise.
+    fn open_names(&self) -> [&str; 4] {
+        [
+            self.grade.as_deref().unwrap_or(UNGRADED),
+            &self.community_id,
+            &self.category,
+            self.enterprise_id.as_deref().unwrap_or(NO_ENTERPRISE),
+        ]
+    }
+
+    /// Its flags in the bucket of its deadline `d`: due per series, then closed on time per series.
+    fn due_flags(&self, d: NaiveDate) -> [bool; 2 * SERIES] {
+        let [all, major, listed] = self.series();
+        let on_time = self.closed_on_or_before(d);
+        [all, major, listed, on_time && all, on_time && major, on_time && listed]
+    }
+
     fn closed_by(&self, at: DateTime<Utc>) -> bool {
         self.closed_at.is_some_and(|c| c <= at)
     }
@@ -326,35 +348,30 @@ impl LedgerIndex {
             rows.into_iter().map(|(name, n)| (name.to_string(), n)).collect()
         };
         let mut index = Self::default();
-        let (mut grades, mut communities, mut categories, mut enterprises) =
-            (Counts::new(), Counts::new(), Counts::new(), Counts::new());
+        let mut names = [Counts::new(), Counts::new(), Counts::new(), Counts::new()];
         let (mut open_by_deadline, mut closed_by_time) = (Vec::new(), Vec::new());
         let mut found: Vec<(NaiveDate, Option<NaiveDate>, [bool; SERIES])> = Vec::with_capacity(hazards.len());
         let mut due: Vec<(NaiveDate, [bool; 2 * SERIES])> = Vec::new();
         for h in hazards.values() {
-            let series = [true, h.major, h.listed.is_some()];
             match h.closed_at {
                 None => {
                     index.open.total += 1;
                     index.open.major += u64::from(h.major);
-                    *grades.entry(h.grade.as_deref().unwrap_or(UNGRADED)).or_default() += 1;
-                    *communities.entry(&h.community_id).or_default() += 1;
-                    *categories.entry(&h.category).or_default() += 1;
-                    *enterprises.entry(h.enterprise_id.as_deref().unwrap_or(NO_ENTERPRISE)).or_default() += 1;
+                    for (counts, name) in names.iter_mut().zip(h.open_names()) {
+                        *counts.entry(name).or_default() += 1;
+                    }
                     open_by_deadline.extend(h.deadline.map(|d| (d, h.hazard_id.clone())));
                 }
                 Some(c) => closed_by_time.push((c, h.hazard_id.clone())),
             }
-            found.push((cst_date(h.found_at), h.closed_at.map(cst_date), series));
-            if let Some(d) = h.deadline {
-                let on_time = h.closed_on_or_before(d);
-                due.push((d, [series[0], series[1], series[2], on_time, on_time && series[1], on_time && series[2]]));
-            }
+            found.push((cst_date(h.found_at), h.closed_at.map(cst_date), h.series()));
+            due.extend(h.deadline.map(|d| (d, h.due_flags(d))));
             if h.original_deadline.is_some() {
                 index.ordered[0] += 1;
                 index.ordered[1] += u64::from(h.major);
             }
         }
+        let [grades, communities, categories, enterprises] = names;
         index.open.by_grade = named(grades);
         index.open.by_community = named(communities);
         index.open.by_category = named(categories);
@@ -389,7 +406,6 @@ impl LedgerIndex {
     /// Taking out and putting back only the parts an event can move is the same as doing it
     /// for all parts: the others see the same contribution before and after.
     fn account(&mut self, h: &HazardEntry, add: bool, parts: u8) {
-        let series = [true, h.major, h.listed.is_some()];
         let open = h.closed_at.is_none();
         if open && parts & part::OPEN != 0 {
             let o = &mut self.open;
@@ -397,10 +413,10 @@ impl LedgerIndex {
             if h.major {
                 o.major = if add { o.major + 1 } else { o.major.saturating_sub(1) };
             }
-            bump(&mut o.by_grade, h.grade.as_deref().unwrap_or(UNGRADED), add);
-            bump(&mut o.by_community, &h.community_id, add);
-            bump(&mut o.by_category, &h.category, add);
-            bump(&mut o.by_enterprise, h.enterprise_id.as_deref().unwrap_or(NO_ENTERPRISE), add);
+            let maps = [&mut o.by_grade, &mut o.by_community, &mut o.by_category, &mut o.by_enterprise];
+            for (map, name) in maps.into_iter().zip(h.open_names()) {
+                bump(map, name, add);
+            }
         }
         if open && parts & part::OPEN_DEADLINE != 0 {
             if let Some(d) = h.deadline {
@@ -420,7 +436,7 @@ impl LedgerIndex {
             let by_close = self.found.entry(found_day).or_default();
             let close_day = h.closed_at.map(cst_date);
             let counts = by_close.entry(close_day).or_default();
-            bump_array(counts, &series, add);
+            bump_array(counts, &h.series(), add);
             if counts.iter().all(|c| *c == 0) {
                 by_close.remove(&close_day);
             }
@@ -439,11 +455,8 @@ impl LedgerIndex {
             }
         }
         if let Some(d) = h.deadline.filter(|_| parts & part::DUE != 0) {
-            let on_time = h.closed_on_or_before(d);
             let counts = self.due.entry(d).or_default();
-            let on =
-                [series[0], series[1], series[2], on_time && series[0], on_time && series[1], on_time && series[2]];
-            bump_array(counts, &on, add);
+            bump_array(counts, &h.due_flags(d), add);
             if counts.iter().all(|c| *c == 0) {
                 self.due.remove(&d);
             }
