@@ -797,12 +797,7 @@ pub(crate) fn attach(cell: &Arc<Mutex<Writer>>) {
 
 /// Answers every caller of a group that will never be durable.
 fn fail_job(job: SyncJob, cause: &str) {
-    for a in job.accepted {
-        a.reply.send(Err(StoreError::Poisoned { cause: cause.to_string() }));
-    }
-    for w in job.sync_waiters {
-        w.send(Err(StoreError::Poisoned { cause: cause.to_string() }));
-    }
+    finish(job.accepted, job.sync_waiters, Err(cause.to_string()), Err(cause.to_string()));
 }
 
 fn event_count(r: &Request) -> usize {
