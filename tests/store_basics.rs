@@ -280,6 +280,10 @@ fn deferred_durability_acknowledges_then_syncs_on_flush_and_close() {
         store.append("bulk-1", ExpectedVersion::Any, events(5)).unwrap();
     }
     store.flush().unwrap();
+    // The flush was a sync, counted and timed in the stats.
+    let stats = store.stats();
+    assert!(stats.syncs >= 1, "{stats:?}");
+    assert!(stats.sync_nanos >= stats.syncs, "every sync takes some time: {stats:?}");
     store.close().unwrap();
     let store = EventStore::open_dir(dir.path(), opts).unwrap();
     assert_eq!(store.head().next_position, 100);

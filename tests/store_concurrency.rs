@@ -162,6 +162,7 @@ fn requests_arriving_during_a_sync_are_committed_as_one_group() {
     eprintln!("{stats:?}");
     assert_eq!(stats.events, (threads * per_thread) as u64);
     assert!(stats.syncs < stats.events, "syncs are shared: {stats:?}");
+    assert!(stats.sync_nanos >= stats.syncs, "every sync is timed: {stats:?}");
     // Before the gate: about 3 commits per sync; with it, about 1.
     assert!(
         stats.commits < stats.syncs * 2,

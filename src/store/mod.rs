@@ -124,6 +124,10 @@ pub struct StoreStats {
     pub events: u64,
     /// Backend syncs (fsync barriers).
     pub syncs: u64,
+    /// Time spent inside those syncs, summed, in nanoseconds. `sync_nanos / syncs` is the
+    /// disk's mean sync: a durable caller waits for at least one whole sync, so `n` callers
+    /// that each append one event at a time get at most `n / mean sync` events per second.
+    pub sync_nanos: u64,
     /// Append requests answered (including rejections and idempotent retries).
     pub requests: u64,
 }
@@ -133,6 +137,7 @@ pub(crate) struct StatsCounters {
     pub(crate) commits: AtomicU64,
     pub(crate) events: AtomicU64,
     pub(crate) syncs: AtomicU64,
+    pub(crate) sync_nanos: AtomicU64,
     pub(crate) requests: AtomicU64,
 }
 
@@ -365,6 +370,7 @@ impl EventStore {
             commits: c.commits.load(Ordering::Relaxed),
             events: c.events.load(Ordering::Relaxed),
             syncs: c.syncs.load(Ordering::Relaxed),
+            sync_nanos: c.sync_nanos.load(Ordering::Relaxed),
             requests: c.requests.load(Ordering::Relaxed),
         }
     }
@@ -524,6 +530,17 @@ fn validate_request(appends: &[StreamAppend], total: usize) -> Result<(), StoreE
 }
 
 impl Shared {
+    /// One `Backend::sync`, counted and timed in the stats (a failed sync counts too: callers
+    /// waited on it all the same).
+    pub(crate) fn timed_sync(&self) -> Result<(), StorageError> {
+        let started = std::time::Instant::now();
+        let result = self.backend.sync();
+        let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.stats.syncs.fetch_add(1, Ordering::Relaxed);
+        self.stats.sync_nanos.fetch_add(took, Ordering::Relaxed);
+        result
+    }
+
     pub(crate) fn visible_next(&self) -> u64 {
         self.visible_next.load(Ordering::Acquire)
     }

@@ -284,8 +284,7 @@ impl Writer {
         if let Some(cause) = self.shared.poisoned() {
             return Err(StoreError::Poisoned { cause });
         }
-        self.shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
-        match self.shared.backend.sync() {
+        match self.shared.timed_sync() {
             Ok(()) => {
                 self.unsynced = false;
                 self.last_sync = Instant::now();
@@ -683,9 +682,8 @@ fn sync_jobs(shared: &Shared, batch: Vec<SyncJob>) {
     let result = match shared.poisoned() {
         Some(cause) => Err(cause),
         None => {
-            shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
             let _span = tracing::debug_span!("sync", groups = batch.len()).entered();
-            shared.backend.sync().map_err(|e| e.to_string())
+            shared.timed_sync().map_err(|e| e.to_string())
         }
     };
     match result {
