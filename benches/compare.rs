@@ -67,6 +67,10 @@ trait Engine: Send + Sync {
     fn report(&self) -> String {
         String::new()
     }
+    /// The mean durable sync so far, where the engine measures it (seconds).
+    fn mean_sync(&self) -> Option<f64> {
+        None
+    }
 }
 
 struct Anquan(EventStore);
@@ -80,11 +84,16 @@ impl Engine for Anquan {
     fn report(&self) -> String {
         let s = self.0.stats();
         format!(
-            " ({} commits, {:.1} events per commit, {} syncs)",
+            " ({} commits, {:.1} events per commit, {} syncs of {:.0} µs on average)",
             s.commits,
             s.events as f64 / s.commits.max(1) as f64,
-            s.syncs
+            s.syncs,
+            self.mean_sync().unwrap_or(0.0) * 1e6
         )
+    }
+    fn mean_sync(&self) -> Option<f64> {
+        let s = self.0.stats();
+        (s.syncs > 0).then(|| s.sync_nanos as f64 / s.syncs as f64 / 1e9)
     }
     fn read_all(&self) -> (u64, u64) {
         let (mut n, mut sum, mut from) = (0u64, 0u64, 0u64);
@@ -260,6 +269,10 @@ fn open_engine(kind: usize, dir: &Path) -> Box<dyn Engine> {
 struct AppendRun {
     rate: f64,
     latencies: Vec<Duration>,
+    /// Events written, wall time and the process's CPU time (user + system) over the run.
+    events: usize,
+    wall: Duration,
+    cpu: Option<Duration>,
 }
 
 impl AppendRun {
@@ -268,14 +281,34 @@ impl AppendRun {
         if self.latencies.is_empty() {
             return String::new();
         }
-        format!("append latency p50 {:?}, p99 {:?}, max {:?}", at(0.5), at(0.99), at(1.0))
+        let cpu = match self.cpu {
+            Some(cpu) => format!(
+                "; CPU {:.1} µs per event, {:.2} cores busy",
+                cpu.as_secs_f64() * 1e6 / self.events.max(1) as f64,
+                cpu.as_secs_f64() / self.wall.as_secs_f64()
+            ),
+            None => String::new(),
+        };
+        format!("append latency p50 {:?}, p99 {:?}, max {:?}{cpu}", at(0.5), at(0.99), at(1.0))
     }
+}
+
+/// The process's CPU time so far, user and system (`getrusage`).
+fn process_cpu() -> Option<Duration> {
+    // SAFETY: `getrusage` only writes the struct it is given, which lives on this stack.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return None;
+    }
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    Some(tv(usage.ru_utime) + tv(usage.ru_stime))
 }
 
 /// `threads` threads append `per_append`-event batches until `total` events are written.
 fn run_appends(engine: &dyn Engine, threads: usize, per_append: usize, total: usize, seed: u64) -> AppendRun {
     let counter = AtomicU64::new(0);
     let appends = (total / per_append) as u64;
+    let cpu_before = process_cpu();
     let start = Instant::now();
     let mut latencies: Vec<Duration> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
@@ -297,9 +330,58 @@ fn run_appends(engine: &dyn Engine, threads: usize, per_append: usize, total: us
             .collect();
         workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
     });
-    let rate = (appends as usize * per_append) as f64 / start.elapsed().as_secs_f64();
+    let wall = start.elapsed();
+    let cpu = process_cpu().zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
+    let events = appends as usize * per_append;
+    let rate = events as f64 / wall.as_secs_f64();
     latencies.sort_unstable();
-    AppendRun { rate, latencies }
+    AppendRun { rate, latencies, events, wall, cpu }
+}
+
+/// What a durable single-event append costs before any store work: `threads` callers each queue
+/// a request and sleep on their own reply slot (a mutex and a condition variable, as the store's
+/// callers do), one thread takes what is queued and wakes each caller. No I/O, no encoding; so
+/// its CPU per hand-off is the floor under the store's CPU per event for 32 threads x 1 event.
+fn hand_off_floor(threads: usize, rounds: u64) -> AppendRun {
+    use std::sync::Condvar;
+    let slots: Vec<(Mutex<u64>, Condvar)> = (0..threads).map(|_| (Mutex::new(0), Condvar::new())).collect();
+    let queue: (Mutex<Vec<usize>>, Condvar) = (Mutex::new(Vec::new()), Condvar::new());
+    let total = threads as u64 * rounds;
+    let cpu_before = process_cpu();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for (i, slot) in slots.iter().enumerate() {
+            let queue = &queue;
+            s.spawn(move || {
+                for round in 0..rounds {
+                    queue.0.lock().unwrap().push(i);
+                    queue.1.notify_one();
+                    let mut answered = slot.0.lock().unwrap();
+                    while *answered <= round {
+                        answered = slot.1.wait(answered).unwrap();
+                    }
+                }
+            });
+        }
+        let mut done = 0;
+        while done < total {
+            let batch = {
+                let mut queued = queue.0.lock().unwrap();
+                while queued.is_empty() {
+                    queued = queue.1.wait(queued).unwrap();
+                }
+                std::mem::take(&mut *queued)
+            };
+            for i in batch {
+                *slots[i].0.lock().unwrap() += 1;
+                slots[i].1.notify_one();
+                done += 1;
+            }
+        }
+    });
+    let wall = start.elapsed();
+    let cpu = process_cpu().zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
+    AppendRun { rate: total as f64 / wall.as_secs_f64(), latencies: Vec::new(), events: total as usize, wall, cpu }
 }
 
 /// `ANQUAN_BENCH_ONLY=32 threads` runs only workloads whose label contains the text.
@@ -342,8 +424,27 @@ fn main() {
             let run = run_appends(engine.as_ref(), threads, per_append, total, 42);
             *f = run.rate;
             eprintln!("{label}: {} {:.0}{}; {}", names[k], f, engine.report(), run.latency());
+            // A caller of one event waits for at least one whole sync, and syncs do not overlap,
+            // so `threads` such callers get at most `threads / mean sync` events per second.
+            if let (1, Some(sync)) = (per_append, engine.mean_sync()) {
+                let ceiling = threads as f64 / sync;
+                eprintln!(
+                    "  ceiling set by the disk's syncs: {threads} / {:.0} µs = {ceiling:.0} events/s; reached {:.0}%",
+                    sync * 1e6,
+                    100.0 * *f / ceiling
+                );
+            }
         }
         rows.push((label.to_string(), fig, "higher is better"));
+    }
+    if wanted("32 threads x 1 event") {
+        let floor = hand_off_floor(32, 3_000);
+        eprintln!(
+            "hand-off floor, no store: 32 threads each sleeping on a reply slot, one thread answering: {:.0} hand-offs/s; CPU {:.1} µs per hand-off, {:.2} cores busy",
+            floor.rate,
+            floor.cpu.unwrap_or_default().as_secs_f64() * 1e6 / floor.events as f64,
+            floor.cpu.unwrap_or_default().as_secs_f64() / floor.wall.as_secs_f64()
+        );
     }
 
     // Cold read and size: build a `big`-event store per engine with 100-event appends, reopen, read.
