@@ -37,6 +37,11 @@ fn codec(c: &mut Criterion) {
     let mut g = c.benchmark_group("codec");
     g.throughput(Throughput::Elements(1));
     g.bench_function("encode_record", |b| b.iter(|| record(std::hint::black_box(5))));
+    // What a read would pay per event if the chain hash were recomputed instead of stored.
+    let one = record(5);
+    g.bench_function(format!("chain_hash_{}_byte_record", one.len()), |b| {
+        b.iter(|| layout::chain_hash(std::hint::black_box(&[3; 32]), std::hint::black_box(&one)))
+    });
     let mut seg = SegmentBuilder::new(0, &[0; 32]);
     let mut prev = [0u8; 32];
     for i in 0..100 {
