@@ -281,15 +281,19 @@ impl AppendRun {
         if self.latencies.is_empty() {
             return String::new();
         }
-        let cpu = match self.cpu {
+        format!("append latency p50 {:?}, p99 {:?}, max {:?}; {}", at(0.5), at(0.99), at(1.0), self.cpu_use())
+    }
+
+    /// CPU per event and cores busy over the run.
+    fn cpu_use(&self) -> String {
+        match self.cpu {
             Some(cpu) => format!(
-                "; CPU {:.1} µs per event, {:.2} cores busy",
+                "CPU {:.1} µs per event, {:.2} cores busy",
                 cpu.as_secs_f64() * 1e6 / self.events.max(1) as f64,
                 cpu.as_secs_f64() / self.wall.as_secs_f64()
             ),
-            None => String::new(),
-        };
-        format!("append latency p50 {:?}, p99 {:?}, max {:?}{cpu}", at(0.5), at(0.99), at(1.0))
+            None => "CPU unknown".to_string(),
+        }
     }
 }
 
@@ -302,6 +306,11 @@ fn process_cpu() -> Option<Duration> {
     }
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     Some(tv(usage.ru_utime) + tv(usage.ru_stime))
+}
+
+/// The process's CPU time since `before` (a `process_cpu` reading).
+fn cpu_since(before: Option<Duration>) -> Option<Duration> {
+    process_cpu().zip(before).map(|(after, before)| after.saturating_sub(before))
 }
 
 /// `threads` threads append `per_append`-event batches until `total` events are written.
@@ -331,7 +340,7 @@ fn run_appends(engine: &dyn Engine, threads: usize, per_append: usize, total: us
         workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
     });
     let wall = start.elapsed();
-    let cpu = process_cpu().zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
+    let cpu = cpu_since(cpu_before);
     let events = appends as usize * per_append;
     let rate = events as f64 / wall.as_secs_f64();
     latencies.sort_unstable();
@@ -380,7 +389,7 @@ fn hand_off_floor(threads: usize, rounds: u64) -> AppendRun {
         }
     });
     let wall = start.elapsed();
-    let cpu = process_cpu().zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
+    let cpu = cpu_since(cpu_before);
     AppendRun { rate: total as f64 / wall.as_secs_f64(), latencies: Vec::new(), events: total as usize, wall, cpu }
 }
 
@@ -440,10 +449,9 @@ fn main() {
     if wanted("32 threads x 1 event") {
         let floor = hand_off_floor(32, 3_000);
         eprintln!(
-            "hand-off floor, no store: 32 threads each sleeping on a reply slot, one thread answering: {:.0} hand-offs/s; CPU {:.1} µs per hand-off, {:.2} cores busy",
+            "hand-off floor, no store: 32 threads each sleeping on a reply slot, one thread answering: {:.0} hand-offs/s; {} (one hand-off per event)",
             floor.rate,
-            floor.cpu.unwrap_or_default().as_secs_f64() * 1e6 / floor.events as f64,
-            floor.cpu.unwrap_or_default().as_secs_f64() / floor.wall.as_secs_f64()
+            floor.cpu_use()
         );
     }
 
