@@ -119,3 +119,57 @@ fn without_enforcement_the_host_authorises() {
     let e = Engine::new(EventStore::open(dir.path()).unwrap()).unwrap();
     send(&e, "anyone", report("H1", "jd-01", None)).unwrap();
 }
+
+/// A store whose log holds `access.roles_enforced` enforces roles for every engine on it, also
+/// one whose host configuration says nothing; the first administrator is named by the event.
+#[test]
+fn a_store_that_enforces_roles_does_so_for_every_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::new(EventStore::open(dir.path()).unwrap()).unwrap();
+    send(&e, "anyone", report("H1", "jd-01", None)).unwrap();
+    send(&e, "boss", json!({"type": "access.enforce_roles", "actor_id": "boss", "reason": null})).unwrap();
+    assert!(e.enforces_roles().unwrap());
+    denied(send(&e, "anyone", report("H2", "jd-01", None)), denial::NOT_PERMITTED);
+    // A second engine, configured with nothing, enforces as well.
+    let store = e.into_store();
+    let e = Engine::new(store).unwrap();
+    denied(send(&e, "anyone", report("H2", "jd-01", None)), denial::NOT_PERMITTED);
+    grant_as(&e, "boss", "anyone", "grid_inspector", json!({"community": "jd-01"})).unwrap();
+    send(&e, "anyone", report("H2", "jd-01", None)).unwrap();
+    // Enforcement starts once: a second start is refused, even by the administrator.
+    let again = send(&e, "boss", json!({"type": "access.enforce_roles", "actor_id": "boss", "reason": null}));
+    assert!(matches!(&again, Err(EngineError::Rejected(r)) if r.rule == "already_exists"), "{again:?}");
+}
+
+/// A grant counts only if its recorder could grant at that moment: an administrator whose role
+/// was revoked grants nothing afterwards, and what it granted before keeps counting.
+#[test]
+fn grants_count_only_from_those_who_could_grant_at_the_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::new(EventStore::open(dir.path()).unwrap()).unwrap();
+    send(&e, "boss", json!({"type": "access.enforce_roles", "actor_id": "boss", "reason": null})).unwrap();
+    grant_as(&e, "boss", "deputy", "administrator", json!("district")).unwrap();
+    grant_as(&e, "deputy", "grid-1", "grid_inspector", json!({"community": "jd-01"})).unwrap();
+    send(&e, "boss", json!({"type": "access.revoke_role", "actor_id": "deputy", "role": "administrator", "scope": "district", "reason": "调离"})).unwrap();
+    denied(grant_as(&e, "deputy", "grid-2", "grid_inspector", json!({"community": "jd-01"})), denial::NOT_PERMITTED);
+    send(&e, "grid-1", report("H1", "jd-01", None)).unwrap();
+    assert!(e.uncounted_access_events().unwrap().is_empty());
+}
+
+/// Recording one's own disclosure of personal data is an administrator's act, for oneself only.
+#[test]
+fn personal_exports_are_recorded_by_administrators_for_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    grant(&e, "auditor-1", "auditor", json!("district")).unwrap();
+    let record = |by: &str, actor: &str| {
+        send(
+            &e,
+            by,
+            json!({"type": "access.record_personal_export", "actor_id": actor, "reason": "核查", "events": 3, "head_hash": "0".repeat(64)}),
+        )
+    };
+    denied(record("auditor-1", "auditor-1"), denial::NOT_PERMITTED);
+    assert!(matches!(record("admin-1", "auditor-1"), Err(EngineError::Rejected(r)) if r.rule == "wrong_stream"));
+    record("admin-1", "admin-1").unwrap();
+}

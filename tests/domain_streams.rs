@@ -753,6 +753,24 @@ fn every_lifecycle() -> Vec<CommandEnvelope> {
         ),
         envelope(
             "admin-1",
+            "2025-01-01T00:00:00Z",
+            anquan::domain::access::AccessCommand::EnforceRoles(anquan::domain::access::EnforceRoles {
+                actor_id: id("admin-1"),
+                reason: Some("启用权限".into()),
+            }),
+        ),
+        envelope(
+            "admin-1",
+            "2025-03-01T00:00:00Z",
+            anquan::domain::access::AccessCommand::RecordPersonalExport(anquan::domain::access::RecordPersonalExport {
+                actor_id: id("admin-1"),
+                reason: "审计".into(),
+                events: 42,
+                head_hash: "ab".repeat(32),
+            }),
+        ),
+        envelope(
+            "admin-1",
             "2025-07-01T00:00:00Z",
             anquan::domain::person::PersonCommand::Erase(anquan::domain::person::ErasePerson {
                 person_id: id("p-1"),

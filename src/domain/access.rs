@@ -6,8 +6,17 @@
 //!   could do what at any moment is replayable like everything else.
 //! - [`authorize`] is pure: the engine hands it the actor's grants, the command and the scope the
 //!   command touches ([`target_scope`], from the command or the target stream's first event).
-//!   Default deny: a command type missing from [`allowed_roles`] is refused.
+//!   Default deny: [`allowed_roles`] matches every command exhaustively, so a new command does
+//!   not compile until its roles are decided.
 //! - Auditors (督查) may send no command at all: they read.
+//! - A store starts enforcing roles with `access.enforce_roles` (启用权限), which names its first
+//!   administrator; from then on every engine on the store enforces them, whatever its host
+//!   configuration says. There is no event that stops enforcement.
+//! - A grant or revocation counts only if the actor who recorded it could grant at that moment
+//!   (held the administrator role for the whole district, by the enforcement event, an earlier
+//!   grant that counted, or the host's configuration). [`AccessIndex`] folds the access events of
+//!   the whole log in position order and applies exactly that rule, so a role an actor gave
+//!   itself while nothing was enforced never counts.
 //! - The segregation "the verifier of a rectification is never the one who reported it done"
 //!   is a hazard rule (see `hazard.rs`), enforced whatever the roles.
 
@@ -16,14 +25,15 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::command::Command;
-use super::community::CommunityEvent;
+use super::community::{CommunityCommand, CommunityEvent};
 use super::enterprise::{EnterpriseCommand, EnterpriseEvent};
 use super::event::DomainEvent;
 use super::hazard::{HazardCommand, HazardEvent};
 use super::incident::{IncidentCommand, IncidentEvent};
 use super::injury::{InjuryCommand, InjuryEvent};
+use super::person::PersonCommand;
 use super::promotion::{ProjectCommand, ProjectEvent};
-use super::{opt_text, rule, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_TEXT};
+use super::{opt_text, rule, text, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_TEXT};
 
 /// The roles of the safety work, closed: the permission table is written against them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
@@ -43,6 +53,10 @@ pub enum Role {
     Auditor,
     /// 系统管理员: grants and revokes roles
     Administrator,
+    // Persisted by variant index (bincode): new roles go at the end.
+    /// 相关部门: traffic police, fire rescue, health (sentinel hospitals, CDC), statistics, the
+    /// 12345 hotline — they report incidents, hazards and injuries of their field
+    PartnerDepartment,
 }
 
 /// Where a grant applies.
@@ -84,11 +98,36 @@ pub struct RevokeRole {
     pub reason: Option<String>,
 }
 
+/// Start enforcing roles in this store (启用权限), with `actor_id` as its first administrator
+/// (district-wide). Accepted once per store; later administrators are granted the role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnforceRoles {
+    pub actor_id: EntityId,
+    pub reason: Option<String>,
+}
+
+/// Record that the actor is about to export the log with personal fields opened (PIPL: a
+/// disclosure of personal information, 个人信息对外提供). Addressed to the exporter's own stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordPersonalExport {
+    pub actor_id: EntityId,
+    /// Why (the request or legal basis).
+    pub reason: String,
+    /// Events the export covers.
+    pub events: u64,
+    /// The head hash the export ends at.
+    pub head_hash: String,
+}
+
 command_enum!(
     /// Commands addressed to an actor's access stream.
     AccessCommand, actor_id, StreamKind::Access, {
     Grant(GrantRole) = "access.grant_role",
     Revoke(RevokeRole) = "access.revoke_role",
+    EnforceRoles(EnforceRoles) = "access.enforce_roles",
+    RecordPersonalExport(RecordPersonalExport) = "access.record_personal_export",
 });
 
 /// A role was granted. Persisted: no data-losing serde attributes.
@@ -113,11 +152,34 @@ pub struct RoleRevoked {
     pub reason: Option<String>,
 }
 
+/// The store started enforcing roles; `actor_id` is its first administrator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RolesEnforced {
+    pub actor_id: EntityId,
+    pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    pub recorded_at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+/// The actor exported the log with personal fields opened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PersonalDataExported {
+    pub actor_id: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    pub recorded_at: DateTime<Utc>,
+    pub reason: String,
+    pub events: u64,
+    pub head_hash: String,
+}
+
 event_enum!(
     /// Events of an actor's access stream (`access-{actor}`).
     AccessEvent, actor_id, StreamKind::Access, {
     Granted(RoleGranted) = "access.role_granted" v 1,
     Revoked(RoleRevoked) = "access.role_revoked" v 1,
+    RolesEnforced(RolesEnforced) = "access.roles_enforced" v 1,
+    PersonalDataExported(PersonalDataExported) = "access.personal_data_exported" v 1,
 });
 
 /// The grants an actor holds now.
@@ -167,6 +229,37 @@ impl Aggregate for Access {
                     reason: c.reason.clone(),
                 })
             }
+            AccessCommand::RecordPersonalExport(c) => {
+                if c.actor_id != *ctx.actor {
+                    return Err(Rejection::at(
+                        "actor_id",
+                        rule::WRONG_STREAM,
+                        format!("{} records only its own exports, not {}'s", ctx.actor, c.actor_id),
+                    ));
+                }
+                text("reason", &c.reason, MAX_TEXT)?;
+                if c.head_hash.len() != 64 || !c.head_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(Rejection::at("head_hash", rule::MALFORMED, "head_hash must be 64 hex digits"));
+                }
+                AccessEvent::PersonalDataExported(PersonalDataExported {
+                    actor_id,
+                    recorded_at,
+                    reason: c.reason.clone(),
+                    events: c.events,
+                    head_hash: c.head_hash.to_ascii_lowercase(),
+                })
+            }
+            // Whether the store already enforces roles is a fact of the whole log, not of this
+            // stream: the engine checks it ([`AccessIndex::enforced`]) before deciding.
+            AccessCommand::EnforceRoles(c) => {
+                opt_text("reason", &c.reason, MAX_TEXT)?;
+                AccessEvent::RolesEnforced(RolesEnforced {
+                    actor_id,
+                    recorded_by,
+                    recorded_at,
+                    reason: c.reason.clone(),
+                })
+            }
         }])
     }
 
@@ -177,8 +270,149 @@ impl Aggregate for Access {
                 s.grants.push(e.grant.clone());
             }
             AccessEvent::Revoked(e) => s.grants.retain(|g| *g != e.grant),
+            AccessEvent::PersonalDataExported(_) => {}
+            AccessEvent::RolesEnforced(e) => {
+                s.actor_id = Some(e.actor_id.clone());
+                let admin = Grant { role: Role::Administrator, scope: Scope::District };
+                if !s.grants.contains(&admin) {
+                    s.grants.push(admin);
+                }
+            }
         }
         s
+    }
+}
+
+/// An access event the index did not count, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uncounted {
+    pub position: u64,
+    pub actor_id: EntityId,
+    pub recorded_by: EntityId,
+    pub reason: &'static str,
+}
+
+/// Who holds which roles, folded from the access events of the whole log in position order.
+///
+/// A grant or revocation counts only if its recorder could grant at that position: the first
+/// administrator named by `access.roles_enforced`, a district administrator by a grant that
+/// counted, or an administrator of the host's configuration (`roots`). Events that do not count
+/// are kept in [`AccessIndex::uncounted`] for audits.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccessIndex {
+    roots: Vec<EntityId>,
+    enforced_at: Option<u64>,
+    grants: std::collections::BTreeMap<EntityId, Vec<Grant>>,
+    uncounted: Vec<Uncounted>,
+    /// Positions below this one have been folded.
+    folded_to: u64,
+}
+
+impl AccessIndex {
+    /// An empty index; `roots` hold the administrator role by the host's configuration.
+    pub fn new(roots: Vec<EntityId>) -> Self {
+        Self { roots, ..Self::default() }
+    }
+
+    /// Whether the log says this store enforces roles, and from which position.
+    pub fn enforced_at(&self) -> Option<u64> {
+        self.enforced_at
+    }
+
+    /// Positions below this one are folded.
+    pub fn folded_to(&self) -> u64 {
+        self.folded_to
+    }
+
+    /// Marks positions below `end` as folded (the caller has applied every access event there).
+    pub fn advance_to(&mut self, end: u64) {
+        self.folded_to = self.folded_to.max(end);
+    }
+
+    /// Access events that did not count, oldest first.
+    pub fn uncounted(&self) -> &[Uncounted] {
+        &self.uncounted
+    }
+
+    fn is_district_admin(&self, actor: &EntityId) -> bool {
+        self.roots.contains(actor)
+            || self
+                .grants
+                .get(actor)
+                .is_some_and(|gs| gs.iter().any(|g| g.role == Role::Administrator && g.scope == Scope::District))
+    }
+
+    /// Folds one access event at `position` (events must come in position order; one already
+    /// folded is ignored).
+    pub fn apply(&mut self, position: u64, event: &AccessEvent) {
+        if position < self.folded_to {
+            return;
+        }
+        self.folded_to = position + 1;
+        let admin = Grant { role: Role::Administrator, scope: Scope::District };
+        let (actor_id, recorded_by, refused) = match event {
+            AccessEvent::PersonalDataExported(_) => return,
+            AccessEvent::RolesEnforced(e) => {
+                let refused = self.enforced_at.is_some().then_some("roles were already enforced");
+                if refused.is_none() {
+                    self.enforced_at = Some(position);
+                    self.hold(&e.actor_id, admin);
+                }
+                (&e.actor_id, &e.recorded_by, refused)
+            }
+            AccessEvent::Granted(e) => {
+                let refused = (!self.is_district_admin(&e.recorded_by))
+                    .then_some("granted by an actor who could not grant roles then");
+                if refused.is_none() {
+                    self.hold(&e.actor_id, e.grant.clone());
+                }
+                (&e.actor_id, &e.recorded_by, refused)
+            }
+            AccessEvent::Revoked(e) => {
+                let refused = (!self.is_district_admin(&e.recorded_by))
+                    .then_some("revoked by an actor who could not revoke roles then");
+                if refused.is_none() {
+                    if let Some(held) = self.grants.get_mut(&e.actor_id) {
+                        held.retain(|g| *g != e.grant);
+                    }
+                }
+                (&e.actor_id, &e.recorded_by, refused)
+            }
+        };
+        if let Some(reason) = refused {
+            self.uncounted.push(Uncounted {
+                position,
+                actor_id: actor_id.clone(),
+                recorded_by: recorded_by.clone(),
+                reason,
+            });
+        }
+    }
+
+    fn hold(&mut self, actor: &EntityId, grant: Grant) {
+        let held = self.grants.entry(actor.clone()).or_default();
+        if !held.contains(&grant) {
+            held.push(grant);
+        }
+    }
+
+    /// The roles `actor` holds now: the host's configuration plus the grants that counted.
+    pub fn grants_of(&self, actor: &EntityId) -> Vec<Grant> {
+        let mut out = Vec::new();
+        if self.roots.contains(actor) {
+            out.push(Grant { role: Role::Administrator, scope: Scope::District });
+        }
+        for g in self.grants.get(actor).into_iter().flatten() {
+            if !out.contains(g) {
+                out.push(g.clone());
+            }
+        }
+        out
+    }
+
+    /// Every actor with a counted grant, and the grants.
+    pub fn actors(&self) -> impl Iterator<Item = (&EntityId, &[Grant])> {
+        self.grants.iter().filter(|(_, g)| !g.is_empty()).map(|(a, g)| (a, g.as_slice()))
     }
 }
 
@@ -226,35 +460,102 @@ pub fn target_scope(history: &[DomainEvent], command: &Command) -> TargetScope {
     }
 }
 
-/// The roles that may send a command type (default deny: an unlisted type gets none).
-pub fn allowed_roles(command_type: &str) -> &'static [Role] {
+/// The roles that may send a command. An exhaustive match over every command, so a new command
+/// does not compile until someone decides who may send it (default deny by construction).
+pub fn allowed_roles(command: &Command) -> &'static [Role] {
     use Role::*;
-    match command_type {
-        "hazard.report" => &[GridInspector, EnterpriseSafetyOfficer, CommunityCommittee, BureauSupervisor],
-        "hazard.note_progress" | "hazard.report_rectification_done" => {
-            &[EnterpriseSafetyOfficer, CommunityCommittee, GridInspector]
-        }
-        "hazard.grade"
-        | "hazard.order_rectification"
-        | "hazard.extend_deadline"
-        | "hazard.list_for_supervision"
-        | "hazard.verify_rectification"
-        | "hazard.close" => &[BureauSupervisor],
-        "incident.report" | "incident.revise_casualties" => {
-            &[GridInspector, EnterpriseSafetyOfficer, CommunityCommittee, BureauSupervisor]
-        }
-        t if t.starts_with("incident.") => &[Investigator, BureauSupervisor],
-        "enterprise.register" | "enterprise.assign_grade" | "enterprise.take_enforcement_action" => &[BureauSupervisor],
-        "enterprise.record_work_hours" | "enterprise.record_work_injury_case" => {
-            &[EnterpriseSafetyOfficer, BureauSupervisor]
-        }
-        t if t.starts_with("community.") => &[CommunityCommittee, Administrator],
-        t if t.starts_with("injury.") => &[CommunityCommittee, GridInspector],
-        t if t.starts_with("project.") => &[CommunityCommittee],
-        "access.grant_role" | "access.revoke_role" => &[Administrator],
+    match command {
+        Command::Access(c) => match c {
+            AccessCommand::Grant(_)
+            | AccessCommand::Revoke(_)
+            | AccessCommand::EnforceRoles(_)
+            // Opening personal fields in an export is a disclosure (PIPL).
+            | AccessCommand::RecordPersonalExport(_) => &[Administrator],
+        },
+        Command::Community(c) => match c {
+            CommunityCommand::Register(_)
+            | CommunityCommand::AddGrid(_)
+            | CommunityCommand::AssignGridResponsible(_)
+            | CommunityCommand::StartCreation(_)
+            | CommunityCommand::RecordAssessment(_)
+            | CommunityCommand::Name(_)
+            | CommunityCommand::RecordReassessment(_) => &[CommunityCommittee, Administrator],
+            // Resident population and economy come from the statistics bureau (统计局).
+            CommunityCommand::RevisePopulation(_) | CommunityCommand::RecordEconomy(_) => {
+                &[CommunityCommittee, PartnerDepartment, Administrator]
+            }
+            // Control indicators (控制指标) are set by the government above the community.
+            CommunityCommand::SetControlIndicator(_) => &[BureauSupervisor, Administrator],
+        },
+        Command::Enterprise(c) => match c {
+            EnterpriseCommand::Register(_)
+            | EnterpriseCommand::AssignGrade(_)
+            | EnterpriseCommand::TakeEnforcementAction(_) => &[BureauSupervisor],
+            EnterpriseCommand::RecordWorkHours(_) | EnterpriseCommand::RecordWorkInjuryCase(_) => {
+                &[EnterpriseSafetyOfficer, BureauSupervisor]
+            }
+        },
+        Command::Hazard(c) => match c {
+            // Residents report through the 12345 hotline, a partner department.
+            HazardCommand::Report(_) => {
+                &[GridInspector, EnterpriseSafetyOfficer, CommunityCommittee, BureauSupervisor, PartnerDepartment]
+            }
+            HazardCommand::NoteProgress(_) | HazardCommand::ReportDone(_) => {
+                &[EnterpriseSafetyOfficer, CommunityCommittee, GridInspector]
+            }
+            HazardCommand::Grade(_)
+            | HazardCommand::OrderRectification(_)
+            | HazardCommand::ExtendDeadline(_)
+            | HazardCommand::ListForSupervision(_)
+            | HazardCommand::Verify(_)
+            | HazardCommand::Close(_) => &[BureauSupervisor],
+        },
+        Command::Incident(c) => match c {
+            // Traffic police and fire rescue report the incidents of their field.
+            IncidentCommand::Report(_) => {
+                &[GridInspector, EnterpriseSafetyOfficer, CommunityCommittee, BureauSupervisor, PartnerDepartment]
+            }
+            IncidentCommand::ReviseCasualties(_) => &[
+                GridInspector,
+                EnterpriseSafetyOfficer,
+                CommunityCommittee,
+                BureauSupervisor,
+                PartnerDepartment,
+                Investigator,
+            ],
+            // Education (教育) is organised by the community or the enterprise as well.
+            IncidentCommand::ConductEducation(_) => {
+                &[Investigator, BureauSupervisor, CommunityCommittee, EnterpriseSafetyOfficer]
+            }
+            IncidentCommand::ReassessGrade(_)
+            | IncidentCommand::OpenInvestigation(_)
+            | IncidentCommand::ExtendInvestigation(_)
+            | IncidentCommand::StartAppraisal(_)
+            | IncidentCommand::EndAppraisal(_)
+            | IncidentCommand::SubmitInvestigationReport(_)
+            | IncidentCommand::DetermineCause(_)
+            | IncidentCommand::DealWithResponsible(_)
+            | IncidentCommand::ImplementCorrectiveMeasures(_)
+            | IncidentCommand::Close(_)
+            | IncidentCommand::RecordEvaluation(_) => &[Investigator, BureauSupervisor],
+        },
+        // Injury surveillance: sentinel hospitals and the CDC (卫生健康, a partner department),
+        // and the community's own records.
+        Command::Injury(c) => match c {
+            InjuryCommand::Record(_) | InjuryCommand::Correct(_) => {
+                &[CommunityCommittee, GridInspector, PartnerDepartment]
+            }
+        },
+        Command::Project(c) => match c {
+            ProjectCommand::Plan(_)
+            | ProjectCommand::PlanIntervention(_)
+            | ProjectCommand::ImplementIntervention(_)
+            | ProjectCommand::Evaluate(_) => &[CommunityCommittee],
+        },
         // Erasing personal information (PIPL) is an administrator's act, district-wide.
-        "person.erase" => &[Administrator],
-        _ => &[],
+        Command::Person(c) => match c {
+            PersonCommand::Erase(_) => &[Administrator],
+        },
     }
 }
 
@@ -278,7 +579,7 @@ fn covers(scope: &Scope, target: &TargetScope) -> bool {
 /// command's target; otherwise a denial naming the rule.
 pub fn authorize(actor: &EntityId, grants: &[Grant], command: &Command, target: &TargetScope) -> Result<(), Rejection> {
     let command_type = command.command_type();
-    let allowed = allowed_roles(command_type);
+    let allowed = allowed_roles(command);
     let permitted: Vec<&Grant> = grants.iter().filter(|g| allowed.contains(&g.role)).collect();
     if permitted.is_empty() {
         return Err(Rejection::new(

@@ -152,6 +152,8 @@ pub mod rule {
     pub const UNKNOWN_COMMAND: &str = "unknown_command_type";
     pub const MALFORMED: &str = "malformed";
     pub const DUPLICATE: &str = "duplicate";
+    /// A command that must be sent alone was part of an all-or-nothing batch.
+    pub const NOT_BATCHABLE: &str = "not_batchable";
 }
 
 /// Everything `decide` may know besides state and command: who, when, and the reference data.
@@ -354,8 +356,10 @@ pub(crate) fn yuan(name: &str, n: u64, settings: &Settings) -> Result<(), Reject
     Ok(())
 }
 
-/// A fact's time may not lie after the moment the command was issued.
+/// A fact's time may not lie after the moment the command was issued, nor before
+/// [`time::EARLIEST_DATE`].
 pub(crate) fn not_future(name: &str, at: DateTime<Utc>, ctx: &DecisionContext<'_>) -> Result<(), Rejection> {
+    not_before_earliest(name, time::cst_date(at))?;
     if at > ctx.issued_at {
         return Err(Rejection::at(
             name,
@@ -366,8 +370,22 @@ pub(crate) fn not_future(name: &str, at: DateTime<Utc>, ctx: &DecisionContext<'_
     Ok(())
 }
 
-/// A calendar fact (CST date) may not lie after the day the command was issued.
+/// Any date or time field: not before [`time::EARLIEST_DATE`] (1949-10-01).
+pub(crate) fn not_before_earliest(name: &str, date: chrono::NaiveDate) -> Result<(), Rejection> {
+    if date < time::EARLIEST_DATE {
+        return Err(Rejection::at(
+            name,
+            rule::OUT_OF_RANGE,
+            format!("{name} {date} is before {}: no record can be that old", time::EARLIEST_DATE),
+        ));
+    }
+    Ok(())
+}
+
+/// A calendar fact (CST date) may not lie after the day the command was issued, nor before
+/// [`time::EARLIEST_DATE`].
 pub(crate) fn not_future_date(name: &str, date: chrono::NaiveDate, ctx: &DecisionContext<'_>) -> Result<(), Rejection> {
+    not_before_earliest(name, date)?;
     let today = time::cst_date(ctx.issued_at);
     if date > today {
         return Err(Rejection::at(

@@ -12,6 +12,18 @@ use chrono::{DateTime, Datelike, Duration, FixedOffset, Months, NaiveDate, Naive
 pub const CST_OFFSET_SECS: i32 = 8 * 3600;
 
 /// China Standard Time as a fixed offset.
+/// The earliest date any time field may carry: 1949-10-01 (China time). Earlier is a typo (a
+/// two-digit year, a missing digit) or an attack on the statistics, never a record.
+pub const EARLIEST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1949, 10, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+
+/// The first instant of [`EARLIEST_DATE`] in China time (1949-09-30T16:00:00Z).
+pub fn earliest_instant() -> DateTime<Utc> {
+    DateTime::from_timestamp(-639_129_600, 0).unwrap_or_default()
+}
+
 pub fn cst() -> FixedOffset {
     // 8 hours is always a valid offset; fall back to UTC rather than panic.
     FixedOffset::east_opt(CST_OFFSET_SECS).unwrap_or_else(|| Utc.fix())
