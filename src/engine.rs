@@ -15,14 +15,21 @@
 //! - Personal fields (PIPL: names, ID numbers) are checked on their plaintext and sealed by
 //!   [`crate::privacy::seal_envelope`] before the domain decides; without a vault a command that
 //!   carries them is refused, so no plain personal field reaches the log through the engine.
+//! - `person.erase` erases on every path: the engine writes the vault's tombstone, appends the
+//!   audit event and destroys the key ([`Engine::execute`]); without a vault it is refused. It is
+//!   never part of an all-or-nothing batch (the key lives outside the log's atomic commit).
+//! - Roles: a store that holds `access.roles_enforced` enforces them for every engine on it;
+//!   otherwise the host's [`Authorization`] decides. Who holds which role comes from
+//!   [`AccessIndex`], which counts a grant only if its recorder could grant at that moment.
 
 use uuid::Uuid;
 
-use crate::domain::access::{self, Access, AccessEvent, Grant, Role, Scope};
+use crate::domain::access::{self, AccessCommand, AccessIndex, Grant};
+use crate::domain::person::{ErasePerson, PersonCommand};
 use crate::domain::{
-    self, Aggregate, Catalog, CommandEnvelope, DomainError, DomainEvent, EntityId, Rejection, Settings, StreamKind,
+    self, Catalog, Command, CommandEnvelope, DomainError, DomainEvent, EntityId, Rejection, Settings, StreamKind,
 };
-use crate::privacy::{seal_envelope, Vault};
+use crate::privacy::{seal_envelope, PersonStatus, Vault};
 use crate::store::{
     Clock, Direction, EventStore, ExpectedVersion, ProposedEvent, RecordedEvent, StoreError, StreamAppend, SystemClock,
     Timestamp,
@@ -39,9 +46,9 @@ pub const MAX_COMMAND_JSON_BYTES: usize = 1024 * 1024;
 /// host and this machine); later is refused.
 pub const ISSUED_AT_TOLERANCE: chrono::Duration = chrono::Duration::minutes(5);
 
-/// The earliest `issued_at` accepted: 1949-10-01 (UTC+8). Earlier is a typo or an attack.
+/// The earliest `issued_at` accepted: 1949-10-01 (China time). Earlier is a typo or an attack.
 pub fn earliest_issued_at() -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp(-639_126_000, 0).unwrap_or_default()
+    domain::time::earliest_instant()
 }
 
 /// Why a command was not carried out. Nothing was written in any case.
@@ -88,6 +95,15 @@ pub struct CommandOutcome {
     pub already_committed: bool,
 }
 
+/// What a command would do, found by [`Engine::check_commands`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandCheck {
+    /// Events it would write.
+    pub events: usize,
+    /// It was carried out before: nothing would be written.
+    pub already_committed: bool,
+}
+
 /// What an all-or-nothing batch wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchOutcome {
@@ -127,6 +143,8 @@ pub struct Engine {
     authorization: Authorization,
     clock: std::sync::Arc<dyn Clock>,
     vault: Option<std::sync::Arc<Vault>>,
+    /// Access events folded so far (`None` until first needed); kept up with the log lazily.
+    access: std::sync::Mutex<Option<AccessIndex>>,
 }
 
 impl Engine {
@@ -143,6 +161,7 @@ impl Engine {
             authorization: Authorization::Off,
             clock: std::sync::Arc::new(SystemClock),
             vault: None,
+            access: std::sync::Mutex::new(None),
         }
     }
 
@@ -188,41 +207,155 @@ impl Engine {
         self.vault.as_deref()
     }
 
-    /// Turns permission checks on (or off).
+    /// Turns permission checks on (or off). A store whose log holds `access.roles_enforced`
+    /// enforces roles whatever this says.
     pub fn with_authorization(mut self, authorization: Authorization) -> Self {
         self.authorization = authorization;
+        *self.access.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         self
     }
 
-    /// The roles the actor holds now: configured administrators plus its grant events.
-    pub fn grants_of(&self, actor: &EntityId) -> Result<Vec<Grant>, EngineError> {
-        let mut grants = Vec::new();
-        if let Authorization::Enforced { administrators } = &self.authorization {
-            if administrators.contains(actor) {
-                grants.push(Grant { role: Role::Administrator, scope: Scope::District });
-            }
+    fn configured_administrators(&self) -> Vec<EntityId> {
+        match &self.authorization {
+            Authorization::Enforced { administrators } => administrators.clone(),
+            Authorization::Off => Vec::new(),
         }
-        let stream = StreamKind::Access.stream_id(actor);
-        let events: Vec<AccessEvent> = self
-            .load(&stream)?
-            .into_iter()
-            .filter_map(|e| match e {
-                DomainEvent::Access(a) => Some(a),
-                _ => None,
-            })
-            .collect();
-        grants.extend(Access::fold(&events).grants);
-        Ok(grants)
     }
 
-    /// Refuses the command if authorization is enforced and the actor may not send it here.
+    /// The access index, brought up to the log's head, passed to `f`.
+    fn with_access<T>(&self, f: impl FnOnce(&AccessIndex) -> T) -> Result<T, EngineError> {
+        let mut slot = self.access.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let index = match slot.as_mut() {
+            Some(index) => {
+                catch_up_access(&self.store, index)?;
+                index
+            }
+            None => slot.insert(load_access(&self.store, self.configured_administrators())?),
+        };
+        Ok(f(index))
+    }
+
+    /// Whether commands on this store are checked against roles: by the log
+    /// (`access.roles_enforced`) or by this engine's [`Authorization`].
+    pub fn enforces_roles(&self) -> Result<bool, EngineError> {
+        if self.authorization != Authorization::Off {
+            return Ok(true);
+        }
+        self.with_access(|a| a.enforced_at().is_some())
+    }
+
+    /// The roles the actor holds now: configured administrators plus the grants that counted.
+    pub fn grants_of(&self, actor: &EntityId) -> Result<Vec<Grant>, EngineError> {
+        self.with_access(|a| a.grants_of(actor))
+    }
+
+    /// Every access event of the log that did not count (granted by someone who could not).
+    pub fn uncounted_access_events(&self) -> Result<Vec<access::Uncounted>, EngineError> {
+        self.with_access(|a| a.uncounted().to_vec())
+    }
+
+    /// Refuses the command if roles are enforced and the actor may not send it here.
     fn authorize(&self, envelope: &CommandEnvelope, history: &[DomainEvent]) -> Result<(), EngineError> {
-        if self.authorization == Authorization::Off {
+        self.with_access(|a| self.authorize_with(a, envelope, history))?
+    }
+
+    fn authorize_with(
+        &self,
+        index: &AccessIndex,
+        envelope: &CommandEnvelope,
+        history: &[DomainEvent],
+    ) -> Result<(), EngineError> {
+        let configured = self.authorization != Authorization::Off;
+        if let Command::Access(AccessCommand::EnforceRoles(_)) = &envelope.command {
+            return match index.enforced_at() {
+                None => Ok(()),
+                Some(at) => Err(EngineError::Rejected(Rejection::new(
+                    "/command/type",
+                    domain::rule::ALREADY_EXISTS,
+                    format!("this store has enforced roles since position {at}; grant the administrator role instead"),
+                ))),
+            };
+        }
+        if !configured && index.enforced_at().is_none() {
             return Ok(());
         }
-        let grants = self.grants_of(&envelope.actor)?;
+        let grants = index.grants_of(&envelope.actor);
         let target = access::target_scope(history, &envelope.command);
         access::authorize(&envelope.actor, &grants, &envelope.command, &target).map_err(EngineError::Denied)
+    }
+
+    /// Decides every command in order, as [`Engine::execute`] one after the other would, and
+    /// writes nothing: neither to the log nor to the vault. Each command is decided against the
+    /// state the commands before it that would be accepted leave, roles they grant included.
+    /// Not seen here: a command id already used by an event in another stream (the store refuses
+    /// that when it is written).
+    pub fn check_commands(
+        &self,
+        envelopes: &[CommandEnvelope],
+    ) -> Result<Vec<Result<CommandCheck, EngineError>>, EngineError> {
+        let mut index = self.with_access(AccessIndex::clone)?;
+        let mut next_position = self.store.head().next_position.max(index.folded_to());
+        let mut streams: std::collections::HashMap<String, (Vec<RecordedEvent>, Vec<DomainEvent>)> =
+            std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(envelopes.len());
+        for envelope in envelopes {
+            out.push(self.check_one(envelope, &mut index, &mut streams, &mut next_position));
+        }
+        Ok(out)
+    }
+
+    fn check_one(
+        &self,
+        envelope: &CommandEnvelope,
+        index: &mut AccessIndex,
+        streams: &mut std::collections::HashMap<String, (Vec<RecordedEvent>, Vec<DomainEvent>)>,
+        next_position: &mut u64,
+    ) -> Result<CommandCheck, EngineError> {
+        self.check_issued_at(envelope)?;
+        let stream = envelope.target_stream();
+        let (recorded, history) = match streams.entry(stream.clone()) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let recorded = self.store.read_stream(&stream, 0, Direction::Forward, usize::MAX)?;
+                let history = decode_all(&recorded)?;
+                v.insert((recorded, history))
+            }
+        };
+        if already_done(self, &stream, recorded, envelope)?.is_some() {
+            return Ok(CommandCheck { events: 0, already_committed: true });
+        }
+        if let Command::Person(PersonCommand::Erase(c)) = &envelope.command {
+            let Some(vault) = self.vault() else {
+                return Err(EngineError::Rejected(Rejection::at(
+                    "person_id",
+                    crate::privacy::RULE_NO_VAULT,
+                    "erasing a person destroys their key in the store's vault, and this engine has no vault",
+                )));
+            };
+            if vault.status(&c.person_id)? == PersonStatus::Unknown && history.is_empty() {
+                return Err(EngineError::Rejected(Rejection::at(
+                    "person_id",
+                    domain::rule::NOT_FOUND,
+                    format!("no person {} in this store's vault: nothing to erase", c.person_id),
+                )));
+            }
+        }
+        // Personal fields are checked on their plaintext by the domain; sealing would write keys.
+        if self.vault.is_none() {
+            seal_envelope(None, envelope)?;
+        }
+        self.authorize_with(index, envelope, history)?;
+        let decided =
+            domain::decide_command(history, envelope, &self.catalog, &self.settings).map_err(EngineError::Rejected)?;
+        for e in &decided {
+            if let DomainEvent::Access(a) = e {
+                index.apply(*next_position, a);
+            }
+            *next_position += 1;
+        }
+        let events = decided.len();
+        history.extend(decided);
+        Ok(CommandCheck { events, already_committed: false })
     }
 
     pub fn store(&self) -> &EventStore {
@@ -255,11 +388,86 @@ impl Engine {
         self.execute(&envelope)
     }
 
-    /// Decides and appends one command.
+    /// Decides and appends one command. `person.erase` also destroys the person's key (see
+    /// [`Engine::erase`]).
     pub fn execute(&self, envelope: &CommandEnvelope) -> Result<CommandOutcome, EngineError> {
-        let stream = envelope.target_stream();
-        let _span = tracing::debug_span!("execute", command = envelope.command.command_type(), stream).entered();
+        let _span = tracing::debug_span!("execute", command = envelope.command.command_type()).entered();
         self.check_issued_at(envelope)?;
+        match &envelope.command {
+            Command::Person(PersonCommand::Erase(c)) => self.erase(envelope, &c.person_id),
+            _ => self.decide_and_append(envelope),
+        }
+    }
+
+    /// Erases a person (PIPL crypto-shredding): tombstone in the vault, the `person.erased`
+    /// audit event, then the key destroyed. A refusal at any step before the event removes the
+    /// tombstone it wrote, so it changes nothing; a crash after the event is finished by sending
+    /// the same command again (or any erasure of the person: the key of an audited erasure is
+    /// always destroyed).
+    fn erase(&self, envelope: &CommandEnvelope, person: &EntityId) -> Result<CommandOutcome, EngineError> {
+        let Some(vault) = self.vault() else {
+            return Err(EngineError::Rejected(Rejection::at(
+                "person_id",
+                crate::privacy::RULE_NO_VAULT,
+                "erasing a person destroys their key in the store's vault, and this engine has no vault (Engine::with_vault)",
+            )));
+        };
+        let stream = envelope.target_stream();
+        let recorded = self.store.read_stream(&stream, 0, Direction::Forward, usize::MAX)?;
+        if let Some(done) = already_done(self, &stream, &recorded, envelope)? {
+            vault.shred_key(person)?;
+            return Ok(done);
+        }
+        let audit = recorded.iter().find(|r| &*r.event_type == "person.erased");
+        match (vault.status(person)?, audit) {
+            (_, Some(first)) => {
+                if vault.has_key(person)? {
+                    // An erasure recorded but not finished (a crash, or an older binary that
+                    // recorded without shredding): finish it.
+                    vault.write_tombstone(person)?;
+                    vault.shred_key(person)?;
+                    return Ok(CommandOutcome {
+                        stream,
+                        positions: vec![first.position],
+                        events: decode_all(std::slice::from_ref(first))?,
+                        already_committed: true,
+                    });
+                }
+                return Err(EngineError::Rejected(Rejection::at(
+                    "person_id",
+                    domain::rule::ALREADY_EXISTS,
+                    format!("person {person} was already erased (audit event at position {})", first.position),
+                )));
+            }
+            (PersonStatus::Unknown, None) => {
+                return Err(EngineError::Rejected(Rejection::at(
+                    "person_id",
+                    domain::rule::NOT_FOUND,
+                    format!("no person {person} in this store's vault: nothing to erase"),
+                )))
+            }
+            _ => {}
+        }
+        // Authorised before anything is touched (the append below checks again).
+        self.authorize(envelope, &decode_all(&recorded)?)?;
+        let created = vault.write_tombstone(person)?;
+        match self.decide_and_append(envelope) {
+            Ok(outcome) => {
+                vault.shred_key(person)?;
+                Ok(outcome)
+            }
+            Err(e) => {
+                if created {
+                    vault.remove_tombstone(person)?;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Seals, decides and appends one command, deciding again after a lost race.
+    fn decide_and_append(&self, envelope: &CommandEnvelope) -> Result<CommandOutcome, EngineError> {
+        let stream = envelope.target_stream();
         let sealed = seal_envelope(self.vault(), envelope)?;
         let envelope = sealed.as_ref();
         let started = std::time::Instant::now();
@@ -299,7 +507,7 @@ impl Engine {
                     })
                 }
                 Err(e) if e.is_conflict() => continue,
-                Err(e) => return Err(too_large_as_rejection(e)),
+                Err(e) => return Err(store_refusal(e)),
             }
         }
         Err(EngineError::Contended { stream, attempts: attempt })
@@ -325,6 +533,13 @@ impl Engine {
             for (index, envelope) in envelopes.iter().enumerate() {
                 let at = |error: EngineError| BatchError { index, error };
                 self.check_issued_at(envelope).map_err(at)?;
+                if let Command::Person(PersonCommand::Erase(_)) = &envelope.command {
+                    return Err(at(EngineError::Rejected(Rejection::new(
+                        "/command/type",
+                        domain::rule::NOT_BATCHABLE,
+                        "person.erase destroys a key outside the log, so it cannot be part of an all-or-nothing batch; send it alone",
+                    ))));
+                }
                 let sealed = seal_envelope(self.vault(), envelope).map_err(at)?;
                 let envelope = sealed.as_ref();
                 let stream = envelope.target_stream();
@@ -368,7 +583,7 @@ impl Engine {
             match self.store.append_multi(appends) {
                 Ok(out) => return Ok(BatchOutcome { positions: out.positions, commands: envelopes.len(), skipped }),
                 Err(e) if e.is_conflict() => continue 'attempt,
-                Err(e) => return Err(BatchError { index: envelopes.len(), error: too_large_as_rejection(e) }),
+                Err(e) => return Err(BatchError { index: envelopes.len(), error: store_refusal(e) }),
             }
         }
         Err(BatchError {
@@ -383,15 +598,92 @@ impl Engine {
     }
 }
 
-/// An event over the store's size limit is the command's fault: say so as a rejection.
-fn too_large_as_rejection(e: StoreError) -> EngineError {
+/// A request to erase a person's information (PIPL), for hosts that do not build the command.
+#[derive(Debug, Clone)]
+pub struct EraseRequest {
+    pub person_id: EntityId,
+    /// Who erases (recorded in the audit event; authorised like any command).
+    pub actor: EntityId,
+    pub reason: String,
+    pub issued_at: chrono::DateTime<chrono::Utc>,
+    /// Reusing the id of an erasure that was interrupted finishes it.
+    pub command_id: Uuid,
+}
+
+impl Engine {
+    /// Sends `person.erase` for the request (see [`Engine::execute`]).
+    pub fn erase_person(&self, request: &EraseRequest) -> Result<CommandOutcome, EngineError> {
+        self.execute(&CommandEnvelope {
+            command_id: request.command_id,
+            actor: request.actor.clone(),
+            issued_at: request.issued_at,
+            correlation_id: None,
+            causation_id: None,
+            command: Command::Person(PersonCommand::Erase(ErasePerson {
+                person_id: request.person_id.clone(),
+                reason: request.reason.clone(),
+            })),
+        })
+    }
+}
+
+/// Store refusals that are the command's fault come back as rejections naming the field: an
+/// event over the size limit, and a command id already used for events elsewhere (its derived
+/// event ids are taken).
+fn store_refusal(e: StoreError) -> EngineError {
     match e {
         StoreError::EventTooLarge { size, limit, .. } => EngineError::Rejected(Rejection::new(
             "/command",
             domain::rule::TOO_LONG,
             format!("the command's event would take {size} bytes; an event may take at most {limit}"),
         )),
+        StoreError::EventIdConflict { position, .. } => EngineError::Rejected(Rejection::new(
+            "/command_id",
+            domain::rule::DUPLICATE,
+            format!("this command id was already used at position {position} for a different command; send a new id"),
+        )),
+        StoreError::IdempotencyMismatch { reason } => EngineError::Rejected(Rejection::new(
+            "/command_id",
+            domain::rule::DUPLICATE,
+            format!("this command id was already used for a different command ({reason}); send a new id"),
+        )),
         other => other.into(),
+    }
+}
+
+/// Reads the access events of the whole log (their streams, merged in position order) up to the
+/// head seen before reading.
+fn load_access(store: &EventStore, roots: Vec<EntityId>) -> Result<AccessIndex, EngineError> {
+    let end = store.head().next_position;
+    let prefix = format!("{}-", StreamKind::Access.prefix());
+    let mut events: Vec<RecordedEvent> = Vec::new();
+    for stream in store.list_streams(&prefix, None, usize::MAX)? {
+        events.extend(
+            store.read_stream(&stream, 0, Direction::Forward, usize::MAX)?.into_iter().filter(|e| e.position < end),
+        );
+    }
+    events.sort_by_key(|e| e.position);
+    let mut index = AccessIndex::new(roots);
+    for e in &events {
+        if let DomainEvent::Access(a) = decode(e)? {
+            index.apply(e.position, &a);
+        }
+    }
+    index.advance_to(end);
+    Ok(index)
+}
+
+/// Folds the access events appended since the index was last brought up to date.
+fn catch_up_access(store: &EventStore, index: &mut AccessIndex) -> Result<(), EngineError> {
+    loop {
+        let page = store.read_all(index.folded_to(), Direction::Forward, 4096)?;
+        let Some(last) = page.last().map(|e| e.position) else { return Ok(()) };
+        for e in page.iter().filter(|e| e.event_type.starts_with("access.")) {
+            if let DomainEvent::Access(a) = decode(e)? {
+                index.apply(e.position, &a);
+            }
+        }
+        index.advance_to(last + 1);
     }
 }
 

@@ -31,11 +31,11 @@
 //!   ciphertext moved to another person or field fails to open.
 //! - Opening never returns garbage: a changed ciphertext, nonce, person or kind is
 //!   [`PrivacyError::Tampered`].
-//! - Erasure ([`erase_person`]): tombstone first (from then on reads say `Erased` and sealing for
-//!   the person is refused), then the `person.erased` audit event through the engine, then the
-//!   key file is overwritten, fsynced, unlinked and the folder fsynced. A refused audit event
-//!   removes the tombstone again, so a refused erasure changes nothing. A crash in between is
-//!   finished by running the erasure again. No existing event is touched.
+//! - Erasure (`person.erase`, carried out by the engine on every path): tombstone first (from
+//!   then on reads say `Erased` and sealing for the person is refused), then the `person.erased`
+//!   audit event, then the key file is overwritten, fsynced, unlinked and the folder fsynced. A
+//!   refused audit event removes the tombstone again, so a refused erasure changes nothing. A
+//!   crash in between is finished by running the erasure again. No existing event is touched.
 //! - Limits: overwriting a file does not guarantee the old blocks are gone on SSDs or
 //!   copy-on-write file systems, and backups of the vault hold the keys: keep the vault on
 //!   storage you can wipe, and back it up apart from the log with its own retention.
@@ -47,14 +47,13 @@ use std::path::{Path, PathBuf};
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::incident::IncidentCommand;
 use crate::domain::injury::{InjuryCommand, InjuryData};
-use crate::domain::person::{check_personal, ErasePerson, PersonCommand, PersonEvent, NONCE_LEN};
-use crate::domain::{self, Command, CommandEnvelope, DomainEvent, EntityId, Rejection, StreamKind};
-use crate::engine::{CommandOutcome, Engine, EngineError};
+use crate::domain::person::{check_personal, NONCE_LEN};
+use crate::domain::{self, Command, CommandEnvelope, DomainEvent, EntityId, Rejection};
+use crate::engine::EngineError;
 
 pub use crate::domain::person::{PersonalField, PersonalKind, SealedValue};
 
@@ -79,28 +78,18 @@ pub enum PrivacyError {
     },
     #[error("vault file {path} is damaged: {detail}")]
     BadKeyFile { path: String, detail: String },
-    #[error("no person {0} in the vault: nothing was erased")]
-    UnknownPerson(EntityId),
-    #[error("person {0} was already erased")]
-    AlreadyErased(EntityId),
     #[error("no key for person {0} in this vault (not erased here either: wrong vault?)")]
     NoKey(EntityId),
     #[error(
         "sealed {kind} of person {person_id} does not authenticate: the ciphertext, nonce or its person was changed"
     )]
     Tampered { person_id: EntityId, kind: &'static str },
-    #[error("the engine has no vault (Engine::with_vault)")]
-    NoVault,
     #[error("derived person id is invalid: {0}")]
     InvalidPersonId(String),
     #[error("the operating system's random source failed: {0}")]
     Random(String),
-    #[error("erasure of person {person}: {source}")]
-    Engine {
-        person: EntityId,
-        #[source]
-        source: Box<EngineError>,
-    },
+    #[error("reading the log: {0}")]
+    Log(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PrivacyError + '_ {
@@ -195,6 +184,11 @@ impl Vault {
         }
     }
 
+    /// Whether the vault still holds the person's key file.
+    pub fn has_key(&self, person: &EntityId) -> Result<bool, PrivacyError> {
+        exists(&self.key_path(person))
+    }
+
     /// The person id for an ID number: `p-` + 32 hex digits of a keyed hash (see module docs).
     pub fn person_id_for_id_number(&self, id_number: &str) -> Result<EntityId, PrivacyError> {
         let normal = id_number.trim().to_ascii_uppercase();
@@ -286,7 +280,7 @@ impl Vault {
     }
 
     /// Marks the person erased (durably). Returns whether this call created the tombstone.
-    fn write_tombstone(&self, person: &EntityId) -> Result<bool, PrivacyError> {
+    pub(crate) fn write_tombstone(&self, person: &EntityId) -> Result<bool, PrivacyError> {
         let path = self.tombstone_path(person);
         if exists(&path)? {
             return Ok(false);
@@ -298,14 +292,14 @@ impl Vault {
         Ok(true)
     }
 
-    fn remove_tombstone(&self, person: &EntityId) -> Result<(), PrivacyError> {
+    pub(crate) fn remove_tombstone(&self, person: &EntityId) -> Result<(), PrivacyError> {
         let path = self.tombstone_path(person);
         fs::remove_file(&path).map_err(io(&path))?;
         sync_dir(&self.dir.join("erased"))
     }
 
     /// Destroys the person's key: overwrite, fsync, unlink, fsync the folder.
-    fn shred_key(&self, person: &EntityId) -> Result<(), PrivacyError> {
+    pub(crate) fn shred_key(&self, person: &EntityId) -> Result<(), PrivacyError> {
         let path = self.key_path(person);
         if !exists(&path)? {
             return Ok(());
@@ -515,73 +509,6 @@ fn seal_fields(
     Ok(())
 }
 
-// ---- erasure ---------------------------------------------------------------------------------
-
-/// A request to erase a person's information.
-#[derive(Debug, Clone)]
-pub struct EraseRequest {
-    pub person_id: EntityId,
-    /// Who erases (recorded in the audit event; authorised like any command).
-    pub actor: EntityId,
-    pub reason: String,
-    pub issued_at: DateTime<Utc>,
-    /// Reusing the id of an erasure that was interrupted resumes it.
-    pub command_id: Uuid,
-}
-
-/// Erases a person: tombstone, `person.erased` audit event through the engine, key destroyed
-/// (see the module docs for the order and why). An unknown or already erased person is an error
-/// that writes nothing.
-pub fn erase_person(engine: &Engine, request: &EraseRequest) -> Result<CommandOutcome, PrivacyError> {
-    let vault = engine.vault().ok_or(PrivacyError::NoVault)?;
-    let person = &request.person_id;
-    let engine_err = |e: EngineError| PrivacyError::Engine { person: person.clone(), source: Box::new(e) };
-    let audited = engine
-        .load(&StreamKind::Person.stream_id(person))
-        .map_err(engine_err)?
-        .iter()
-        .any(|e| matches!(e, DomainEvent::Person(PersonEvent::Erased(_))));
-    match vault.status(person)? {
-        PersonStatus::Unknown => return Err(PrivacyError::UnknownPerson(person.clone())),
-        PersonStatus::Erased if audited && !exists(&vault.key_path(person))? => {
-            return Err(PrivacyError::AlreadyErased(person.clone()))
-        }
-        _ => {}
-    }
-    let created = vault.write_tombstone(person)?;
-    let envelope = CommandEnvelope {
-        command_id: request.command_id,
-        actor: request.actor.clone(),
-        issued_at: request.issued_at,
-        correlation_id: None,
-        causation_id: None,
-        command: Command::Person(PersonCommand::Erase(ErasePerson {
-            person_id: person.clone(),
-            reason: request.reason.clone(),
-        })),
-    };
-    let outcome = if audited {
-        None
-    } else {
-        match engine.execute(&envelope) {
-            Ok(o) => Some(o),
-            Err(e) => {
-                if created {
-                    vault.remove_tombstone(person)?;
-                }
-                return Err(engine_err(e));
-            }
-        }
-    };
-    vault.shred_key(person)?;
-    Ok(outcome.unwrap_or(CommandOutcome {
-        stream: envelope.target_stream(),
-        positions: Vec::new(),
-        events: Vec::new(),
-        already_committed: true,
-    }))
-}
-
 // ---- reading -----------------------------------------------------------------------------------
 
 /// Replaces every sealed value inside a JSON document (an event as JSON) with a readable form:
@@ -612,6 +539,206 @@ pub fn reveal_json(value: &mut serde_json::Value, vault: Option<&Vault>) {
         serde_json::Value::Array(items) => items.iter_mut().for_each(|v| reveal_json(v, vault)),
         _ => {}
     }
+}
+
+// ---- checking the vault against the log -------------------------------------------------------
+
+/// Every sealed value in a JSON document, with its JSON path.
+fn sealed_values(value: &serde_json::Value, out: &mut Vec<SealedValue>) {
+    match value {
+        serde_json::Value::Object(map) if map.contains_key("sealed") && map.contains_key("ciphertext") => {
+            if let Ok(PersonalField::Sealed(s)) = serde_json::from_value::<PersonalField>(value.clone()) {
+                out.push(*s);
+            }
+        }
+        serde_json::Value::Object(map) => map.values().for_each(|v| sealed_values(v, out)),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| sealed_values(v, out)),
+        _ => {}
+    }
+}
+
+/// Every plain string in a JSON document outside sealed values (free text, codes, ids).
+fn plain_strings<'v>(value: &'v serde_json::Value, out: &mut Vec<&'v str>) {
+    match value {
+        serde_json::Value::String(s) => out.push(s),
+        serde_json::Value::Object(map) if map.contains_key("sealed") && map.contains_key("ciphertext") => {}
+        serde_json::Value::Object(map) => map.values().for_each(|v| plain_strings(v, out)),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| plain_strings(v, out)),
+        _ => {}
+    }
+}
+
+/// Calls `f` with the position, type and JSON form of every domain event of the log.
+fn each_event_json(
+    store: &crate::store::EventStore,
+    mut f: impl FnMut(u64, &str, &serde_json::Value) -> Result<(), PrivacyError>,
+) -> Result<(), PrivacyError> {
+    let end = store.head().next_position;
+    let mut from = 0;
+    while from < end {
+        let page = store
+            .read_all(from, crate::store::Direction::Forward, 4096)
+            .map_err(|e| PrivacyError::Log(e.to_string()))?;
+        let Some(last) = page.last() else { break };
+        from = last.position + 1;
+        for e in page.iter().filter(|e| e.position < end) {
+            let Ok(event) = DomainEvent::from_payload(&e.event_type, e.schema_version, &e.payload) else { continue };
+            let Ok(json) = serde_json::to_value(&event) else { continue };
+            f(e.position, &e.event_type, &json)?;
+        }
+    }
+    Ok(())
+}
+
+/// One thing wrong between the vault and the log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VaultProblem {
+    pub person_id: Option<String>,
+    /// A position in the log where it shows (the first sealed value, or the erasure event).
+    pub position: Option<u64>,
+    pub detail: String,
+}
+
+/// What [`verify_vault`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct VaultReport {
+    /// Persons with sealed values in the log.
+    pub persons: usize,
+    /// Of those, with a key that opens their values.
+    pub keys_good: usize,
+    /// Of those, erased (tombstone and audit event).
+    pub erased: usize,
+    /// There is no vault folder at all (a copy made without it): sealed values cannot be opened
+    /// here, and nothing was checked.
+    pub no_vault: bool,
+    pub problems: Vec<VaultProblem>,
+}
+
+/// Checks the vault against the log: every person with sealed values has a key that opens them
+/// (damaged, replaced or deleted keys are named), or is erased with a `person.erased` event; an
+/// erasure recorded in the log has no key left; the pseudonym key is present and whole.
+pub fn verify_vault(store: &crate::store::EventStore, vault_dir: &Path) -> Result<VaultReport, PrivacyError> {
+    use std::collections::BTreeMap;
+    let mut first_value: BTreeMap<EntityId, (u64, SealedValue)> = BTreeMap::new();
+    let mut erasures: BTreeMap<EntityId, u64> = BTreeMap::new();
+    each_event_json(store, |position, event_type, json| {
+        if event_type == "person.erased" {
+            if let Some(p) = json.get("person_id").and_then(|p| p.as_str()).and_then(|p| EntityId::new(p).ok()) {
+                erasures.entry(p).or_insert(position);
+            }
+        }
+        let mut found = Vec::new();
+        sealed_values(json, &mut found);
+        for v in found {
+            first_value.entry(v.person_id.clone()).or_insert((position, v));
+        }
+        Ok(())
+    })?;
+    let mut report = VaultReport { persons: first_value.len(), ..VaultReport::default() };
+    let problem = |person: Option<&EntityId>, position, detail: String| VaultProblem {
+        person_id: person.map(|p| p.to_string()),
+        position,
+        detail,
+    };
+    if !vault_dir.is_dir() {
+        // A copy without its vault (a restored export, an auditor's copy): nothing to check
+        // against, which is not damage. The caller says so.
+        report.no_vault = true;
+        return Ok(report);
+    }
+    let vault = Vault { dir: vault_dir.to_path_buf(), pseudonym_key: [0; 32] };
+    match read_key_file(&vault_dir.join("pseudonym.key"), PSEUDONYM_MAGIC) {
+        Ok(Some(_)) => {}
+        Ok(None) => report.problems.push(problem(
+            None,
+            None,
+            "the vault's pseudonym.key is missing: ID numbers would map to new person ids".into(),
+        )),
+        Err(e) => report.problems.push(problem(None, None, e.to_string())),
+    }
+    for (person, (position, value)) in &first_value {
+        let erased_in_log = erasures.get(person);
+        match (vault.status(person), erased_in_log) {
+            (Err(e), _) => report.problems.push(problem(Some(person), Some(*position), e.to_string())),
+            (Ok(PersonStatus::Erased), Some(_)) if !vault.has_key(person)? => report.erased += 1,
+            (Ok(PersonStatus::Erased), None) => report.problems.push(problem(
+                Some(person),
+                Some(*position),
+                format!("{person} is erased in the vault but the log holds no person.erased event for them"),
+            )),
+            (Ok(PersonStatus::Unknown), None) => report.problems.push(problem(
+                Some(person),
+                Some(*position),
+                format!("the key of {person} is missing and no erasure was recorded: their values can no longer be opened"),
+            )),
+            (Ok(PersonStatus::Unknown), Some(at)) => report.problems.push(problem(
+                Some(person),
+                Some(*at),
+                format!("{person} was erased (event at {at}) but the vault holds no tombstone for them"),
+            )),
+            // Active, or a tombstone with the key still there.
+            (Ok(_), Some(at)) => report.problems.push(problem(
+                Some(person),
+                Some(*at),
+                format!("the erasure of {person} is recorded at {at} but their key still exists: run erase-person again to finish it"),
+            )),
+            (Ok(PersonStatus::Active), None) => match vault.open_sealed(value) {
+                Ok(_) => report.keys_good += 1,
+                Err(e) => report.problems.push(problem(Some(person), Some(*position), e.to_string())),
+            },
+        }
+    }
+    Ok(report)
+}
+
+/// Where a person's name or ID number appears in free text of the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Mentions {
+    /// Plain text fields (descriptions, summaries, remarks, …) holding it.
+    pub fields: usize,
+    /// The positions of the events holding them (at most the first 100).
+    pub positions: Vec<u64>,
+}
+
+/// Counts the free-text fields of the log that mention any of the person's sealed values in
+/// plain text (they cannot be sealed: the erasure cannot reach them). Needs the person's key,
+/// so it is asked before an erasure.
+pub fn free_text_mentions(
+    store: &crate::store::EventStore,
+    vault: &Vault,
+    person: &EntityId,
+) -> Result<Mentions, PrivacyError> {
+    let mut texts: Vec<String> = Vec::new();
+    each_event_json(store, |_, _, json| {
+        let mut found = Vec::new();
+        sealed_values(json, &mut found);
+        for v in found.iter().filter(|v| v.person_id == *person) {
+            if let Ok(Personal::Plain(p)) = vault.open_sealed(v) {
+                // A one-character name would match everywhere; it says nothing.
+                if p.chars().count() >= 2 && !texts.contains(&p) {
+                    texts.push(p);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    let mut mentions = Mentions::default();
+    if texts.is_empty() {
+        return Ok(mentions);
+    }
+    each_event_json(store, |position, _, json| {
+        let mut strings = Vec::new();
+        plain_strings(json, &mut strings);
+        let hits = strings.iter().filter(|s| texts.iter().any(|t| s.contains(t.as_str()))).count();
+        if hits > 0 {
+            mentions.fields += hits;
+            if mentions.positions.len() < 100 {
+                mentions.positions.push(position);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(mentions)
 }
 
 #[cfg(test)]

@@ -8,10 +8,8 @@ use std::sync::Arc;
 use anquan::domain::incident::{IncidentEvent, ResponsibleDealtWith};
 use anquan::domain::injury::InjuryEvent;
 use anquan::domain::{rule, DomainEvent, EntityId};
-use anquan::engine::{Authorization, Engine, EngineError};
-use anquan::privacy::{
-    erase_person, EraseRequest, PersonStatus, Personal, PersonalField, PrivacyError, Vault, RULE_ERASED, RULE_NO_VAULT,
-};
+use anquan::engine::{Authorization, Engine, EngineError, EraseRequest};
+use anquan::privacy::{PersonStatus, Personal, PersonalField, PrivacyError, Vault, RULE_ERASED, RULE_NO_VAULT};
 use anquan::projections::rebuild_all;
 use anquan::store::{Direction, EventStore};
 use anquan::transfer;
@@ -100,17 +98,14 @@ fn injury_name(e: &Engine, id: &str) -> PersonalField {
         .unwrap()
 }
 
-fn erase(e: &Engine, person: &EntityId) -> Result<anquan::engine::CommandOutcome, PrivacyError> {
-    erase_person(
-        e,
-        &EraseRequest {
-            person_id: person.clone(),
-            actor: EntityId::new("admin-1").unwrap(),
-            reason: "本人申请删除个人信息 (PIPL 第四十七条)".into(),
-            issued_at: "2025-07-01T00:00:00Z".parse().unwrap(),
-            command_id: Uuid::new_v4(),
-        },
-    )
+fn erase(e: &Engine, person: &EntityId) -> Result<anquan::engine::CommandOutcome, EngineError> {
+    e.erase_person(&EraseRequest {
+        person_id: person.clone(),
+        actor: EntityId::new("admin-1").unwrap(),
+        reason: "本人申请删除个人信息 (PIPL 第四十七条)".into(),
+        issued_at: "2025-07-01T00:00:00Z".parse().unwrap(),
+        command_id: Uuid::new_v4(),
+    })
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -136,10 +131,16 @@ fn store_file_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// The exported events (the trailer left out), personal fields opened with the engine's vault.
 fn export_lines(e: &Engine) -> Vec<Value> {
     let mut buf = Vec::new();
     transfer::export_with_vault(e.store(), e.vault(), &mut buf, |_| {}).unwrap();
-    String::from_utf8(buf).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    String::from_utf8(buf)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v.get("trailer").is_none())
+        .collect()
 }
 
 fn from_hex(s: &str) -> Vec<u8> {
@@ -241,8 +242,8 @@ fn personal_fields_are_sealed_read_back_and_erased_without_touching_the_log() {
     let mut buf = Vec::new();
     transfer::export_with_vault(e.store(), e.vault(), &mut buf, |_| {}).unwrap();
     let restored = tempfile::tempdir().unwrap();
-    let head = transfer::restore(&restored.path().join("s"), &buf[..], |_| {}).unwrap();
-    assert_eq!(head.hash, e.store().head().hash);
+    let report = transfer::restore_export(&restored.path().join("s"), &buf[..], &Default::default(), |_| {}).unwrap();
+    assert_eq!(report.head_hash, e.store().head().hash_hex());
 }
 
 #[test]
@@ -253,7 +254,7 @@ fn erasing_an_unknown_person_is_an_error_that_writes_nothing() {
     let head = e.store().head();
     let nobody = EntityId::new("p-nobody").unwrap();
     let err = erase(&e, &nobody).unwrap_err();
-    assert!(matches!(err, PrivacyError::UnknownPerson(_)), "{err}");
+    assert!(matches!(&err, EngineError::Rejected(r) if r.rule == rule::NOT_FOUND), "{err}");
     assert!(err.to_string().contains("p-nobody"));
     assert_eq!(e.store().head(), head);
     assert_eq!(e.vault().unwrap().status(&nobody).unwrap(), PersonStatus::Unknown);
@@ -273,7 +274,7 @@ fn a_refused_erasure_changes_nothing() {
     let person = EntityId::new("patient-9").unwrap();
     let head = e.store().head();
     let err = erase(&e, &person).unwrap_err();
-    assert!(matches!(&err, PrivacyError::Engine { source, .. } if matches!(**source, EngineError::Denied(_))), "{err}");
+    assert!(matches!(&err, EngineError::Denied(_)), "{err}");
     assert_eq!(e.store().head(), head);
     assert_eq!(vault.status(&person).unwrap(), PersonStatus::Active);
     assert_eq!(vault.open_field(&injury_name(&open, "INJ-9")).unwrap(), Personal::Plain(PATIENT.into()));
@@ -297,7 +298,7 @@ fn erasure_survives_reopen_and_the_person_is_not_collected_again() {
     let e = engine(dir.path());
     let vault = e.vault().unwrap();
     assert_eq!(vault.open_field(&sealed).unwrap(), Personal::Erased);
-    assert!(matches!(erase(&e, &person), Err(PrivacyError::AlreadyErased(_))));
+    assert!(matches!(erase(&e, &person), Err(EngineError::Rejected(r)) if r.rule == rule::ALREADY_EXISTS));
     assert!(e.store().verify().unwrap().problem.is_none());
     // The same ID number maps to the same (erased) person: refused, nothing written.
     report_incident(&e, "T2");
@@ -375,4 +376,94 @@ fn a_retried_command_seals_to_the_same_bytes_and_is_found_committed() {
     let err = run_id(&e, id, "inv", "2025-06-10T00:00:00Z", deal_with("T1", "别人", Some(ID_NUMBER))).unwrap_err();
     let EngineError::Rejected(r) = err else { panic!("{err}") };
     assert_eq!(r.rule, rule::DUPLICATE);
+}
+
+/// `person.erase` sent as a command (as `anquan import` or a host sends it) erases: the key is
+/// destroyed, the audit event recorded, and the export shows the field erased.
+#[test]
+fn person_erase_sent_as_a_command_destroys_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    report_incident(&e, "T1");
+    run(&e, "investigator-1", "2025-06-10T00:00:00Z", deal_with("T1", NAME, Some(ID_NUMBER))).unwrap();
+    let person = dealt_with(&e, "T1").person.person_id().unwrap().clone();
+    let out = run(
+        &e,
+        "admin-1",
+        "2025-07-01T00:00:00Z",
+        json!({"type": "person.erase", "person_id": person.as_str(), "reason": "本人申请"}),
+    )
+    .unwrap();
+    assert_eq!(out.positions.len(), 1, "the audit event is recorded");
+    let vault = e.vault().unwrap();
+    assert_eq!(vault.status(&person).unwrap(), PersonStatus::Erased);
+    assert!(!vault.has_key(&person).unwrap());
+    assert_eq!(vault.open_field(&dealt_with(&e, "T1").person).unwrap(), Personal::Erased);
+    let mut buf = Vec::new();
+    transfer::export_with_vault(e.store(), e.vault(), &mut buf, |_| {}).unwrap();
+    assert!(!contains(&buf, NAME.as_bytes()), "the export no longer holds the name");
+    // A second erasure of the same person is refused and writes nothing.
+    let head = e.store().head();
+    let err = erase(&e, &person).unwrap_err();
+    assert!(matches!(&err, EngineError::Rejected(r) if r.rule == rule::ALREADY_EXISTS), "{err}");
+    assert_eq!(e.store().head(), head);
+}
+
+/// Without a vault, `person.erase` cannot destroy anything, so it is refused (it used to record an
+/// erasure that erased nothing).
+#[test]
+fn person_erase_without_a_vault_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::new(EventStore::open(dir.path()).unwrap()).unwrap();
+    let head = e.store().head();
+    let err =
+        run(&e, "admin-1", "2025-07-01T00:00:00Z", json!({"type": "person.erase", "person_id": "p-1", "reason": "x"}))
+            .unwrap_err();
+    let EngineError::Rejected(r) = err else { panic!("{err}") };
+    assert_eq!((r.field.as_str(), r.rule.as_str()), ("/command/person_id", RULE_NO_VAULT));
+    assert_eq!(e.store().head(), head);
+}
+
+/// An erasure recorded without its key destroyed (a crash between the two, or a log written by an
+/// older binary) is finished by the next erasure: the key goes, the existing event is reported.
+#[test]
+fn an_unfinished_erasure_is_finished_by_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    report_incident(&e, "T1");
+    run(&e, "investigator-1", "2025-06-10T00:00:00Z", deal_with("T1", NAME, None)).unwrap();
+    let person = dealt_with(&e, "T1").person.person_id().unwrap().clone();
+    // The audit event alone, appended straight to the store.
+    let event = anquan::domain::DomainEvent::Person(anquan::domain::person::PersonEvent::Erased(
+        anquan::domain::person::PersonErased {
+            person_id: person.clone(),
+            erased_by: EntityId::new("admin-1").unwrap(),
+            erased_at: "2025-07-01T00:00:00Z".parse().unwrap(),
+            reason: "x".into(),
+        },
+    ));
+    let (event_type, version, payload) = event.to_payload().unwrap();
+    let recorded = e
+        .store()
+        .append(
+            &format!("person-{person}"),
+            anquan::store::ExpectedVersion::NoStream,
+            vec![anquan::store::ProposedEvent {
+                event_id: Uuid::new_v4(),
+                event_type: event_type.to_string(),
+                schema_version: version,
+                occurred_at: anquan::store::Timestamp(0),
+                actor: "admin-1".into(),
+                correlation_id: None,
+                causation_id: None,
+                payload,
+            }],
+        )
+        .unwrap();
+    assert!(e.vault().unwrap().has_key(&person).unwrap(), "recorded, not yet erased");
+    let out = erase(&e, &person).unwrap();
+    assert!(out.already_committed);
+    assert_eq!(out.positions, recorded.positions, "the existing audit event is named");
+    assert!(!e.vault().unwrap().has_key(&person).unwrap());
+    assert_eq!(e.vault().unwrap().open_field(&dealt_with(&e, "T1").person).unwrap(), Personal::Erased);
 }
