@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -275,12 +275,16 @@ struct Prepared {
     envelope: CommandEnvelope,
 }
 
-/// Imports `csv` through `mapping` into the engine's store; `issued_at` is the import's time.
+/// Imports `csv` through `mapping` into the engine's store.
+///
+/// Each row's command is a pure function of the row: its id derives from the source and the
+/// row's id, and its `issued_at` is the row's report date (midnight UTC, as its other times), not
+/// the time of the import. So running the same file again finds every row already imported,
+/// whenever it runs.
 pub fn import_incidents(
     engine: &Engine,
     mapping: &Mapping,
     csv_input: impl Read,
-    issued_at: DateTime<Utc>,
     mut progress: impl FnMut(u64),
 ) -> Result<CsvImportReport, CsvImportError> {
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(csv_input);
@@ -434,7 +438,7 @@ pub fn import_incidents(
         let json = serde_json::json!({
             "command_id": command_id(&mapping.source.name, &id).to_string(),
             "actor": mapping.source.actor,
-            "issued_at": issued_at.to_rfc3339(),
+            "issued_at": midnight(reported),
             "command": {
                 "type": "incident.report",
                 "incident_id": id,
@@ -485,6 +489,7 @@ pub fn import_incidents(
                     let p = rows.remove(batch.index);
                     let why = match batch.error {
                         EngineError::Rejected(r) => format!("refused: {} ({}): {}", r.field, r.rule, r.message),
+                        EngineError::Denied(r) => format!("not allowed: {} ({}): {}", r.field, r.rule, r.message),
                         other => return Err(other.into()),
                     };
                     report.rejected.push(RowNote { line: p.line, id: p.id.clone(), reason: why });

@@ -40,8 +40,7 @@ fn the_osha_file_imports_with_duplicates_rejected_and_deaths_by_year() {
     let mapping = Mapping::from_toml(&std::fs::read_to_string(MAPPING).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::new(EventStore::open(dir.path()).unwrap()).unwrap();
-    let now = chrono::Utc::now();
-    let report = import_incidents(&engine, &mapping, std::fs::File::open(DATA).unwrap(), now, |_| {}).unwrap();
+    let report = import_incidents(&engine, &mapping, std::fs::File::open(DATA).unwrap(), |_| {}).unwrap();
 
     assert_eq!(report.rows, rows as u64);
     assert_eq!(report.imported, (rows - dups) as u64);
@@ -56,9 +55,10 @@ fn the_osha_file_imports_with_duplicates_rejected_and_deaths_by_year() {
     assert_eq!(engine.store().list_streams("incident-osha-", None, usize::MAX).unwrap().len() as u64, report.imported);
     assert!(engine.store().verify().unwrap().is_ok());
 
-    // A re-run imports nothing twice.
+    // A re-run imports nothing twice, later and from another engine (another clock reading).
     let head = engine.store().head();
-    let again = import_incidents(&engine, &mapping, std::fs::File::open(DATA).unwrap(), now, |_| {}).unwrap();
+    let engine = Engine::new(engine.into_store()).unwrap();
+    let again = import_incidents(&engine, &mapping, std::fs::File::open(DATA).unwrap(), |_| {}).unwrap();
     assert_eq!((again.imported, again.already_imported), (0, report.imported));
     assert_eq!(engine.store().head(), head);
 }
@@ -75,7 +75,7 @@ fn bad_rows_and_bad_mappings_are_reported_precisely() {
                4,2015-03-02,friday,tampa,florida,Weekday typo.,federal,yes\n\
                5,2099-01-01,thursday,tampa,florida,From the future.,federal,yes\n\
                6,2015-03-02,monday,tampa,florida\n";
-    let report = import_incidents(&engine, &mapping, csv.as_bytes(), chrono::Utc::now(), |_| {}).unwrap();
+    let report = import_incidents(&engine, &mapping, csv.as_bytes(), |_| {}).unwrap();
     let reasons: Vec<(u64, &str)> = report.rejected.iter().map(|r| (r.line, r.reason.as_str())).collect();
     assert_eq!(report.imported, 2, "{reasons:?}");
     assert!(reasons.iter().any(|(l, r)| *l == 3 && r.starts_with("bad date")), "{reasons:?}");
@@ -91,6 +91,6 @@ fn bad_rows_and_bad_mappings_are_reported_precisely() {
     let bad_column = mapping.clone();
     let mut broken = bad_column;
     broken.source.id_column = "no_such_column".into();
-    assert!(import_incidents(&engine, &broken, csv.as_bytes(), chrono::Utc::now(), |_| {}).is_err());
+    assert!(import_incidents(&engine, &broken, csv.as_bytes(), |_| {}).is_err());
     assert!(Mapping::from_toml("[source]\nname = 1").is_err());
 }
