@@ -65,9 +65,8 @@ fn demo_prints_the_bureau_heads_screen_then_inspect_then_verify() {
     // Into someone else's store it refuses and writes nothing.
     let other = dir.path().join("other");
     let csv = tiny_csv(dir.path());
-    assert!(anquan(&["import-csv", csv.to_str().unwrap(), "--mapping", MAPPING, "--store", other.to_str().unwrap()])
-        .status
-        .success());
+    ready_for_csv(other.to_str().unwrap());
+    assert!(import_csv(&csv, other.to_str().unwrap()).status.success());
     let before = text(&anquan(&["head", "--store", other.to_str().unwrap()]).stdout);
     let out = anquan(&["demo", "--store", other.to_str().unwrap(), "--scale", "0.05"]);
     assert!(!out.status.success());
@@ -97,6 +96,39 @@ fn the_demo_is_reproducible_and_its_seed_matters() {
 }
 
 const MAPPING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/osha_fatalities/mapping.toml");
+
+/// Makes `store` a store that enforces roles, with `admin-1` its administrator, and grants each
+/// (actor, role, scope) through `anquan import` as admin-1.
+fn initialized(store: &str, grants: &[(&str, &str, serde_json::Value)]) {
+    let out = anquan(&["init", "--admin", "admin-1", "--store", store]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    if grants.is_empty() {
+        return;
+    }
+    let lines: Vec<String> = grants
+        .iter()
+        .map(|(actor, role, scope)| {
+            serde_json::json!({
+                "command_id": uuid::Uuid::new_v4().to_string(), "actor": "admin-1", "issued_at": "2025-01-01T00:00:00Z",
+                "command": {"type": "access.grant_role", "actor_id": actor, "role": role, "scope": scope, "reason": null}
+            })
+            .to_string()
+        })
+        .collect();
+    let file = format!("{store}.grants.jsonl");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = anquan(&["import", &file, "--store", store, "--actor", "admin-1"]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+}
+
+/// A store ready for the OSHA mapping's imports (its actor `import-osha` may report incidents).
+fn ready_for_csv(store: &str) {
+    initialized(store, &[("import-osha", "partner_department", serde_json::json!("district"))]);
+}
+
+fn import_csv(csv: &std::path::Path, store: &str) -> std::process::Output {
+    anquan(&["import-csv", csv.to_str().unwrap(), "--mapping", MAPPING, "--store", store, "--actor", "import-osha"])
+}
 
 /// Three fatality rows in the OSHA file's shape: 2014 one death, 2015 two.
 fn tiny_csv(dir: &std::path::Path) -> std::path::PathBuf {
@@ -145,6 +177,7 @@ fn export_then_import_restores_an_identical_store() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let lines = std::fs::read_to_string(&file).unwrap();
     assert!(lines.lines().next().unwrap().contains("\"payload_hex\""));
+    assert!(lines.lines().last().unwrap().starts_with("{\"trailer\":"), "the export ends with its trailer");
     let out = anquan(&["import", f, "--store", b]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let head_a = text(&anquan(&["head", "--store", a]).stdout);
@@ -157,6 +190,7 @@ fn export_then_import_restores_an_identical_store() {
     assert!(anquan(&["export", "--store", b, "--out", again.to_str().unwrap()]).status.success());
     let envelopes = |text: &str| -> Vec<serde_json::Value> {
         text.lines()
+            .filter(|l| !l.starts_with("{\"trailer\":"))
             .map(|l| {
                 let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
                 v.as_object_mut().unwrap().remove("event");
@@ -165,10 +199,10 @@ fn export_then_import_restores_an_identical_store() {
             .collect()
     };
     assert_eq!(envelopes(&std::fs::read_to_string(&again).unwrap()), envelopes(&lines));
-    // Restoring into a store that is not empty is refused.
+    // Restoring into a folder that is not empty is refused.
     let out = anquan(&["import", f, "--store", b]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("empty store"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("is not empty"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -176,6 +210,9 @@ fn importing_commands_reports_each_refused_line_and_all_or_nothing_writes_nothin
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s");
     let s = store.to_str().unwrap();
+    initialized(s, &[("grid-7", "grid_inspector", serde_json::json!({"community": "c1"}))]);
+    let head = || text(&anquan(&["head", "--store", s]).stdout);
+    let empty = head();
     let report = |id: &str, cmd: &str| {
         format!(
             r#"{{"command_id":"{cmd}","actor":"grid-7","issued_at":"2025-03-02T08:00:00Z","command":{{"type":"hazard.report","hazard_id":"{id}","source":"grid_inspection","reporter":"r","community_id":"c1","grid_id":null,"enterprise_id":null,"category":"fire","location":"l","description":"d","found_at":"2025-03-02T07:30:00Z"}}}}"#
@@ -194,18 +231,16 @@ fn importing_commands_reports_each_refused_line_and_all_or_nothing_writes_nothin
     .unwrap();
     let f = file.to_str().unwrap();
 
-    let out = anquan(&["import", f, "--store", s, "--all-or-nothing"]);
+    let out = anquan(&["import", f, "--store", s, "--all-or-nothing", "--actor", "grid-7"]);
     assert!(!out.status.success());
     let o = text(&out.stdout);
     assert!(o.contains("nothing written"), "{o}");
     assert!(o.contains("line      2") && o.contains("/command/category"), "{o}");
     assert!(o.contains("line      4"), "{o}");
-    assert!(
-        !std::path::Path::new(s).join("db").exists()
-            || text(&anquan(&["head", "--store", s]).stdout).contains("events 0")
-    );
+    assert!(o.contains("line      6"), "every refusal is listed, not only the first: {o}");
+    assert_eq!(head(), empty);
 
-    let out = anquan(&["import", f, "--store", s, "--json"]);
+    let out = anquan(&["import", f, "--store", s, "--json", "--actor", "grid-7"]);
     assert!(!out.status.success());
     let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
     assert_eq!(v["lines"], 5);
@@ -225,12 +260,13 @@ fn importing_commands_reports_each_refused_line_and_all_or_nothing_writes_nothin
             .join("\n"),
     )
     .unwrap();
-    let out = anquan(&["import", clean.to_str().unwrap(), "--store", s, "--all-or-nothing", "--json"]);
+    let out =
+        anquan(&["import", clean.to_str().unwrap(), "--store", s, "--all-or-nothing", "--json", "--actor", "grid-7"]);
     assert!(out.status.success(), "{}", text(&out.stdout));
     let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
     assert_eq!((v["accepted"].as_u64(), v["rolled_back"].as_bool()), (Some(2), Some(false)), "{v}");
     // Re-running the file changes nothing: accepted commands are found already done.
-    let out = anquan(&["import", f, "--store", s, "--json"]);
+    let out = anquan(&["import", f, "--store", s, "--json", "--actor", "grid-7"]);
     let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
     assert_eq!((v["accepted"].as_u64(), v["already_done"].as_u64()), (Some(0), Some(2)), "{v}");
 }
@@ -250,8 +286,15 @@ fn keygen_sign_and_check_a_signed_head() {
         |public: &str| anquan(&["check-signature", signed.to_str().unwrap(), "--store", s, "--public-key", public]);
     assert!(check(&public).status.success());
     // The log grows: the signed prefix still checks.
-    let csv = tiny_csv(dir.path());
-    assert!(anquan(&["import-csv", csv.to_str().unwrap(), "--mapping", MAPPING, "--store", s]).status.success());
+    let grant = dir.path().join("grant.jsonl");
+    std::fs::write(
+        &grant,
+        r#"{"command_id":"00000000-0000-4000-8000-0000000000a1","actor":"bureau-admin","issued_at":"2026-11-30T00:00:00Z","command":{"type":"access.grant_role","actor_id":"auditor-1","role":"auditor","scope":"district","reason":null}}"#,
+    )
+    .unwrap();
+    let out = anquan(&["import", grant.to_str().unwrap(), "--store", s, "--actor", "bureau-admin"]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(check(&public).status.success());
     assert!(check(&public).status.success());
     // Another key does not.
     let other = dir.path().join("k2");
@@ -270,8 +313,8 @@ fn stats_hazards_and_trail_answer_from_the_projections() {
     let store = dir.path().join("s");
     let s = store.to_str().unwrap();
     let csv = tiny_csv(dir.path());
-    let mapping = MAPPING;
-    assert!(anquan(&["import-csv", csv.to_str().unwrap(), "--mapping", mapping, "--store", s]).status.success());
+    ready_for_csv(s);
+    assert!(import_csv(&csv, s).status.success());
 
     let out = anquan(&["stats", "--year", "2015", "--store", s, "--format", "json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -443,7 +486,19 @@ fn erase_person_destroys_the_key_and_changes_no_figure() {
     demo(s);
     let export = |name: &str| {
         let f = dir.path().join(name);
-        assert!(anquan(&["export", "--store", s, "--out", f.to_str().unwrap()]).status.success());
+        let out = anquan(&[
+            "export",
+            "--store",
+            s,
+            "--out",
+            f.to_str().unwrap(),
+            "--reveal-personal",
+            "--reason",
+            "审计抽查",
+            "--actor",
+            "bureau-admin",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
         std::fs::read_to_string(f).unwrap()
     };
     let before = export("before.jsonl");
@@ -455,7 +510,7 @@ fn erase_person_destroys_the_key_and_changes_no_figure() {
     assert!(!v["payload_hex"].as_str().unwrap().contains(&hex_of(&name)), "the name is not in the payload bytes");
     let stats_before = text(&anquan(&["stats", "--store", s, "--as-of", "2026-11-30", "--format", "json"]).stdout);
 
-    let out = anquan(&["erase-person", &person, "--store", s, "--reason", "本人申请删除", "--actor", "admin-1"]);
+    let out = anquan(&["erase-person", &person, "--store", s, "--reason", "本人申请删除", "--actor", "bureau-admin"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(anquan(&["verify", "--store", s]).status.success());
     let after = export("after.jsonl");
@@ -463,14 +518,18 @@ fn erase_person_destroys_the_key_and_changes_no_figure() {
     assert!(line.contains("\"personal\":\"erased\"") && !line.contains(&name), "{line}");
     assert!(after.contains("\"person.erased\""));
     // Every event before the erasure is byte-identical.
-    let envelopes: Vec<&str> = before.lines().map(|l| l.split(",\"event\":").next().unwrap()).collect();
+    let envelopes: Vec<&str> = before
+        .lines()
+        .filter(|l| !l.starts_with("{\"trailer\""))
+        .map(|l| l.split(",\"event\":").next().unwrap())
+        .collect();
     let kept: Vec<&str> = after.lines().take(envelopes.len()).map(|l| l.split(",\"event\":").next().unwrap()).collect();
     assert_eq!(kept, envelopes);
     let stats_after = text(&anquan(&["stats", "--store", s, "--as-of", "2026-11-30", "--format", "json"]).stdout);
     assert_eq!(stats_after, stats_before);
     // An unknown person: a clear error, nothing written.
     let head = text(&anquan(&["head", "--store", s]).stdout);
-    let out = anquan(&["erase-person", "p-nobody", "--store", s, "--reason", "x"]);
+    let out = anquan(&["erase-person", "p-nobody", "--store", s, "--reason", "x", "--actor", "bureau-admin"]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).starts_with("error: "), "{}", text(&out.stderr));
     assert_eq!(text(&anquan(&["head", "--store", s]).stdout), head);

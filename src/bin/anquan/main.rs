@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use anquan::store::EventStore;
-
 mod demo;
 mod out;
 mod views;
+mod write;
 
 use out::{Labels, Lang};
 use views::{open_existing, By, View};
+use write::{erase_person, export, import, import_csv, init, verify, write_secret_file, RestoreArgs};
 
 /// The binary's allocator (see `Cargo.toml`): decoding and folding events allocate small strings by
 /// the million, and mimalloc's thread-local free lists make that markedly cheaper than glibc's.
@@ -35,6 +35,10 @@ struct Cli {
     /// Language of labels: zh or en (default: from the locale, LANG=zh_CN.UTF-8 gives zh).
     #[arg(long, global = true, value_enum)]
     lang: Option<Lang>,
+    /// Who runs a writing command (import, import-csv, erase-person, export --reveal-personal):
+    /// authorised by the store's roles like a host's user.
+    #[arg(long, global = true, env = "ANQUAN_ACTOR")]
+    actor: Option<String>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -54,7 +58,21 @@ enum Cmd {
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
     },
-    /// Walk the whole log: hash chain, gapless positions, indexes. Exits non-zero on a problem.
+    /// Create a store that enforces roles (权限), with its first administrator. Every writing
+    /// command then runs as a named actor (--actor) and is authorised by the roles granted in the
+    /// log; the administrator grants them (access.grant_role commands through `anquan import`).
+    /// On an existing store that does not enforce roles yet, starts enforcing them.
+    ///
+    /// Example: anquan init --admin admin-1 --store ./district-data
+    Init {
+        /// The first administrator (district-wide).
+        #[arg(long)]
+        admin: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Walk the whole log (hash chain, gapless positions, indexes, every frame's checksum) and
+    /// check the key vault against it. Exits non-zero on a problem.
     ///
     /// Example: anquan verify --store ./anquan-data
     Verify,
@@ -85,27 +103,52 @@ enum Cmd {
         #[command(flatten)]
         view: View,
     },
-    /// Write every event as JSON Lines (envelope, exact payload bytes, decoded event).
+    /// Write every event as JSON Lines (envelope, exact payload bytes, decoded event), then a
+    /// trailer with the event count and head hash. Personal fields stay sealed unless
+    /// --reveal-personal (an administrator's act, recorded in the log with --reason).
     ///
-    /// Example: anquan export --out events.jsonl   (or to standard output without --out)
+    /// Example: anquan export --out events.jsonl --sign-key notary.key   (standard output without --out)
     Export {
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Open names and ID numbers with the vault (PIPL disclosure; needs --actor and --reason).
+        #[arg(long)]
+        reveal_personal: bool,
+        /// Why personal fields are opened (recorded in the log).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Sign the trailer's head with this notary key (from `anquan keygen`).
+        #[arg(long)]
+        sign_key: Option<PathBuf>,
     },
     /// Import JSON Lines: commands from other systems (each validated against schemas/ and the
-    /// domain rules; refused lines are reported and write nothing), or an `anquan export`, which
-    /// is restored into an empty store with identical hashes.
+    /// domain rules and authorised as its actor; refused lines are reported with their number and
+    /// write nothing), or an `anquan export`, which is checked (every hash, every position, the
+    /// trailer) and restored into a new store with identical hashes — all or nothing.
     ///
-    /// Example: anquan import commands.jsonl --all-or-nothing
+    /// Example: anquan import commands.jsonl --actor bureau-1 --all-or-nothing
+    /// Example: anquan import events.jsonl --store restored --expect-head 0851b10c…
     Import {
         /// A file, or - for standard input.
         file: String,
         /// Write nothing unless every line is accepted (commands only; one atomic commit).
         #[arg(long)]
         all_or_nothing: bool,
+        /// Check every line and report; write nothing.
+        #[arg(long)]
+        check: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Restore: the head hash the export must end with (from a record kept elsewhere).
+        #[arg(long)]
+        expect_head: Option<String>,
+        /// Restore: a signed head (`anquan sign`) the export must match; needs --public-key.
+        #[arg(long)]
+        signature: Option<PathBuf>,
+        /// Restore: the notary's public key, for --signature and for a signed trailer.
+        #[arg(long)]
+        public_key: Option<String>,
     },
     /// Make an Ed25519 key for signing heads: writes the secret (hex) to --out, prints the public key.
     ///
@@ -223,19 +266,20 @@ enum Cmd {
     /// vault and records a person.erased audit event. No event is changed: the hash chain still
     /// verifies and the statistics stay as they were; exports show the fields as erased.
     ///
+    /// Free text (descriptions, summaries, remarks) cannot be sealed: the command says how many
+    /// free-text fields mention the person, so they can be reviewed.
+    ///
     /// Example: anquan erase-person p-3f2a9c… --reason "本人申请删除" --actor admin-1
     ErasePerson {
         /// The person id (shown as "person_id" in exports).
         person: String,
         #[arg(long)]
         reason: String,
-        /// Who erases (recorded in the audit event).
-        #[arg(long, env = "ANQUAN_ACTOR", default_value = "cli-admin")]
-        actor: String,
     },
     /// Import incident records kept by another system from CSV, through a TOML column mapping.
     /// Reports rows imported, rejected and flagged with reasons, and deaths by year. Re-running
-    /// the same file imports nothing twice.
+    /// the same file imports nothing twice. Runs as --actor: the mapping's source actor, or a
+    /// district administrator importing on its behalf.
     ///
     /// Example: anquan import-csv tests/data/osha_fatalities/osha_fatalities_09-22_complete.csv --mapping tests/data/osha_fatalities/mapping.toml
     ImportCsv {
@@ -263,10 +307,28 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_sentence(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, outermost first, leaving out a cause whose text an
+/// outer message already carries (libraries often print their source inside their own text).
+fn one_sentence(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        let text = text.trim();
+        if text.is_empty() || out.contains(text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(text);
+    }
+    out.replace('\n', " ")
 }
 
 /// Progress on stderr, only when a person is watching.
@@ -302,16 +364,6 @@ fn end_progress() {
     }
 }
 
-/// Lines in a file (not standard input), for a progress bar's total.
-fn count_lines(file: &str) -> Option<u64> {
-    use std::io::BufRead;
-    if file == "-" {
-        return None;
-    }
-    let f = std::fs::File::open(file).ok()?;
-    Some(std::io::BufReader::new(f).lines().count() as u64)
-}
-
 /// The key vault for personal information (`DIR/vault`, beside the sled files).
 pub fn open_vault(dir: &std::path::Path) -> Result<std::sync::Arc<anquan::privacy::Vault>> {
     let vault = anquan::privacy::Vault::open_beside_store(dir)
@@ -330,34 +382,15 @@ fn open_input(file: &str) -> Result<Box<dyn std::io::BufRead>> {
 fn run(cli: Cli) -> Result<()> {
     let labels = Labels::new(cli.lang.unwrap_or_else(Lang::from_locale));
     match cli.command {
-        Cmd::Export { out } => {
-            let out_given = out.is_some();
-            let store = open_existing(&cli.store)?;
-            // Personal fields show decrypted where the key exists, "erased" where it was destroyed.
-            let vault = if cli.store.join("vault").is_dir() { Some(open_vault(&cli.store)?) } else { None };
-            let n = match out {
-                Some(path) => {
-                    let f = std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
-                    anquan::transfer::export_with_vault(
-                        &store,
-                        vault.as_deref(),
-                        &mut std::io::BufWriter::new(f),
-                        progress_of("exported", Some(store.head().next_position)),
-                    )?
-                }
-                None => {
-                    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-                    anquan::transfer::export_with_vault(&store, vault.as_deref(), &mut out, |_| {})?
-                }
-            };
-            if out_given {
-                end_progress();
-            }
-            eprintln!("exported {n} events; head hash {}", store.head().hash_hex());
-            Ok(())
+        Cmd::Export { out, reveal_personal, reason, sign_key } => {
+            export(&cli.store, cli.actor.as_deref(), out, reveal_personal, reason, sign_key)
         }
-        Cmd::Import { file, all_or_nothing, json } => import(&cli.store, &file, all_or_nothing, json),
-        Cmd::ImportCsv { file, mapping, json } => import_csv(&cli.store, &file, &mapping, json),
+        Cmd::Init { admin, reason } => init(&cli.store, &admin, reason),
+        Cmd::Import { file, all_or_nothing, check, json, expect_head, signature, public_key } => {
+            let restore = RestoreArgs { expect_head, signature, public_key };
+            import(&cli.store, cli.actor.as_deref(), &file, all_or_nothing, check, json, restore)
+        }
+        Cmd::ImportCsv { file, mapping, json } => import_csv(&cli.store, cli.actor.as_deref(), &file, &mapping, json),
         Cmd::Snapshot => {
             let store = open_existing(&cli.store)?;
             let started = std::time::Instant::now();
@@ -390,25 +423,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("{} {}", labels.t("report written to", "报告已写入"), path.display());
             Ok(())
         }
-        Cmd::ErasePerson { person, reason, actor } => {
-            let store = open_existing(&cli.store)?;
-            let engine = anquan::engine::Engine::new(store)?.with_vault(open_vault(&cli.store)?);
-            let request = anquan::privacy::EraseRequest {
-                person_id: anquan::domain::EntityId::new(person).map_err(anyhow::Error::msg)?,
-                actor: anquan::domain::EntityId::new(actor).map_err(anyhow::Error::msg)?,
-                reason,
-                issued_at: chrono::Utc::now(),
-                command_id: uuid::Uuid::now_v7(),
-            };
-            let out = anquan::privacy::erase_person(&engine, &request)?;
-            println!(
-                "erased {}: key destroyed; audit event at {:?}; head hash {}",
-                request.person_id,
-                out.positions,
-                engine.store().head().hash_hex()
-            );
-            Ok(())
-        }
+        Cmd::ErasePerson { person, reason } => erase_person(&cli.store, cli.actor.as_deref(), &person, reason),
         Cmd::Kpis { year, ltifr_base, view } => {
             views::kpis(&open_existing(&cli.store)?, &view, &labels, year, ltifr_base)
         }
@@ -423,8 +438,7 @@ fn run(cli: Cli) -> Result<()> {
                 .and_then(|mut f| f.read_exact(&mut secret))
                 .context("cannot read randomness from /dev/urandom")?;
             let key = anquan::notary::signing_key_from_secret(&secret);
-            std::fs::write(&out, anquan::notary::signing_key_to_hex(&key) + "\n")
-                .with_context(|| format!("cannot write {}", out.display()))?;
+            write_secret_file(&out, &(anquan::notary::signing_key_to_hex(&key) + "\n"))?;
             println!("public key {}", anquan::notary::verifying_key_to_hex(&key.verifying_key()));
             Ok(())
         }
@@ -455,20 +469,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Demo { seed, scale } => demo::run(&cli.store, seed, scale, &labels),
-        Cmd::Verify => {
-            let store = open_existing(&cli.store)?;
-            let report = store.verify()?;
-            match &report.problem {
-                None => {
-                    println!(
-                        "verified {} events in {} streams ({} segments); head hash {}",
-                        report.events, report.streams, report.segments, report.computed_head_hash
-                    );
-                    Ok(())
-                }
-                Some(p) => anyhow::bail!("integrity check failed at position {}: {}", p.position, p.detail),
-            }
-        }
+        Cmd::Verify => verify(&cli.store),
         Cmd::Head => {
             let store = open_existing(&cli.store)?;
             let head = store.head();
@@ -490,99 +491,5 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-    }
-}
-
-fn import_csv(dir: &PathBuf, file: &PathBuf, mapping: &PathBuf, json: bool) -> Result<()> {
-    let text = std::fs::read_to_string(mapping).with_context(|| format!("cannot read {}", mapping.display()))?;
-    let mapping = anquan::csv_import::Mapping::from_toml(&text).with_context(|| format!("in {}", mapping.display()))?;
-    let input = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let store =
-        EventStore::open(dir).with_context(|| format!("cannot open or create the store at {}", dir.display()))?;
-    let engine = anquan::engine::Engine::new(store)?.with_vault(open_vault(dir)?);
-    let rows = count_lines(&file.to_string_lossy()).map(|n| n.saturating_sub(1));
-    let report =
-        anquan::csv_import::import_incidents(&engine, &mapping, input, chrono::Utc::now(), progress_of("rows", rows))?;
-    end_progress();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(());
-    }
-    println!(
-        "{} rows: {} imported, {} already imported, {} rejected, {} flags",
-        report.rows,
-        report.imported,
-        report.already_imported,
-        report.rejected.len(),
-        report.flagged.len()
-    );
-    for (k, n) in &report.rejected_by_kind {
-        println!("  rejected  {n:>6}  {k}");
-    }
-    for (k, n) in &report.flagged_by_kind {
-        println!("  flagged   {n:>6}  {k}");
-    }
-    for r in report.rejected.iter().take(5) {
-        println!("  e.g. line {:>6} {:<14} {}", r.line, r.id, r.reason);
-    }
-    println!("deaths by year:");
-    for (y, n) in &report.deaths_by_year {
-        println!("  {y}  {n:>6}");
-    }
-    Ok(())
-}
-
-fn import(dir: &PathBuf, file: &str, all_or_nothing: bool, json: bool) -> Result<()> {
-    use std::io::{BufRead, Read};
-    let mut input = open_input(file)?;
-    // The first line tells an export (restore) from commands.
-    let mut first = String::new();
-    while first.trim().is_empty() {
-        first.clear();
-        if input.read_line(&mut first)? == 0 {
-            anyhow::bail!("{file} holds no lines to import");
-        }
-    }
-    let is_export =
-        serde_json::from_str::<serde_json::Value>(&first).ok().is_some_and(|v| v.get("payload_hex").is_some());
-    let whole = std::io::BufReader::new(std::io::Cursor::new(first.into_bytes()).chain(input));
-    if is_export {
-        anyhow::ensure!(!all_or_nothing, "--all-or-nothing applies to commands; a restore is all or nothing by nature");
-        let head = anquan::transfer::restore(dir, whole, progress_of("restored", count_lines(file)))
-            .with_context(|| format!("cannot restore into {}", dir.display()))?;
-        end_progress();
-        println!("restored {} events into {}; head hash {}", head.next_position, dir.display(), head.hash_hex());
-        return Ok(());
-    }
-    let store =
-        EventStore::open(dir).with_context(|| format!("cannot open or create the store at {}", dir.display()))?;
-    let engine = anquan::engine::Engine::new(store)?.with_vault(open_vault(dir)?);
-    let mut tick = progress_of("commands", count_lines(file));
-    let report = anquan::transfer::import_commands(&engine, whole, all_or_nothing, |n| tick(n as u64))?;
-    end_progress();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!(
-            "{} lines: {} commands accepted ({} events), {} already done, {} refusals{}",
-            report.lines,
-            report.accepted,
-            report.events_written,
-            report.already_done,
-            report.refused.len(),
-            if report.rolled_back { "; nothing written (all-or-nothing)" } else { "" }
-        );
-        for r in &report.refused {
-            println!("  line {:>6}  {:<32} {:<28} {}", r.line, r.field, r.rule, r.message);
-        }
-    }
-    if report.refused.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!(
-            "{} of {} lines refused",
-            report.refused.iter().map(|r| r.line).collect::<std::collections::BTreeSet<_>>().len(),
-            report.lines
-        )
     }
 }
