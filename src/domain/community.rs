@@ -122,6 +122,8 @@ pub struct NameSafeCommunity {
     pub community_id: EntityId,
     #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub named_on: NaiveDate,
+    /// The body that names the community (e.g. 国务院安委会办公室): an organisation, not personal
+    /// data, stored as plain text. Put no person's name here.
     pub named_by: String,
 }
 
@@ -146,6 +148,8 @@ pub struct SetControlIndicator {
     pub per_category: Vec<CategoryLimit>,
     #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub set_on: NaiveDate,
+    /// The body that set the indicator (e.g. 区安全生产委员会): an organisation, not personal
+    /// data, stored as plain text. Put no person's name here.
     pub set_by: String,
 }
 

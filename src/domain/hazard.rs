@@ -122,7 +122,9 @@ pub struct ExtendRectificationDeadline {
 pub struct ListForSupervision {
     pub hazard_id: EntityId,
     pub level: SupervisionLevel,
-    /// The government or department that lists it.
+    /// The government or department that lists it (挂牌督办 is an act of a government or its
+    /// safety committee): an organisation, not personal data, stored as plain text. Put no
+    /// person's name here.
     pub listed_by: String,
 }
 
