@@ -49,6 +49,8 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use uuid::Uuid;
 
+use crate::domain::community::{AddGrid, AssignGridResponsible, CommunityCommand};
+use crate::domain::hazard::HazardCommand;
 use crate::domain::incident::IncidentCommand;
 use crate::domain::injury::{InjuryCommand, InjuryData};
 use crate::domain::person::{check_personal, NONCE_LEN};
@@ -408,9 +410,13 @@ struct FieldRef<'a> {
     kind: PersonalKind,
 }
 
-/// Replaces the plain personal fields of a command with sealed values. Commands without
-/// personal fields come back borrowed. Refusals are rejections naming the field; vault I/O
-/// failures are [`EngineError::Privacy`].
+/// Replaces the plain personal fields of a command with sealed values (the list is in
+/// `crate::domain::person`'s docs). Commands without personal fields come back borrowed.
+/// Refusals are rejections naming the field; vault I/O failures are [`EngineError::Privacy`].
+///
+/// One exception: a blank `responsible` of a rectification order is left as it is, for the
+/// domain to refuse (it names every missing item of 五到位 at once, or `required`); it carries
+/// no personal information, and no blank value is ever accepted into an event.
 pub fn seal_envelope<'e>(
     vault: Option<&Vault>,
     envelope: &'e CommandEnvelope,
@@ -430,6 +436,28 @@ pub fn seal_envelope<'e>(
         }
         Command::Injury(InjuryCommand::Record(c)) => seal_injury(vault, &command_id, &mut c.data)?,
         Command::Injury(InjuryCommand::Correct(c)) => seal_injury(vault, &command_id, &mut c.data)?,
+        Command::Hazard(HazardCommand::Report(c)) => {
+            let who = ("reporter_person_id", c.reporter_person_id.as_ref());
+            seal_name(vault, &command_id, ("reporter", &mut c.reporter), who)?
+        }
+        Command::Hazard(HazardCommand::OrderRectification(c)) => {
+            let who = ("responsible_person_id", c.responsible_person_id.as_ref());
+            if let Some(v) = c.responsible.as_mut().filter(|v| !v.is_blank()) {
+                seal_name(vault, &command_id, ("responsible", v), who)?
+            }
+        }
+        Command::Community(
+            CommunityCommand::AddGrid(AddGrid { responsible_person: v, responsible_person_id: p, .. })
+            | CommunityCommand::AssignGridResponsible(AssignGridResponsible {
+                responsible_person: v,
+                responsible_person_id: p,
+                ..
+            }),
+        ) => seal_name(vault, &command_id, ("responsible_person", v), ("responsible_person_id", p.as_ref()))?,
+        Command::Community(CommunityCommand::RecordAssessment(c)) => {
+            let who = ("assessor_person_id", c.assessor_person_id.as_ref());
+            seal_name(vault, &command_id, ("assessor", &mut c.assessor), who)?
+        }
         _ => {}
     }
     Ok(Cow::Owned(sealed))
@@ -438,6 +466,13 @@ pub fn seal_envelope<'e>(
 fn has_personal_fields(command: &Command) -> bool {
     match command {
         Command::Incident(IncidentCommand::DealWithResponsible(_)) => true,
+        Command::Hazard(HazardCommand::Report(_)) => true,
+        Command::Hazard(HazardCommand::OrderRectification(c)) => c.responsible.as_ref().is_some_and(|v| !v.is_blank()),
+        Command::Community(
+            CommunityCommand::AddGrid(_)
+            | CommunityCommand::AssignGridResponsible(_)
+            | CommunityCommand::RecordAssessment(_),
+        ) => true,
         Command::Injury(InjuryCommand::Record(c)) => c.data.name.is_some() || c.data.id_number.is_some(),
         Command::Injury(InjuryCommand::Correct(c)) => c.data.name.is_some() || c.data.id_number.is_some(),
         _ => false,
@@ -453,6 +488,18 @@ fn seal_injury(vault: Option<&Vault>, command_id: &Uuid, d: &mut InjuryData) -> 
         fields.push(FieldRef { name: "data/id_number", value: v, kind: PersonalKind::IdNumber });
     }
     seal_fields(vault, command_id, "data/person_id", d.person_id.as_ref(), fields)
+}
+
+/// Seals one name (`field`: its path under `/command` and its value) under the person the command
+/// names (`who`: the id field's path and its value), or under a mention id of its own.
+fn seal_name(
+    vault: Option<&Vault>,
+    command_id: &Uuid,
+    field: (&'static str, &mut PersonalField),
+    who: (&str, Option<&EntityId>),
+) -> Result<(), EngineError> {
+    let (name, value) = field;
+    seal_fields(vault, command_id, who.0, who.1, vec![FieldRef { name, value, kind: PersonalKind::Name }])
 }
 
 fn seal_fields(

@@ -9,7 +9,11 @@ use uuid::Uuid;
 
 fn engine(dir: &std::path::Path) -> Engine {
     let auth = Authorization::Enforced { administrators: vec![anquan::domain::EntityId::new("admin-1").unwrap()] };
-    Engine::new(EventStore::open(dir).unwrap()).unwrap().with_authorization(auth)
+    // A hazard's reporter is personal information: sealed under keys in the vault.
+    Engine::new(EventStore::open(dir).unwrap())
+        .unwrap()
+        .with_authorization(auth)
+        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir).unwrap()))
 }
 
 fn send(e: &Engine, actor: &str, body: Value) -> Result<(), EngineError> {
@@ -116,7 +120,9 @@ fn grant_as(e: &Engine, by: &str, actor: &str, role: &str, scope: Value) -> Resu
 #[test]
 fn without_enforcement_the_host_authorises() {
     let dir = tempfile::tempdir().unwrap();
-    let e = Engine::new(EventStore::open(dir.path()).unwrap()).unwrap();
+    let e = Engine::new(EventStore::open(dir.path()).unwrap())
+        .unwrap()
+        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir.path()).unwrap()));
     send(&e, "anyone", report("H1", "jd-01", None)).unwrap();
 }
 

@@ -502,8 +502,10 @@ fn erase_person_destroys_the_key_and_changes_no_figure() {
         std::fs::read_to_string(f).unwrap()
     };
     let before = export("before.jsonl");
-    let person_line =
-        before.lines().find(|l| l.contains("\"personal\":\"plain\"")).expect("the demo names responsible persons");
+    let person_line = before
+        .lines()
+        .find(|l| l.contains("\"personal\":\"plain\"") && l.contains("responsible_dealt_with"))
+        .expect("the demo names responsible persons");
     let v: serde_json::Value = serde_json::from_str(person_line).unwrap();
     let person = v["event"]["person"]["person_id"].as_str().unwrap().to_string();
     let name = v["event"]["person"]["value"].as_str().unwrap().to_string();

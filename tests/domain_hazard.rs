@@ -15,6 +15,7 @@ fn report() -> CommandEnvelope {
             hazard_id: id(H),
             source: HazardSource::GridInspection,
             reporter: "李网格".into(),
+            reporter_person_id: None,
             community_id: id("jd-01"),
             grid_id: Some(id("g-3")),
             enterprise_id: Some(id("ent-9")),
@@ -44,6 +45,7 @@ fn full_order() -> OrderRectification {
     OrderRectification {
         hazard_id: id(H),
         responsible: Some("企业主要负责人 王某".into()),
+        responsible_person_id: None,
         measures: Some("拆除违规充电线路，设置集中充电点".into()),
         funds_yuan: Some(50_000),
         deadline: Some(date("2025-04-01")),
@@ -205,6 +207,7 @@ fn a_major_order_missing_everything_names_all_five_in_order() {
     let empty = OrderRectification {
         hazard_id: id(H),
         responsible: None,
+        responsible_person_id: None,
         measures: None,
         funds_yuan: None,
         deadline: None,
@@ -222,6 +225,7 @@ fn a_general_order_needs_only_a_deadline() {
     let o = OrderRectification {
         hazard_id: id(H),
         responsible: None,
+        responsible_person_id: None,
         measures: None,
         funds_yuan: None,
         deadline: Some(date("2025-03-10")),

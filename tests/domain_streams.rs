@@ -45,6 +45,7 @@ fn assess(passed: bool) -> CommandEnvelope {
         community_id: id(C),
         assessed_on: date("2021-05-10"),
         assessor: "评定组".into(),
+        assessor_person_id: None,
         passed,
     }))
 }
@@ -111,12 +112,14 @@ fn grids_are_unique_and_responsible_persons_go_to_existing_grids() {
         grid_id: id("g-1"),
         name: "一网格".into(),
         responsible_person: "王".into(),
+        responsible_person_id: None,
     }));
     let assign = |g: &str| {
         community(CommunityCommand::AssignGridResponsible(AssignGridResponsible {
             community_id: id(C),
             grid_id: id(g),
             responsible_person: "赵".into(),
+            responsible_person_id: None,
         }))
     };
     given(history([register()])).when(assign("g-1")).then_reject("/command/grid_id", rule::NOT_FOUND);
@@ -484,11 +487,13 @@ fn every_lifecycle() -> Vec<CommandEnvelope> {
             grid_id: id("g"),
             name: "n".into(),
             responsible_person: "p".into(),
+            responsible_person_id: None,
         })),
         community(CommunityCommand::AssignGridResponsible(AssignGridResponsible {
             community_id: id(C),
             grid_id: id("g"),
             responsible_person: "q".into(),
+            responsible_person_id: None,
         })),
         start(),
         assess(true),
@@ -528,6 +533,7 @@ fn every_lifecycle() -> Vec<CommandEnvelope> {
                 hazard_id: hid(),
                 source: HazardSource::ResidentReport,
                 reporter: "r".into(),
+                reporter_person_id: None,
                 community_id: id(C),
                 grid_id: None,
                 enterprise_id: None,
@@ -554,6 +560,7 @@ fn every_lifecycle() -> Vec<CommandEnvelope> {
             HazardCommand::OrderRectification(OrderRectification {
                 hazard_id: hid(),
                 responsible: Some("r".into()),
+                responsible_person_id: None,
                 measures: Some("m".into()),
                 funds_yuan: Some(1),
                 deadline: Some(date("2025-04-01")),

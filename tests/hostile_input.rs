@@ -13,7 +13,10 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 fn engine(dir: &std::path::Path) -> Engine {
-    Engine::new(EventStore::open(dir).expect("open store")).expect("engine")
+    // A hazard's reporter is personal information: sealed under keys in the vault.
+    Engine::new(EventStore::open(dir).expect("open store"))
+        .expect("engine")
+        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir).expect("open vault")))
 }
 
 fn envelope(command_id: Uuid, issued_at: &str, body: Value) -> Value {

@@ -285,7 +285,9 @@ fn time_travel_by_recorded_at_time_and_by_position() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(Timestamp::from_chrono("2025-03-01T00:00:00Z".parse().unwrap()));
     let opts = StoreOptions { clock: Arc::new(clock.clone()), ..StoreOptions::default() };
-    let e = Engine::new(EventStore::open_dir(dir.path(), opts).unwrap()).unwrap();
+    let e = Engine::new(EventStore::open_dir(dir.path(), opts).unwrap())
+        .unwrap()
+        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir.path()).unwrap()));
     // Recorded on 03-01: I1 (2 deaths; production is graded, so reported + graded = positions
     // 0, 1). Recorded on 03-10: I2 (positions 2, 3), then H1 reported (position 4).
     report_incident(&e, "I1", 2, "2025-02-01T02:00:00Z");

@@ -9,11 +9,16 @@
 //!   naming (or last passed re-assessment) date plus `Settings::reassessment_years`.
 //! - Grid ids are unique in a community; a responsible person is assigned to an existing grid.
 //! - An indicator's per-category figures use catalog codes, once each, none above the total.
+//! - A grid's responsible person (网格员) and the on-site assessor are [`PersonalField`]s, sealed
+//!   by the engine before `decide` and checked here with the same text rules when plain. The
+//!   naming body (`named_by`) and the body that sets an indicator (`set_by`) are organisations
+//!   and stay plain text.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::person::{check_personal, check_same_person, PersonalField, PersonalKind};
 use super::time::plus_years;
 use super::{rule, text, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_NAME, MAX_TEXT};
 
@@ -66,7 +71,13 @@ pub struct AddGrid {
     pub community_id: EntityId,
     pub grid_id: EntityId,
     pub name: String,
-    pub responsible_person: String,
+    /// Name of the grid's responsible person (网格员 / 网格长). PIPL personal information: sealed
+    /// before it is stored.
+    pub responsible_person: PersonalField,
+    /// A stable id for that person, chosen by the host, so that one person responsible for
+    /// several grids (or reassigned) has one key and one erasure. When absent the mention gets
+    /// its own id.
+    pub responsible_person_id: Option<EntityId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -74,7 +85,10 @@ pub struct AddGrid {
 pub struct AssignGridResponsible {
     pub community_id: EntityId,
     pub grid_id: EntityId,
-    pub responsible_person: String,
+    /// Name of the new responsible person (sealed before it is stored, as in [`AddGrid`]).
+    pub responsible_person: PersonalField,
+    /// A stable id for that person, chosen by the host (see [`AddGrid`]).
+    pub responsible_person_id: Option<EntityId>,
 }
 
 /// 启动创建
@@ -93,7 +107,11 @@ pub struct RecordAssessment {
     pub community_id: EntityId,
     #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub assessed_on: NaiveDate,
-    pub assessor: String,
+    /// Who assessed: an assessment group (评定组) or a single assessor. It may name a person, so
+    /// it is personal information (PIPL): sealed before it is stored.
+    pub assessor: PersonalField,
+    /// A stable id for the assessor, chosen by the host. When absent the mention gets its own id.
+    pub assessor_person_id: Option<EntityId>,
     pub passed: bool,
 }
 
@@ -104,6 +122,8 @@ pub struct NameSafeCommunity {
     pub community_id: EntityId,
     #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub named_on: NaiveDate,
+    /// The body that names the community (e.g. 国务院安委会办公室): an organisation, not personal
+    /// data, stored as plain text. Put no person's name here.
     pub named_by: String,
 }
 
@@ -128,6 +148,8 @@ pub struct SetControlIndicator {
     pub per_category: Vec<CategoryLimit>,
     #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub set_on: NaiveDate,
+    /// The body that set the indicator (e.g. 区安全生产委员会): an organisation, not personal
+    /// data, stored as plain text. Put no person's name here.
     pub set_by: String,
 }
 
@@ -188,6 +210,7 @@ pub struct PopulationRevised {
     pub as_of: NaiveDate,
 }
 
+/// `community.grid_added` v2 (v1 had the responsible person in plain text; see `event.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GridAdded {
     pub community_id: EntityId,
@@ -196,9 +219,11 @@ pub struct GridAdded {
     pub recorded_at: DateTime<Utc>,
     pub grid_id: EntityId,
     pub name: String,
-    pub responsible_person: String,
+    /// Sealed name (plain only in events upcast from v1).
+    pub responsible_person: PersonalField,
 }
 
+/// `community.grid_responsible_assigned` v2 (v1: plain text; see `event.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GridResponsibleAssigned {
     pub community_id: EntityId,
@@ -206,7 +231,8 @@ pub struct GridResponsibleAssigned {
     #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub grid_id: EntityId,
-    pub responsible_person: String,
+    /// Sealed name (plain only in events upcast from v1).
+    pub responsible_person: PersonalField,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -219,6 +245,7 @@ pub struct CreationStarted {
     pub started_on: NaiveDate,
 }
 
+/// `community.assessed` v2 (v1 had the assessor in plain text; see `event.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CommunityAssessed {
     pub community_id: EntityId,
@@ -227,7 +254,8 @@ pub struct CommunityAssessed {
     pub recorded_at: DateTime<Utc>,
     #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub assessed_on: NaiveDate,
-    pub assessor: String,
+    /// Sealed assessor (plain only in events upcast from v1).
+    pub assessor: PersonalField,
     pub passed: bool,
 }
 
@@ -288,10 +316,10 @@ event_enum!(
     CommunityEvent, community_id, StreamKind::Community, {
     Registered(CommunityRegistered) = "community.registered" v 1,
     PopulationRevised(PopulationRevised) = "community.population_revised" v 1,
-    GridAdded(GridAdded) = "community.grid_added" v 1,
-    GridResponsibleAssigned(GridResponsibleAssigned) = "community.grid_responsible_assigned" v 1,
+    GridAdded(GridAdded) = "community.grid_added" v 2,
+    GridResponsibleAssigned(GridResponsibleAssigned) = "community.grid_responsible_assigned" v 2,
     CreationStarted(CreationStarted) = "community.creation_started" v 1,
-    Assessed(CommunityAssessed) = "community.assessed" v 1,
+    Assessed(CommunityAssessed) = "community.assessed" v 2,
     Named(SafeCommunityNamed) = "community.named" v 1,
     Reassessed(CommunityReassessed) = "community.reassessed" v 1,
     ControlIndicatorSet(ControlIndicatorSet) = "community.control_indicator_set" v 1,
@@ -325,6 +353,13 @@ fn population(name: &str, n: u32) -> Result<(), Rejection> {
         return Err(Rejection::at(name, rule::OUT_OF_RANGE, format!("{name} = {n} exceeds {MAX_POPULATION}")));
     }
     Ok(())
+}
+
+/// A grid's responsible person: a valid name (plain) or a well-formed sealed value of the person
+/// the command names, if it names one.
+fn responsible_person(value: &PersonalField, person_id: Option<&EntityId>) -> Result<(), Rejection> {
+    check_personal("responsible_person", value, PersonalKind::Name)?;
+    check_same_person("responsible_person", person_id, &[Some(value)])
 }
 
 fn stage(ok: bool, name: &str, msg: &str) -> Result<(), Rejection> {
@@ -400,7 +435,7 @@ impl Aggregate for Community {
                     ));
                 }
                 text("name", &c.name, MAX_NAME)?;
-                text("responsible_person", &c.responsible_person, MAX_NAME)?;
+                responsible_person(&c.responsible_person, c.responsible_person_id.as_ref())?;
                 CommunityEvent::GridAdded(GridAdded {
                     community_id,
                     recorded_by,
@@ -418,7 +453,7 @@ impl Aggregate for Community {
                         format!("grid {} does not exist", c.grid_id),
                     ));
                 }
-                text("responsible_person", &c.responsible_person, MAX_NAME)?;
+                responsible_person(&c.responsible_person, c.responsible_person_id.as_ref())?;
                 CommunityEvent::GridResponsibleAssigned(GridResponsibleAssigned {
                     community_id,
                     recorded_by,
@@ -443,7 +478,8 @@ impl Aggregate for Community {
             }
             CommunityCommand::RecordAssessment(c) => {
                 stage(s.programme == Programme::Creating, "assessed_on", "assessment follows the start of creation")?;
-                text("assessor", &c.assessor, MAX_NAME)?;
+                check_personal("assessor", &c.assessor, PersonalKind::Name)?;
+                check_same_person("assessor", c.assessor_person_id.as_ref(), &[Some(&c.assessor)])?;
                 super::not_future_date("assessed_on", c.assessed_on, ctx)?;
                 CommunityEvent::Assessed(CommunityAssessed {
                     community_id,

@@ -57,6 +57,9 @@ pub struct TakeEnforcementAction {
     pub action: EnforcementAction,
     #[serde(deserialize_with = "crate::domain::wire_time::date")]
     pub decided_on: NaiveDate,
+    /// The administrative organ that decided (e.g. 区应急管理局; an enforcement decision is an act
+    /// of the organ, not of an official): an organisation, not personal data, stored as plain
+    /// text. Put no person's name here.
     pub decided_by: String,
     pub decision_no: Option<String>,
     pub reason: String,

@@ -14,16 +14,20 @@
 //! had no such field and are upcast with `missing = 0`). `incident.responsible_dealt_with` v1 → v2
 //! (the person becomes a [`PersonalField`], sealed by the engine, plus an optional ID number; a v1
 //! name is upcast as `Plain`). `injury.recorded` / `injury.corrected` v1 → v2 (the data gains
-//! `person_id`, `name`, `id_number`; v1 records had none). Every other type is at v1.
+//! `person_id`, `name`, `id_number`; v1 records had none). `hazard.reported`,
+//! `hazard.rectification_ordered`, `community.grid_added`, `community.grid_responsible_assigned`
+//! and `community.assessed` v1 → v2 (the reporter, the responsible person or unit, the grid's
+//! responsible person and the assessor become [`PersonalField`]s, sealed by the engine; a v1 name
+//! is upcast as `Plain`). Every other type is at v1.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::access::{Access, AccessEvent};
 use super::command::Command;
-use super::community::{Community, CommunityEvent};
+use super::community::{Community, CommunityAssessed, CommunityEvent, GridAdded, GridResponsibleAssigned};
 use super::enterprise::{Enterprise, EnterpriseEvent};
-use super::hazard::{Hazard, HazardEvent};
+use super::hazard::{Hazard, HazardEvent, HazardReported, HazardSource, RectificationOrdered};
 use super::incident::{Incident, IncidentEvent, IncidentReported, ResponsibleDealtWith};
 use super::injury::{Injury, InjuryEvent};
 use super::injury::{InjuryCorrected, InjuryData, InjuryRecorded, Intent, Outcome, Severity, Sex};
@@ -303,47 +307,195 @@ pub struct InjuryCorrectedV1 {
     pub reason: String,
 }
 
+/// `hazard.reported` v1: the reporter's name in plain text. Never edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HazardReportedV1 {
+    pub hazard_id: EntityId,
+    pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    pub recorded_at: DateTime<Utc>,
+    pub source: HazardSource,
+    pub reporter: String,
+    pub community_id: EntityId,
+    pub grid_id: Option<EntityId>,
+    pub enterprise_id: Option<EntityId>,
+    pub category: String,
+    pub location: String,
+    pub description: String,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    pub found_at: DateTime<Utc>,
+}
+
+impl From<HazardReportedV1> for HazardReported {
+    fn from(v1: HazardReportedV1) -> Self {
+        HazardReported {
+            hazard_id: v1.hazard_id,
+            recorded_by: v1.recorded_by,
+            recorded_at: v1.recorded_at,
+            source: v1.source,
+            // Written before the reporter was sealed: the name stays what it was, plain.
+            reporter: PersonalField::Plain(v1.reporter),
+            community_id: v1.community_id,
+            grid_id: v1.grid_id,
+            enterprise_id: v1.enterprise_id,
+            category: v1.category,
+            location: v1.location,
+            description: v1.description,
+            found_at: v1.found_at,
+        }
+    }
+}
+
+/// `hazard.rectification_ordered` v1: the responsible person or unit in plain text. Never edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RectificationOrderedV1 {
+    pub hazard_id: EntityId,
+    pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    pub recorded_at: DateTime<Utc>,
+    pub responsible: Option<String>,
+    pub measures: Option<String>,
+    pub funds_yuan: Option<u64>,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
+    pub deadline: NaiveDate,
+    pub contingency_plan: Option<String>,
+}
+
+impl From<RectificationOrderedV1> for RectificationOrdered {
+    fn from(v1: RectificationOrderedV1) -> Self {
+        RectificationOrdered {
+            hazard_id: v1.hazard_id,
+            recorded_by: v1.recorded_by,
+            recorded_at: v1.recorded_at,
+            responsible: v1.responsible.map(PersonalField::Plain),
+            measures: v1.measures,
+            funds_yuan: v1.funds_yuan,
+            deadline: v1.deadline,
+            contingency_plan: v1.contingency_plan,
+        }
+    }
+}
+
+/// `community.grid_added` v1: the responsible person's name in plain text. Never edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GridAddedV1 {
+    pub community_id: EntityId,
+    pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    pub recorded_at: DateTime<Utc>,
+    pub grid_id: EntityId,
+    pub name: String,
+    pub responsible_person: String,
+}
+
+impl From<GridAddedV1> for GridAdded {
+    fn from(v1: GridAddedV1) -> Self {
+        GridAdded {
+            community_id: v1.community_id,
+            recorded_by: v1.recorded_by,
+            recorded_at: v1.recorded_at,
+            grid_id: v1.grid_id,
+            name: v1.name,
+            responsible_person: PersonalField::Plain(v1.responsible_person),
+        }
+    }
+}
+
+/// `community.grid_responsible_assigned` v1: the name in plain text. Never edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GridResponsibleAssignedV1 {
+    pub community_id: EntityId,
+    pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    pub recorded_at: DateTime<Utc>,
+    pub grid_id: EntityId,
+    pub responsible_person: String,
+}
+
+impl From<GridResponsibleAssignedV1> for GridResponsibleAssigned {
+    fn from(v1: GridResponsibleAssignedV1) -> Self {
+        GridResponsibleAssigned {
+            community_id: v1.community_id,
+            recorded_by: v1.recorded_by,
+            recorded_at: v1.recorded_at,
+            grid_id: v1.grid_id,
+            responsible_person: PersonalField::Plain(v1.responsible_person),
+        }
+    }
+}
+
+/// `community.assessed` v1: the assessor in plain text. Never edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommunityAssessedV1 {
+    pub community_id: EntityId,
+    pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    pub recorded_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::domain::wire_time::date")]
+    pub assessed_on: NaiveDate,
+    pub assessor: String,
+    pub passed: bool,
+}
+
+impl From<CommunityAssessedV1> for CommunityAssessed {
+    fn from(v1: CommunityAssessedV1) -> Self {
+        CommunityAssessed {
+            community_id: v1.community_id,
+            recorded_by: v1.recorded_by,
+            recorded_at: v1.recorded_at,
+            assessed_on: v1.assessed_on,
+            assessor: PersonalField::Plain(v1.assessor),
+            passed: v1.passed,
+        }
+    }
+}
+
 /// Old (type, version) pairs and how they become current events; `None` when not an old one.
 fn upcast(event_type: &str, schema_version: u16, bytes: &[u8]) -> Option<Result<DomainEvent, DomainError>> {
-    let codec_err = |source| DomainError::Codec { event_type: event_type.to_string(), schema_version, source };
-    match (event_type, schema_version) {
-        ("incident.reported", 1) => Some(
-            codec::decode::<IncidentReportedV1>(bytes)
-                .map(|v1| DomainEvent::Incident(IncidentEvent::Reported(v1.into())))
-                .map_err(codec_err),
-        ),
-        ("incident.responsible_dealt_with", 1) => Some(
-            codec::decode::<ResponsibleDealtWithV1>(bytes)
-                .map(|v1| DomainEvent::Incident(IncidentEvent::ResponsibleDealtWith(v1.into())))
-                .map_err(codec_err),
-        ),
-        ("injury.recorded", 1) => Some(
-            codec::decode::<InjuryRecordedV1>(bytes)
-                .map(|v1| {
-                    DomainEvent::Injury(InjuryEvent::Recorded(InjuryRecorded {
-                        injury_id: v1.injury_id,
-                        recorded_by: v1.recorded_by,
-                        recorded_at: v1.recorded_at,
-                        data: v1.data.into(),
-                    }))
-                })
-                .map_err(codec_err),
-        ),
-        ("injury.corrected", 1) => Some(
-            codec::decode::<InjuryCorrectedV1>(bytes)
-                .map(|v1| {
-                    DomainEvent::Injury(InjuryEvent::Corrected(InjuryCorrected {
-                        injury_id: v1.injury_id,
-                        recorded_by: v1.recorded_by,
-                        recorded_at: v1.recorded_at,
-                        data: v1.data.into(),
-                        reason: v1.reason,
-                    }))
-                })
-                .map_err(codec_err),
-        ),
-        _ => None,
-    }
+    let upcast = match (event_type, schema_version) {
+        ("incident.reported", 1) => old(bytes, |v1: IncidentReportedV1| IncidentEvent::Reported(v1.into()).into()),
+        ("incident.responsible_dealt_with", 1) => {
+            old(bytes, |v1: ResponsibleDealtWithV1| IncidentEvent::ResponsibleDealtWith(v1.into()).into())
+        }
+        ("hazard.reported", 1) => old(bytes, |v1: HazardReportedV1| HazardEvent::Reported(v1.into()).into()),
+        ("hazard.rectification_ordered", 1) => {
+            old(bytes, |v1: RectificationOrderedV1| HazardEvent::RectificationOrdered(v1.into()).into())
+        }
+        ("community.grid_added", 1) => old(bytes, |v1: GridAddedV1| CommunityEvent::GridAdded(v1.into()).into()),
+        ("community.grid_responsible_assigned", 1) => {
+            old(bytes, |v1: GridResponsibleAssignedV1| CommunityEvent::GridResponsibleAssigned(v1.into()).into())
+        }
+        ("community.assessed", 1) => old(bytes, |v1: CommunityAssessedV1| CommunityEvent::Assessed(v1.into()).into()),
+        ("injury.recorded", 1) => old(bytes, |v1: InjuryRecordedV1| {
+            InjuryEvent::Recorded(InjuryRecorded {
+                injury_id: v1.injury_id,
+                recorded_by: v1.recorded_by,
+                recorded_at: v1.recorded_at,
+                data: v1.data.into(),
+            })
+            .into()
+        }),
+        ("injury.corrected", 1) => old(bytes, |v1: InjuryCorrectedV1| {
+            InjuryEvent::Corrected(InjuryCorrected {
+                injury_id: v1.injury_id,
+                recorded_by: v1.recorded_by,
+                recorded_at: v1.recorded_at,
+                data: v1.data.into(),
+                reason: v1.reason,
+            })
+            .into()
+        }),
+        _ => return None,
+    };
+    Some(upcast.map_err(|source| DomainError::Codec { event_type: event_type.to_string(), schema_version, source }))
+}
+
+/// Decodes the payload as the old struct `V` and turns it into the current event.
+fn old<V: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    current: impl FnOnce(V) -> DomainEvent,
+) -> Result<DomainEvent, codec::CodecError> {
+    codec::decode::<V>(bytes).map(current)
 }
 
 // ---- dispatch ----------------------------------------------------------------------------

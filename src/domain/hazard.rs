@@ -11,11 +11,16 @@
 //! - Closing needs a passing verification after the last "done" report; a failed one reopens.
 //! - A closed hazard accepts nothing more.
 //! - Only a major hazard may be listed for supervision, and once.
+//! - Names of natural persons (`reporter`, `responsible`) are [`PersonalField`]s: sealed by the
+//!   engine before `decide`, checked here with the same text rules when they arrive plain. A
+//!   sealed value counts as present for 五到位. `listed_by` names a government body and stays
+//!   plain text.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::person::{check_opt_personal, check_personal, check_same_person, PersonalField, PersonalKind};
 use super::time::{cst_date, end_of_cst_day};
 use super::{opt_text, rule, text, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_NAME, MAX_TEXT};
 
@@ -50,8 +55,12 @@ pub enum SupervisionLevel {
 pub struct ReportHazard {
     pub hazard_id: EntityId,
     pub source: HazardSource,
-    /// Name or id of the person who found it.
-    pub reporter: String,
+    /// Name of the person who found it (for 群众举报 a resident). PIPL personal information:
+    /// sealed before it is stored.
+    pub reporter: PersonalField,
+    /// A stable id for the reporter, chosen by the host, so that every mention of one person
+    /// shares one key (and one erasure). When absent the mention gets its own id.
+    pub reporter_person_id: Option<EntityId>,
     pub community_id: EntityId,
     pub grid_id: Option<EntityId>,
     pub enterprise_id: Option<EntityId>,
@@ -81,8 +90,12 @@ pub struct GradeHazard {
 #[serde(deny_unknown_fields)]
 pub struct OrderRectification {
     pub hazard_id: EntityId,
-    /// 责任: person or unit responsible.
-    pub responsible: Option<String>,
+    /// 责任: person or unit responsible. It may name a person, so it is personal information
+    /// (PIPL): sealed before it is stored.
+    pub responsible: Option<PersonalField>,
+    /// A stable id for the responsible person, chosen by the host (see `reporter_person_id` of
+    /// [`ReportHazard`]).
+    pub responsible_person_id: Option<EntityId>,
     /// 措施: methods and measures.
     pub measures: Option<String>,
     /// 资金: funds allocated, whole yuan.
@@ -109,7 +122,9 @@ pub struct ExtendRectificationDeadline {
 pub struct ListForSupervision {
     pub hazard_id: EntityId,
     pub level: SupervisionLevel,
-    /// The government or department that lists it.
+    /// The government or department that lists it (挂牌督办 is an act of a government or its
+    /// safety committee): an organisation, not personal data, stored as plain text. Put no
+    /// person's name here.
     pub listed_by: String,
 }
 
@@ -162,6 +177,7 @@ command_enum!(
 
 // ---- events ------------------------------------------------------------------------------
 
+/// `hazard.reported` v2 (v1 had the reporter in plain text; see `event.rs` for the upcaster).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HazardReported {
     pub hazard_id: EntityId,
@@ -169,7 +185,8 @@ pub struct HazardReported {
     #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub source: HazardSource,
-    pub reporter: String,
+    /// Sealed name (plain only in events upcast from v1).
+    pub reporter: PersonalField,
     pub community_id: EntityId,
     pub grid_id: Option<EntityId>,
     pub enterprise_id: Option<EntityId>,
@@ -195,13 +212,15 @@ pub struct HazardGraded {
     pub basis: Option<String>,
 }
 
+/// `hazard.rectification_ordered` v2 (v1 had `responsible` in plain text; see `event.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RectificationOrdered {
     pub hazard_id: EntityId,
     pub recorded_by: EntityId,
     #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
-    pub responsible: Option<String>,
+    /// Sealed person or unit responsible (plain only in events upcast from v1).
+    pub responsible: Option<PersonalField>,
     pub measures: Option<String>,
     pub funds_yuan: Option<u64>,
     #[serde(deserialize_with = "crate::domain::wire_time::date")]
@@ -282,9 +301,9 @@ pub struct HazardClosed {
 event_enum!(
     /// Events of a hazard stream (`hazard-{id}`).
     HazardEvent, hazard_id, StreamKind::Hazard, {
-    Reported(HazardReported) = "hazard.reported" v 1,
+    Reported(HazardReported) = "hazard.reported" v 2,
     Graded(HazardGraded) = "hazard.graded" v 1,
-    RectificationOrdered(RectificationOrdered) = "hazard.rectification_ordered" v 1,
+    RectificationOrdered(RectificationOrdered) = "hazard.rectification_ordered" v 2,
     DeadlineExtended(RectificationDeadlineExtended) = "hazard.deadline_extended" v 1,
     ListedForSupervision(HazardListedForSupervision) = "hazard.listed_for_supervision" v 1,
     ProgressNoted(RectificationProgressNoted) = "hazard.progress_noted" v 1,
@@ -353,7 +372,7 @@ fn meta(id: &EntityId, ctx: &DecisionContext<'_>) -> (EntityId, EntityId, DateTi
 fn five_in_place_missing(c: &OrderRectification) -> Vec<(&'static str, &'static str)> {
     let blank = |s: &Option<String>| s.as_deref().is_none_or(|v| v.trim().is_empty());
     let mut missing = Vec::new();
-    if blank(&c.responsible) {
+    if c.responsible.as_ref().is_none_or(PersonalField::is_blank) {
         missing.push(("responsible", "责任 responsibility"));
     }
     if blank(&c.measures) {
@@ -400,7 +419,8 @@ impl Aggregate for Hazard {
         let (hazard_id, recorded_by, recorded_at) = meta(id, ctx);
         let ev = match cmd {
             HazardCommand::Report(c) => {
-                text("reporter", &c.reporter, MAX_NAME)?;
+                check_personal("reporter", &c.reporter, PersonalKind::Name)?;
+                check_same_person("reporter", c.reporter_person_id.as_ref(), &[Some(&c.reporter)])?;
                 ctx.catalog.category("category", &c.category)?;
                 text("location", &c.location, MAX_TEXT)?;
                 text("description", &c.description, MAX_TEXT)?;
@@ -473,7 +493,8 @@ impl Aggregate for Hazard {
                         "a rectification order needs a deadline (限期)",
                     ));
                 };
-                opt_text("responsible", &c.responsible, MAX_NAME)?;
+                check_opt_personal("responsible", &c.responsible, PersonalKind::Name)?;
+                check_same_person("responsible", c.responsible_person_id.as_ref(), &[c.responsible.as_ref()])?;
                 opt_text("measures", &c.measures, MAX_TEXT)?;
                 opt_text("contingency_plan", &c.contingency_plan, MAX_TEXT)?;
                 if let Some(f) = c.funds_yuan {
@@ -668,6 +689,7 @@ mod tests {
         OrderRectification {
             hazard_id: EntityId::new("h1").unwrap(),
             responsible: Some("厂长 Wang".into()),
+            responsible_person_id: None,
             measures: Some("replace guard".into()),
             funds_yuan: Some(5000),
             deadline: NaiveDate::from_ymd_opt(2025, 6, 1),
@@ -687,6 +709,23 @@ mod tests {
         o.funds_yuan = Some(0);
         let names: Vec<_> = five_in_place_missing(&o).into_iter().map(|(f, _)| f).collect();
         assert_eq!(names, ["measures", "funds_yuan"]);
+        o.responsible = Some(" ".into());
+        let names: Vec<_> = five_in_place_missing(&o).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(names, ["responsible", "measures", "funds_yuan"]);
+    }
+
+    #[test]
+    fn a_sealed_responsible_counts_as_in_place() {
+        let mut o = order();
+        o.responsible = Some(PersonalField::Sealed(Box::new(super::super::person::SealedValue {
+            person_id: EntityId::new("p-1").unwrap(),
+            kind: PersonalKind::Name,
+            nonce: vec![0; super::super::person::NONCE_LEN],
+            ciphertext: vec![0; 20],
+        })));
+        assert!(five_in_place_missing(&o).is_empty());
+        o.responsible = None;
+        assert_eq!(five_in_place_missing(&o).first().map(|(f, _)| *f), Some("responsible"));
     }
 
     #[test]

@@ -214,7 +214,8 @@ pub struct ReassessGrade {
 pub struct OpenInvestigation {
     pub incident_id: EntityId,
     pub authority_level: AuthorityLevel,
-    /// Name of the government or team leading it.
+    /// Name of the government or investigation team (事故调查组) leading it: an organisation, not
+    /// personal data, stored as plain text. Put no person's name here (not the team leader's).
     pub authority: String,
 }
 
@@ -277,6 +278,7 @@ pub struct DealWithResponsible {
     pub person_id: Option<EntityId>,
     /// 身份证号 or another document number (sealed before it is stored).
     pub id_number: Option<PersonalField>,
+    /// The person's role or post (e.g. 车间主任): a title, not a name, stored as plain text.
     pub role: String,
     /// What was done (处分, 罚款, 移送司法 …).
     pub action: String,
@@ -314,6 +316,9 @@ pub struct CloseIncident {
     pub incident_id: EntityId,
     #[serde(deserialize_with = "crate::domain::wire_time::utc")]
     pub signed_off_at: DateTime<Utc>,
+    /// Who signed off (批复): the people's government that approves the investigation report
+    /// (Decree 493 art. 32), an organisation, not personal data, stored as plain text. Put no
+    /// official's name here.
     pub signed_off_by: String,
 }
 

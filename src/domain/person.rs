@@ -1,11 +1,31 @@
 //! Personal information (个人信息, PIPL) as the domain sees it, and the person stream that records
 //! an erasure.
 //!
-//! Names and ID numbers (身份证号) of injured and responsible persons are [`PersonalField`]s. A
-//! host sends them as plain strings; the engine's privacy layer (`crate::privacy`, which does the
-//! I/O and holds the keys) replaces each with a [`SealedValue`] — person id, nonce, ciphertext —
-//! before the domain decides, so the events it appends hold only sealed values. The domain never
-//! opens a sealed value: it checks its shape and passes it through.
+//! Every command field that names a natural person (自然人) is a [`PersonalField`]. A host sends
+//! them as plain strings; the engine's privacy layer (`crate::privacy`, which does the I/O and
+//! holds the keys) replaces each with a [`SealedValue`] — person id, nonce, ciphertext — before
+//! the domain decides, so the events it appends hold only sealed values. The domain never opens a
+//! sealed value: it checks its shape and passes it through.
+//!
+//! The personal fields (a field that may hold a person's or an organisation's name counts as
+//! personal):
+//! - `hazard.report` `reporter` (群众举报: often a resident) and `hazard.order_rectification`
+//!   `responsible` (责任: a person or a unit);
+//! - `community.add_grid` / `community.assign_grid_responsible` `responsible_person` (网格员) and
+//!   `community.record_assessment` `assessor` (an assessment group or a single assessor);
+//! - `incident.deal_with_responsible` `person` and `id_number` (身份证号);
+//! - `injury.record` / `injury.correct` `data/name` and `data/id_number`.
+//!
+//! Each may come with an optional host-chosen person id (`person_id`, `data/person_id`,
+//! `reporter_person_id`, `responsible_person_id`, `assessor_person_id`) so that mentions of one
+//! person share one key and one erasure. Fields that by the regulations name an organ or
+//! organisation stay plain text: `hazard.list_for_supervision` `listed_by` (挂牌督办 is done by a
+//! government or its safety committee), `community.name_safe_community` `named_by`,
+//! `community.set_control_indicator` `set_by`, `enterprise.take_enforcement_action` `decided_by`
+//! (an administrative organ decides), `incident.open_investigation` `authority` (the government or
+//! its investigation team) and `incident.close` `signed_off_by` (批复 by the people's government,
+//! Decree 493 art. 32). Free text (descriptions, summaries, remarks, evidence references) cannot
+//! be sealed and may still mention people.
 //!
 //! Invariants:
 //! - Pure: no keys, no I/O, no RNG here. Plain values are validated with the same rules the privacy
@@ -14,8 +34,9 @@
 //! - `PersonalField` is bincode-encoded as a two-variant enum (`Plain` = 0, `Sealed` = 1): never
 //!   reorder them. Its JSON form is a string (plain) or an object with `"sealed"` (sealed), so
 //!   command JSON written before sealing existed (a plain `"person": "张某"`) stays valid.
-//! - Plain values reach the log only from events written before schema v2 (upcast) or from code
-//!   that bypasses the engine; the engine refuses to store plain personal fields.
+//! - Plain values reach the log only from events written before sealing covered their field
+//!   (upcast from the older schema version as `Plain`) or from code that bypasses the engine; the
+//!   engine refuses to store plain personal fields.
 //! - `person.erased` (stream `person-{id}`) is the audit record of an erasure: who, when, why.
 //!   The erasure itself (destroying the key) modifies no event.
 
@@ -89,6 +110,16 @@ impl PersonalField {
     /// The person a sealed value belongs to.
     pub fn person_id(&self) -> Option<&EntityId> {
         self.sealed().map(|s| &s.person_id)
+    }
+
+    /// A plain value that is empty or only whitespace. A sealed value is never blank: its
+    /// plaintext was checked (non-empty) before it was sealed. Rules that count a blank field as
+    /// missing (五到位) use this, so they judge sealed and plain values alike.
+    pub fn is_blank(&self) -> bool {
+        match self {
+            PersonalField::Plain(s) => s.trim().is_empty(),
+            PersonalField::Sealed(_) => false,
+        }
     }
 }
 

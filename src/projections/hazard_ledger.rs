@@ -516,7 +516,8 @@ pub struct RepeatPenalties {
 fn five_missing(o: &RectificationOrdered) -> Vec<String> {
     let blank = |s: &Option<String>| s.as_deref().is_none_or(|v| v.trim().is_empty());
     let mut missing = Vec::new();
-    if blank(&o.responsible) {
+    // A sealed name is never blank: it was checked before it was sealed.
+    if o.responsible.as_ref().is_none_or(crate::domain::person::PersonalField::is_blank) {
         missing.push("responsible".to_string());
     }
     if blank(&o.measures) {
@@ -1098,7 +1099,7 @@ mod tests {
                     hazard_id: h,
                     recorded_by: by,
                     recorded_at: at,
-                    responsible: text(1),
+                    responsible: text(1).map(Into::into),
                     measures: text(2),
                     funds_yuan: Some(u64::from(flags & 4)),
                     deadline: at.date_naive() + chrono::Duration::days(30),
