@@ -3,8 +3,10 @@
 
 use anquan::domain::access::denial;
 use anquan::engine::{Authorization, Engine, EngineError};
+use anquan::privacy::Vault;
 use anquan::store::{Direction, EventStore};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use uuid::Uuid;
 
 fn engine(dir: &std::path::Path) -> Engine {
@@ -131,14 +133,14 @@ fn without_enforcement_the_host_authorises() {
 #[test]
 fn a_store_that_enforces_roles_does_so_for_every_engine() {
     let dir = tempfile::tempdir().unwrap();
-    let e = Engine::new(EventStore::open(dir.path()).unwrap()).unwrap();
+    let e = open_engine(dir.path());
     send(&e, "anyone", report("H1", "jd-01", None)).unwrap();
     send(&e, "boss", json!({"type": "access.enforce_roles", "actor_id": "boss", "reason": null})).unwrap();
     assert!(e.enforces_roles().unwrap());
     denied(send(&e, "anyone", report("H2", "jd-01", None)), denial::NOT_PERMITTED);
     // A second engine, configured with nothing, enforces as well.
-    let store = e.into_store();
-    let e = Engine::new(store).unwrap();
+    let vault = Arc::new(Vault::open_beside_store(dir.path()).unwrap());
+    let e = Engine::new(e.into_store()).unwrap().with_vault(vault);
     denied(send(&e, "anyone", report("H2", "jd-01", None)), denial::NOT_PERMITTED);
     grant_as(&e, "boss", "anyone", "grid_inspector", json!({"community": "jd-01"})).unwrap();
     send(&e, "anyone", report("H2", "jd-01", None)).unwrap();
@@ -152,7 +154,7 @@ fn a_store_that_enforces_roles_does_so_for_every_engine() {
 #[test]
 fn grants_count_only_from_those_who_could_grant_at_the_time() {
     let dir = tempfile::tempdir().unwrap();
-    let e = Engine::new(EventStore::open(dir.path()).unwrap()).unwrap();
+    let e = open_engine(dir.path());
     send(&e, "boss", json!({"type": "access.enforce_roles", "actor_id": "boss", "reason": null})).unwrap();
     grant_as(&e, "boss", "deputy", "administrator", json!("district")).unwrap();
     grant_as(&e, "deputy", "grid-1", "grid_inspector", json!({"community": "jd-01"})).unwrap();
@@ -178,4 +180,10 @@ fn personal_exports_are_recorded_by_administrators_for_themselves() {
     denied(record("auditor-1", "auditor-1"), denial::NOT_PERMITTED);
     assert!(matches!(record("admin-1", "auditor-1"), Err(EngineError::Rejected(r)) if r.rule == "wrong_stream"));
     record("admin-1", "admin-1").unwrap();
+}
+
+/// An engine with a vault and no authorisation configured: the log decides.
+fn open_engine(dir: &std::path::Path) -> Engine {
+    let vault = Arc::new(Vault::open_beside_store(dir).unwrap());
+    Engine::new(EventStore::open(dir).unwrap()).unwrap().with_vault(vault)
 }

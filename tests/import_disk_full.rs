@@ -36,10 +36,16 @@ fn file() -> String {
         .join("\n")
 }
 
+/// An engine with the store's vault (a hazard's reporter is sealed).
+fn engine(dir: &std::path::Path) -> Engine {
+    let vault = std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir).unwrap());
+    Engine::new(EventStore::open(dir).expect("open store")).unwrap().with_vault(vault)
+}
+
 #[test]
 fn import_disk_full_child_entry() {
     let Ok(dir) = std::env::var(CHILD_ENV) else { return };
-    let engine = Engine::new(EventStore::open(&dir).expect("child opens store")).unwrap();
+    let engine = engine(std::path::Path::new(&dir));
     let largest =
         std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).max().unwrap_or(0);
     // SAFETY: plain syscalls on this process; ignoring SIGXFSZ turns the limit into EFBIG errors.
@@ -83,7 +89,7 @@ fn a_full_disk_stops_an_import_with_what_was_committed() {
     assert!(committed > 0, "{err}");
 
     // Without the limit: the same file commits exactly the rest.
-    let engine = Engine::new(EventStore::open(dir.path()).unwrap()).unwrap();
+    let engine = engine(dir.path());
     let report = import_commands(&engine, file().as_bytes(), &ImportOptions::default(), |_| {}).unwrap();
     assert_eq!((report.already_done, report.accepted), (committed, LINES - committed), "{report:?}");
     assert!(engine.store().verify().unwrap().is_ok());
