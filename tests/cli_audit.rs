@@ -479,3 +479,21 @@ fn verify_names_a_deleted_or_damaged_key() {
     assert!(err.contains(&person(&keys[0])) && err.contains("missing"), "{err}");
     assert!(err.contains(&person(&keys[1])), "{err}");
 }
+
+/// No command creates a store inside a folder that holds someone else's files.
+#[test]
+fn a_store_is_never_created_among_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("documents");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("报告.docx"), "mine").unwrap();
+    let f = folder.to_str().unwrap();
+    for args in [vec!["init", "--admin", "admin-1", "--store", f], vec!["demo", "--store", f, "--scale", "0.01"]] {
+        let out = anquan(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(text(&out.stderr).contains("holds other files"), "{args:?}: {}", text(&out.stderr));
+    }
+    let names: Vec<String> =
+        std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    assert_eq!(names, vec!["报告.docx".to_string()]);
+}

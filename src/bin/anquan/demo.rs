@@ -46,6 +46,7 @@ pub fn run(dir: &Path, seed: u64, scale: f64, labels: &Labels) -> Result<()> {
         durability: Durability::Deferred { flush_interval: std::time::Duration::from_secs(1) },
         ..StoreOptions::default()
     };
+    crate::write::refuse_foreign_folder(dir, "the demo")?;
     let store = EventStore::open_dir(dir, options)
         .with_context(|| format!("cannot open or create the store at {}", dir.display()))?;
     // A store holding this demo already (a re-run, or a run that was stopped) is resumed: the

@@ -29,22 +29,28 @@ fn actor_id(actor: Option<&str>, what: &str) -> Result<EntityId> {
 }
 
 /// Whether a folder already holds an anquan store (its journal, or sled's log).
-fn is_store(dir: &Path) -> bool {
+pub fn is_store(dir: &Path) -> bool {
     dir.join("anquan.journal").exists() || dir.join("db").exists()
 }
 
-/// Opens the store in `dir`, creating it only in a new or empty folder: a store is never
-/// created among someone else's files.
-fn open_or_create(dir: &Path) -> Result<EventStore> {
+/// Refuses a folder that holds files but no store: a store is never created among someone
+/// else's files.
+pub fn refuse_foreign_folder(dir: &Path, what: &str) -> Result<()> {
     if !is_store(dir) {
         if let Ok(mut entries) = std::fs::read_dir(dir) {
             anyhow::ensure!(
                 entries.next().is_none(),
-                "{} holds other files and no anquan store; give a new or empty folder (--store DIR)",
+                "{} holds other files and no anquan store; {what} needs a new or empty folder (--store DIR)",
                 dir.display()
             );
         }
     }
+    Ok(())
+}
+
+/// Opens the store in `dir`, creating it only in a new or empty folder.
+fn open_or_create(dir: &Path) -> Result<EventStore> {
+    refuse_foreign_folder(dir, "a new store")?;
     EventStore::open(dir).with_context(|| format!("cannot open or create the store at {}", dir.display()))
 }
 
