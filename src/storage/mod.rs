@@ -19,13 +19,17 @@ use std::ops::Bound;
 
 pub use sled_backend::SledBackend;
 
-/// An error from the storage layer.
+/// An error from the storage layer. The embedded engine's own error types stay inside this
+/// module: sled's I/O errors arrive as [`StorageError::Io`], everything else it reports as text.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StorageError {
     #[error("storage I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The embedded engine (sled) failed other than by I/O: its own checksums found damaged data
+    /// in its files, or it reports a bug. Its message, as text.
     #[error("sled error: {0}")]
-    Sled(#[from] sled::Error),
+    Engine(String),
     #[error("the store directory {path} is in use by another process or could not be locked: {reason}")]
     Locked { path: String, reason: String },
     #[error("storage fault: {0}")]

@@ -177,7 +177,7 @@ fn open_sled(dir: &Path, cache_capacity: u64) -> Result<sled::Db, StorageError> 
                 std::thread::sleep(std::time::Duration::from_millis(20));
                 waited += std::time::Duration::from_millis(20);
             }
-            Err(other) => return Err(StorageError::Sled(other)),
+            Err(other) => return Err(sled_error(other)),
         }
     }
 }
@@ -197,7 +197,7 @@ impl SledBackend {
         // Oldest generation first: a lower file still holding records sled lacks was being
         // retired when the process stopped, and its records precede the active file's.
         files.sort_by_key(|(journal, _)| journal.generation());
-        let applied_seq = match db.get(SEQ_KEY)? {
+        let applied_seq = match db.get(SEQ_KEY).map_err(sled_error)? {
             Some(v) => u64::from_le_bytes(
                 v.as_ref().try_into().map_err(|_| StorageError::Fault("malformed sequence key".into()))?,
             ),
@@ -259,7 +259,7 @@ impl SledBackend {
             }
         }
         for batch in batches {
-            db.apply_batch(batch)?;
+            db.apply_batch(batch).map_err(sled_error)?;
         }
         if replayed > 0 {
             tracing::info!(replayed, from_retiring, "replayed journaled batches into sled");
@@ -363,6 +363,15 @@ fn remove_unfinished_sled_snapshots(dir: &Path) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// sled's error as this layer's: I/O stays I/O (its kind, such as a full disk, is kept), anything
+/// else becomes text, so sled's types stay out of the storage API.
+pub(super) fn sled_error(e: sled::Error) -> StorageError {
+    match e {
+        sled::Error::Io(io) => StorageError::Io(io),
+        other => StorageError::Engine(other.to_string()),
+    }
+}
+
 fn lock_poisoned() -> StorageError {
     StorageError::Fault("a backend lock was poisoned by a panic".into())
 }
@@ -384,19 +393,19 @@ fn open_value_log(
             "keys starting with 0xFF are reserved for the backend; they cannot be kept out of line".into(),
         ));
     }
-    let prefixes = match db.get(VALUES_KEY)? {
+    let prefixes = match db.get(VALUES_KEY).map_err(sled_error)? {
         Some(prefixes) if prefixes.contains(&0xFF) => {
             return Err(StorageError::Fault("the recorded out-of-line prefixes include the reserved 0xFF".into()))
         }
         Some(prefixes) => prefixes.to_vec(),
         None if db.is_empty() && never_checkpointed && !options.out_of_line_prefixes.is_empty() => {
             // Made durable by the checkpoint that ends `open`, before anything is acknowledged.
-            db.insert(VALUES_KEY, options.out_of_line_prefixes.as_slice())?;
+            db.insert(VALUES_KEY, options.out_of_line_prefixes.as_slice()).map_err(sled_error)?;
             options.out_of_line_prefixes.clone()
         }
         None => return Ok(None),
     };
-    let referenced_end = match db.get(VALUES_END_KEY)? {
+    let referenced_end = match db.get(VALUES_END_KEY).map_err(sled_error)? {
         Some(v) => u64::from_le_bytes(
             v.as_ref().try_into().map_err(|_| StorageError::Fault("malformed value-file end key".into()))?,
         ),
@@ -461,7 +470,7 @@ impl Backend for SledBackend {
         if let Some(newest) = self.core.overlay.get(key)? {
             return Ok(newest);
         }
-        match (self.core.db.get(key)?, &self.core.values) {
+        match (self.core.db.get(key).map_err(sled_error)?, &self.core.values) {
             (Some(pointer), Some(values)) if values.holds(key) => Ok(Some(values.read(key, &pointer)?)),
             (value, _) => Ok(value.map(|v| v.to_vec())),
         }
@@ -491,7 +500,7 @@ impl Backend for SledBackend {
     }
 
     fn size_on_disk(&self) -> Result<u64, StorageError> {
-        Ok(self.core.db.size_on_disk()? + self.core.values.as_ref().map_or(0, ValueLog::len))
+        Ok(self.core.db.size_on_disk().map_err(sled_error)? + self.core.values.as_ref().map_or(0, ValueLog::len))
     }
 }
 
@@ -620,7 +629,7 @@ impl Core {
     fn make_durable(&self) -> Result<(), StorageError> {
         let _span = tracing::debug_span!("checkpoint").entered();
         self.flush_overlay()?;
-        self.db.flush()?;
+        self.db.flush().map_err(sled_error)?;
         // See the module docs: sled's flush is not a durability barrier on Linux.
         self.log_file.sync_data()?;
         self.sync_blobs()
@@ -684,7 +693,7 @@ impl Core {
                 batch.insert(VALUES_END_KEY, &end.to_le_bytes()[..]);
             }
         }
-        self.db.apply_batch(batch)?;
+        self.db.apply_batch(batch).map_err(sled_error)?;
         self.overlay.release(&cut)
     }
 }

@@ -7,6 +7,7 @@ use crate::storage::StorageError;
 
 /// An error from the event store. Every rejection of an append writes nothing.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     #[error("wrong expected version for stream {stream}: expected {expected:?}, actual {}", describe_version(*.actual))]
     WrongExpectedVersion { stream: String, expected: ExpectedVersion, actual: StreamVersion },

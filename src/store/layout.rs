@@ -51,6 +51,7 @@ pub const SEGMENT_TARGET_BYTES: usize = 32 * 1024;
 
 /// A malformed stored structure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LayoutError {
     #[error("segment header is truncated ({0} bytes)")]
     TruncatedHeader(usize),
