@@ -34,10 +34,15 @@ pub enum StorageError {
     Locked { path: String, reason: String },
     #[error("storage fault: {0}")]
     Fault(String),
-    /// A stored value cannot be read back as written (for the sled backend: its pointer into the
-    /// value file is damaged). The store reports it as corruption at the key's place.
+    /// A stored value cannot be read back as written (for the sled backend: its frame in the
+    /// value file fails its checksum or does not decode, or its pointer is damaged). Its bytes are
+    /// never returned. The store reports it as corruption at the key's place.
     #[error("the stored value of key {} is damaged: {detail}", display_key(key))]
     Damaged { key: Vec<u8>, detail: String },
+    /// The folder holds files of a format this build does not read (`found` says which); it is
+    /// refused before anything in it is changed.
+    #[error("{found}; this version reads only the current format")]
+    UnsupportedFormat { found: String },
 }
 
 /// A key for messages: its printable prefix byte, then hex.

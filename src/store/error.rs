@@ -2,6 +2,7 @@
 
 use uuid::Uuid;
 
+use super::layout;
 use super::types::{ExpectedVersion, StreamVersion};
 use crate::storage::StorageError;
 
@@ -41,16 +42,30 @@ pub enum StoreError {
     IdIndexFolderNeeded,
     #[error("store data is corrupt: {detail}")]
     Corrupt { detail: String },
+    /// The folder holds a store of another format (`found` says which). Nothing has been
+    /// released before this format, so no conversion is offered; the data moves by export/import.
+    #[error(
+        "{found}; this version of anquan reads only the current store format: move the data with `anquan export` \
+         run by the version that wrote it, then `anquan import` into a new store"
+    )]
+    UnsupportedFormat { found: String },
     #[error(transparent)]
     Storage(StorageError),
 }
 
 impl From<StorageError> for StoreError {
-    /// Damaged stored data is corruption of the log, like a damaged segment; everything else the
-    /// backend reports stays a storage error.
+    /// Damaged stored data is corruption of the log, like a damaged segment, named at the
+    /// segment's first position when the damaged value is a segment; a folder of another format
+    /// is that; everything else the backend reports stays a storage error.
     fn from(e: StorageError) -> Self {
         match e {
-            StorageError::Damaged { .. } => StoreError::Corrupt { detail: e.to_string() },
+            StorageError::Damaged { key, detail } => StoreError::Corrupt {
+                detail: match layout::parse_segment_key(&key) {
+                    Ok(first) => format!("the segment at position {first} is damaged: {detail}"),
+                    Err(_) => StorageError::Damaged { key, detail }.to_string(),
+                },
+            },
+            StorageError::UnsupportedFormat { found } => StoreError::UnsupportedFormat { found },
             other => StoreError::Storage(other),
         }
     }
