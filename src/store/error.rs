@@ -38,7 +38,7 @@ pub enum StoreError {
     Closed,
     #[error("the store directory {path} holds no anquan store")]
     NotFound { path: String },
-    #[error("this store keeps its event-id index in files: open it with their folder (EventStore::open_dir, or StoreOptions::id_index_dir)")]
+    #[error("an event store keeps its event-id index in files: give their folder (StoreOptions::id_index_dir), or open it with EventStore::open_dir")]
     IdIndexFolderNeeded,
     #[error("store data is corrupt: {detail}")]
     Corrupt { detail: String },
