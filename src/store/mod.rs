@@ -10,6 +10,11 @@
 //! - recorded-at never decreases along positions (the writer takes `max(clock, last)`), so
 //!   "as of a time" maps to "as of a position" by binary search.
 //! - After a failed commit the store is poisoned: no further writes until reopened.
+//! - Reads serve only bytes that passed the backend's checks: a segment whose stored frame fails
+//!   its check is `StoreError::Corrupt` naming the segment's first position, for every read that
+//!   reaches it (`read_all`, `read_stream`, subscriptions' catch-up, `verify`), never its events.
+//! - One store format: layout [`layout::LAYOUT_VERSION`]; any other is refused at open before
+//!   anything in the folder changes beyond the backend's own open.
 
 mod clock;
 mod error;
