@@ -55,6 +55,13 @@ fn codec(c: &mut Criterion) {
     g.bench_function("decode_segment_100", |b| {
         b.iter(|| layout::decode_segment(std::hint::black_box(&bytes)).unwrap())
     });
+    // What a read pays for a segment stored as it is before decoding it: the frame's check
+    // (XXH3-64 over its bytes) and one copy out of the read buffer.
+    let frame = anquan::storage::value_log::frame_as_is(&bytes);
+    g.throughput(Throughput::Bytes(frame.len() as u64));
+    g.bench_function(format!("unframe_stored_segment_{}_bytes", frame.len()), |b| {
+        b.iter(|| anquan::storage::value_log::unframe(std::hint::black_box(&frame)).unwrap())
+    });
     g.finish();
 }
 

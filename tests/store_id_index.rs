@@ -1,6 +1,6 @@
-//! The event-id index in files (layout 3): retries are recognised across reopens, run files and
+//! The event-id index in files: retries are recognised across reopens, run files and
 //! merges; the index is rebuilt from the log when its files are missing or damaged; verify names
-//! a damaged index; stores created without an index folder keep their ids in the backend.
+//! a damaged index; a store cannot be opened without its index folder.
 
 mod common;
 
@@ -147,26 +147,16 @@ fn verify_names_a_damaged_index_block_and_lookups_refuse_it() {
 }
 
 #[test]
-fn a_store_created_without_an_index_folder_keeps_ids_in_the_backend_and_a_layout_3_store_needs_one() {
+fn a_store_needs_its_event_id_folder_and_open_with_without_one_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let backend = || Arc::new(SledBackend::open(dir.path(), &StoreOptions::default().sled_options()).unwrap());
-    let written = {
-        let store = EventStore::open_with(backend(), StoreOptions::default()).unwrap();
-        let w = fill(&store);
-        store.close().unwrap();
-        w
-    };
-    {
-        let db = raw_sled(dir.path());
-        assert_eq!(db.get(b"Mformat").unwrap().unwrap().as_ref(), &[2u8]);
-        assert_eq!(db.scan_prefix(b"E").count(), 3000);
+    let backend = Arc::new(SledBackend::open(dir.path(), &StoreOptions::default().sled_options()).unwrap());
+    match EventStore::open_with(backend.clone(), StoreOptions::default()) {
+        Err(StoreError::IdIndexFolderNeeded) => {}
+        other => panic!("expected IdIndexFolderNeeded, got {:?}", other.map(|_| ())),
     }
-    // open_dir offers a folder, but the store keeps what it was created with.
-    let store = open(dir.path());
-    retries_are_recognised(&store, &written);
-    assert!(store.verify().unwrap().is_ok());
-    store.close().unwrap();
-    assert!(!dir.path().join(ID_INDEX_FOLDER).exists());
+    use anquan::storage::Backend;
+    assert_eq!(backend.get(b"Mhead").unwrap(), None, "no store was created");
+    drop(backend);
 
     let other = tempfile::tempdir().unwrap();
     open(other.path()).close().unwrap();

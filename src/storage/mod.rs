@@ -9,6 +9,21 @@
 //!
 //! That is all a replicated backend on an existing distributed engine has to offer to pass the
 //! same tests. sled ([`sled_backend::SledBackend`]) is the embedded default.
+//!
+//! Reads check what they read. Every byte the sled backend serves from disk is covered by a
+//! check that is verified when the bytes are read, and a mismatch is an error, never a value:
+//!
+//! | bytes on disk | covered by | verified |
+//! |---|---|---|
+//! | `anquan.values`: the event store's segments | XXH3-64 per frame (`value_log`) | on every read of a frame, by pointer or by a scan, before decompression and before the cache; a mismatch is [`StorageError::Damaged`] naming the key and the frame |
+//! | sled's `db` and `snap.*`: value-file pointers, stream index entries, the head record, the layout version, projection snapshots, the backend's `0xFF` keys | sled's CRC32 on every log message and on its snapshot file | by sled when it reads a page from disk ([`StorageError::Engine`]); at recovery a damaged message ends sled's log there, and the backend refuses to open as lost data if a checkpoint had made later batches durable (the journal header says which) |
+//! | `anquan.journal`, `anquan.journal.b` | 16 bytes of BLAKE3 per record and on the header (`journal`) | at open: replay stops at the first record that fails (a torn write); a damaged header refuses the open |
+//!
+//! The event store above adds its own: id-index run files carry BLAKE3 per block
+//! (`store::id_index`), a projection snapshot's state is checked against the BLAKE3 in its meta
+//! record, each read checks that a segment's records hold their places' positions and that a
+//! stream's index entries match its segments, and `verify` recomputes the hash chain over every
+//! record (the check of meaning: a value rewritten with a valid frame is named there).
 
 pub mod journal;
 pub mod overlay;
@@ -19,21 +34,30 @@ use std::ops::Bound;
 
 pub use sled_backend::SledBackend;
 
-/// An error from the storage layer.
+/// An error from the storage layer. The embedded engine's own error types stay inside this
+/// module: sled's I/O errors arrive as [`StorageError::Io`], everything else it reports as text.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StorageError {
     #[error("storage I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The embedded engine (sled) failed other than by I/O: its own checksums found damaged data
+    /// in its files, or it reports a bug. Its message, as text.
     #[error("sled error: {0}")]
-    Sled(#[from] sled::Error),
+    Engine(String),
     #[error("the store directory {path} is in use by another process or could not be locked: {reason}")]
     Locked { path: String, reason: String },
     #[error("storage fault: {0}")]
     Fault(String),
-    /// A stored value cannot be read back as written (for the sled backend: its pointer into the
-    /// value file is damaged). The store reports it as corruption at the key's place.
+    /// A stored value cannot be read back as written (for the sled backend: its frame in the
+    /// value file fails its checksum or does not decode, or its pointer is damaged). Its bytes are
+    /// never returned. The store reports it as corruption at the key's place.
     #[error("the stored value of key {} is damaged: {detail}", display_key(key))]
     Damaged { key: Vec<u8>, detail: String },
+    /// The folder holds files of a format this build does not read (`found` says which); it is
+    /// refused before anything in it is changed.
+    #[error("{found}; this version reads only the current format")]
+    UnsupportedFormat { found: String },
 }
 
 /// A key for messages: its printable prefix byte, then hex.

@@ -193,7 +193,7 @@ pub struct MergedScan<'a> {
     overlay: &'a Overlay,
     db: &'a sled::Db,
     /// Where sled's pointers for out-of-line values lead (see `value_log`).
-    values: Option<&'a ValueLog>,
+    values: &'a ValueLog,
     ahead: ReadAhead,
     lo: Bound<Vec<u8>>,
     hi: Bound<Vec<u8>>,
@@ -215,7 +215,7 @@ impl<'a> MergedScan<'a> {
     pub fn new(
         overlay: &'a Overlay,
         db: &'a sled::Db,
-        values: Option<&'a ValueLog>,
+        values: &'a ValueLog,
         lo: Bound<Vec<u8>>,
         hi: Bound<Vec<u8>>,
         reverse: bool,
@@ -276,10 +276,11 @@ impl<'a> MergedScan<'a> {
                 let next = if self.reverse { it.next_back() } else { it.next() };
                 match next {
                     Some(r) => {
-                        let (k, v) = r?;
-                        let v = match self.values {
-                            Some(values) if values.holds(&k) => values.read_ahead(&k, &v, &mut self.ahead)?,
-                            _ => v.to_vec(),
+                        let (k, v) = r.map_err(super::sled_backend::sled_error)?;
+                        let v = if self.values.holds(&k) {
+                            self.values.read_ahead(&k, &v, &mut self.ahead)?
+                        } else {
+                            v.to_vec()
                         };
                         self.sled_peek = Some((k.to_vec(), v));
                     }
@@ -352,8 +353,16 @@ mod tests {
         WriteOp::Put(k.to_vec(), v.to_vec())
     }
 
+    /// A value file that holds no key's values: these tests keep every value in sled.
+    fn no_values() -> (tempfile::TempDir, ValueLog) {
+        let dir = tempfile::tempdir().unwrap();
+        let values = ValueLog::open(dir.path(), Vec::new(), 0, super::super::value_log::Compression::None).unwrap();
+        (dir, values)
+    }
+
     fn scan(o: &Overlay, db: &sled::Db, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>, rev: bool) -> Vec<KeyValue> {
-        MergedScan::new(o, db, None, lo, hi, rev).map(|r| r.unwrap()).collect()
+        let (_dir, values) = no_values();
+        MergedScan::new(o, db, &values, lo, hi, rev).map(|r| r.unwrap()).collect()
     }
 
     fn flush(o: &Overlay, db: &sled::Db) {
@@ -421,7 +430,8 @@ mod tests {
             }
             let ops: Vec<WriteOp> = (1..n as u32).step_by(2).map(|i| put(&i.to_be_bytes(), b"o")).collect();
             o.put_batch(ops).unwrap();
-            let mut it = MergedScan::new(&o, &db, None, Bound::Unbounded, Bound::Unbounded, reverse);
+            let (_dir, values) = no_values();
+            let mut it = MergedScan::new(&o, &db, &values, Bound::Unbounded, Bound::Unbounded, reverse);
             let mut seen = Vec::new();
             for step in 0.. {
                 if step == SCAN_CHUNK / 2 || step == SCAN_CHUNK * 2 {
@@ -452,7 +462,8 @@ mod tests {
             let far = if reverse { 0u32 } else { 1_000_000 };
             db.insert(far.to_be_bytes(), &b"s"[..]).unwrap();
             o.put_batch((1..=n).map(|i| put(&i.to_be_bytes(), b"o")).collect()).unwrap();
-            let mut it = MergedScan::new(&o, &db, None, Bound::Unbounded, Bound::Unbounded, reverse);
+            let (_dir, values) = no_values();
+            let mut it = MergedScan::new(&o, &db, &values, Bound::Unbounded, Bound::Unbounded, reverse);
             let first = it.next().unwrap().unwrap(); // reads a chunk and looks ahead in sled
             flush(&o, &db); // the rest of the overlay moves into sled, behind that look-ahead
             let rest: Vec<u32> = it.map(|r| u32::from_be_bytes(r.unwrap().0.try_into().unwrap())).collect();
@@ -495,14 +506,16 @@ mod tests {
                 s.spawn(move || {
                     while !done.load(Ordering::SeqCst) {
                         let before = written.load(Ordering::SeqCst);
-                        let keys: Vec<u32> = MergedScan::new(o, db, None, Bound::Unbounded, Bound::Unbounded, reverse)
-                            .map(|r| {
-                                let (k, v) = r.unwrap();
-                                let k = u32::from_be_bytes(k.try_into().unwrap());
-                                assert_eq!(v, k.to_le_bytes().to_vec());
-                                k
-                            })
-                            .collect();
+                        let (_dir, values) = no_values();
+                        let keys: Vec<u32> =
+                            MergedScan::new(o, db, &values, Bound::Unbounded, Bound::Unbounded, reverse)
+                                .map(|r| {
+                                    let (k, v) = r.unwrap();
+                                    let k = u32::from_be_bytes(k.try_into().unwrap());
+                                    assert_eq!(v, k.to_le_bytes().to_vec());
+                                    k
+                                })
+                                .collect();
                         let mut sorted = keys.clone();
                         if reverse {
                             sorted.reverse();

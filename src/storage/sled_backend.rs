@@ -21,7 +21,10 @@
 //! - Values of write-once keys (the prefixes recorded when the store was created; the event
 //!   store's segments) live in the value file, `value_log`, and sled holds pointers to them. A
 //!   flush writes and syncs the values before it applies the sled batch with the pointers, so
-//!   sled never points at bytes the disk may lack.
+//!   sled never points at bytes the disk may lack. Every store has a value file and records its
+//!   prefixes at creation (`0xFF values`); a folder whose sled holds data without that record
+//!   keeps its values inside sled, a format this build does not read, and is refused at open
+//!   before anything in it changes.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -72,7 +75,8 @@ pub struct SledOptions {
     pub journal_capacity: u64,
     /// First bytes of the keys whose values are written once and kept out of sled, in the value
     /// file (see `value_log`). Used when the store is created and recorded in it; an existing
-    /// store keeps what it was created with.
+    /// store keeps what it was created with. The event store's segments go there
+    /// (`StoreOptions::sled_options`).
     pub out_of_line_prefixes: Vec<u8>,
     /// How values written to the value file from now on are stored (see `value_log`).
     pub value_compression: value_log::Compression,
@@ -103,8 +107,8 @@ struct Core {
     db: sled::Db,
     /// Applied batches not yet in sled (see `overlay`).
     overlay: Overlay,
-    /// The values kept out of sled, if this store keeps any there.
-    values: Option<ValueLog>,
+    /// The values kept out of sled.
+    values: ValueLog,
     /// Serialises flushes of the overlay into sled.
     flush_lock: Mutex<()>,
     /// The first failed write, sync, flush or checkpoint. From then on every write and sync
@@ -177,7 +181,7 @@ fn open_sled(dir: &Path, cache_capacity: u64) -> Result<sled::Db, StorageError> 
                 std::thread::sleep(std::time::Duration::from_millis(20));
                 waited += std::time::Duration::from_millis(20);
             }
-            Err(other) => return Err(StorageError::Sled(other)),
+            Err(other) => return Err(sled_error(other)),
         }
     }
 }
@@ -186,9 +190,20 @@ impl SledBackend {
     /// Opens (creating if needed) a sled store in `dir`.
     pub fn open(dir: impl AsRef<Path>, options: &SledOptions) -> Result<Self, StorageError> {
         let dir = dir.as_ref().to_path_buf();
+        if options.out_of_line_prefixes.contains(&0xFF) {
+            return Err(StorageError::Fault(
+                "keys starting with 0xFF are reserved for the backend; they cannot be kept out of line".into(),
+            ));
+        }
         std::fs::create_dir_all(&dir)?;
         remove_unfinished_sled_snapshots(&dir)?;
         let db = open_sled(&dir, options.cache_capacity)?;
+        let recorded_prefixes = db.get(VALUES_KEY).map_err(sled_error)?;
+        if recorded_prefixes.is_none() && !db.is_empty() {
+            return Err(StorageError::UnsupportedFormat {
+                found: format!("the store at {} keeps its values inside sled, without a value file", dir.display()),
+            });
+        }
         let log_file = File::options().read(true).write(true).open(dir.join("db"))?;
         let mut files = Vec::with_capacity(JOURNAL_FILES.len());
         for name in JOURNAL_FILES {
@@ -197,7 +212,7 @@ impl SledBackend {
         // Oldest generation first: a lower file still holding records sled lacks was being
         // retired when the process stopped, and its records precede the active file's.
         files.sort_by_key(|(journal, _)| journal.generation());
-        let applied_seq = match db.get(SEQ_KEY)? {
+        let applied_seq = match db.get(SEQ_KEY).map_err(sled_error)? {
             Some(v) => u64::from_le_bytes(
                 v.as_ref().try_into().map_err(|_| StorageError::Fault("malformed sequence key".into()))?,
             ),
@@ -207,13 +222,26 @@ impl SledBackend {
         // fewer, even after the redo, its files lost data (truncated, replaced, restored from an
         // old copy): refuse rather than serve a shorter log as if it were whole.
         let expected_durable = files.iter().map(|(journal, _)| journal.durable_seq()).max().unwrap_or(0);
-        let values = open_value_log(&db, &dir, options, expected_durable == 0)?;
         let lost = |present: u64| {
             StorageError::Fault(format!(
                 "the store's files lost data: the last checkpoint made batch {expected_durable} durable, but only batches up \
                  to {present} are present; restore the folder from a backup (or export what remains with a copy of it)"
             ))
         };
+        let prefixes = match recorded_prefixes {
+            Some(prefixes) => prefixes.to_vec(),
+            // An empty sled that no checkpoint ever made durable is a new store (its journal,
+            // if any, is replayed below): record the prefixes, made durable by the checkpoint
+            // that ends `open`, before anything is acknowledged.
+            None if expected_durable == 0 => {
+                db.insert(VALUES_KEY, options.out_of_line_prefixes.as_slice()).map_err(sled_error)?;
+                options.out_of_line_prefixes.clone()
+            }
+            // An empty sled although a checkpoint made batches durable: its files were lost.
+            // Refused as it is, with nothing recorded.
+            None => return Err(lost(applied_seq)),
+        };
+        let values = open_value_log(&db, &dir, prefixes, options.value_compression)?;
         // Redo what the journal holds beyond what sled recovered by itself, in order.
         let mut next_seq = applied_seq + 1;
         let mut redo = Vec::new();
@@ -244,22 +272,20 @@ impl SledBackend {
             from_retiring += usize::from(file == 0);
         }
         // Out-of-line values first, durably, then the sled batches pointing at them.
-        let mut staged = values.as_ref().map(ValueLog::stage);
+        let mut staged = values.stage();
         let mut batches = Vec::with_capacity(redo.len());
         for batch in &redo {
-            batches.push(to_sled_batch(writes_of(batch), values.as_ref().zip(staged.as_mut()))?);
+            batches.push(to_sled_batch(writes_of(batch), &values, &mut staged)?);
         }
         drop(redo);
-        if let (Some(log), Some(staged)) = (values.as_ref(), staged) {
-            if !staged.is_empty() {
-                let end = log.commit(staged)?;
-                for batch in &mut batches {
-                    batch.insert(VALUES_END_KEY, &end.to_le_bytes()[..]);
-                }
+        if !staged.is_empty() {
+            let end = values.commit(staged)?;
+            for batch in &mut batches {
+                batch.insert(VALUES_END_KEY, &end.to_le_bytes()[..]);
             }
         }
         for batch in batches {
-            db.apply_batch(batch)?;
+            db.apply_batch(batch).map_err(sled_error)?;
         }
         if replayed > 0 {
             tracing::info!(replayed, from_retiring, "replayed journaled batches into sled");
@@ -363,46 +389,37 @@ fn remove_unfinished_sled_snapshots(dir: &Path) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// sled's error as this layer's: I/O stays I/O (its kind, such as a full disk, is kept), anything
+/// else becomes text, so sled's types stay out of the storage API.
+pub(super) fn sled_error(e: sled::Error) -> StorageError {
+    match e {
+        sled::Error::Io(io) => StorageError::Io(io),
+        other => StorageError::Engine(other.to_string()),
+    }
+}
+
 fn lock_poisoned() -> StorageError {
     StorageError::Fault("a backend lock was poisoned by a panic".into())
 }
 
-/// The store's value file, if it keeps one (see `value_log`). A new store records the
-/// prefixes the options name; a store created before value files existed keeps every value in
-/// sled.
-///
-/// `never_checkpointed`: no checkpoint ever made a batch durable here, so an empty sled is a new
-/// store, not one whose sled files were lost (that one is refused as lost data, unchanged).
+/// The store's value file (see `value_log`), for the keys starting with one of `prefixes` (the
+/// ones recorded at creation).
 fn open_value_log(
     db: &sled::Db,
     dir: &Path,
-    options: &SledOptions,
-    never_checkpointed: bool,
-) -> Result<Option<ValueLog>, StorageError> {
-    if options.out_of_line_prefixes.contains(&0xFF) {
-        return Err(StorageError::Fault(
-            "keys starting with 0xFF are reserved for the backend; they cannot be kept out of line".into(),
-        ));
+    prefixes: Vec<u8>,
+    compression: value_log::Compression,
+) -> Result<ValueLog, StorageError> {
+    if prefixes.contains(&0xFF) {
+        return Err(StorageError::Fault("the recorded out-of-line prefixes include the reserved 0xFF".into()));
     }
-    let prefixes = match db.get(VALUES_KEY)? {
-        Some(prefixes) if prefixes.contains(&0xFF) => {
-            return Err(StorageError::Fault("the recorded out-of-line prefixes include the reserved 0xFF".into()))
-        }
-        Some(prefixes) => prefixes.to_vec(),
-        None if db.is_empty() && never_checkpointed && !options.out_of_line_prefixes.is_empty() => {
-            // Made durable by the checkpoint that ends `open`, before anything is acknowledged.
-            db.insert(VALUES_KEY, options.out_of_line_prefixes.as_slice())?;
-            options.out_of_line_prefixes.clone()
-        }
-        None => return Ok(None),
-    };
-    let referenced_end = match db.get(VALUES_END_KEY)? {
+    let referenced_end = match db.get(VALUES_END_KEY).map_err(sled_error)? {
         Some(v) => u64::from_le_bytes(
             v.as_ref().try_into().map_err(|_| StorageError::Fault("malformed value-file end key".into()))?,
         ),
         None => 0,
     };
-    Ok(Some(ValueLog::open(dir, prefixes, referenced_end, options.value_compression)?))
+    ValueLog::open(dir, prefixes, referenced_end, compression)
 }
 
 fn writes_of(batch: &WriteBatch) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
@@ -412,18 +429,19 @@ fn writes_of(batch: &WriteBatch) -> impl Iterator<Item = (&[u8], Option<&[u8]>)>
     })
 }
 
-/// A sled batch for `writes`; with a value file, values it holds are added to `staged` and sled
-/// gets their pointers. The caller commits `staged` before applying the batch.
+/// A sled batch for `writes`; values the value file holds are added to `staged` and sled gets
+/// their pointers. The caller commits `staged` before applying the batch.
 fn to_sled_batch<'w>(
     writes: impl Iterator<Item = (&'w [u8], Option<&'w [u8]>)>,
-    mut out_of_line: Option<(&ValueLog, &mut Staged)>,
+    log: &ValueLog,
+    staged: &mut Staged,
 ) -> Result<sled::Batch, StorageError> {
     let mut batch = sled::Batch::default();
     for (key, value) in writes {
-        match (value, out_of_line.as_mut()) {
-            (Some(value), Some((log, staged))) if log.holds(key) => batch.insert(key, &staged.push(value)?[..]),
-            (Some(value), _) => batch.insert(key, value),
-            (None, _) => batch.remove(key),
+        match value {
+            Some(value) if log.holds(key) => batch.insert(key, &staged.push(value)?[..]),
+            Some(value) => batch.insert(key, value),
+            None => batch.remove(key),
         }
     }
     Ok(batch)
@@ -461,15 +479,16 @@ impl Backend for SledBackend {
         if let Some(newest) = self.core.overlay.get(key)? {
             return Ok(newest);
         }
-        match (self.core.db.get(key)?, &self.core.values) {
-            (Some(pointer), Some(values)) if values.holds(key) => Ok(Some(values.read(key, &pointer)?)),
-            (value, _) => Ok(value.map(|v| v.to_vec())),
+        let values = &self.core.values;
+        match self.core.db.get(key).map_err(sled_error)? {
+            Some(pointer) if values.holds(key) => Ok(Some(values.read(key, &pointer)?)),
+            value => Ok(value.map(|v| v.to_vec())),
         }
     }
 
     fn scan(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>, reverse: bool) -> ScanIter<'_> {
-        let values = self.core.values.as_ref();
-        Box::new(MergedScan::new(&self.core.overlay, &self.core.db, values, start, clamp_end(end), reverse))
+        let core = &self.core;
+        Box::new(MergedScan::new(&core.overlay, &core.db, &core.values, start, clamp_end(end), reverse))
     }
 
     fn apply(&self, batch: WriteBatch) -> Result<(), StorageError> {
@@ -491,7 +510,7 @@ impl Backend for SledBackend {
     }
 
     fn size_on_disk(&self) -> Result<u64, StorageError> {
-        Ok(self.core.db.size_on_disk()? + self.core.values.as_ref().map_or(0, ValueLog::len))
+        Ok(self.core.db.size_on_disk().map_err(sled_error)? + self.core.values.len())
     }
 }
 
@@ -510,10 +529,10 @@ impl SledBackend {
             if key.first() == Some(&0xFF) {
                 return Err(StorageError::Fault("keys starting with 0xFF are reserved for the backend".into()));
             }
-            if let (WriteOp::Put(key, value), Some(values)) = (op, &self.core.values) {
+            if let WriteOp::Put(key, value) = op {
                 // Refused before it is journaled: a flush could never write it, and replaying it
                 // would fail every open.
-                if values.holds(key) {
+                if self.core.values.holds(key) {
                     value_log::check_value_size(value.len())?;
                 }
             }
@@ -566,9 +585,9 @@ impl SledBackend {
         // retirement has not ended yet (back pressure).
         let mut fresh = take_standby(journals)?;
         if !fresh.fits_when_empty(bytes, payloads.len()) {
-            // More than the other file holds (the two may differ in size: an upgraded store, a
-            // changed `journal_capacity`): make sled durable instead, which covers every batch
-            // applied.
+            // More than the other file holds (the two may differ in size: a file grown past a
+            // `journal_capacity` changed since): make sled durable instead, which covers every
+            // batch applied.
             journals.standby = Some(fresh);
             return self.checkpoint_locked(journals);
         }
@@ -620,7 +639,7 @@ impl Core {
     fn make_durable(&self) -> Result<(), StorageError> {
         let _span = tracing::debug_span!("checkpoint").entered();
         self.flush_overlay()?;
-        self.db.flush()?;
+        self.db.flush().map_err(sled_error)?;
         // See the module docs: sled's flush is not a durability barrier on Linux.
         self.log_file.sync_data()?;
         self.sync_blobs()
@@ -675,16 +694,14 @@ impl Core {
             return Ok(());
         }
         let _span = tracing::debug_span!("overlay_flush", keys = cut.len()).entered();
-        let mut staged = self.values.as_ref().map(ValueLog::stage);
-        let mut batch = to_sled_batch(cut.writes(), self.values.as_ref().zip(staged.as_mut()))?;
-        if let (Some(log), Some(staged)) = (self.values.as_ref(), staged) {
-            if !staged.is_empty() {
-                // Durable before sled can hold a pointer to it (see `value_log`).
-                let end = log.commit(staged)?;
-                batch.insert(VALUES_END_KEY, &end.to_le_bytes()[..]);
-            }
+        let mut staged = self.values.stage();
+        let mut batch = to_sled_batch(cut.writes(), &self.values, &mut staged)?;
+        if !staged.is_empty() {
+            // Durable before sled can hold a pointer to it (see `value_log`).
+            let end = self.values.commit(staged)?;
+            batch.insert(VALUES_END_KEY, &end.to_le_bytes()[..]);
         }
-        self.db.apply_batch(batch)?;
+        self.db.apply_batch(batch).map_err(sled_error)?;
         self.overlay.release(&cut)
     }
 }
@@ -808,12 +825,12 @@ mod tests {
             }
             backend.checkpoint().unwrap();
             // sled holds a pointer for `S` keys and the value itself for the others.
-            assert_eq!(backend.core.db.get(key(b'S', 7)).unwrap().unwrap().len(), super::super::value_log::POINTER_LEN);
+            assert_eq!(backend.core.db.get(key(b'S', 7)).unwrap().unwrap().len(), value_log::POINTER_LEN);
             assert_eq!(backend.core.db.get(key(b'E', 7)).unwrap().unwrap().as_ref(), &value(7)[..8]);
             assert_eq!(backend.get(&key(b'S', 7)).unwrap(), Some(value(7)));
         }
         let backend = SledBackend::open(dir.path(), &small_journal()).unwrap();
-        assert!(backend.core.values.is_some(), "the store keeps what it was created with");
+        assert!(backend.core.values.holds(&key(b'S', 0)), "the store keeps the prefixes it was created with");
         let mut sorted = expected.clone();
         sorted.sort();
         let scanned: Vec<_> = backend.scan(Bound::Unbounded, Bound::Unbounded, false).map(Result::unwrap).collect();
@@ -825,7 +842,7 @@ mod tests {
             Some((key(b'S', 150), value(150))),
             "a point lookup by reverse scan"
         );
-        let on_disk = std::fs::metadata(dir.path().join(super::super::value_log::VALUE_LOG_FILE)).unwrap().len();
+        let on_disk = std::fs::metadata(dir.path().join(value_log::VALUE_LOG_FILE)).unwrap().len();
         assert!(on_disk >= 200 * 400, "{on_disk} bytes in the value file");
     }
 
@@ -839,24 +856,32 @@ mod tests {
     }
 
     #[test]
-    fn a_store_created_without_a_value_file_keeps_its_values_in_sled() {
+    fn a_folder_keeping_its_values_inside_sled_is_refused_untouched() {
         let dir = tempfile::tempdir().unwrap();
         write_one_and_close(dir.path(), &small_journal());
-        let backend = SledBackend::open(dir.path(), &out_of_line()).unwrap();
-        assert!(backend.core.values.is_none());
-        let mut batch = WriteBatch::new();
-        batch.put(key(b'S', 2), value(2));
-        backend.apply(batch).unwrap();
-        backend.checkpoint().unwrap();
-        assert_eq!(backend.core.db.get(key(b'S', 2)).unwrap().unwrap().as_ref(), &value(2)[..]);
-        assert_eq!(backend.get(&key(b'S', 1)).unwrap(), Some(value(1)));
+        {
+            // What a store of layout 1 is: data in sled, no value file, no record of one.
+            let db = open_sled(dir.path(), small_journal().cache_capacity).unwrap();
+            db.remove(VALUES_KEY).unwrap();
+            db.flush().unwrap();
+        }
+        let values = dir.path().join(value_log::VALUE_LOG_FILE);
+        std::fs::remove_file(&values).unwrap();
+        match SledBackend::open(dir.path(), &out_of_line()) {
+            Err(StorageError::UnsupportedFormat { found }) => assert!(found.contains("inside sled"), "{found}"),
+            other => panic!("expected UnsupportedFormat, got {other:?}"),
+        }
+        assert!(!values.exists(), "no value file was created");
+        let db = open_sled(dir.path(), small_journal().cache_capacity).unwrap();
+        assert!(db.get(VALUES_KEY).unwrap().is_none(), "nothing was recorded");
+        assert_eq!(db.get(key(b'S', 1)).unwrap().unwrap().as_ref(), &value(1)[..], "the data is as it was");
     }
 
     #[test]
     fn a_value_file_shorter_than_sled_refers_to_is_refused_as_lost_data() {
         let dir = tempfile::tempdir().unwrap();
         write_one_and_close(dir.path(), &out_of_line());
-        let path = dir.path().join(super::super::value_log::VALUE_LOG_FILE);
+        let path = dir.path().join(value_log::VALUE_LOG_FILE);
         let len = std::fs::metadata(&path).unwrap().len();
         File::options().write(true).open(&path).unwrap().set_len(len - 1).unwrap();
         let err = SledBackend::open(dir.path(), &out_of_line()).unwrap_err().to_string();
@@ -903,9 +928,10 @@ mod tests {
                 std::fs::remove_file(entry.path()).unwrap();
             }
         }
+        let values = std::fs::read(dir.path().join(value_log::VALUE_LOG_FILE)).unwrap();
         let err = SledBackend::open(dir.path(), &out_of_line()).unwrap_err().to_string();
         assert!(err.contains("lost data"), "{err}");
-        assert!(!dir.path().join(super::super::value_log::VALUE_LOG_FILE).exists(), "no value file was created");
+        assert_eq!(std::fs::read(dir.path().join(value_log::VALUE_LOG_FILE)).unwrap(), values, "nor the value file");
         // Through the store's own opener: the refused open's sled threads may still hold the lock.
         let db = open_sled(dir.path(), small_journal().cache_capacity).unwrap();
         assert!(db.get(VALUES_KEY).unwrap().is_none(), "the refused open recorded no value-file marker");

@@ -6,18 +6,21 @@
 //! (its cache does not bound a scan), and its log keeps superseded leaf copies until its cleaner
 //! runs. Here a segment is written once, in order, and sled holds a 12-byte pointer to it.
 //!
-//! Which keys: those whose first byte is one of the store's out-of-line prefixes, fixed when the
-//! store is created and recorded in sled (a store created before this file existed keeps every
-//! value in sled). Such keys are meant to be written once: replacing or deleting one leaves its
-//! old bytes in the file, unreferenced.
+//! Which keys: those whose first byte is one of the out-of-line prefixes, fixed when the store is
+//! created and recorded in sled. Such keys are meant to be written once: replacing or deleting
+//! one leaves its old bytes in the file, unreferenced.
 //!
-//! Format: a magic, then entries `len u32 LE ‖ frame [len]`, back to back. A pointer is
-//! `offset u64 LE ‖ len u32 LE`, the offset and length of the frame (after its length).
-//! - `"ANQVLOG2"` (files created since values are compressed): a frame is `codec u8 ‖ raw_len u32
-//!   LE ‖ body`, where codec 0 stores the value as it is and codec 1 is one zstd frame that
-//!   decompresses to exactly `raw_len` bytes. Which codec a value gets is decided per value
-//!   ([`Compression`]; a value that does not shrink is stored as it is), so one file can hold both.
-//! - `"ANQVLOG1"` (files created before): a frame is the value itself. Such a file keeps that form.
+//! Format: the magic `"ANQVLOG3"`, then entries `len u32 LE ‖ frame [len]`, back to back. A frame
+//! is `check u64 LE ‖ codec u8 ‖ raw_len u32 LE ‖ body`:
+//! - `check` is XXH3-64 of the frame's bytes after it (codec, `raw_len`, body), seeded with `len`:
+//!   every stored byte of the entry but the check itself is covered, the length included;
+//! - codec 0 stores the value as it is (`body` is the value, `raw_len` its length); codec 1 is one
+//!   zstd frame that decompresses to exactly `raw_len` bytes. Which codec a value gets is decided
+//!   per value ([`Compression`]; a value that does not shrink is stored as it is).
+//!
+//! A pointer is `offset u64 LE ‖ len u32 LE`, the offset and length of the frame (after its
+//! length prefix). Reads take the length from the pointer (sled checks its own bytes); the prefix
+//! is there so that the file can be walked on its own, frame by frame, each with its check.
 //!
 //! Compression runs where values are written: in the flush that moves the overlay into sled
 //! (the background thread; a committing thread only under back pressure) and in the replay at
@@ -26,6 +29,11 @@
 //! by pointer keep recent decompressed values (`ValueCache`), scans never do.
 //!
 //! Invariants:
+//! - Every frame read from the file, by pointer or by a scan, has its check verified before
+//!   anything else is done with its bytes (before decompression, before the cache). A frame whose
+//!   check does not match, that does not decompress, or not to its `raw_len`, or with an unknown
+//!   codec, is `StorageError::Damaged`, naming the key and the frame (its bytes in the file); its
+//!   bytes are never returned. The cache holds only values whose frames passed their check.
 //! - Values are written and `fdatasync`ed before any sled batch holding pointers to them is
 //!   applied, so a pointer sled holds, even after power loss, names bytes on the disk.
 //! - Bytes after the last pointer sled holds (a flush that wrote the file and then stopped before
@@ -33,10 +41,10 @@
 //!   are written again, further on. New values always go after the file's end.
 //! - sled records the end of the bytes its pointers reference; a file shorter than that at open
 //!   means the file lost data, and the store refuses to open.
-//! - Nothing here checks the values' meaning: the event store's hash chain covers every byte of
-//!   a segment (as decompressed), so a changed byte is named by `verify` at its position, as it
-//!   was inside sled. A frame that does not decompress, or not to its `raw_len`, is
-//!   `StorageError::Damaged`, as is an unknown codec.
+//! - Only this format is read: a file with another `ANQVLOG` magic (the checkless formats 1 and 2)
+//!   is refused at open with [`StorageError::UnsupportedFormat`], before anything is written.
+//! - The check covers the bytes, not their meaning: the event store's hash chain covers every
+//!   byte of a segment (as decompressed), and `verify` names a changed one at its position.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -50,14 +58,16 @@ use super::StorageError;
 
 /// The file's name in the store folder.
 pub const VALUE_LOG_FILE: &str = "anquan.values";
-/// Files created since values are compressed: every value is framed with its codec.
-const MAGIC: &[u8; 8] = b"ANQVLOG2";
-/// Files created before: values as they are.
-const MAGIC_UNFRAMED: &[u8; 8] = b"ANQVLOG1";
+/// The format this build reads and writes: checked frames.
+const MAGIC: &[u8; 8] = b"ANQVLOG3";
+/// The start of every value file's magic, whatever its format.
+const MAGIC_FAMILY: &[u8] = b"ANQVLOG";
 const MAGIC_LEN: u64 = 8;
 const ENTRY_HEADER_LEN: u64 = 4;
-/// `codec u8 ‖ raw_len u32 LE` before a framed value's body.
-const FRAME_HEADER_LEN: usize = 5;
+/// Length of a frame's check, its first field.
+const CHECK_LEN: usize = 8;
+/// `check u64 LE ‖ codec u8 ‖ raw_len u32 LE` before a frame's body.
+const FRAME_HEADER_LEN: usize = CHECK_LEN + 1 + 4;
 const CODEC_STORED: u8 = 0;
 const CODEC_ZSTD: u8 = 1;
 /// Values shorter than this are stored as they are: zstd's frame overhead eats the gain.
@@ -94,8 +104,7 @@ pub fn check_value_size(len: usize) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// How values written from now on are stored. Stores created before compression existed keep
-/// their values as they are whatever this says (their file has no room for a codec).
+/// How values written from now on are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     /// Values as they are: reads copy them, no decompression.
@@ -120,6 +129,31 @@ fn encode_pointer(offset: u64, len: u32) -> [u8; POINTER_LEN] {
     p
 }
 
+/// The check of a frame of `frame_len` bytes whose bytes after the check are `checked`.
+fn frame_check(checked: &[u8], frame_len: usize) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(checked, frame_len as u64)
+}
+
+/// Appends a frame (without its length prefix) holding `body` under `codec` to `out`.
+fn put_frame(out: &mut Vec<u8>, codec: u8, raw_len: usize, body: &[u8]) {
+    let at = out.len();
+    out.extend_from_slice(&[0u8; CHECK_LEN]);
+    out.push(codec);
+    // Values are at most MAX_VALUE_BYTES (checked before they get here), far below u32::MAX.
+    out.extend_from_slice(&(raw_len as u32).to_le_bytes());
+    out.extend_from_slice(body);
+    let check = frame_check(&out[at + CHECK_LEN..], out.len() - at);
+    out[at..at + CHECK_LEN].copy_from_slice(&check.to_le_bytes());
+}
+
+/// A frame holding `value` as it is (codec 0), with its check: what the file stores for a value
+/// that does not shrink. For tools and tests that write frames of their own.
+pub fn frame_as_is(value: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(FRAME_HEADER_LEN + value.len());
+    put_frame(&mut frame, CODEC_STORED, value.len(), value);
+    frame
+}
+
 /// The value file of one store.
 pub struct ValueLog {
     file: File,
@@ -127,8 +161,6 @@ pub struct ValueLog {
     prefixes: Vec<u8>,
     /// End of the bytes written and synced; the next values go here.
     end: AtomicU64,
-    /// `false` for a file created before values were framed (`ANQVLOG1`).
-    framed: bool,
     compression: Compression,
     /// Kept between writes (a zstd context is a few hundred KiB to set up); taken by `stage`.
     compressor: Mutex<Option<zstd::bulk::Compressor<'static>>>,
@@ -137,14 +169,14 @@ pub struct ValueLog {
 
 /// Compressed values read by pointer lately, decompressed, up to [`CACHE_BYTES`], the oldest
 /// dropped first; keyed by the whole pointer (offset and length), so a pointer naming other
-/// bytes never meets another's value.
+/// bytes never meets another's value. Only values whose frames passed their check go in.
 ///
 /// Why: reading a stream reads one segment per commit that touched it, and a host reads the same
 /// streams again and again (each command loads its own); decompressing a 20–30 KiB segment costs
 /// about ten times copying it. Scans never use it or fill it (in file order each segment is read
 /// once), so `verify`, which scans, always reads the file: bytes changed behind the store's back
 /// after they were cached are still found. A point read of such bytes may return what was read
-/// before the change, as a read a moment earlier would have.
+/// (and checked) before the change, as a read a moment earlier would have.
 #[derive(Debug, Default)]
 struct ValueCache {
     values: HashMap<(u64, u32), Arc<[u8]>>,
@@ -179,7 +211,6 @@ impl std::fmt::Debug for ValueLog {
             .field("path", &self.path)
             .field("prefixes", &self.prefixes)
             .field("end", &self.end)
-            .field("framed", &self.framed)
             .field("compression", &self.compression)
             .finish_non_exhaustive()
     }
@@ -189,7 +220,6 @@ impl std::fmt::Debug for ValueLog {
 pub struct Staged {
     base: u64,
     buf: Vec<u8>,
-    framed: bool,
     compressor: Option<zstd::bulk::Compressor<'static>>,
     /// Compressed bytes of the value being pushed.
     scratch: Vec<u8>,
@@ -205,13 +235,6 @@ impl Staged {
     /// Adds a value; returns the pointer sled is to hold for it.
     pub fn push(&mut self, value: &[u8]) -> Result<[u8; POINTER_LEN], StorageError> {
         check_value_size(value.len())?;
-        if !self.framed {
-            let len = value.len() as u32;
-            self.buf.extend_from_slice(&len.to_le_bytes());
-            let offset = self.base + self.buf.len() as u64;
-            self.buf.extend_from_slice(value);
-            return Ok(encode_pointer(offset, len));
-        }
         let compressed = match self.compressor.as_mut() {
             Some(compressor) if value.len() >= COMPRESS_MIN_BYTES => {
                 self.scratch.clear();
@@ -225,9 +248,7 @@ impl Staged {
         let len = (FRAME_HEADER_LEN + body.len()) as u32;
         self.buf.extend_from_slice(&len.to_le_bytes());
         let offset = self.base + self.buf.len() as u64;
-        self.buf.push(codec);
-        self.buf.extend_from_slice(&(value.len() as u32).to_le_bytes());
-        self.buf.extend_from_slice(body);
+        put_frame(&mut self.buf, codec, value.len(), body);
         Ok(encode_pointer(offset, len))
     }
 
@@ -250,7 +271,7 @@ pub struct ReadAhead {
 impl ValueLog {
     /// Opens (creating if needed) the value file in `dir` for keys starting with one of
     /// `prefixes`. `referenced_end` is the end of the bytes sled's pointers reference.
-    /// `compression` applies to values written from now on, if the file frames its values.
+    /// `compression` applies to values written from now on.
     pub fn open(
         dir: &Path,
         prefixes: Vec<u8>,
@@ -277,7 +298,6 @@ impl ValueLog {
                  restore the folder from a backup"
             )));
         }
-        let framed;
         if len < MAGIC_LEN {
             // New, or cut before its magic was complete (nothing can refer to it yet). The
             // folder is synced too: replay at open may write acknowledged values here before
@@ -287,24 +307,27 @@ impl ValueLog {
             file.sync_all()?;
             File::open(dir)?.sync_all()?;
             len = MAGIC_LEN;
-            framed = true;
         } else {
             let mut magic = [0u8; 8];
             file.read_exact_at(&mut magic, 0)?;
-            framed = match &magic {
-                MAGIC => true,
-                MAGIC_UNFRAMED => false,
-                _ => {
-                    return Err(StorageError::Fault(format!("{name} is not an anquan value file (magic {magic:02x?})")))
+            if &magic != MAGIC {
+                if magic.starts_with(MAGIC_FAMILY) {
+                    return Err(StorageError::UnsupportedFormat {
+                        found: format!(
+                            "{name} is a value file of format {}, not {}",
+                            String::from_utf8_lossy(&magic),
+                            String::from_utf8_lossy(MAGIC)
+                        ),
+                    });
                 }
-            };
+                return Err(StorageError::Fault(format!("{name} is not an anquan value file (magic {magic:02x?})")));
+            }
         }
         Ok(Self {
             file,
             path,
             prefixes,
             end: AtomicU64::new(len),
-            framed,
             compression,
             compressor: Mutex::new(None),
             cache: Mutex::new(ValueCache::default()),
@@ -325,16 +348,11 @@ impl ValueLog {
         self.len() <= MAGIC_LEN
     }
 
-    /// Whether values are framed with their codec (a file created since compression existed).
-    pub fn is_framed(&self) -> bool {
-        self.framed
-    }
-
     /// Starts gathering values to write at the end of the file. One write at a time: the caller
     /// serialises `stage` … `commit`.
     pub fn stage(&self) -> Staged {
-        let compressor = match (self.framed, self.compression) {
-            (true, Compression::Zstd { level }) => {
+        let compressor = match self.compression {
+            Compression::Zstd { level } => {
                 let kept = self.compressor.lock().ok().and_then(|mut c| c.take());
                 // Without a context (zstd could not allocate one) values are stored as they are.
                 kept.or_else(|| match zstd::bulk::Compressor::new(level) {
@@ -345,9 +363,9 @@ impl ValueLog {
                     }
                 })
             }
-            _ => None,
+            Compression::None => None,
         };
-        Staged { base: self.len(), buf: Vec::new(), framed: self.framed, compressor, scratch: Vec::new() }
+        Staged { base: self.len(), buf: Vec::new(), compressor, scratch: Vec::new() }
     }
 
     /// Writes what `staged` gathered and makes it durable; returns the new end of the file.
@@ -371,48 +389,47 @@ impl ValueLog {
     /// the cache of recent ones (see `ValueCache`).
     pub fn read(&self, key: &[u8], pointer: &[u8]) -> Result<Vec<u8>, StorageError> {
         let (offset, len) = self.locate(key, pointer)?;
-        if !self.framed {
-            return self.read_file(key, offset, len);
-        }
         if let Some(value) = self.cache.lock().ok().and_then(|c| c.get((offset, len))) {
             return Ok(value.to_vec());
         }
         let mut frame = vec![0u8; len as usize];
         self.file.read_exact_at(&mut frame, offset)?;
-        let compressed = frame.first() == Some(&CODEC_ZSTD);
-        let value = self.unframe(key, frame)?;
-        if compressed {
-            let shared: Arc<[u8]> = Arc::from(&value[..]);
+        let value = self.unframe(key, offset, frame)?;
+        if value.compressed {
+            let shared: Arc<[u8]> = Arc::from(&value.bytes[..]);
             if let Ok(mut cache) = self.cache.lock() {
                 cache.insert((offset, len), shared);
             }
         }
-        Ok(value)
+        Ok(value.bytes)
     }
 
-    /// The value at `offset`, `len`, read from the file (no cache).
+    /// The value of the frame at `offset`, `len`, read from the file (no cache).
     fn read_file(&self, key: &[u8], offset: u64, len: u32) -> Result<Vec<u8>, StorageError> {
         let mut frame = vec![0u8; len as usize];
         self.file.read_exact_at(&mut frame, offset)?;
-        if !self.framed {
-            return Ok(frame);
-        }
-        self.unframe(key, frame)
+        Ok(self.unframe(key, offset, frame)?.bytes)
     }
 
-    /// The value a frame holds (see the module's format); a stored frame gives up its own buffer.
-    fn unframe(&self, key: &[u8], mut frame: Vec<u8>) -> Result<Vec<u8>, StorageError> {
-        let result =
-            if frame.first() == Some(&CODEC_STORED) && stored_len(&frame) == Some(frame.len() - FRAME_HEADER_LEN) {
-                frame.drain(..FRAME_HEADER_LEN);
-                Ok(frame)
-            } else {
-                unframe(&frame)
-            };
-        result.map_err(|detail| StorageError::Damaged {
+    /// The value a frame read from `offset` holds, once its check passed (see the module's
+    /// format); a frame stored as it is gives up its own buffer.
+    fn unframe(&self, key: &[u8], offset: u64, mut frame: Vec<u8>) -> Result<Unframed, StorageError> {
+        let len = frame.len();
+        let (codec, raw_len, body) = checked_parts(&frame).map_err(|detail| self.damaged(key, offset, len, detail))?;
+        if codec == CODEC_STORED && raw_len == body.len() {
+            frame.drain(..FRAME_HEADER_LEN);
+            return Ok(Unframed { bytes: frame, compressed: false });
+        }
+        let bytes = value_of(codec, raw_len, body).map_err(|detail| self.damaged(key, offset, len, detail))?;
+        Ok(Unframed { bytes, compressed: true })
+    }
+
+    /// What a damaged frame is: its key, and where its bytes are.
+    fn damaged(&self, key: &[u8], offset: u64, len: usize, detail: String) -> StorageError {
+        StorageError::Damaged {
             key: key.to_vec(),
-            detail: format!("its value in {} {detail}", self.path.display()),
-        })
+            detail: format!("its frame at bytes {offset}..{} of {} {detail}", offset + len as u64, self.path.display()),
+        }
     }
 
     /// As [`ValueLog::read`], reading ahead when values are read in file order.
@@ -440,13 +457,7 @@ impl ValueLog {
         ahead.last_end = end;
         let from = (offset - ahead.start) as usize;
         let frame = &ahead.buf[from..from + len as usize];
-        if !self.framed {
-            return Ok(frame.to_vec());
-        }
-        unframe(frame).map_err(|detail| StorageError::Damaged {
-            key: key.to_vec(),
-            detail: format!("its value in {} {detail}", self.path.display()),
-        })
+        unframe(frame).map_err(|detail| self.damaged(key, offset, frame.len(), detail))
     }
 
     fn locate(&self, key: &[u8], pointer: &[u8]) -> Result<(u64, u32), StorageError> {
@@ -454,9 +465,8 @@ impl ValueLog {
         let (offset, len) = decode_pointer(pointer).ok_or_else(|| {
             damaged(format!("malformed pointer into {} ({} bytes)", self.path.display(), pointer.len()))
         })?;
-        let max_len = if self.framed { MAX_VALUE_BYTES + FRAME_HEADER_LEN } else { MAX_VALUE_BYTES };
         if offset < MAGIC_LEN + ENTRY_HEADER_LEN
-            || len as usize > max_len
+            || len as usize > MAX_VALUE_BYTES + FRAME_HEADER_LEN
             || offset.saturating_add(u64::from(len)) > self.len()
         {
             return Err(damaged(format!(
@@ -469,16 +479,16 @@ impl ValueLog {
     }
 }
 
+/// A value read from a frame, and whether it was stored compressed (only those are cached).
+struct Unframed {
+    bytes: Vec<u8>,
+    compressed: bool,
+}
+
 thread_local! {
     /// One zstd decompression context per reading thread (setting one up costs more than
     /// decompressing a segment).
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
-}
-
-/// The `raw_len` a frame claims.
-fn stored_len(frame: &[u8]) -> Option<usize> {
-    let raw: [u8; 4] = frame.get(1..FRAME_HEADER_LEN)?.try_into().ok()?;
-    Some(u32::from_le_bytes(raw) as usize)
 }
 
 /// Decompresses a zstd body that must hold at most `raw_len` bytes, with this thread's context.
@@ -502,16 +512,36 @@ fn decompress(body: &[u8], raw_len: usize) -> Result<Vec<u8>, String> {
         .unwrap_or_else(|_| with_context(&mut fresh()?))
 }
 
-/// The value a framed entry holds, or what is wrong with the frame.
-pub fn unframe(frame: &[u8]) -> Result<Vec<u8>, String> {
+/// A frame's codec, claimed length (`raw_len`) and body, once its check matches its bytes; or
+/// what is wrong with it.
+fn checked_parts(frame: &[u8]) -> Result<(u8, usize, &[u8]), String> {
     if frame.len() < FRAME_HEADER_LEN {
-        return Err(format!("is a frame of {} bytes, shorter than its header", frame.len()));
+        return Err(format!("is {} bytes, shorter than a frame's header", frame.len()));
     }
-    let codec = frame[0];
+    let (check, checked) = frame.split_at(CHECK_LEN);
+    let mut stored = [0u8; CHECK_LEN];
+    stored.copy_from_slice(check);
+    let stored = u64::from_le_bytes(stored);
+    let computed = frame_check(checked, frame.len());
+    if stored != computed {
+        return Err(format!(
+            "fails its checksum: its bytes hash to {computed:016x}, the frame says {stored:016x}; \
+             the file was changed or damaged"
+        ));
+    }
     let mut raw = [0u8; 4];
-    raw.copy_from_slice(&frame[1..FRAME_HEADER_LEN]);
-    let raw_len = u32::from_le_bytes(raw) as usize;
-    let body = &frame[FRAME_HEADER_LEN..];
+    raw.copy_from_slice(&checked[1..5]);
+    Ok((checked[0], u32::from_le_bytes(raw) as usize, &checked[5..]))
+}
+
+/// The value a frame holds, once its check passed, or what is wrong with the frame.
+pub fn unframe(frame: &[u8]) -> Result<Vec<u8>, String> {
+    let (codec, raw_len, body) = checked_parts(frame)?;
+    value_of(codec, raw_len, body)
+}
+
+/// The value a checked frame's parts hold, or what is wrong with them.
+fn value_of(codec: u8, raw_len: usize, body: &[u8]) -> Result<Vec<u8>, String> {
     if raw_len > MAX_VALUE_BYTES {
         return Err(format!("claims {raw_len} bytes, more than a value may hold"));
     }
@@ -591,6 +621,28 @@ mod tests {
         assert!(err.contains("not an anquan value file"), "{err}");
     }
 
+    #[test]
+    fn a_file_of_an_older_format_is_refused_at_open_and_left_as_it_was() {
+        for magic in [&b"ANQVLOG1"[..], b"ANQVLOG2"] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(VALUE_LOG_FILE);
+            let mut bytes = magic.to_vec();
+            bytes.extend_from_slice(&5u32.to_le_bytes());
+            bytes.extend_from_slice(b"hello");
+            std::fs::write(&path, &bytes).unwrap();
+            match ValueLog::open(dir.path(), vec![b'S'], bytes.len() as u64, Compression::default()) {
+                Err(StorageError::UnsupportedFormat { found }) => {
+                    assert!(
+                        found.contains(VALUE_LOG_FILE) && found.contains(std::str::from_utf8(magic).unwrap()),
+                        "{found}"
+                    )
+                }
+                other => panic!("expected UnsupportedFormat, got {other:?}"),
+            }
+            assert_eq!(std::fs::read(&path).unwrap(), bytes, "the refused file is not touched");
+        }
+    }
+
     /// Text-like values (what segments mostly are) and their stored frames.
     fn text(i: u32, len: usize) -> Vec<u8> {
         (0..len).map(|j| b"hazard rectification incident "[(j + i as usize) % 30]).collect()
@@ -612,11 +664,23 @@ mod tests {
         frame
     }
 
+    /// Where a frame's codec byte is.
+    const CODEC_AT: usize = CHECK_LEN;
+
+    /// `frame` with its check computed again, as someone who knows the format would after
+    /// editing it: what is left to catch the edit is the decoding.
+    fn rechecked(mut frame: Vec<u8>) -> Vec<u8> {
+        if frame.len() >= CHECK_LEN {
+            let check = frame_check(&frame[CHECK_LEN..], frame.len());
+            frame[..CHECK_LEN].copy_from_slice(&check.to_le_bytes());
+        }
+        frame
+    }
+
     #[test]
     fn compressible_values_are_stored_compressed_others_as_they_are() {
         let dir = tempfile::tempdir().unwrap();
         let log = ValueLog::open(dir.path(), vec![b'S'], 0, Compression::default()).unwrap();
-        assert!(log.is_framed(), "a new file frames its values");
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
         let random: Vec<u8> = (0..4000)
             .map(|_| {
@@ -630,7 +694,7 @@ mod tests {
         let mut staged = log.stage();
         let pointers: Vec<_> = values.iter().map(|v| staged.push(v).unwrap()).collect();
         log.commit(staged).unwrap();
-        let codecs: Vec<u8> = pointers.iter().map(|p| frame_of(&log, p)[0]).collect();
+        let codecs: Vec<u8> = pointers.iter().map(|p| frame_of(&log, p)[CODEC_AT]).collect();
         assert_eq!(codecs, [CODEC_ZSTD, CODEC_STORED, CODEC_STORED, CODEC_STORED]);
         assert!(decode_pointer(&pointers[0]).unwrap().1 < 3_000, "30 KB of text shrinks");
         for (p, v) in pointers.iter().zip(&values) {
@@ -642,13 +706,13 @@ mod tests {
     }
 
     #[test]
-    fn without_compression_and_in_files_from_before_values_are_kept_as_they_are() {
+    fn without_compression_values_are_kept_as_they_are_and_a_reopened_file_takes_both() {
         let dir = tempfile::tempdir().unwrap();
         let log = ValueLog::open(dir.path(), vec![b'S'], 0, Compression::None).unwrap();
         let mut staged = log.stage();
         let p = staged.push(&text(2, 10_000)).unwrap();
         log.commit(staged).unwrap();
-        assert_eq!(frame_of(&log, &p)[0], CODEC_STORED);
+        assert_eq!(frame_of(&log, &p), frame_as_is(&text(2, 10_000)), "codec 0: the value as it is, checked");
         assert_eq!(log.read(b"S", &p).unwrap(), text(2, 10_000));
         let end = log.len();
         drop(log);
@@ -657,51 +721,71 @@ mod tests {
         let mut staged = log.stage();
         let q = staged.push(&text(3, 10_000)).unwrap();
         log.commit(staged).unwrap();
-        assert_eq!(frame_of(&log, &q)[0], CODEC_ZSTD);
+        assert_eq!(frame_of(&log, &q)[CODEC_AT], CODEC_ZSTD);
         assert_eq!(log.read(b"S", &p).unwrap(), text(2, 10_000));
         assert_eq!(log.read(b"S", &q).unwrap(), text(3, 10_000));
-
-        // A file of the first format (no frames) stays so, whatever the options say.
-        let old = tempfile::tempdir().unwrap();
-        let value = text(4, 5_000);
-        let mut bytes = MAGIC_UNFRAMED.to_vec();
-        bytes.extend_from_slice(&(value.len() as u32).to_le_bytes());
-        bytes.extend_from_slice(&value);
-        std::fs::write(old.path().join(VALUE_LOG_FILE), &bytes).unwrap();
-        let log = ValueLog::open(old.path(), vec![b'S'], bytes.len() as u64, Compression::default()).unwrap();
-        assert!(!log.is_framed());
-        assert_eq!(log.read(b"S", &encode_pointer(12, value.len() as u32)).unwrap(), value);
-        let mut staged = log.stage();
-        let r = staged.push(&text(5, 5_000)).unwrap();
-        log.commit(staged).unwrap();
-        assert_eq!(frame_of(&log, &r), text(5, 5_000), "written unframed, as the file was made");
-        assert_eq!(log.read(b"S", &r).unwrap(), text(5, 5_000));
     }
 
+    /// Every single bit of a stored frame flipped in the file, in its check, header or body, of a
+    /// compressed frame and of one stored as it is: each read, by pointer and by scan, is
+    /// `Damaged`, names the frame's bytes in the file and the failed checksum, and caches nothing.
     #[test]
-    fn a_damaged_frame_is_an_error_naming_what_is_wrong() {
+    fn any_flipped_bit_of_a_frame_is_damage_named_by_every_read() {
+        for compression in [Compression::default(), Compression::None] {
+            let dir = tempfile::tempdir().unwrap();
+            let log = ValueLog::open(dir.path(), vec![b'S'], 0, compression).unwrap();
+            let mut staged = log.stage();
+            let p = staged.push(&text(10, 3_000)).unwrap();
+            log.commit(staged).unwrap();
+            let frame = frame_of(&log, &p);
+            let (offset, len) = decode_pointer(&p).unwrap();
+            let named = format!("its frame at bytes {offset}..{} of", offset + u64::from(len));
+            for bit in 0..frame.len() * 8 {
+                let mut flipped = frame.clone();
+                flipped[bit / 8] ^= 1 << (bit % 8);
+                log.file.write_all_at(&flipped, offset).unwrap();
+                for read in [log.read(b"S", &p), log.read_ahead(b"S", &p, &mut ReadAhead::default())] {
+                    match read {
+                        Err(StorageError::Damaged { key, detail }) => {
+                            assert_eq!(key, b"S");
+                            assert!(detail.contains(&named) && detail.contains("fails its checksum"), "{detail}");
+                        }
+                        other => panic!("{compression:?}, bit {bit}: expected Damaged, got {other:?}"),
+                    }
+                }
+            }
+            assert_eq!(log.cache.lock().unwrap().bytes, 0, "nothing unchecked was cached");
+            log.file.write_all_at(&frame, offset).unwrap();
+            assert_eq!(log.read(b"S", &p).unwrap(), text(10, 3_000), "the frame restored reads again");
+        }
+    }
+
+    /// Frames edited with their check computed again (the check passes): the decoding still
+    /// names what is wrong.
+    #[test]
+    fn a_damaged_frame_with_a_valid_check_is_an_error_naming_what_is_wrong() {
         let dir = tempfile::tempdir().unwrap();
         let (log, p) = log_holding(dir.path(), &text(6, 20_000));
         let frame = frame_of(&log, &p);
-        let damaged = |f: Vec<u8>| unframe(&f).unwrap_err();
+        let damaged = |f: Vec<u8>| unframe(&rechecked(f)).unwrap_err();
+        let raw_len = CODEC_AT + 1..FRAME_HEADER_LEN;
         let mut longer = frame.clone();
-        longer[1..5].copy_from_slice(&20_001u32.to_le_bytes());
+        longer[raw_len.clone()].copy_from_slice(&20_001u32.to_le_bytes());
         assert!(damaged(longer).contains("decompresses to 20000 bytes"));
         let mut shorter = frame.clone();
-        shorter[1..5].copy_from_slice(&100u32.to_le_bytes());
+        shorter[raw_len.clone()].copy_from_slice(&100u32.to_le_bytes());
         assert!(damaged(shorter).contains("does not decompress"));
         let mut huge = frame.clone();
-        huge[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+        huge[raw_len].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(damaged(huge).contains("more than a value may hold"));
         let mut codec = frame.clone();
-        codec[0] = 7;
+        codec[CODEC_AT] = 7;
         assert!(damaged(codec).contains("unknown codec 7"));
-        assert!(damaged(frame[..3].to_vec()).contains("shorter than its header"));
-        let mut stored = vec![CODEC_STORED];
-        stored.extend_from_slice(&10u32.to_le_bytes());
-        stored.extend_from_slice(b"nine byte");
+        assert!(damaged(frame[..CHECK_LEN + 3].to_vec()).contains("shorter than a frame's header"));
+        let mut stored = frame_as_is(b"nine byte");
+        stored[CODEC_AT + 1..FRAME_HEADER_LEN].copy_from_slice(&10u32.to_le_bytes());
         assert!(damaged(stored).contains("claims 10 bytes but holds 9"));
-        // Through the log, the error is `Damaged` and names the file.
+        // Cut and read through the log: `Damaged`, naming the file.
         let mut cut = frame.clone();
         cut.truncate(frame.len() - 3);
         let (offset, _) = decode_pointer(&p).unwrap();
@@ -800,15 +884,17 @@ mod tests {
             }
         }
 
-        /// Any bytes as a frame: a value or an error, never a panic.
+        /// Any bytes as a frame, as they are or with a valid check: a value or an error, never
+        /// a panic.
         #[test]
         fn arbitrary_frames_never_panic(frame in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = unframe(&frame);
+            let _ = unframe(&rechecked(frame));
         }
 
-        /// A real compressed frame with bytes changed, cut or grown, read through the file by
-        /// pointer and by scan: a value or `Damaged`, never a panic, and never more bytes than
-        /// the frame claims.
+        /// A real compressed frame with bytes changed, cut or grown: its check fails; with the
+        /// check computed again, read through the file by pointer and by scan, a value or
+        /// `Damaged`, never a panic, and never more bytes than the frame claims.
         #[test]
         fn hostile_compressed_frames_are_values_or_damaged(
             edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
@@ -817,14 +903,19 @@ mod tests {
         ) {
             let dir = tempfile::tempdir().unwrap();
             let (log, p) = log_holding(dir.path(), &text(9, 5_000));
-            let mut frame = frame_of(&log, &p);
-            prop_assert_eq!(frame[0], CODEC_ZSTD);
+            let original = frame_of(&log, &p);
+            let mut frame = original.clone();
+            prop_assert_eq!(frame[CODEC_AT], CODEC_ZSTD);
             for (at, byte) in &edits {
                 let i = at.index(frame.len());
                 frame[i] = *byte;
             }
             frame.truncate(frame.len().saturating_sub(cut));
             frame.extend_from_slice(&grow);
+            // As edited, the check fails (unless the edits changed nothing); with the check
+            // computed again, the decoding is what stands between the edit and a reader.
+            prop_assert!(frame == original || unframe(&frame).unwrap_err().contains("checksum"));
+            let frame = rechecked(frame);
             prop_assert!(unframe(&frame).map_or(true, |v| v.len() <= MAX_VALUE_BYTES));
             // Written as a new entry and read through the log.
             let end = log.len();
@@ -833,9 +924,10 @@ mod tests {
             log.file.write_all_at(&entry, end).unwrap();
             log.end.store(end + entry.len() as u64, Ordering::Release);
             let q = encode_pointer(end + ENTRY_HEADER_LEN, frame.len() as u32);
+            let claimed = checked_parts(&frame).map_or(usize::MAX, |(_, raw_len, _)| raw_len);
             for result in [log.read(b"S", &q), log.read_ahead(b"S", &q, &mut ReadAhead::default())] {
                 match result {
-                    Ok(v) => prop_assert!(v.len() == stored_len(&frame).unwrap_or(usize::MAX)),
+                    Ok(v) => prop_assert!(v.len() == claimed),
                     Err(StorageError::Damaged { .. }) => {}
                     Err(other) => prop_assert!(false, "{other}"),
                 }

@@ -2,11 +2,13 @@
 
 use uuid::Uuid;
 
+use super::layout;
 use super::types::{ExpectedVersion, StreamVersion};
 use crate::storage::StorageError;
 
 /// An error from the event store. Every rejection of an append writes nothing.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     #[error("wrong expected version for stream {stream}: expected {expected:?}, actual {}", describe_version(*.actual))]
     WrongExpectedVersion { stream: String, expected: ExpectedVersion, actual: StreamVersion },
@@ -36,20 +38,34 @@ pub enum StoreError {
     Closed,
     #[error("the store directory {path} holds no anquan store")]
     NotFound { path: String },
-    #[error("this store keeps its event-id index in files: open it with their folder (EventStore::open_dir, or StoreOptions::id_index_dir)")]
+    #[error("an event store keeps its event-id index in files: give their folder (StoreOptions::id_index_dir), or open it with EventStore::open_dir")]
     IdIndexFolderNeeded,
     #[error("store data is corrupt: {detail}")]
     Corrupt { detail: String },
+    /// The folder holds a store of another format (`found` says which). Nothing has been
+    /// released before this format, so no conversion is offered; the data moves by export/import.
+    #[error(
+        "{found}; this version of anquan reads only the current store format: move the data with `anquan export` \
+         run by the version that wrote it, then `anquan import` into a new store"
+    )]
+    UnsupportedFormat { found: String },
     #[error(transparent)]
     Storage(StorageError),
 }
 
 impl From<StorageError> for StoreError {
-    /// Damaged stored data is corruption of the log, like a damaged segment; everything else the
-    /// backend reports stays a storage error.
+    /// Damaged stored data is corruption of the log, like a damaged segment, named at the
+    /// segment's first position when the damaged value is a segment; a folder of another format
+    /// is that; everything else the backend reports stays a storage error.
     fn from(e: StorageError) -> Self {
         match e {
-            StorageError::Damaged { .. } => StoreError::Corrupt { detail: e.to_string() },
+            StorageError::Damaged { key, detail } => StoreError::Corrupt {
+                detail: match layout::parse_segment_key(&key) {
+                    Ok(first) => format!("the segment at position {first} is damaged: {detail}"),
+                    Err(_) => StorageError::Damaged { key, detail }.to_string(),
+                },
+            },
+            StorageError::UnsupportedFormat { found } => StoreError::UnsupportedFormat { found },
             other => StoreError::Storage(other),
         }
     }

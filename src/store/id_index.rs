@@ -67,6 +67,7 @@ type EntryIter = dyn Iterator<Item = Result<(EventId, u64), IdIndexError>>;
 
 /// An error of the index files. The store treats a damaged file as data to rebuild.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum IdIndexError {
     #[error("event-id index file {path} is damaged: {detail}; delete the folder {dir} and reopen the store to rebuild it from the log")]
     Damaged { path: String, dir: String, detail: String },

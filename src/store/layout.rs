@@ -7,9 +7,10 @@
 //! |---|---|
 //! | `S` + first position (u64 BE) | a segment: the events of (part of) one group commit |
 //! | `I` + stream + `0x00` + first version (u64 BE) | index entry: segment key (u64 LE) + event count (u32 LE) |
-//! | `E` + event id (16 bytes) | position (u64 BE) — idempotency (layouts 1 and 2; layout 3 keeps it in `id_index` files) |
 //! | `Mhead` | next position (u64 LE), head hash (32), last recorded-at (i64 LE) |
-//! | `Mformat` | layout version (1 byte) |
+//! | `Mformat` | layout version (1 byte): [`LAYOUT_VERSION`] |
+//!
+//! Event ids (idempotency) are indexed in files beside the backend (`store::id_index`), not here.
 //!
 //! A segment is `format u8 | flags u8 | prev_hash [32] | count u32 LE` followed by `count` entries
 //! of `len u32 LE | record [len] | hash [32]`, where `hash = BLAKE3(prev_hash || record)` chains
@@ -28,19 +29,12 @@ use crate::codec;
 
 pub const SEGMENT_PREFIX: u8 = b'S';
 pub const INDEX_PREFIX: u8 = b'I';
-pub const EVENT_ID_PREFIX: u8 = b'E';
 pub const HEAD_KEY: &[u8] = b"Mhead";
 pub const FORMAT_KEY: &[u8] = b"Mformat";
-/// Written when a store is created. 2 since segments moved to the sled backend's value file:
-/// a binary that knows only 1 refuses such a store instead of writing segments into sled.
-/// A store created with a folder for its event-id index (`StoreOptions::id_index_dir`, set by
-/// `EventStore::open_dir`) is [`LAYOUT_ID_FILES`] instead.
-pub const LAYOUT_VERSION: u8 = 2;
-/// 3: as 2, but event ids are indexed in files (`store::id_index`), not under `E` keys; a binary
-/// that knows only 1 and 2 refuses such a store instead of appending without idempotency.
-pub const LAYOUT_ID_FILES: u8 = 3;
-/// Versions this build opens: 1 (segments inside sled, which such a store keeps), 2 and 3.
-pub const READABLE_LAYOUT_VERSIONS: [u8; 3] = [1, 2, 3];
+/// The layout this build writes and the only one it reads, recorded when a store is created:
+/// segments in the backend's value file, event ids in files (`store::id_index`). Versions 1
+/// (segments inside sled) and 2 (event ids under `E` keys in sled) are refused at open.
+pub const LAYOUT_VERSION: u8 = 3;
 
 pub const SEGMENT_FORMAT: u8 = 1;
 pub const SEGMENT_HEADER_LEN: usize = 1 + 1 + 32 + 4;
@@ -51,6 +45,7 @@ pub const SEGMENT_TARGET_BYTES: usize = 32 * 1024;
 
 /// A malformed stored structure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LayoutError {
     #[error("segment header is truncated ({0} bytes)")]
     TruncatedHeader(usize),
@@ -408,18 +403,6 @@ impl IndexEntry {
         let count = u32::from_le_bytes(bytes[8..12].try_into().map_err(|_| bad)?);
         Ok(Self { segment, count })
     }
-}
-
-pub fn event_id_key(id: &Uuid) -> Vec<u8> {
-    let mut k = Vec::with_capacity(17);
-    k.push(EVENT_ID_PREFIX);
-    k.extend_from_slice(id.as_bytes());
-    k
-}
-
-pub fn decode_position(bytes: &[u8]) -> Result<u64, LayoutError> {
-    let arr: [u8; 8] = bytes.try_into().map_err(|_| LayoutError::Malformed { what: "position" })?;
-    Ok(u64::from_be_bytes(arr))
 }
 
 pub fn encode_head(head: &Head) -> Vec<u8> {

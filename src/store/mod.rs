@@ -10,6 +10,11 @@
 //! - recorded-at never decreases along positions (the writer takes `max(clock, last)`), so
 //!   "as of a time" maps to "as of a position" by binary search.
 //! - After a failed commit the store is poisoned: no further writes until reopened.
+//! - Reads serve only bytes that passed the backend's checks: a segment whose stored frame fails
+//!   its check is `StoreError::Corrupt` naming the segment's first position, for every read that
+//!   reaches it (`read_all`, `read_stream`, subscriptions' catch-up, `verify`), never its events.
+//! - One store format: layout [`layout::LAYOUT_VERSION`]; any other is refused at open before
+//!   anything in the folder changes beyond the backend's own open.
 
 mod clock;
 mod error;
@@ -72,17 +77,16 @@ pub struct StoreOptions {
     /// Size of each of the redo journal's two files (sled is checkpointed, in the background,
     /// each time one fills).
     pub journal_capacity: u64,
-    /// Folder of the event-id index files (see `id_index`). A store created with one keeps its
-    /// ids there (layout 3) and needs it at every open; one created without keeps them in the
-    /// backend. [`EventStore::open_dir`] sets `DIR/ids` when this is `None`.
+    /// Folder of the event-id index files (see `id_index`), needed at every open:
+    /// [`EventStore::open_dir`] sets `DIR/ids` when this is `None`; [`EventStore::open_with`]
+    /// refuses `None` ([`StoreError::IdIndexFolderNeeded`]).
     pub id_index_dir: Option<std::path::PathBuf>,
     /// Event ids the index holds in memory before writing them as a run file: memory against
     /// the log re-read at open after a crash (what the tables held: up to nine tables' worth).
     pub id_index_table: usize,
     /// How segments are stored in the value file from now on: zstd level 1 by default (about
     /// 40% fewer bytes, about 0.2 µs more per event read); [`Compression::None`] for the fastest
-    /// reads. Segments already written keep their form, and a store created before compression
-    /// existed never compresses.
+    /// reads. Segments already written keep their form.
     pub segment_compression: Compression,
 }
 
@@ -149,8 +153,8 @@ const SUBSCRIBER_QUEUE: usize = 256;
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) backend: Arc<dyn Backend>,
-    /// The event-id index in files (layout 3); `None`: ids are `E` keys in the backend.
-    pub(crate) ids: Option<IdIndex>,
+    /// The event-id index, in files beside the backend.
+    pub(crate) ids: IdIndex,
     pub(crate) clock: Arc<dyn Clock>,
     /// Events below this position are committed and readable.
     visible_next: AtomicU64,
@@ -194,16 +198,14 @@ impl EventStore {
         Self::open_with(Arc::new(backend), options)
     }
 
-    /// Opens a store on any backend. The event-id index goes to `options.id_index_dir` if the
-    /// store is created with one (see [`StoreOptions::id_index_dir`]).
+    /// Opens a store on any backend, with its event-id index in `options.id_index_dir` (which
+    /// must be given). A sled backend for it is opened with [`StoreOptions::sled_options`], which
+    /// keeps segments in the value file.
     pub fn open_with(backend: Arc<dyn Backend>, options: StoreOptions) -> Result<Self, StoreError> {
-        let mut version = if options.id_index_dir.is_some() { layout::LAYOUT_ID_FILES } else { layout::LAYOUT_VERSION };
+        let id_index_dir = options.id_index_dir.as_deref().ok_or(StoreError::IdIndexFolderNeeded)?;
         let head = match backend.get(layout::HEAD_KEY)? {
             Some(bytes) => {
-                match backend.get(layout::FORMAT_KEY)?.as_deref() {
-                    Some([v]) if layout::READABLE_LAYOUT_VERSIONS.contains(v) => version = *v,
-                    other => return Err(StoreError::Corrupt { detail: format!("unknown layout version {other:?}") }),
-                }
+                check_layout(backend.get(layout::FORMAT_KEY)?.as_deref())?;
                 layout::decode_head(&bytes).map_err(corrupt)?
             }
             None => {
@@ -216,26 +218,18 @@ impl EventStore {
                     return Err(StoreError::NotFound { path: format!("{backend:?}") });
                 }
                 let mut batch = crate::storage::WriteBatch::new();
-                batch.put(layout::FORMAT_KEY.to_vec(), vec![version]);
+                batch.put(layout::FORMAT_KEY.to_vec(), vec![layout::LAYOUT_VERSION]);
                 batch.put(layout::HEAD_KEY.to_vec(), layout::encode_head(&Head::EMPTY));
                 backend.apply(batch)?;
                 backend.sync()?;
                 Head::EMPTY
             }
         };
-        let ids = match (version, &options.id_index_dir) {
-            (layout::LAYOUT_ID_FILES, Some(dir)) => {
-                let hash_at = |p: u64| event_at(backend.as_ref(), p).ok().map(|e| e.hash);
-                let opened = IdIndex::open(dir, backend.clone(), head.next_position, options.id_index_table, &hash_at)
-                    .map_err(id_index_error)?;
-                Some((opened.index, opened.covered_end))
-            }
-            (layout::LAYOUT_ID_FILES, None) => return Err(StoreError::IdIndexFolderNeeded),
-            _ => None,
-        };
-        let covered_end = ids.as_ref().map(|(_, c)| *c);
+        let hash_at = |p: u64| event_at(backend.as_ref(), p).ok().map(|e| e.hash);
+        let ids = IdIndex::open(id_index_dir, backend.clone(), head.next_position, options.id_index_table, &hash_at)
+            .map_err(id_index_error)?;
         let shared = Arc::new(Shared {
-            ids: ids.map(|(index, _)| index),
+            ids: ids.index,
             backend,
             clock: options.clock.clone(),
             visible_next: AtomicU64::new(head.next_position),
@@ -246,9 +240,7 @@ impl EventStore {
             closed: std::sync::atomic::AtomicBool::new(false),
         });
         shared.check_tail(&head)?;
-        if let Some(from) = covered_end {
-            shared.reindex_ids(from, head.next_position)?;
-        }
+        shared.reindex_ids(ids.covered_end, head.next_position)?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let state = WriterState { head, stream_next: Default::default() };
         let durability = options.durability;
@@ -348,9 +340,7 @@ impl EventStore {
         if let Some(h) = self.writer.take() {
             let _ = h.join();
         }
-        if let Some(ids) = &self.shared.ids {
-            ids.close(self.shared.poisoned().is_none());
-        }
+        self.shared.ids.close(self.shared.poisoned().is_none());
         self.shared.closed.store(true, Ordering::Release);
         // Wake live subscribers so they notice the end.
         if let Ok(mut subs) = self.shared.subscribers.lock() {
@@ -387,7 +377,7 @@ impl EventStore {
     /// with every event until the store is reopened; reopening rebuilds the files from the log.
     /// A host should report it as it reports a full disk.
     pub fn degraded(&self) -> Option<String> {
-        let failure = self.shared.ids.as_ref()?.failed()?;
+        let failure = self.shared.ids.failed()?;
         Some(format!(
             "the event-id index stopped writing its files after an error ({failure}); event ids are kept in memory until the store is reopened"
         ))
@@ -486,6 +476,19 @@ fn event_at(backend: &dyn Backend, position: u64) -> Result<RecordedEvent, Store
 
 /// The event-id index's folder inside a store folder.
 pub const ID_INDEX_FOLDER: &str = "ids";
+
+/// Refuses a store of any layout but this build's ([`layout::LAYOUT_VERSION`]).
+fn check_layout(recorded: Option<&[u8]>) -> Result<(), StoreError> {
+    let older = |v: u8, what: &str| StoreError::UnsupportedFormat {
+        found: format!("the store has layout version {v} ({what}), not {}", layout::LAYOUT_VERSION),
+    };
+    match recorded {
+        Some([layout::LAYOUT_VERSION]) => Ok(()),
+        Some([1]) => Err(older(1, "segments kept inside sled")),
+        Some([2]) => Err(older(2, "event ids kept inside sled")),
+        other => Err(StoreError::Corrupt { detail: format!("unknown layout version {other:?}") }),
+    }
+}
 
 fn corrupt(e: LayoutError) -> StoreError {
     StoreError::Corrupt { detail: e.to_string() }
@@ -637,13 +640,7 @@ impl Shared {
     /// Where the event `id` is, among the events below `end` (the writer passes the applied end,
     /// readers the visible one).
     pub(crate) fn position_of_event_id(&self, id: &Uuid, end: u64) -> Result<Option<u64>, StoreError> {
-        let Some(ids) = &self.ids else {
-            return match self.backend.get(&layout::event_id_key(id))? {
-                None => Ok(None),
-                Some(v) => Ok(Some(layout::decode_position(&v).map_err(corrupt)?)),
-            };
-        };
-        let Some(position) = ids.get(id.as_bytes()).map_err(id_index_error)? else {
+        let Some(position) = self.ids.get(id.as_bytes()).map_err(id_index_error)? else {
             return Ok(None);
         };
         // The index is derived data: an answer counts only if the log agrees.
@@ -661,7 +658,6 @@ impl Shared {
     /// Puts the ids of events `from..to` into the event-id index (at open: what its files do
     /// not cover yet).
     fn reindex_ids(&self, from: u64, to: u64) -> Result<(), StoreError> {
-        let Some(ids) = &self.ids else { return Ok(()) };
         let _span = (from < to).then(|| tracing::info_span!("reindex_event_ids", from, to).entered());
         let mut at = from;
         while at < to {
@@ -669,7 +665,7 @@ impl Shared {
             let page = self.read_all(at, Direction::Forward, want)?;
             let Some(last) = page.last() else { break };
             at = last.position + 1;
-            ids.insert(page.iter().map(|e| (*e.event_id.as_bytes(), e.position)), at, last.hash);
+            self.ids.insert(page.iter().map(|e| (*e.event_id.as_bytes(), e.position)), at, last.hash);
         }
         Ok(())
     }

@@ -222,31 +222,22 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport, StoreError> {
     }
     let (mut got_ids, mut got_ids_n) = (0u128, 0u64);
     let mut take = |id: &[u8], pos: u64| {
-        if pos >= visible && pos != u64::MAX {
+        if pos >= visible {
             beyond = beyond.max(Some(pos)); // an event still being made durable, if below the applied end
             return;
         }
         got_ids = got_ids.wrapping_add(id_digest(id, pos));
         got_ids_n += 1;
     };
-    match &shared.ids {
-        Some(ids) => match ids.for_each(|id, pos| take(id, pos)) {
-            Ok(()) => {}
-            Err(e @ super::id_index::IdIndexError::Repeated { second, .. }) => {
-                report.problem = problem(second, e.to_string());
-                return Ok(report);
-            }
-            Err(e) => {
-                report.problem = problem(0, format!("the event-id index cannot be read: {e}"));
-                return Ok(report);
-            }
-        },
-        None => {
-            let (elo, ehi) = prefix_bounds(&[layout::EVENT_ID_PREFIX]);
-            for item in shared.backend.scan(elo, ehi, false) {
-                let (k, v) = item?;
-                take(&k[1..], layout::decode_position(&v).unwrap_or(u64::MAX));
-            }
+    match shared.ids.for_each(|id, pos| take(id, pos)) {
+        Ok(()) => {}
+        Err(e @ super::id_index::IdIndexError::Repeated { second, .. }) => {
+            report.problem = problem(second, e.to_string());
+            return Ok(report);
+        }
+        Err(e) => {
+            report.problem = problem(0, format!("the event-id index cannot be read: {e}"));
+            return Ok(report);
         }
     }
     if (got_ids, got_ids_n) != (want_ids, want_ids_n) {

@@ -388,11 +388,6 @@ impl Writer {
         for (stream, first_version, entry) in &group.index_runs {
             batch.put(layout::index_key(stream, *first_version), entry.encode());
         }
-        if self.shared.ids.is_none() {
-            for ev in &group.events {
-                batch.put(layout::event_id_key(&ev.event_id), ev.position.to_be_bytes().to_vec());
-            }
-        }
         batch.put(layout::HEAD_KEY.to_vec(), layout::encode_head(&new_head));
 
         let stats = &self.shared.stats;
@@ -408,10 +403,8 @@ impl Writer {
             return;
         }
         // Applied: later groups are decided against it, though readers see it only once durable.
-        if let Some(ids) = &self.shared.ids {
-            let ids_of = group.events.iter().map(|e| (*e.event_id.as_bytes(), e.position));
-            ids.insert(ids_of, new_head.next_position, new_head.hash);
-        }
+        let ids_of = group.events.iter().map(|e| (*e.event_id.as_bytes(), e.position));
+        self.shared.ids.insert(ids_of, new_head.next_position, new_head.hash);
         self.state.head = new_head;
         if self.state.stream_next.len() + group.stream_next.len() > STREAM_CACHE_LIMIT {
             self.state.stream_next.clear();

@@ -57,8 +57,8 @@ pub fn raw_sled(dir: &std::path::Path) -> sled::Db {
     panic!("sled's lock was never released")
 }
 
-/// The frame stored for the segment under `key` (its codec, length and body, compressed or not)
-/// and where it lies in the store's value file.
+/// The frame stored for the segment under `key` (its check, codec, length and body, compressed
+/// or not) and where it lies in the store's value file.
 pub fn stored_frame(dir: &std::path::Path, db: &sled::Db, key: &[u8]) -> (u64, Vec<u8>) {
     use std::os::unix::fs::FileExt;
     let pointer = db.get(key).unwrap().expect("segment key in sled");
@@ -76,25 +76,38 @@ pub fn segment_bytes(dir: &std::path::Path, db: &sled::Db, key: &[u8]) -> Vec<u8
     anquan::storage::value_log::unframe(&frame).expect("the stored frame decodes")
 }
 
-/// Replaces the segment under `key` with `bytes`, as an attacker with file access would: a new
-/// frame (stored as it is) at the end of the value file, and sled's pointer moved to it.
+/// Replaces the segment under `key` with `bytes`, as an attacker with file access who knows the
+/// format would: a new frame (stored as it is, with a valid check) at the end of the value file,
+/// and sled's pointer moved to it.
 pub fn overwrite_segment(dir: &std::path::Path, db: &sled::Db, key: &[u8], bytes: &[u8]) {
     use std::os::unix::fs::FileExt;
     let path = dir.join(anquan::storage::value_log::VALUE_LOG_FILE);
     let mut magic = [0u8; 8];
     std::fs::File::open(&path).unwrap().read_exact_at(&mut magic, 0).unwrap();
-    assert_eq!(&magic, b"ANQVLOG2", "a value file that frames its values");
+    assert_eq!(&magic, b"ANQVLOG3", "a value file of the current format");
     let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     let end = file.metadata().unwrap().len();
-    let len = 5 + bytes.len() as u32;
+    let frame = anquan::storage::value_log::frame_as_is(bytes);
+    let len = frame.len() as u32;
     let mut entry = len.to_le_bytes().to_vec();
-    entry.push(0); // codec: stored as it is
-    entry.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    entry.extend_from_slice(bytes);
+    entry.extend_from_slice(&frame);
     file.write_all_at(&entry, end).unwrap();
     file.sync_all().unwrap();
     let mut pointer = (end + 4).to_le_bytes().to_vec();
     pointer.extend_from_slice(&len.to_le_bytes());
     db.insert(key, pointer).unwrap();
     db.flush().unwrap();
+}
+
+/// Flips one bit of the store's value file at `offset`, as a failing disk or an editor would,
+/// in place: no pointer moves.
+pub fn flip_bit(dir: &std::path::Path, offset: u64, bit: u8) {
+    use std::os::unix::fs::FileExt;
+    let path = dir.join(anquan::storage::value_log::VALUE_LOG_FILE);
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(path).unwrap();
+    let mut byte = [0u8; 1];
+    file.read_exact_at(&mut byte, offset).unwrap();
+    byte[0] ^= 1 << bit;
+    file.write_all_at(&byte, offset).unwrap();
+    file.sync_all().unwrap();
 }
