@@ -1,7 +1,10 @@
-//! One harness, three stores, the same seeded workload in one process:
+//! One harness, four stores, the same seeded workload in one process:
 //! - anquan's event store (segments per group commit, sled, fdatasync per commit),
 //! - a plain sled log with one key per event (flush + fdatasync per append),
-//! - a SQLite WAL table (rusqlite, bundled SQLite, `synchronous=FULL`, one transaction per append).
+//! - a SQLite WAL table (rusqlite, bundled SQLite, `synchronous=FULL`, one transaction per append),
+//! - a PostgreSQL table (its own server from Debian's `postgresql`, `fsync` and
+//!   `synchronous_commit` on, one transaction per append, a connection per caller; see
+//!   `peers/postgres.rs`). Without a server installed, the bench says so and goes on.
 //!
 //! Every store keeps the same envelope (position, stream, version, id, type, recorded-at, payload,
 //! hash) and is durable when an append returns. Prints a table of figures and ratios.
@@ -17,6 +20,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anquan::store::{Direction, EventStore, ExpectedVersion, ProposedEvent, Timestamp};
+
+#[path = "peers/postgres.rs"]
+mod postgres_peer;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
@@ -259,11 +265,28 @@ impl Engine for Sqlite {
     }
 }
 
-fn open_engine(kind: usize, dir: &Path) -> Box<dyn Engine> {
-    match kind {
+/// The engines, by the index `ANQUAN_BENCH_ENGINES` uses.
+const NAMES: [&str; 4] =
+    ["anquan", "plain sled (key per event)", "SQLite WAL (synchronous=FULL)", "PostgreSQL (fsync, synchronous_commit)"];
+
+/// Opens engine `kind` in `dir`; `None` when PostgreSQL is not available (said once on stderr).
+fn open_engine(kind: usize, dir: &Path) -> Option<Box<dyn Engine>> {
+    Some(match kind {
         0 => Box::new(Anquan(EventStore::open(dir).unwrap())),
         1 => Box::new(PlainSled::open(dir)),
-        _ => Box::new(Sqlite::open(dir)),
+        2 => Box::new(Sqlite::open(dir)),
+        _ => return open_postgres(dir).map(|p| Box::new(p) as Box<dyn Engine>),
+    })
+}
+
+fn open_postgres(dir: &Path) -> Option<postgres_peer::Postgres> {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    match postgres_peer::PgServer::start(dir).and_then(postgres_peer::Postgres::open) {
+        Ok(p) => Some(p),
+        Err(why) => {
+            SAID.call_once(|| eprintln!("PostgreSQL peer skipped: {why}"));
+            None
+        }
     }
 }
 
@@ -400,7 +423,7 @@ fn wanted(label: &str) -> bool {
     std::env::var("ANQUAN_BENCH_ONLY").map(|w| label.contains(&w)).unwrap_or(true)
 }
 
-/// `ANQUAN_BENCH_ENGINES=0,2` runs only those engines (0 anquan, 1 plain sled, 2 SQLite).
+/// `ANQUAN_BENCH_ENGINES=0,2` runs only those engines (0 anquan, 1 plain sled, 2 SQLite, 3 PostgreSQL).
 fn engine_wanted(k: usize) -> bool {
     std::env::var("ANQUAN_BENCH_ENGINES").map(|e| e.split(',').any(|x| x.trim() == k.to_string())).unwrap_or(true)
 }
@@ -414,8 +437,10 @@ fn main() {
     let big = env_usize("ANQUAN_BENCH_EVENTS", 200_000);
     let reads = env_usize("ANQUAN_BENCH_READS", 1).max(1);
     let root = tempfile::tempdir().unwrap();
-    let names = ["anquan", "plain sled (key per event)", "SQLite WAL (synchronous=FULL)"];
-    let mut rows: Vec<(String, [f64; 3], &str)> = Vec::new();
+    // The PostgreSQL server may run as another user (it refuses root): it must reach its folder.
+    std::fs::set_permissions(root.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let names = NAMES;
+    let mut rows: Vec<(String, [f64; 4], &str)> = Vec::new();
 
     for (label, threads, per_append, total) in [
         ("durable append, 32 threads x 1 event (events/s)", 32, 1, single),
@@ -423,7 +448,7 @@ fn main() {
         ("durable append, 1 thread x 100 events (events/s)", 1, 100, big),
         ("durable append, 32 threads x 100 events (events/s)", 32, 100, big),
     ] {
-        let mut fig = [0.0; 3];
+        let mut fig = [0.0; 4];
         if !wanted(label) {
             continue;
         }
@@ -432,7 +457,7 @@ fn main() {
                 continue;
             }
             let dir = root.path().join(format!("{label}-{k}").replace([' ', '(', ')', '/', ','], "_"));
-            let engine = open_engine(k, &dir);
+            let Some(engine) = open_engine(k, &dir) else { continue };
             let run = run_appends(engine.as_ref(), threads, per_append, total, 42);
             *f = run.rate;
             eprintln!("{label}: {} {:.0}{}; {}", names[k], f, engine.report(), run.latency());
@@ -459,22 +484,49 @@ fn main() {
     }
 
     // Cold read and size: build a `big`-event store per engine with 100-event appends, reopen, read.
-    let mut read = [0.0; 3];
-    let mut bytes = [0.0; 3];
-    for k in (0..3).filter(|k| engine_wanted(*k) && wanted("cold read")) {
+    let mut read = [0.0; 4];
+    let mut bytes = [0.0; 4];
+    for k in (0..4).filter(|k| engine_wanted(*k) && wanted("cold read")) {
         let dir = root.path().join(format!("read-{k}"));
+        // PostgreSQL keeps its server between the fill and the reads, restarted before each read.
+        let mut pg = if k == 3 {
+            match open_postgres(&dir) {
+                Some(p) => Some(p),
+                None => continue,
+            }
+        } else {
+            None
+        };
         {
-            let engine = open_engine(k, &dir);
-            let rate = run_appends(engine.as_ref(), 1, 100, big, 7).rate;
+            let rate = match &pg {
+                Some(p) => run_appends(p, 1, 100, big, 7).rate,
+                None => run_appends(open_engine(k, &dir).expect("engine").as_ref(), 1, 100, big, 7).rate,
+            };
             eprintln!("filled {big} events at {rate:.0} events/s (1 thread x 100 events): {}", names[k]);
         }
         eprintln!("after fill: {}", mem_status());
-        bytes[k] = dir_size(&dir) as f64 / big as f64;
+        // PostgreSQL: the table with its indexes (its folder holds a catalogue and WAL segments
+        // of fixed size besides); the others: their whole folder.
+        bytes[k] = match &pg {
+            Some(p) => p.table_bytes() as f64,
+            None => dir_size(&dir) as f64,
+        } / big as f64;
         // One read takes a fraction of a second, so on a shared machine one sample says little:
         // the row is the median of `reads` reopen-and-read samples.
         let mut rates = Vec::with_capacity(reads);
         for _ in 0..reads {
-            let engine = open_engine(k, &dir);
+            let reopened = match pg.as_mut() {
+                Some(p) => {
+                    p.restart().expect("restart PostgreSQL");
+                    None
+                }
+                None => open_engine(k, &dir),
+            };
+            let engine: &dyn Engine = match (&pg, &reopened) {
+                (Some(p), _) => p,
+                (None, Some(e)) => e.as_ref(),
+                (None, None) => unreachable!("only PostgreSQL opens as None, and it is in `pg`"),
+            };
             let start = Instant::now();
             let (n, _) = engine.read_all();
             assert_eq!(n as usize, big, "{} read back {n} events", names[k]);
@@ -501,10 +553,22 @@ fn main() {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         if cfg!(feature = "mimalloc") { "mimalloc" } else { "system" }
     );
-    println!("| workload | anquan | plain sled | SQLite WAL | anquan / SQLite | anquan / plain sled |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| workload | anquan | plain sled | SQLite WAL | PostgreSQL | anquan / SQLite | anquan / PostgreSQL | anquan / plain sled |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let ratio = |a: f64, b: f64| if b > 0.0 { format!("{:.2}x", a / b) } else { "—".to_string() };
     for (label, f, _) in &rows {
-        println!("| {label} | {:.0} | {:.0} | {:.0} | {:.2}x | {:.2}x |", f[0], f[1], f[2], f[0] / f[2], f[0] / f[1]);
+        println!(
+            "| {label} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} | {} |",
+            f[0],
+            f[1],
+            f[2],
+            f[3],
+            ratio(f[0], f[2]),
+            ratio(f[0], f[3]),
+            ratio(f[0], f[1])
+        );
     }
     // Meaningful per engine when one engine runs (`ANQUAN_BENCH_ENGINES=0`).
     if let Some(peak) = std::fs::read_to_string("/proc/self/status")
