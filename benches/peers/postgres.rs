@@ -206,10 +206,13 @@ impl Postgres {
     }
 }
 
+/// One row to insert: position, version, event id, payload, hash.
+type Row = (i64, i64, Vec<u8>, Vec<u8>, Vec<u8>);
+
 impl super::Engine for Postgres {
     fn append(&self, stream: &str, payloads: Vec<Vec<u8>>) {
         // Assigned in order under the lock; inserted and committed outside it.
-        let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>, Vec<u8>)> = {
+        let rows: Vec<Row> = {
             let mut st = self.state.lock().unwrap();
             let mut rows = Vec::with_capacity(payloads.len());
             for p in payloads {
