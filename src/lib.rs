@@ -7,17 +7,12 @@
 //! See `ARCHITECTURE.md` for the map.
 
 pub mod codec;
-pub mod csv_import;
-pub mod demo;
 pub mod domain;
 pub mod engine;
-pub mod notary;
-pub mod privacy;
+pub mod interface;
 pub mod projections;
-pub mod report;
 pub mod storage;
 pub mod store;
-pub mod transfer;
 
 /// The README's examples compile and run as doctests.
 #[cfg(doctest)]

@@ -2,8 +2,8 @@
 //! command; every denial is a clear error that writes nothing.
 
 use anquan::domain::access::denial;
+use anquan::engine::privacy::Vault;
 use anquan::engine::{Authorization, Engine, EngineError};
-use anquan::privacy::Vault;
 use anquan::store::{Direction, EventStore};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ fn engine(dir: &std::path::Path) -> Engine {
     Engine::new(EventStore::open(dir).unwrap())
         .unwrap()
         .with_authorization(auth)
-        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir).unwrap()))
+        .with_vault(std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir).unwrap()))
 }
 
 fn send(e: &Engine, actor: &str, body: Value) -> Result<(), EngineError> {
@@ -124,7 +124,7 @@ fn without_enforcement_the_host_authorises() {
     let dir = tempfile::tempdir().unwrap();
     let e = Engine::new(EventStore::open(dir.path()).unwrap())
         .unwrap()
-        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir.path()).unwrap()));
+        .with_vault(std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir.path()).unwrap()));
     send(&e, "anyone", report("H1", "jd-01", None)).unwrap();
 }
 

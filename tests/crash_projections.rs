@@ -237,7 +237,8 @@ fn crash_projections_child_entry() {
         println!("\nPANIC {}", info.to_string().replace('\n', " "));
         std::process::abort();
     }));
-    let vault = std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(&dir).expect("child opens vault"));
+    let vault =
+        std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(&dir).expect("child opens vault"));
     let engine = Engine::new(EventStore::open(&dir).expect("child opens store")).expect("engine").with_vault(vault);
     let out: Out = Arc::new(Mutex::new(std::io::stdout()));
     let nonce = format!("{:08x}", rand::random::<u32>());

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use anquan::domain::incident::{IncidentEvent, ResponsibleDealtWith};
 use anquan::domain::injury::InjuryEvent;
 use anquan::domain::{rule, DomainEvent, EntityId};
+use anquan::engine::privacy::{PersonStatus, Personal, PersonalField, PrivacyError, Vault, RULE_ERASED, RULE_NO_VAULT};
 use anquan::engine::{Authorization, Engine, EngineError, EraseRequest};
-use anquan::privacy::{PersonStatus, Personal, PersonalField, PrivacyError, Vault, RULE_ERASED, RULE_NO_VAULT};
+use anquan::interface::transfer;
 use anquan::projections::rebuild_all;
 use anquan::store::{Direction, EventStore};
-use anquan::transfer;
 use serde_json::{json, Value};
 use uuid::Uuid;
 

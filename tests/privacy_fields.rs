@@ -21,11 +21,11 @@ use anquan::domain::hazard::*;
 use anquan::domain::person::NONCE_LEN;
 use anquan::domain::testing::{at, date, given, history, id};
 use anquan::domain::{parse_command_json, rule, CommandEnvelope, DomainEvent, EntityId};
+use anquan::engine::privacy::{Personal, PersonalField, PersonalKind, Vault, RULE_ERASED, RULE_NO_VAULT};
 use anquan::engine::{CommandOutcome, Engine, EngineError};
-use anquan::privacy::{Personal, PersonalField, PersonalKind, Vault, RULE_ERASED, RULE_NO_VAULT};
+use anquan::interface::transfer;
 use anquan::projections::{rebuild_all, state_bytes};
 use anquan::store::{Compression, Direction, EventStore, ExpectedVersion, ProposedEvent, StoreOptions, Timestamp};
-use anquan::transfer;
 use serde_json::{json, Value};
 use uuid::Uuid;
 

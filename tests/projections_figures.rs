@@ -16,7 +16,7 @@ fn engine(dir: &std::path::Path) -> Engine {
     // Responsible persons' names are personal information: sealed under keys in the vault.
     Engine::new(EventStore::open(dir).unwrap())
         .unwrap()
-        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir).unwrap()))
+        .with_vault(std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir).unwrap()))
 }
 
 fn run(e: &Engine, actor: &str, at: &str, body: Value) {

@@ -2,7 +2,7 @@
 //! an erasure.
 //!
 //! Every command field that names a natural person (自然人) is a [`PersonalField`]. A host sends
-//! them as plain strings; the engine's privacy layer (`crate::privacy`, which does the I/O and
+//! them as plain strings; the engine's privacy layer (`crate::engine::privacy`, which does the I/O and
 //! holds the keys) replaces each with a [`SealedValue`] — person id, nonce, ciphertext — before
 //! the domain decides, so the events it appends hold only sealed values. The domain never opens a
 //! sealed value: it checks its shape and passes it through.

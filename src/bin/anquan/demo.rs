@@ -1,4 +1,4 @@
-//! `anquan demo`: runs the library's seeded district history (`anquan::demo`) through the engine
+//! `anquan demo`: runs the library's seeded district history (`anquan::interface::demo`) through the engine
 //! into a store, then prints the bureau head's screen from the projections.
 //!
 //! The history spans three years, so the store is opened with a clock that follows the
@@ -35,8 +35,8 @@ struct Loaded {
 
 pub fn run(dir: &Path, seed: u64, scale: f64, labels: &Labels) -> Result<()> {
     anyhow::ensure!((0.001..=10.0).contains(&scale), "--scale {scale} is outside 0.001–10");
-    let config = anquan::demo::DemoConfig { seed, scale, ..anquan::demo::DemoConfig::default() };
-    let history = anquan::demo::district_history(&config);
+    let config = anquan::interface::demo::DemoConfig { seed, scale, ..anquan::interface::demo::DemoConfig::default() };
+    let history = anquan::interface::demo::district_history(&config);
     let first = first_envelope(&history.commands)?.map(|e| e.issued_at);
     let clock = ManualClock::new(Timestamp::from_chrono(first.unwrap_or(history.as_of)));
     // Each day's commit is atomic; durability is deferred while loading and made whole by the

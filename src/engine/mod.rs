@@ -1,3 +1,10 @@
+//! Layer 5, the engine: commands in, events appended ([`Engine`], this file), personal fields
+//! sealed and opened under per-person keys ([`privacy`]), the log's head signed ([`notary`]).
+//! It is where the pure domain meets I/O and a clock.
+//!
+//! May import every layer below: `domain`, `projections`, `events`, `store`, `storage`, `codec`.
+//! Inside the folder, [`privacy`] and [`notary`] never import this file: the engine uses them.
+//!
 //! The host-service API: commands in, events appended, with optimistic concurrency.
 //!
 //! [`Engine::execute`] finds the command's target stream, reads and decodes its events, lets the
@@ -13,7 +20,7 @@
 //! - The engine owns no state beyond the store (and, with [`Engine::with_vault`], the key vault
 //!   beside it): any number of engines may share one store.
 //! - Personal fields (PIPL: names, ID numbers) are checked on their plaintext and sealed by
-//!   [`crate::privacy::seal_envelope`] before the domain decides; without a vault a command that
+//!   [`privacy::seal_envelope`] before the domain decides; without a vault a command that
 //!   carries them is refused, so no plain personal field reaches the log through the engine.
 //! - `person.erase` erases on every path: the engine writes the vault's tombstone, appends the
 //!   audit event and destroys the key ([`Engine::execute`]); without a vault it is refused. It is
@@ -22,6 +29,9 @@
 //!   otherwise the host's [`Authorization`] decides. Who holds which role comes from
 //!   [`AccessIndex`], which counts a grant only if its recorder could grant at that moment.
 
+pub mod notary;
+pub mod privacy;
+
 use uuid::Uuid;
 
 use crate::domain::access::{self, AccessCommand, AccessIndex, Grant};
@@ -29,11 +39,11 @@ use crate::domain::person::{ErasePerson, PersonCommand};
 use crate::domain::{
     self, Catalog, Command, CommandEnvelope, DomainError, DomainEvent, EntityId, Rejection, Settings, StreamKind,
 };
-use crate::privacy::{seal_envelope, PersonStatus, Vault};
 use crate::store::{
     Clock, Direction, EventStore, ExpectedVersion, ProposedEvent, RecordedEvent, StoreError, StreamAppend, SystemClock,
     Timestamp,
 };
+use privacy::{seal_envelope, PersonStatus, Vault};
 
 /// How long a command keeps being decided again after losing optimistic-concurrency races
 /// before giving up with [`EngineError::Contended`] (a stream written that hard is a bug upstream).
@@ -71,11 +81,11 @@ pub enum EngineError {
     Store(#[from] StoreError),
     /// The key vault failed (I/O, damaged key file); nothing was written.
     #[error(transparent)]
-    Privacy(Box<crate::privacy::PrivacyError>),
+    Privacy(Box<privacy::PrivacyError>),
 }
 
-impl From<crate::privacy::PrivacyError> for EngineError {
-    fn from(e: crate::privacy::PrivacyError) -> Self {
+impl From<privacy::PrivacyError> for EngineError {
+    fn from(e: privacy::PrivacyError) -> Self {
         EngineError::Privacy(Box::new(e))
     }
 }
@@ -195,7 +205,7 @@ impl Engine {
         Ok(())
     }
 
-    /// Seals personal fields (PIPL) under per-person keys kept in `vault` (see [`crate::privacy`]).
+    /// Seals personal fields (PIPL) under per-person keys kept in `vault` (see [`privacy`]).
     /// Without a vault, commands carrying names or ID numbers are refused.
     pub fn with_vault(mut self, vault: std::sync::Arc<Vault>) -> Self {
         self.vault = Some(vault);
@@ -328,7 +338,7 @@ impl Engine {
             let Some(vault) = self.vault() else {
                 return Err(EngineError::Rejected(Rejection::at(
                     "person_id",
-                    crate::privacy::RULE_NO_VAULT,
+                    privacy::RULE_NO_VAULT,
                     "erasing a person destroys their key in the store's vault, and this engine has no vault",
                 )));
             };
@@ -408,7 +418,7 @@ impl Engine {
         let Some(vault) = self.vault() else {
             return Err(EngineError::Rejected(Rejection::at(
                 "person_id",
-                crate::privacy::RULE_NO_VAULT,
+                privacy::RULE_NO_VAULT,
                 "erasing a person destroys their key in the store's vault, and this engine has no vault (Engine::with_vault)",
             )));
         };

@@ -1,4 +1,5 @@
-//! The one place where bytes meet types: serde + bincode 2 with a fixed configuration.
+//! Layer 0, the codec: the one place where bytes meet types, serde + bincode 2 with a fixed
+//! configuration. Imports nothing of the crate; every layer above may use it.
 //!
 //! Invariants:
 //! - Every persisted structure goes through [`encode`] / [`decode`], so the binary format can be

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lines::Lines;
 use super::{from_hex, recompute, ExportedEvent, Trailer, TransferError, MAX_EXPORT_LINE};
-use crate::notary::{self, SignedHead};
+use crate::engine::notary::{self, SignedHead};
 use crate::store::{
     to_hex, Durability, EventStore, ExpectedVersion, Hash, ManualClock, ProposedEvent, RecordedEvent, StoreOptions,
     Timestamp, GENESIS_HASH,

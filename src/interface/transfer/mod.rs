@@ -27,9 +27,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::{self, CommandEnvelope, DomainEvent, EntityId, Rejection};
+use crate::engine::notary::{self, SignedHead};
+use crate::engine::privacy::{reveal_json, Vault};
 use crate::engine::{Engine, EngineError};
-use crate::notary::{self, SignedHead};
-use crate::privacy::{reveal_json, Vault};
 use crate::store::layout::{chain_hash, encode_record, RecordRef};
 use crate::store::{
     to_hex, Direction, EventStore, Hash, RecordedEvent, StoreError, Timestamp, GENESIS_HASH, MAX_EVENTS_PER_APPEND,
