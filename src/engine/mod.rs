@@ -86,7 +86,11 @@ pub enum EngineError {
 
 impl From<privacy::PrivacyError> for EngineError {
     fn from(e: privacy::PrivacyError) -> Self {
-        EngineError::Privacy(Box::new(e))
+        match e {
+            // Sealing refused the command: a rejection like any other.
+            privacy::PrivacyError::Refused(rejection) => EngineError::Rejected(rejection),
+            e => EngineError::Privacy(Box::new(e)),
+        }
     }
 }
 
@@ -550,7 +554,7 @@ impl Engine {
                         "person.erase destroys a key outside the log, so it cannot be part of an all-or-nothing batch; send it alone",
                     ))));
                 }
-                let sealed = seal_envelope(self.vault(), envelope).map_err(at)?;
+                let sealed = seal_envelope(self.vault(), envelope).map_err(|e| at(e.into()))?;
                 let envelope = sealed.as_ref();
                 let stream = envelope.target_stream();
                 let slot = match streams.iter().position(|s| s.0 == stream) {
