@@ -70,6 +70,15 @@ fn display_key(key: &[u8]) -> String {
     }
 }
 
+/// sled's error as this layer's: I/O stays I/O (its kind, such as a full disk, is kept), anything
+/// else becomes text, so sled's types stay out of the storage API.
+fn sled_error(e: sled::Error) -> StorageError {
+    match e {
+        sled::Error::Io(io) => StorageError::Io(io),
+        other => StorageError::Engine(other.to_string()),
+    }
+}
+
 /// One write inside an atomic batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOp {
