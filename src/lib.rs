@@ -9,6 +9,7 @@
 pub mod codec;
 pub mod domain;
 pub mod engine;
+pub mod events;
 pub mod interface;
 pub mod projections;
 pub mod storage;

@@ -1,7 +1,7 @@
 //! Who may do what: roles and scopes granted as events, checked by the engine for every
 //! command; every denial is a clear error that writes nothing.
 
-use anquan::domain::access::denial;
+use anquan::domain::policy::denial;
 use anquan::engine::privacy::Vault;
 use anquan::engine::{Authorization, Engine, EngineError};
 use anquan::store::{Direction, EventStore};
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 fn engine(dir: &std::path::Path) -> Engine {
-    let auth = Authorization::Enforced { administrators: vec![anquan::domain::EntityId::new("admin-1").unwrap()] };
+    let auth = Authorization::Enforced { administrators: vec![anquan::events::EntityId::new("admin-1").unwrap()] };
     // A hazard's reporter is personal information: sealed under keys in the vault.
     Engine::new(EventStore::open(dir).unwrap())
         .unwrap()

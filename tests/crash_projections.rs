@@ -28,10 +28,10 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anquan::domain::hazard::{HazardClosed, HazardEvent, HazardGraded, HazardReported, HazardSource};
-use anquan::domain::incident::{IncidentEvent, IncidentReported};
-use anquan::domain::{DomainEvent, EntityId};
 use anquan::engine::{derived_event_id, Engine};
+use anquan::events::hazard::{HazardClosed, HazardEvent, HazardGraded, HazardReported, HazardSource};
+use anquan::events::incident::{IncidentEvent, IncidentReported};
+use anquan::events::{DomainEvent, EntityId};
 use anquan::projections::accident_stats::AccidentStats;
 use anquan::projections::hazard_ledger::HazardLedger;
 use anquan::projections::trails::AccountabilityTrails;

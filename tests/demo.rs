@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anquan::domain::incident::IncidentGrade;
-use anquan::domain::time::cst_date;
 use anquan::engine::{Engine, EngineError};
+use anquan::events::incident::IncidentGrade;
+use anquan::events::time::cst_date;
 use anquan::interface::demo::{district_history, DemoConfig, DemoHistory};
 use anquan::projections::injury_surveillance::InjuryFilter;
 use anquan::projections::{rebuild_all, Period};
@@ -30,7 +30,7 @@ fn an_intended_refusal(error: &EngineError, json: &str) -> bool {
     match error {
         EngineError::Rejected(r) => INTENDED_RULES.contains(&r.rule.as_str()),
         EngineError::Denied(r) => {
-            r.rule == anquan::domain::access::denial::NOT_PERMITTED && json.contains("\"hazard.verify_rectification\"")
+            r.rule == anquan::domain::policy::denial::NOT_PERMITTED && json.contains("\"hazard.verify_rectification\"")
         }
         _ => false,
     }

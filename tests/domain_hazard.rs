@@ -3,7 +3,9 @@
 
 use anquan::domain::hazard::*;
 use anquan::domain::testing::{at, date, envelope, given, history, id};
-use anquan::domain::{rule, Aggregate, CommandEnvelope, DomainEvent};
+use anquan::domain::{rule, Aggregate, CommandEnvelope};
+use anquan::events::hazard::*;
+use anquan::events::DomainEvent;
 
 const H: &str = "HZ-1";
 

@@ -5,7 +5,9 @@
 
 use anquan::domain::incident::*;
 use anquan::domain::testing::{at, catalog, envelope, given, history, id};
-use anquan::domain::{rule, Command, CommandEnvelope, DomainEvent};
+use anquan::domain::{rule, Command, CommandEnvelope};
+use anquan::events::incident::*;
+use anquan::events::DomainEvent;
 use chrono::Duration;
 
 const I: &str = "INC-1";

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use anquan::domain::DomainEvent;
 use anquan::engine::{Engine, EngineError};
+use anquan::events::DomainEvent;
 use anquan::store::{Direction, EventStore};
 use serde_json::{json, Value};
 use uuid::Uuid;

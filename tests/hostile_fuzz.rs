@@ -4,8 +4,8 @@
 
 mod common;
 
-use anquan::domain::DomainEvent;
 use anquan::engine::Engine;
+use anquan::events::DomainEvent;
 use anquan::store::layout::{decode_segment, SegmentView};
 use anquan::store::{EventStore, ExpectedVersion};
 use proptest::prelude::*;

@@ -3,9 +3,9 @@
 //! every projection the state its own rebuild gives; undecodable events are errors only when a
 //! projection reads their type.
 
-use anquan::domain::hazard::{HazardClosed, HazardEvent, HazardGraded, HazardReported, HazardSource};
-use anquan::domain::incident::{IncidentEvent, IncidentReported};
-use anquan::domain::{DomainEvent, EntityId};
+use anquan::events::hazard::{HazardClosed, HazardEvent, HazardGraded, HazardReported, HazardSource};
+use anquan::events::incident::{IncidentEvent, IncidentReported};
+use anquan::events::{DomainEvent, EntityId};
 use anquan::projections::accident_stats::{AccidentStats, StatsFilter};
 use anquan::projections::hazard_ledger::HazardLedger;
 use anquan::projections::injury_surveillance::InjurySurveillance;

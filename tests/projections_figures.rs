@@ -1,8 +1,8 @@
 //! Projections on hand-built histories: every expected figure is worked out by hand in the
 //! comments beside it (including DESIGN.md §1 statements as concrete cases).
 
-use anquan::domain::incident::IncidentGrade;
 use anquan::engine::Engine;
+use anquan::events::incident::IncidentGrade;
 use anquan::projections::accident_stats::{AccidentStats, StatsFilter, StreakRule};
 use anquan::projections::hazard_ledger::HazardLedger;
 use anquan::projections::trails::AccountabilityTrails;

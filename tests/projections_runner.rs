@@ -185,7 +185,7 @@ struct LedgerV2 {
 impl Projection for LedgerV2 {
     const NAME: &'static str = "hazard_ledger";
     const VERSION: u32 = HazardLedger::VERSION + 1;
-    fn apply(&mut self, _: &anquan::store::RecordedEvent, _: &anquan::domain::DomainEvent) {
+    fn apply(&mut self, _: &anquan::store::RecordedEvent, _: &anquan::events::DomainEvent) {
         self.events += 1;
     }
 }

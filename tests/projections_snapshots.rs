@@ -8,8 +8,8 @@
 //! ~300,000 events. Run it with `cargo test --release --test projections_snapshots -- --ignored`.
 
 use anquan::codec::DECODE_LIMIT;
-use anquan::domain::hazard::{HazardEvent, HazardGraded, HazardReported, HazardSource, RectificationOrdered};
-use anquan::domain::{DomainEvent, EntityId};
+use anquan::events::hazard::{HazardEvent, HazardGraded, HazardReported, HazardSource, RectificationOrdered};
+use anquan::events::{DomainEvent, EntityId};
 use anquan::projections::hazard_ledger::HazardLedger;
 use anquan::projections::{
     load_snapshot, rebuild, state_bytes, Projection, ProjectionError, ProjectionRunner, SNAPSHOT_CHUNK,

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use anquan::domain::incident::IncidentEvent;
-use anquan::domain::DomainEvent;
 use anquan::engine::Engine;
+use anquan::events::incident::IncidentEvent;
+use anquan::events::DomainEvent;
 use anquan::interface::transfer::{self, Anchor, RestoreOptions, TransferError};
 use anquan::store::EventStore;
 use serde_json::{json, Value};

@@ -34,11 +34,11 @@ pub mod privacy;
 
 use uuid::Uuid;
 
-use crate::domain::access::{self, AccessCommand, AccessIndex, Grant};
+use crate::domain::access::{self, AccessCommand, AccessIndex};
 use crate::domain::person::{ErasePerson, PersonCommand};
-use crate::domain::{
-    self, Catalog, Command, CommandEnvelope, DomainError, DomainEvent, EntityId, Rejection, Settings, StreamKind,
-};
+use crate::domain::{self, policy, Command, CommandEnvelope, DomainError, Rejection, Settings};
+use crate::events::access::Grant;
+use crate::events::{Catalog, DomainEvent, EntityId, EventError, StreamKind};
 use crate::store::{
     Clock, Direction, EventStore, ExpectedVersion, ProposedEvent, RecordedEvent, StoreError, StreamAppend, SystemClock,
     Timestamp,
@@ -58,7 +58,7 @@ pub const ISSUED_AT_TOLERANCE: chrono::Duration = chrono::Duration::minutes(5);
 
 /// The earliest `issued_at` accepted: 1949-10-01 (China time). Earlier is a typo or an attack.
 pub fn earliest_issued_at() -> chrono::DateTime<chrono::Utc> {
-    domain::time::earliest_instant()
+    crate::events::time::earliest_instant()
 }
 
 /// Why a command was not carried out. Nothing was written in any case.
@@ -82,6 +82,14 @@ pub enum EngineError {
     /// The key vault failed (I/O, damaged key file); nothing was written.
     #[error(transparent)]
     Privacy(Box<privacy::PrivacyError>),
+}
+
+/// An event that does not encode or decode, or a catalog that does not load: reported as the
+/// domain's error, as before the event vocabulary had its own layer.
+impl From<EventError> for EngineError {
+    fn from(e: EventError) -> Self {
+        EngineError::Domain(DomainError::Event(e))
+    }
 }
 
 impl From<privacy::PrivacyError> for EngineError {
@@ -142,7 +150,7 @@ pub enum Authorization {
     /// No checks: the host service authorises requests itself.
     #[default]
     Off,
-    /// Every command needs a permitted role in scope ([`domain::access`]). `administrators` hold
+    /// Every command needs a permitted role in scope ([`domain::policy`]). `administrators` hold
     /// the administrator role for the whole district by configuration, so the first grants can
     /// be made; every other role comes from grant events.
     Enforced { administrators: Vec<EntityId> },
@@ -294,8 +302,8 @@ impl Engine {
             return Ok(());
         }
         let grants = index.grants_of(&envelope.actor);
-        let target = access::target_scope(history, &envelope.command);
-        access::authorize(&envelope.actor, &grants, &envelope.command, &target).map_err(EngineError::Denied)
+        let target = policy::target_scope(history, &envelope.command);
+        policy::authorize(&envelope.actor, &grants, &envelope.command, &target).map_err(EngineError::Denied)
     }
 
     /// Decides every command in order, as [`Engine::execute`] one after the other would, and

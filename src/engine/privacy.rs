@@ -52,11 +52,14 @@ use uuid::Uuid;
 use crate::domain::community::{AddGrid, AssignGridResponsible, CommunityCommand};
 use crate::domain::hazard::HazardCommand;
 use crate::domain::incident::IncidentCommand;
-use crate::domain::injury::{InjuryCommand, InjuryData};
-use crate::domain::person::{check_personal, NONCE_LEN};
-use crate::domain::{self, Command, CommandEnvelope, DomainEvent, EntityId, Rejection};
+use crate::domain::injury::InjuryCommand;
+use crate::domain::person::check_personal;
+use crate::domain::{self, Command, CommandEnvelope, Rejection};
+use crate::events::injury::InjuryData;
+use crate::events::person::NONCE_LEN;
+use crate::events::{DomainEvent, EntityId};
 
-pub use crate::domain::person::{PersonalField, PersonalKind, SealedValue};
+pub use crate::events::person::{PersonalField, PersonalKind, SealedValue};
 
 const KEY_MAGIC: &[u8; 4] = b"AQK1";
 const PSEUDONYM_MAGIC: &[u8; 4] = b"AQP1";

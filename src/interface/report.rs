@@ -32,8 +32,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use crate::domain::catalog::Catalog;
-use crate::domain::time::{cst, cst_date};
+use crate::events::time::{cst, cst_date};
+use crate::events::Catalog;
 use crate::projections::accident_stats::{AccidentStats, Change, StatsFilter, Totals};
 use crate::projections::{AllProjections, Period};
 

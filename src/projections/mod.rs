@@ -72,7 +72,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, CodecError};
-use crate::domain::{DomainError, DomainEvent};
+use crate::events::{DomainEvent, EventError};
 use crate::storage::{prefix_bounds, StorageError, WriteBatch};
 use crate::store::{Direction, EventStore, RecordedEvent, StoreError, Subscription, Timestamp};
 
@@ -104,7 +104,7 @@ pub enum ProjectionError {
         position: u64,
         event_type: String,
         #[source]
-        source: Box<DomainError>,
+        source: Box<EventError>,
     },
     #[error("snapshot of projection {projection} is corrupt: {detail}")]
     CorruptSnapshot { projection: &'static str, detail: String },
@@ -159,7 +159,7 @@ fn bulk_worth_it(from: u64, end: u64) -> bool {
 pub fn decode(recorded: &RecordedEvent) -> Result<Option<DomainEvent>, ProjectionError> {
     match DomainEvent::from_payload(&recorded.event_type, recorded.schema_version, &recorded.payload) {
         Ok(e) => Ok(Some(e)),
-        Err(DomainError::UnknownEventType { .. }) => Ok(None),
+        Err(EventError::UnknownEventType { .. }) => Ok(None),
         Err(source) => Err(ProjectionError::Decode {
             position: recorded.position,
             event_type: recorded.event_type.to_string(),
@@ -1014,14 +1014,14 @@ impl Period {
             return None;
         }
         let from = chrono::NaiveDate::from_ymd_opt(year, (quarter - 1) * 3 + 1, 1)?;
-        let to = crate::domain::time::plus_months(from, 3)?.pred_opt()?;
+        let to = crate::events::time::plus_months(from, 3)?.pred_opt()?;
         Some(Self { from, to })
     }
 
     /// A month, 1–12.
     pub fn month(year: i32, month: u32) -> Option<Self> {
         let from = chrono::NaiveDate::from_ymd_opt(year, month, 1)?;
-        let to = crate::domain::time::plus_months(from, 1)?.pred_opt()?;
+        let to = crate::events::time::plus_months(from, 1)?.pred_opt()?;
         Some(Self { from, to })
     }
 
@@ -1048,9 +1048,9 @@ mod tests {
 
     /// `n` hazards reported (one event each), in appends of 1,000 streams.
     fn report_hazards(store: &EventStore, first: usize, n: usize) {
-        use crate::domain::hazard::{HazardEvent, HazardReported, HazardSource};
+        use crate::events::hazard::{HazardEvent, HazardReported, HazardSource};
         let at: chrono::DateTime<chrono::Utc> = "2024-03-01T08:00:00Z".parse().unwrap();
-        let id = |s: String| crate::domain::EntityId::new(s).unwrap();
+        let id = |s: String| crate::events::EntityId::new(s).unwrap();
         let appends: Vec<_> = (first..first + n)
             .map(|k| {
                 let event = DomainEvent::Hazard(HazardEvent::Reported(HazardReported {

@@ -15,9 +15,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use anquan::domain::time::cst_date;
 use anquan::domain::CommandEnvelope;
 use anquan::engine::{BatchError, Engine, EngineError};
+use anquan::events::time::cst_date;
 use anquan::projections::accident_stats::{GroupBy, StreakRule};
 use anquan::projections::{AllProjections, Period};
 use anquan::store::{Direction, Durability, EventStore, ManualClock, StoreOptions, Timestamp, VerifyReport};
@@ -86,7 +86,7 @@ fn first_envelope(commands: &[String]) -> Result<Option<CommandEnvelope>> {
 }
 
 fn parse(json: &str) -> Result<CommandEnvelope> {
-    anquan::domain::command::parse_command_json(json).map_err(|r| {
+    anquan::domain::parse_command_json(json).map_err(|r| {
         anyhow::anyhow!(
             "the demo generated a malformed command: {}",
             r.first().map(|r| r.to_string()).unwrap_or_default()
@@ -275,7 +275,7 @@ fn screen(
         })
         .collect();
     writeln!(w, "  {} {}", labels.t("longest:", "最长:"), names.join(", "))?;
-    let rule = StreakRule::GradeAtLeast(anquan::domain::incident::IncidentGrade::RelativelySerious);
+    let rule = StreakRule::GradeAtLeast(anquan::events::incident::IncidentGrade::RelativelySerious);
     if let Some(s) = stats.streak(None, None, rule, today) {
         writeln!(
             w,

@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use anquan::domain::access::{Role, Scope};
-use anquan::domain::EntityId;
 use anquan::engine::Engine;
+use anquan::events::access::{Role, Scope};
+use anquan::events::EntityId;
 use anquan::interface::transfer::{Anchor, ImportOptions, RestoreOptions};
 use anquan::store::EventStore;
 
