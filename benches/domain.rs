@@ -2,9 +2,9 @@
 //! and decoded (`DomainEvent::to_payload` / `from_payload`), and one stored timestamp decoded
 //! by chrono's own `Deserialize` against `events::wire_time` side by side. `cargo bench --bench domain`.
 
-use anquan::codec;
 use anquan::events::incident::{IncidentEvent, IncidentReported};
 use anquan::events::{DomainEvent, EntityId};
+use anquan::internals::codec;
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde::Deserialize;
@@ -48,7 +48,7 @@ struct ByChrono(#[allow(dead_code)] DateTime<Utc>);
 
 #[derive(Deserialize)]
 struct ByWireTime(
-    #[serde(deserialize_with = "anquan::events::wire_time::utc")]
+    #[serde(deserialize_with = "anquan::internals::wire_time::utc")]
     #[allow(dead_code)]
     DateTime<Utc>,
 );

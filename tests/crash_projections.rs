@@ -36,7 +36,7 @@ use anquan::projections::accident_stats::AccidentStats;
 use anquan::projections::hazard_ledger::HazardLedger;
 use anquan::projections::trails::AccountabilityTrails;
 use anquan::projections::{load_snapshot, rebuild, replay_until, state_bytes, Projection, ProjectionRunner};
-use anquan::storage::SledBackend;
+use anquan::store::SledBackend;
 use anquan::store::{
     Direction, EventStore, ExpectedVersion, ProposedEvent, RecordedEvent, StoreOptions, StreamAppend, Timestamp,
 };

@@ -9,7 +9,6 @@ use anquan::domain::hazard::*;
 use anquan::domain::incident::*;
 use anquan::domain::injury::*;
 use anquan::domain::promotion::*;
-use anquan::domain::testing::{at, date, envelope, given, history, id};
 use anquan::domain::{decide_command, rule, CommandEnvelope, Settings};
 use anquan::events::community::*;
 use anquan::events::enterprise::*;
@@ -18,6 +17,7 @@ use anquan::events::incident::*;
 use anquan::events::injury::*;
 use anquan::events::promotion::*;
 use anquan::events::{Catalog, DomainEvent};
+use anquan::internals::testing::{at, date, envelope, given, history, id};
 use proptest::prelude::*;
 
 // ---- community -----------------------------------------------------------------------------

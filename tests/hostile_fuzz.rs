@@ -6,7 +6,7 @@ mod common;
 
 use anquan::engine::Engine;
 use anquan::events::DomainEvent;
-use anquan::store::layout::{decode_segment, SegmentView};
+use anquan::internals::layout::{decode_segment, SegmentView};
 use anquan::store::{EventStore, ExpectedVersion};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};

@@ -19,7 +19,7 @@ use anquan::projections::{
     as_of_time, decode, rebuild, rebuild_all, replay_until, state_bytes, Period, Projection, ProjectionError,
     ProjectionRunner,
 };
-use anquan::storage::{Backend, ScanIter, SledBackend, StorageError, WriteBatch, WriteOp};
+use anquan::store::{Backend, ScanIter, SledBackend, StorageError, WriteBatch, WriteOp};
 use anquan::store::{EventStore, ManualClock, StoreOptions, Timestamp};
 use chrono::{DateTime, Datelike, Duration as Days, Utc};
 use proptest::prelude::*;

@@ -219,7 +219,7 @@ fn a_recomputed_forgery_is_caught_only_by_an_outside_head() {
 /// Recomputes every hash and the trailer as a forger would (the trailer's signature is left as
 /// it was: it cannot be recomputed without the key).
 fn rechain(lines: &[String]) -> String {
-    use anquan::store::layout::{chain_hash, encode_record, RecordRef};
+    use anquan::internals::layout::{chain_hash, encode_record, RecordRef};
     let mut prev = [0u8; 32];
     let mut out = Vec::new();
     let to_hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();

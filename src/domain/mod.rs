@@ -3,7 +3,7 @@
 //! the personal fields of persons named in them and the record of their erasure ([`person`],
 //! PIPL), and who may send what ([`access`], [`policy`]).
 //!
-//! Owns: commands ([`command`]: the union and the envelope; [`intake`]: reading them from JSON), [`Rejection`] and its
+//! Owns: commands (`command`: the union and the envelope; `intake`: reading them from JSON), [`Rejection`] and its
 //! [`rule`] codes, [`Aggregate`] (decide/evolve) and each aggregate's state, [`Settings`], the
 //! access policy, schema generation and its drift check ([`schema`]), the given/when/then test
 //! harness. The events, the values they carry and the catalog are vocabulary, one layer down
@@ -12,9 +12,9 @@
 //! May import `events` and `codec`, nothing else of the crate: no store, no storage, no engine.
 //! Inside the folder no two files import each other: the aggregate files (`access`, `community`,
 //! `enterprise`, `hazard`, `incident`, `injury`, `person`, `promotion`) use only this file's
-//! helpers, [`settings`], [`catalog`] and `person`'s checks; [`command`] unites them;
-//! [`policy`] and [`dispatch`] use the union; [`schema`] generates the schemas from it, and
-//! [`intake`], which checks JSON against them, sits on top.
+//! helpers, `settings`, `catalog` and `person`'s checks; `command` unites them; [`policy`] and
+//! `dispatch` use the union; [`schema`] generates the schemas from it, and `intake`, which
+//! checks JSON against them, sits on top.
 //!
 //! Shape: every aggregate is a pair of pure functions, `decide(state, command, ctx) -> events |
 //! rejection` and `evolve(state, event) -> state` ([`Aggregate`]). An engine (written elsewhere)
@@ -42,21 +42,21 @@
 mod macros;
 
 pub mod access;
-pub mod catalog;
-pub mod command;
+mod catalog;
+mod command;
 pub mod community;
-pub mod dispatch;
+mod dispatch;
 pub mod enterprise;
 pub mod hazard;
 pub mod incident;
 pub mod injury;
-pub mod intake;
+mod intake;
 pub mod person;
 pub mod policy;
 pub mod promotion;
 pub mod schema;
-pub mod settings;
-pub mod testing;
+mod settings;
+pub(crate) mod testing;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;

@@ -63,6 +63,7 @@ pub fn earliest_issued_at() -> chrono::DateTime<chrono::Utc> {
 
 /// Why a command was not carried out. Nothing was written in any case.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EngineError {
     /// The JSON did not match the command schemas; every problem is listed with its field.
     #[error("invalid command: {}", describe(.0))]
@@ -411,7 +412,7 @@ impl Engine {
     }
 
     /// Decides and appends one command. `person.erase` also destroys the person's key (see
-    /// [`Engine::erase`]).
+    /// `Engine::erase`).
     pub fn execute(&self, envelope: &CommandEnvelope) -> Result<CommandOutcome, EngineError> {
         let _span = tracing::debug_span!("execute", command = envelope.command.command_type()).entered();
         self.check_issued_at(envelope)?;

@@ -73,6 +73,7 @@ pub const RULE_NO_VAULT: &str = "no_vault";
 
 /// Errors of the vault, of opening sealed values, and of erasure.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PrivacyError {
     #[error("vault I/O error on {path}: {source}")]
     Io {

@@ -22,7 +22,7 @@ pub mod catalog;
 pub mod community;
 pub mod enterprise;
 mod error;
-pub mod event;
+pub(crate) mod event;
 pub mod hazard;
 mod id;
 pub mod incident;
@@ -31,7 +31,7 @@ pub(crate) mod json_schema;
 pub mod person;
 pub mod promotion;
 pub mod time;
-pub mod wire_time;
+pub(crate) mod wire_time;
 
 pub use crate::codec::CodecError;
 pub use catalog::Catalog;

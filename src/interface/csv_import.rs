@@ -27,6 +27,7 @@ const CHUNK: usize = 500;
 
 /// Errors that stop an import (a bad row is a rejection in the report instead).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CsvImportError {
     #[error("mapping: {0}")]
     Mapping(String),

@@ -75,6 +75,7 @@ pub struct ReportOptions {
 
 /// Writing the report failed; the error names the path.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReportError {
     #[error("cannot create the report folder {}: {source}", .path.display())]
     CreateDir { path: PathBuf, source: std::io::Error },

@@ -42,15 +42,15 @@
 //! `0..end`; [`as_of_time`] first turns a recorded-at time into such an end position with
 //! [`EventStore::position_as_of`]. Its cost grows with the position (a replay from 0).
 //!
-//! Snapshot integrity: the state is decoded with [`codec::decode_snapshot`], whose limit
-//! ([`codec::SNAPSHOT_DECODE_LIMIT`]) is far above the codec's general 16 MiB one, so a read model
+//! Snapshot integrity: the state is decoded with `codec::decode_snapshot`, whose limit
+//! (`codec::SNAPSHOT_DECODE_LIMIT`) is far above the codec's general 16 MiB one, so a read model
 //! over millions of events still snapshots; the bytes are checked against the BLAKE3 hash in the
 //! meta record first. A snapshot that fails that check or does not decode (torn by hand, a bug,
 //! bit rot) is not trusted: [`ProjectionRunner::open`] logs a warning and rebuilds from position 0
 //! ([`load_snapshot`] itself reports it as an error). Chunks are only read up to the meta
 //! record's count, and a smaller snapshot deletes the larger one's surplus chunks in its own batch.
 //!
-//! Limits: an encoded state must fit [`codec::SNAPSHOT_STATE_LIMIT`] (1 GiB); a larger one is
+//! Limits: an encoded state must fit `codec::SNAPSHOT_STATE_LIMIT` (1 GiB); a larger one is
 //! refused with [`ProjectionError::SnapshotTooLarge`] (the live state is kept).
 //!
 //! The projections: [`hazard_ledger`] (隐患台账), [`accident_stats`] (事故统计),
@@ -63,6 +63,12 @@ pub mod kpis;
 pub mod promotion;
 pub(crate) mod state_codec;
 pub mod trails;
+
+pub use accident_stats::AccidentStats;
+pub use hazard_ledger::HazardLedger;
+pub use injury_surveillance::InjurySurveillance;
+pub use promotion::PromotionProjects;
+pub use trails::AccountabilityTrails;
 
 use std::hash::BuildHasher;
 use std::ops::Bound;
@@ -88,6 +94,7 @@ const META_FORMAT: u32 = 1;
 
 /// An error of the projections layer.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProjectionError {
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -799,7 +806,7 @@ fn chunks_for(len: usize) -> u64 {
 
 /// Writes state and checkpoint in one atomic batch, then syncs the backend.
 ///
-/// A state over [`codec::SNAPSHOT_STATE_LIMIT`] encoded bytes is refused with
+/// A state over `codec::SNAPSHOT_STATE_LIMIT` encoded bytes is refused with
 /// [`ProjectionError::SnapshotTooLarge`] and nothing is written (the previous snapshot stays).
 pub fn save_snapshot<P: Projection>(
     store: &EventStore,

@@ -25,10 +25,10 @@
 //! stream's index entries match its segments, and `verify` recomputes the hash chain over every
 //! record (the check of meaning: a value rewritten with a valid frame is named there).
 
-pub mod journal;
-pub mod overlay;
-pub mod sled_backend;
-pub mod value_log;
+mod journal;
+mod overlay;
+pub(crate) mod sled_backend;
+pub(crate) mod value_log;
 
 use std::ops::Bound;
 
