@@ -24,6 +24,9 @@
 //! [`projections`] (figures), and [`interface`] for the ways in and out. The backend contract
 //! ([`store::Backend`]) is re-exported by the store for hosts that bring their own.
 
+// The library has no unsafe code (the binary, tests and benches call libc; see Cargo.toml).
+#![forbid(unsafe_code)]
+
 pub(crate) mod codec;
 pub mod domain;
 pub mod engine;

@@ -81,6 +81,7 @@ pub struct AccessState {
 }
 
 /// The access aggregate: one stream per actor.
+#[derive(Debug)]
 pub struct Access;
 
 impl Aggregate for Access {

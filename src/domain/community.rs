@@ -190,6 +190,7 @@ pub struct CommunityState {
 }
 
 /// The community aggregate.
+#[derive(Debug)]
 pub struct Community;
 
 fn population(name: &str, n: u32) -> Result<(), Rejection> {

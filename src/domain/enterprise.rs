@@ -114,6 +114,7 @@ pub struct EnterpriseState {
 pub const MAX_CASE_DAYS: u32 = 6_000;
 
 /// The enterprise aggregate.
+#[derive(Debug)]
 pub struct Enterprise;
 
 impl Aggregate for Enterprise {

@@ -205,6 +205,7 @@ impl HazardState {
 }
 
 /// The hazard aggregate.
+#[derive(Debug)]
 pub struct Hazard;
 
 fn meta(id: &EntityId, ctx: &DecisionContext<'_>) -> (EntityId, EntityId, DateTime<Utc>) {

@@ -332,6 +332,7 @@ impl IncidentState {
 }
 
 /// The incident aggregate.
+#[derive(Debug)]
 pub struct Incident;
 
 struct Windows {

@@ -50,6 +50,7 @@ pub struct InjuryState {
 }
 
 /// The injury-record aggregate.
+#[derive(Debug)]
 pub struct Injury;
 
 fn check(d: &InjuryData, ctx: &DecisionContext<'_>) -> Result<(), Rejection> {

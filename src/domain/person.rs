@@ -161,6 +161,7 @@ pub struct PersonState {
 }
 
 /// The person aggregate: at most one erasure.
+#[derive(Debug)]
 pub struct Person;
 
 impl Aggregate for Person {

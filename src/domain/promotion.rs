@@ -89,6 +89,7 @@ pub struct ProjectState {
 }
 
 /// The promotion-project aggregate.
+#[derive(Debug)]
 pub struct Project;
 
 impl Aggregate for Project {

@@ -71,6 +71,7 @@ pub fn given(events: impl IntoIterator<Item = DomainEvent>) -> Given {
     Given { events: events.into_iter().collect(), catalog: catalog(), settings: Settings::default() }
 }
 
+#[derive(Debug)]
 pub struct Given {
     events: Vec<DomainEvent>,
     catalog: Catalog,
@@ -108,6 +109,7 @@ impl Given {
     }
 }
 
+#[derive(Debug)]
 pub struct Then {
     result: Result<Vec<DomainEvent>, Rejection>,
 }

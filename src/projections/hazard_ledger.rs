@@ -342,7 +342,7 @@ impl LedgerIndex {
     /// here; accounting entry by entry, tree lookups each time, was about half of the build).
     fn build(hazards: &BTreeMap<String, HazardEntry>) -> Self {
         type Counts<'a> = hashbrown::HashMap<&'a str, u64>;
-        let named = |counts: Counts| -> BTreeMap<String, u64> {
+        let named = |counts: Counts<'_>| -> BTreeMap<String, u64> {
             let mut rows: Vec<(&str, u64)> = counts.into_iter().collect();
             rows.sort_unstable();
             rows.into_iter().map(|(name, n)| (name.to_string(), n)).collect()

@@ -77,7 +77,7 @@ fn at_its_place(ev: &RecordedEvent, first: u64, index: usize) -> Result<(), Layo
 }
 
 /// The hashed part of an event, as stored (borrowed form for encoding).
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct RecordRef<'a> {
     pub position: u64,
     pub stream: &'a str,
@@ -433,6 +433,7 @@ pub fn decode_head(bytes: &[u8]) -> Result<Head, LayoutError> {
 }
 
 /// Builds one segment value.
+#[derive(Debug)]
 pub struct SegmentBuilder {
     pub first_position: u64,
     buf: Vec<u8>,
@@ -472,6 +473,7 @@ impl SegmentBuilder {
 }
 
 /// A parsed segment: header and the byte ranges of its entries (no record decoded yet).
+#[derive(Debug)]
 pub struct SegmentView<'a> {
     pub prev_hash: Hash,
     pub entries: Vec<(&'a [u8], Hash)>,

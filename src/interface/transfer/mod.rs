@@ -181,7 +181,7 @@ pub(crate) fn recompute(prev: &Hash, e: &RecordedEvent) -> Result<Hash, Transfer
 }
 
 /// How to export.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct ExportOptions<'a> {
     /// Open personal fields with this vault (PIPL: a disclosure; the caller records it). Without
     /// it they stay sealed.
