@@ -2,26 +2,24 @@
 //! safety work — hazards and their rectification (隐患排查治理), incidents and the four
 //! don't-let-go (四不放过), injury surveillance and safe-community statistics (安全社区).
 //!
-//! Layers, bottom to top; a file imports only its own layer and the layers listed for it
-//! (`tests/layers.rs` checks every import, and that no two files import each other):
+//! Layers, bottom to top (which may import which: `ARCHITECTURE.md`, checked by
+//! `tests/layers.rs`, which also refuses import cycles between files):
 //!
-//! | rank | module | owns | may import |
-//! |---|---|---|---|
-//! | 0 | `codec` (internal) | serde + bincode 2 behind one door | nothing of the crate |
-//! | 1 | `storage` (internal) | the backend: sled, redo journal, value file | codec |
-//! | 2 | [`store`] | the event store: streams, positions, hash chain, subscriptions | storage, codec |
-//! | 3 | [`events`] | the event vocabulary: ids, time, catalog, personal fields, events | codec |
-//! | 4 | [`domain`] | the rules: commands, decide/evolve, rejections, access policy | events, codec |
-//! | 4 | [`projections`] | read models folded from the log (never the domain) | events, store, storage, codec |
-//! | 5 | [`engine`] | commands in, events out; [`engine::privacy`], [`engine::notary`] | all of the above |
-//! | 6 | [`interface`] | report, export/restore/import, CSV import, the demo | all of the above |
+//! | rank | module | owns |
+//! |---|---|---|
+//! | 0 | `codec` (internal) | serde + bincode 2 behind one door |
+//! | 1 | `storage` (internal) | the backend: sled, redo journal, value file |
+//! | 2 | [`store`] | the event store: streams, positions, hash chain, subscriptions, verify |
+//! | 3 | [`events`] | the event vocabulary: ids, time, catalog, personal fields, every event |
+//! | 4 | [`domain`] | the rules: commands, decide/evolve, rejections, access policy |
+//! | 4 | [`projections`] | read models folded from the log (beside the domain, never using it) |
+//! | 5 | [`engine`] | commands in, events out; [`engine::privacy`], [`engine::notary`] |
+//! | 6 | [`interface`] | report, export / restore / command import, CSV import, the demo |
 //!
-//! The binary (`src/bin/anquan/`) sits on top and uses only this public API. See
-//! `ARCHITECTURE.md` for the map.
-//!
-//! A host needs: [`store::EventStore`] (open a store), [`engine::Engine`] (send commands),
-//! [`domain`] (commands and their JSON intake), [`events`] (read what the log says),
-//! [`projections`] (figures), and [`interface`] for the ways in and out. The backend contract
+//! The binary (`src/bin/anquan/`, the default `cli` feature) sits on top and uses only this
+//! public API: [`store::EventStore`] to open a store, [`engine::Engine`] to send commands,
+//! [`domain`] for commands and their JSON intake, [`events`] to read what the log says,
+//! [`projections`] for figures and [`interface`] for the ways in and out. The backend contract
 //! ([`store::Backend`]) is re-exported by the store for hosts that bring their own.
 
 // The library has no unsafe code (the binary, tests and benches call libc; see Cargo.toml).

@@ -1,4 +1,7 @@
-//! Projections (读模型): checkpointed read models folded from the event log.
+//! Layer 4, beside the domain: projections (读模型), checkpointed read models folded from the event
+//! log. May import `events` (what the log says), `store`, `storage` (snapshots are atomic batches
+//! on the store's backend) and `codec`; never the domain: a read model reads events, it does not
+//! decide.
 //!
 //! A [`Projection`] is a deterministic fold of the global log: `apply` sees every event in
 //! position order, exactly once, and changes only its own state. The [`ProjectionRunner`] keeps a

@@ -1,4 +1,7 @@
-//! Storage backends: an ordered, durable key-value space under the event store.
+//! Layer 1, storage backends: an ordered, durable key-value space under the event store. Owns the
+//! `Backend` contract and its sled implementation (the redo journal, the write-back overlay, the
+//! value file). May import `codec` only; knows nothing of events. Internal to the crate: the store
+//! re-exports what a host needs to bring its own backend.
 //!
 //! The event store above owns every rule about events (versions, idempotency, hashing,
 //! subscriptions); a backend only has to provide an ordered byte-keyed map with

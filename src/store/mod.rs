@@ -1,5 +1,7 @@
-//! The event store: streams, expected versions, idempotency, gapless global positions, a hash
-//! chain, subscriptions and verification, on any [`Backend`].
+//! Layer 2, the event store: streams, expected versions, idempotency, gapless global positions, a
+//! hash chain, subscriptions and verification, on any [`Backend`]. Owns the record and segment
+//! layout, the event-id index and the single writer. May import `storage` and `codec`; stores
+//! payloads as bytes and knows no event type.
 //!
 //! Invariants (see `ARCHITECTURE.md` for the why):
 //! - Positions `0..head.next_position` are gapless; each stream's versions are gapless from 0.
