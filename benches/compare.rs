@@ -167,9 +167,9 @@ impl Engine for PlainSled {
                     hash: [0; 32],
                 };
                 *v += 1;
-                let bytes = anquan::codec::encode(&rec).unwrap();
+                let bytes = anquan::internals::codec::encode(&rec).unwrap();
                 rec.hash = *blake3::hash(&[&prev[..], &bytes].concat()).as_bytes();
-                batch.insert(&pos.to_be_bytes(), anquan::codec::encode(&rec).unwrap());
+                batch.insert(&pos.to_be_bytes(), anquan::internals::codec::encode(&rec).unwrap());
                 st.0 += 1;
                 st.1 = rec.hash;
             }
@@ -182,7 +182,7 @@ impl Engine for PlainSled {
         let (mut n, mut sum) = (0, 0u64);
         for kv in self.db.iter() {
             let (_, v) = kv.unwrap();
-            let r: PlainRecord = anquan::codec::decode(&v).unwrap();
+            let r: PlainRecord = anquan::internals::codec::decode(&v).unwrap();
             n += 1;
             sum = sum.wrapping_add(r.payload[0] as u64);
         }

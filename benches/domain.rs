@@ -1,10 +1,10 @@
 //! criterion micro-benches of the domain's payload codec: an incident report's payload encoded
 //! and decoded (`DomainEvent::to_payload` / `from_payload`), and one stored timestamp decoded
-//! by chrono's own `Deserialize` against `domain::wire_time` side by side. `cargo bench --bench domain`.
+//! by chrono's own `Deserialize` against `events::wire_time` side by side. `cargo bench --bench domain`.
 
-use anquan::codec;
-use anquan::domain::incident::{IncidentEvent, IncidentReported};
-use anquan::domain::{DomainEvent, EntityId};
+use anquan::events::incident::{IncidentEvent, IncidentReported};
+use anquan::events::{DomainEvent, EntityId};
+use anquan::internals::codec;
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde::Deserialize;
@@ -48,7 +48,7 @@ struct ByChrono(#[allow(dead_code)] DateTime<Utc>);
 
 #[derive(Deserialize)]
 struct ByWireTime(
-    #[serde(deserialize_with = "anquan::domain::wire_time::utc")]
+    #[serde(deserialize_with = "anquan::internals::wire_time::utc")]
     #[allow(dead_code)]
     DateTime<Utc>,
 );

@@ -19,15 +19,15 @@
 
 use std::time::{Duration as StdDuration, Instant};
 
-use anquan::domain::community::{CommunityEvent, CommunityKind, CommunityRegistered};
-use anquan::domain::hazard::{
+use anquan::events::community::{CommunityEvent, CommunityKind, CommunityRegistered};
+use anquan::events::hazard::{
     HazardClosed, HazardEvent, HazardGraded, HazardReported, HazardSource, RectificationOrdered,
 };
-use anquan::domain::incident::{
+use anquan::events::incident::{
     AuthorityLevel, IncidentClosed, IncidentEvent, IncidentGrade, IncidentGraded, IncidentReported,
     InvestigationOpened, InvestigationReportSubmitted, PostClosureEvaluated,
 };
-use anquan::domain::{DomainEvent, EntityId};
+use anquan::events::{DomainEvent, EntityId};
 use anquan::projections::accident_stats::{AccidentStats, GroupBy, StatsFilter, StreakRule};
 use anquan::projections::hazard_ledger::HazardLedger;
 use anquan::projections::injury_surveillance::InjurySurveillance;

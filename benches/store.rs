@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use anquan::store::layout::{self, RecordRef, SegmentBuilder};
+use anquan::internals::layout::{self, RecordRef, SegmentBuilder};
 use anquan::store::{
     Direction, Durability, EventStore, ExpectedVersion, ProposedEvent, StoreOptions, StreamAppend, Timestamp,
 };
@@ -57,10 +57,10 @@ fn codec(c: &mut Criterion) {
     });
     // What a read pays for a segment stored as it is before decoding it: the frame's check
     // (XXH3-64 over its bytes) and one copy out of the read buffer.
-    let frame = anquan::storage::value_log::frame_as_is(&bytes);
+    let frame = anquan::internals::value_log::frame_as_is(&bytes);
     g.throughput(Throughput::Bytes(frame.len() as u64));
     g.bench_function(format!("unframe_stored_segment_{}_bytes", frame.len()), |b| {
-        b.iter(|| anquan::storage::value_log::unframe(std::hint::black_box(&frame)).unwrap())
+        b.iter(|| anquan::internals::value_log::unframe(std::hint::black_box(&frame)).unwrap())
     });
     g.finish();
 }

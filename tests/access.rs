@@ -1,21 +1,21 @@
 //! Who may do what: roles and scopes granted as events, checked by the engine for every
 //! command; every denial is a clear error that writes nothing.
 
-use anquan::domain::access::denial;
+use anquan::domain::policy::denial;
+use anquan::engine::privacy::Vault;
 use anquan::engine::{Authorization, Engine, EngineError};
-use anquan::privacy::Vault;
 use anquan::store::{Direction, EventStore};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use uuid::Uuid;
 
 fn engine(dir: &std::path::Path) -> Engine {
-    let auth = Authorization::Enforced { administrators: vec![anquan::domain::EntityId::new("admin-1").unwrap()] };
+    let auth = Authorization::Enforced { administrators: vec![anquan::events::EntityId::new("admin-1").unwrap()] };
     // A hazard's reporter is personal information: sealed under keys in the vault.
     Engine::new(EventStore::open(dir).unwrap())
         .unwrap()
         .with_authorization(auth)
-        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir).unwrap()))
+        .with_vault(std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir).unwrap()))
 }
 
 fn send(e: &Engine, actor: &str, body: Value) -> Result<(), EngineError> {
@@ -124,7 +124,7 @@ fn without_enforcement_the_host_authorises() {
     let dir = tempfile::tempdir().unwrap();
     let e = Engine::new(EventStore::open(dir.path()).unwrap())
         .unwrap()
-        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir.path()).unwrap()));
+        .with_vault(std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir.path()).unwrap()));
     send(&e, "anyone", report("H1", "jd-01", None)).unwrap();
 }
 

@@ -31,7 +31,7 @@ fn one_flipped_bit_in_the_value_file_fails_stats_history_export_and_verify() {
         assert!(keys.len() >= 10, "{} segments", keys.len());
         let key = &keys[keys.len() / 2];
         let first = u64::from_be_bytes(key[1..].try_into().unwrap());
-        let segment = anquan::store::layout::decode_segment(&common::segment_bytes(&store, &db, key)).unwrap();
+        let segment = anquan::internals::layout::decode_segment(&common::segment_bytes(&store, &db, key)).unwrap();
         let (offset, frame) = common::stored_frame(&store, &db, key);
         // The middle of the frame's body: past its 13-byte header, inside the zstd data.
         assert!(frame.len() > 100, "{} bytes", frame.len());

@@ -28,15 +28,15 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anquan::domain::hazard::{HazardClosed, HazardEvent, HazardGraded, HazardReported, HazardSource};
-use anquan::domain::incident::{IncidentEvent, IncidentReported};
-use anquan::domain::{DomainEvent, EntityId};
 use anquan::engine::{derived_event_id, Engine};
+use anquan::events::hazard::{HazardClosed, HazardEvent, HazardGraded, HazardReported, HazardSource};
+use anquan::events::incident::{IncidentEvent, IncidentReported};
+use anquan::events::{DomainEvent, EntityId};
 use anquan::projections::accident_stats::AccidentStats;
 use anquan::projections::hazard_ledger::HazardLedger;
 use anquan::projections::trails::AccountabilityTrails;
 use anquan::projections::{load_snapshot, rebuild, replay_until, state_bytes, Projection, ProjectionRunner};
-use anquan::storage::SledBackend;
+use anquan::store::SledBackend;
 use anquan::store::{
     Direction, EventStore, ExpectedVersion, ProposedEvent, RecordedEvent, StoreOptions, StreamAppend, Timestamp,
 };
@@ -237,7 +237,8 @@ fn crash_projections_child_entry() {
         println!("\nPANIC {}", info.to_string().replace('\n', " "));
         std::process::abort();
     }));
-    let vault = std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(&dir).expect("child opens vault"));
+    let vault =
+        std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(&dir).expect("child opens vault"));
     let engine = Engine::new(EventStore::open(&dir).expect("child opens store")).expect("engine").with_vault(vault);
     let out: Out = Arc::new(Mutex::new(std::io::stdout()));
     let nonce = format!("{:08x}", rand::random::<u32>());

@@ -1,4 +1,4 @@
-//! The seeded district history (`anquan::demo`) run through the engine: every command accepted
+//! The seeded district history (`anquan::interface::demo`) run through the engine: every command accepted
 //! except the refusals the story intends, the same seed gives the same log, and the projections
 //! show what the story promises.
 
@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anquan::demo::{district_history, DemoConfig, DemoHistory};
-use anquan::domain::incident::IncidentGrade;
-use anquan::domain::time::cst_date;
 use anquan::engine::{Engine, EngineError};
+use anquan::events::incident::IncidentGrade;
+use anquan::events::time::cst_date;
+use anquan::interface::demo::{district_history, DemoConfig, DemoHistory};
 use anquan::projections::injury_surveillance::InjuryFilter;
 use anquan::projections::{rebuild_all, Period};
 use anquan::store::{Direction, Durability, EventStore, ManualClock, StoreOptions, Timestamp};
@@ -30,7 +30,7 @@ fn an_intended_refusal(error: &EngineError, json: &str) -> bool {
     match error {
         EngineError::Rejected(r) => INTENDED_RULES.contains(&r.rule.as_str()),
         EngineError::Denied(r) => {
-            r.rule == anquan::domain::access::denial::NOT_PERMITTED && json.contains("\"hazard.verify_rectification\"")
+            r.rule == anquan::domain::policy::denial::NOT_PERMITTED && json.contains("\"hazard.verify_rectification\"")
         }
         _ => false,
     }
@@ -46,7 +46,7 @@ fn run(dir: &std::path::Path, h: &DemoHistory) -> (Engine, Vec<String>) {
         clock: clock.clone(),
         ..StoreOptions::default()
     };
-    let vault = std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir).unwrap());
+    let vault = std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir).unwrap());
     let engine = Engine::new(EventStore::open_dir(dir, options).unwrap()).unwrap().with_clock(clock).with_vault(vault);
     let mut problems = Vec::new();
     for (i, json) in h.commands.iter().enumerate() {
@@ -192,7 +192,7 @@ fn run_parallel(dir: &std::path::Path, h: &DemoHistory, threads: usize) -> (Engi
         clock: clock.clone(),
         ..StoreOptions::default()
     };
-    let vault = std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir).unwrap());
+    let vault = std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir).unwrap());
     let engine = Engine::new(EventStore::open_dir(dir, options).unwrap()).unwrap().with_clock(clock).with_vault(vault);
     let mut lanes: Vec<Vec<(usize, anquan::domain::CommandEnvelope)>> = (0..threads).map(|_| Vec::new()).collect();
     // Roles first, in order: every lane's commands are authorised by them.

@@ -6,11 +6,11 @@
 
 use std::path::PathBuf;
 
-use anquan::codec;
-use anquan::domain::event::IncidentReportedV1;
-use anquan::domain::incident::{IncidentEvent, IncidentReported};
-use anquan::domain::testing::{at, id};
-use anquan::domain::DomainEvent;
+use anquan::events::incident::{IncidentEvent, IncidentReported};
+use anquan::events::DomainEvent;
+use anquan::internals::codec;
+use anquan::internals::testing::{at, id};
+use anquan::internals::IncidentReportedV1;
 
 fn golden_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden/incident.reported.v1.bin")
@@ -110,8 +110,8 @@ fn golden_named(name: &str, fresh: &[u8]) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("golden file {} must be checked in: {e}", path.display()))
 }
 
-fn responsible_v1() -> anquan::domain::event::ResponsibleDealtWithV1 {
-    anquan::domain::event::ResponsibleDealtWithV1 {
+fn responsible_v1() -> anquan::internals::ResponsibleDealtWithV1 {
+    anquan::internals::ResponsibleDealtWithV1 {
         incident_id: id("INC-2019-07"),
         recorded_by: id("inv-1"),
         recorded_at: at("2019-08-01T00:00:00Z"),
@@ -122,13 +122,13 @@ fn responsible_v1() -> anquan::domain::event::ResponsibleDealtWithV1 {
     }
 }
 
-fn injury_v1() -> anquan::domain::event::InjuryRecordedV1 {
-    use anquan::domain::injury::{Intent, Outcome, Severity, Sex};
-    anquan::domain::event::InjuryRecordedV1 {
+fn injury_v1() -> anquan::internals::InjuryRecordedV1 {
+    use anquan::events::injury::{Intent, Outcome, Severity, Sex};
+    anquan::internals::InjuryRecordedV1 {
         injury_id: id("INJ-1"),
         recorded_by: id("hospital-1"),
         recorded_at: at("2019-08-02T00:00:00Z"),
-        data: anquan::domain::event::InjuryDataV1 {
+        data: anquan::internals::InjuryDataV1 {
             occurred_at: at("2019-08-01T10:00:00Z"),
             age: Some(78),
             sex: Sex::Female,
@@ -151,7 +151,7 @@ fn injury_v1() -> anquan::domain::event::InjuryRecordedV1 {
 
 #[test]
 fn a_v1_responsible_person_upcasts_with_the_name_as_plain_text() {
-    use anquan::domain::person::PersonalField;
+    use anquan::events::person::PersonalField;
     let fresh = codec::encode(&responsible_v1()).unwrap();
     let golden = golden_named("incident.responsible_dealt_with", &fresh);
     assert_eq!(fresh, golden, "the v1 struct still writes the golden bytes");
@@ -169,10 +169,10 @@ fn a_v1_injury_record_upcasts_without_personal_fields() {
     let golden = golden_named("injury.recorded", &fresh);
     assert_eq!(fresh, golden, "the v1 struct still writes the golden bytes");
     let event = DomainEvent::from_payload("injury.recorded", 1, &golden).unwrap();
-    let DomainEvent::Injury(anquan::domain::injury::InjuryEvent::Recorded(r)) = &event else { panic!("{event:?}") };
+    let DomainEvent::Injury(anquan::events::injury::InjuryEvent::Recorded(r)) = &event else { panic!("{event:?}") };
     assert_eq!((r.data.name.as_ref(), r.data.id_number.as_ref(), r.data.person_id.as_ref()), (None, None, None));
     assert_eq!((r.data.age, r.data.note.as_deref()), (Some(78), Some("n")));
-    let corrected = anquan::domain::event::InjuryCorrectedV1 {
+    let corrected = anquan::internals::InjuryCorrectedV1 {
         injury_id: id("INJ-1"),
         recorded_by: id("hospital-1"),
         recorded_at: at("2019-08-03T00:00:00Z"),

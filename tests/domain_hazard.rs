@@ -2,8 +2,10 @@
 //! reopen after a failed verification, close only after a passing one, deadline extensions.
 
 use anquan::domain::hazard::*;
-use anquan::domain::testing::{at, date, envelope, given, history, id};
-use anquan::domain::{rule, Aggregate, CommandEnvelope, DomainEvent};
+use anquan::domain::{rule, Aggregate, CommandEnvelope};
+use anquan::events::hazard::*;
+use anquan::events::DomainEvent;
+use anquan::internals::testing::{at, date, envelope, given, history, id};
 
 const H: &str = "HZ-1";
 
@@ -143,7 +145,7 @@ fn grading_records_the_criterion_its_version_and_the_catalog_version() {
         (g.grade.as_str(), g.major, g.criterion.as_str(), g.criterion_version.as_str()),
         ("major", true, "MEM-10", "2023")
     );
-    assert_eq!(g.catalog_version, anquan::domain::testing::catalog().catalog_version);
+    assert_eq!(g.catalog_version, anquan::internals::testing::catalog().catalog_version);
 }
 
 #[test]

@@ -4,8 +4,10 @@
 //! don't-let-go, closing and the post-closure evaluation.
 
 use anquan::domain::incident::*;
-use anquan::domain::testing::{at, catalog, envelope, given, history, id};
-use anquan::domain::{rule, Command, CommandEnvelope, DomainEvent};
+use anquan::domain::{rule, Command, CommandEnvelope};
+use anquan::events::incident::*;
+use anquan::events::DomainEvent;
+use anquan::internals::testing::{at, catalog, envelope, given, history, id};
 use chrono::Duration;
 
 const I: &str = "INC-1";
@@ -513,7 +515,7 @@ fn closing_with_all_four_sets_the_evaluation_due_one_year_after_sign_off() {
         recorded_at: at("2025-03-01T00:00:00Z"),
         signed_off_at: at("2025-02-28T02:00:00Z"),
         signed_off_by: "区人民政府".into(),
-        evaluation_due: anquan::domain::testing::date("2026-02-28"),
+        evaluation_due: anquan::internals::testing::date("2026-02-28"),
     });
     given(history(cmds)).when(close()).then([expected.into()]);
 }

@@ -178,7 +178,7 @@ fn not_json_is_malformed() {
 
 #[test]
 fn a_schema_valid_command_then_meets_the_domain_rules() {
-    use anquan::domain::testing::{given, history};
+    use anquan::internals::testing::{given, history};
     // Funds are optional in the schema (a general hazard's order may omit them) but one of the
     // five in place for a major hazard: the schema passes it, `decide` names it.
     let report = parse_command_json(&report_hazard().to_string()).unwrap();

@@ -9,8 +9,15 @@ use anquan::domain::hazard::*;
 use anquan::domain::incident::*;
 use anquan::domain::injury::*;
 use anquan::domain::promotion::*;
-use anquan::domain::testing::{at, date, envelope, given, history, id};
-use anquan::domain::{decide_command, rule, Catalog, CommandEnvelope, DomainEvent, Settings};
+use anquan::domain::{decide_command, rule, CommandEnvelope, Settings};
+use anquan::events::community::*;
+use anquan::events::enterprise::*;
+use anquan::events::hazard::*;
+use anquan::events::incident::*;
+use anquan::events::injury::*;
+use anquan::events::promotion::*;
+use anquan::events::{Catalog, DomainEvent};
+use anquan::internals::testing::{at, date, envelope, given, history, id};
 use proptest::prelude::*;
 
 // ---- community -----------------------------------------------------------------------------
@@ -743,8 +750,8 @@ fn every_lifecycle() -> Vec<CommandEnvelope> {
             "2025-01-01T00:00:00Z",
             anquan::domain::access::AccessCommand::Grant(anquan::domain::access::GrantRole {
                 actor_id: id("grid-7"),
-                role: anquan::domain::access::Role::GridInspector,
-                scope: anquan::domain::access::Scope::Community(id("jd-01")),
+                role: anquan::events::access::Role::GridInspector,
+                scope: anquan::events::access::Scope::Community(id("jd-01")),
                 reason: None,
             }),
         ),
@@ -753,8 +760,8 @@ fn every_lifecycle() -> Vec<CommandEnvelope> {
             "2025-02-01T00:00:00Z",
             anquan::domain::access::AccessCommand::Revoke(anquan::domain::access::RevokeRole {
                 actor_id: id("grid-7"),
-                role: anquan::domain::access::Role::GridInspector,
-                scope: anquan::domain::access::Scope::Community(id("jd-01")),
+                role: anquan::events::access::Role::GridInspector,
+                scope: anquan::events::access::Scope::Community(id("jd-01")),
                 reason: Some("transferred".into()),
             }),
         ),

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use anquan::domain::DomainEvent;
 use anquan::engine::{Engine, EngineError};
+use anquan::events::DomainEvent;
 use anquan::store::{Direction, EventStore};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -13,7 +13,7 @@ fn engine(dir: &std::path::Path) -> Engine {
     // A hazard's reporter is personal information: sealed under keys in the vault.
     Engine::new(EventStore::open(dir).unwrap())
         .unwrap()
-        .with_vault(Arc::new(anquan::privacy::Vault::open_beside_store(dir).unwrap()))
+        .with_vault(Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir).unwrap()))
 }
 
 fn cmd(actor: &str, at: &str, body: Value) -> String {

@@ -4,9 +4,9 @@
 
 mod common;
 
-use anquan::domain::DomainEvent;
 use anquan::engine::Engine;
-use anquan::store::layout::{decode_segment, SegmentView};
+use anquan::events::DomainEvent;
+use anquan::internals::layout::{decode_segment, SegmentView};
 use anquan::store::{EventStore, ExpectedVersion};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -74,7 +74,7 @@ fn arbitrary_json_into_the_engine_never_panics_and_rejections_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let e = Engine::new(EventStore::open(dir.path()).unwrap())
         .unwrap()
-        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir.path()).unwrap()));
+        .with_vault(std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir.path()).unwrap()));
     let mut runner = TestRunner::new(config(256));
     runner
         .run(&prop_oneof![arb_json().prop_map(|v| v.to_string()), any::<String>(), ".{0,64}"], |s| run_checked(&e, &s))
@@ -86,7 +86,7 @@ fn valid_commands_with_one_field_replaced_never_panic_and_rejections_write_nothi
     let dir = tempfile::tempdir().unwrap();
     let e = Engine::new(EventStore::open(dir.path()).unwrap())
         .unwrap()
-        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir.path()).unwrap()));
+        .with_vault(std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir.path()).unwrap()));
     let commands = valid_commands();
     let fields: Vec<(usize, bool, String)> = commands
         .iter()

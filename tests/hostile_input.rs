@@ -16,7 +16,7 @@ fn engine(dir: &std::path::Path) -> Engine {
     // A hazard's reporter is personal information: sealed under keys in the vault.
     Engine::new(EventStore::open(dir).expect("open store"))
         .expect("engine")
-        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir).expect("open vault")))
+        .with_vault(std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir).expect("open vault")))
 }
 
 fn envelope(command_id: Uuid, issued_at: &str, body: Value) -> Value {

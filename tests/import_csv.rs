@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use anquan::csv_import::{import_incidents, Mapping};
 use anquan::engine::Engine;
+use anquan::interface::csv_import::{import_incidents, Mapping};
 use anquan::store::EventStore;
 
 const DATA: &str = "tests/data/osha_fatalities/osha_fatalities_09-22_complete.csv";

@@ -6,8 +6,8 @@
 use std::process::Command;
 
 use anquan::engine::Engine;
+use anquan::interface::transfer::{import_commands, ImportOptions};
 use anquan::store::EventStore;
-use anquan::transfer::{import_commands, ImportOptions};
 
 const CHILD_ENV: &str = "ANQUAN_IMPORT_DISK_FULL_DIR";
 const LINES: usize = 1500;
@@ -38,7 +38,7 @@ fn file() -> String {
 
 /// An engine with the store's vault (a hazard's reporter is sealed).
 fn engine(dir: &std::path::Path) -> Engine {
-    let vault = std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir).unwrap());
+    let vault = std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir).unwrap());
     Engine::new(EventStore::open(dir).expect("open store")).unwrap().with_vault(vault)
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use anquan::notary::*;
+use anquan::engine::notary::*;
 use anquan::store::{EventStore, ExpectedVersion, Timestamp};
 use common::*;
 

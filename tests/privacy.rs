@@ -5,14 +5,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anquan::domain::incident::{IncidentEvent, ResponsibleDealtWith};
-use anquan::domain::injury::InjuryEvent;
-use anquan::domain::{rule, DomainEvent, EntityId};
+use anquan::domain::rule;
+use anquan::engine::privacy::{PersonStatus, Personal, PersonalField, PrivacyError, Vault, RULE_ERASED, RULE_NO_VAULT};
 use anquan::engine::{Authorization, Engine, EngineError, EraseRequest};
-use anquan::privacy::{PersonStatus, Personal, PersonalField, PrivacyError, Vault, RULE_ERASED, RULE_NO_VAULT};
+use anquan::events::incident::{IncidentEvent, ResponsibleDealtWith};
+use anquan::events::injury::InjuryEvent;
+use anquan::events::{DomainEvent, EntityId};
+use anquan::interface::transfer;
 use anquan::projections::rebuild_all;
 use anquan::store::{Direction, EventStore};
-use anquan::transfer;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -220,7 +221,7 @@ fn personal_fields_are_sealed_read_back_and_erased_without_touching_the_log() {
 
     // The audit event says who, when, why.
     let audit = e.load(&format!("person-{person}")).unwrap();
-    let [DomainEvent::Person(anquan::domain::person::PersonEvent::Erased(a))] = audit.as_slice() else {
+    let [DomainEvent::Person(anquan::events::person::PersonEvent::Erased(a))] = audit.as_slice() else {
         panic!("{audit:?}")
     };
     assert_eq!((a.erased_by.as_str(), a.erased_at.to_rfc3339().as_str()), ("admin-1", "2025-07-01T00:00:00+00:00"));
@@ -434,8 +435,8 @@ fn an_unfinished_erasure_is_finished_by_the_next() {
     run(&e, "investigator-1", "2025-06-10T00:00:00Z", deal_with("T1", NAME, None)).unwrap();
     let person = dealt_with(&e, "T1").person.person_id().unwrap().clone();
     // The audit event alone, appended straight to the store.
-    let event = anquan::domain::DomainEvent::Person(anquan::domain::person::PersonEvent::Erased(
-        anquan::domain::person::PersonErased {
+    let event = anquan::events::DomainEvent::Person(anquan::events::person::PersonEvent::Erased(
+        anquan::events::person::PersonErased {
             person_id: person.clone(),
             erased_by: EntityId::new("admin-1").unwrap(),
             erased_at: "2025-07-01T00:00:00Z".parse().unwrap(),

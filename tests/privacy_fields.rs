@@ -12,20 +12,21 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use anquan::codec;
-use anquan::domain::community::*;
-use anquan::domain::event::{
+use anquan::domain::{parse_command_json, rule, CommandEnvelope};
+use anquan::engine::privacy::{Personal, PersonalField, PersonalKind, Vault, RULE_ERASED, RULE_NO_VAULT};
+use anquan::engine::{CommandOutcome, Engine, EngineError};
+use anquan::events::community::*;
+use anquan::events::hazard::*;
+use anquan::events::person::NONCE_LEN;
+use anquan::events::{DomainEvent, EntityId};
+use anquan::interface::transfer;
+use anquan::internals::codec;
+use anquan::internals::testing::{at, date, given, history, id};
+use anquan::internals::{
     CommunityAssessedV1, GridAddedV1, GridResponsibleAssignedV1, HazardReportedV1, RectificationOrderedV1,
 };
-use anquan::domain::hazard::*;
-use anquan::domain::person::NONCE_LEN;
-use anquan::domain::testing::{at, date, given, history, id};
-use anquan::domain::{parse_command_json, rule, CommandEnvelope, DomainEvent, EntityId};
-use anquan::engine::{CommandOutcome, Engine, EngineError};
-use anquan::privacy::{Personal, PersonalField, PersonalKind, Vault, RULE_ERASED, RULE_NO_VAULT};
 use anquan::projections::{rebuild_all, state_bytes};
 use anquan::store::{Compression, Direction, EventStore, ExpectedVersion, ProposedEvent, StoreOptions, Timestamp};
-use anquan::transfer;
 use serde_json::{json, Value};
 use uuid::Uuid;
 

@@ -3,9 +3,9 @@
 //! every projection the state its own rebuild gives; undecodable events are errors only when a
 //! projection reads their type.
 
-use anquan::domain::hazard::{HazardClosed, HazardEvent, HazardGraded, HazardReported, HazardSource};
-use anquan::domain::incident::{IncidentEvent, IncidentReported};
-use anquan::domain::{DomainEvent, EntityId};
+use anquan::events::hazard::{HazardClosed, HazardEvent, HazardGraded, HazardReported, HazardSource};
+use anquan::events::incident::{IncidentEvent, IncidentReported};
+use anquan::events::{DomainEvent, EntityId};
 use anquan::projections::accident_stats::{AccidentStats, StatsFilter};
 use anquan::projections::hazard_ledger::HazardLedger;
 use anquan::projections::injury_surveillance::InjurySurveillance;
@@ -235,7 +235,7 @@ fn as_of_starts_from_the_snapshots_only_when_they_lie_at_or_before_the_target() 
     // A damaged chunk of one snapshot: the fold starts from 0 and the answer is still right.
     let mut chunk = b"Paccountability_trails\0c".to_vec();
     chunk.extend_from_slice(&0u32.to_be_bytes());
-    let mut batch = anquan::storage::WriteBatch::new();
+    let mut batch = anquan::store::WriteBatch::new();
     batch.put(chunk, b"not the state".to_vec());
     store.backend().apply(batch).unwrap();
     store.backend().sync().unwrap();
@@ -245,7 +245,7 @@ fn as_of_starts_from_the_snapshots_only_when_they_lie_at_or_before_the_target() 
     assert_eq!(state, folded_from_zero(end));
 
     // A meta record that does not decode: the same, and `anquan snapshot` can then replace it.
-    let mut batch = anquan::storage::WriteBatch::new();
+    let mut batch = anquan::store::WriteBatch::new();
     batch.put(b"Phazard_ledger\0m".to_vec(), vec![0xFF, 0x00, 0x07]);
     store.backend().apply(batch).unwrap();
     assert!(AllProjections::snapshots_checkpoint(&store).is_err(), "the damage is seen");

@@ -1,8 +1,8 @@
 //! Projections on hand-built histories: every expected figure is worked out by hand in the
 //! comments beside it (including DESIGN.md §1 statements as concrete cases).
 
-use anquan::domain::incident::IncidentGrade;
 use anquan::engine::Engine;
+use anquan::events::incident::IncidentGrade;
 use anquan::projections::accident_stats::{AccidentStats, StatsFilter, StreakRule};
 use anquan::projections::hazard_ledger::HazardLedger;
 use anquan::projections::trails::AccountabilityTrails;
@@ -16,7 +16,7 @@ fn engine(dir: &std::path::Path) -> Engine {
     // Responsible persons' names are personal information: sealed under keys in the vault.
     Engine::new(EventStore::open(dir).unwrap())
         .unwrap()
-        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir).unwrap()))
+        .with_vault(std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir).unwrap()))
 }
 
 fn run(e: &Engine, actor: &str, at: &str, body: Value) {

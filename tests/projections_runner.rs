@@ -19,7 +19,7 @@ use anquan::projections::{
     as_of_time, decode, rebuild, rebuild_all, replay_until, state_bytes, Period, Projection, ProjectionError,
     ProjectionRunner,
 };
-use anquan::storage::{Backend, ScanIter, SledBackend, StorageError, WriteBatch, WriteOp};
+use anquan::store::{Backend, ScanIter, SledBackend, StorageError, WriteBatch, WriteOp};
 use anquan::store::{EventStore, ManualClock, StoreOptions, Timestamp};
 use chrono::{DateTime, Datelike, Duration as Days, Utc};
 use proptest::prelude::*;
@@ -30,7 +30,7 @@ fn engine(dir: &Path) -> Engine {
     // Responsible persons' names are personal information: sealed under keys in the vault.
     Engine::new(EventStore::open(dir).unwrap())
         .unwrap()
-        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir).unwrap()))
+        .with_vault(std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir).unwrap()))
 }
 
 /// Runs a command; `true` when the domain accepted it (rejections write nothing).
@@ -185,7 +185,7 @@ struct LedgerV2 {
 impl Projection for LedgerV2 {
     const NAME: &'static str = "hazard_ledger";
     const VERSION: u32 = HazardLedger::VERSION + 1;
-    fn apply(&mut self, _: &anquan::store::RecordedEvent, _: &anquan::domain::DomainEvent) {
+    fn apply(&mut self, _: &anquan::store::RecordedEvent, _: &anquan::events::DomainEvent) {
         self.events += 1;
     }
 }
@@ -287,7 +287,7 @@ fn time_travel_by_recorded_at_time_and_by_position() {
     let opts = StoreOptions { clock: Arc::new(clock.clone()), ..StoreOptions::default() };
     let e = Engine::new(EventStore::open_dir(dir.path(), opts).unwrap())
         .unwrap()
-        .with_vault(std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir.path()).unwrap()));
+        .with_vault(std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir.path()).unwrap()));
     // Recorded on 03-01: I1 (2 deaths; production is graded, so reported + graded = positions
     // 0, 1). Recorded on 03-10: I2 (positions 2, 3), then H1 reported (position 4).
     report_incident(&e, "I1", 2, "2025-02-01T02:00:00Z");

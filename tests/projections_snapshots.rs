@@ -7,14 +7,14 @@
 //! The real-projection variant (a hazard ledger over 16 MiB) is `#[ignore]`d: it appends
 //! ~300,000 events. Run it with `cargo test --release --test projections_snapshots -- --ignored`.
 
-use anquan::codec::DECODE_LIMIT;
-use anquan::domain::hazard::{HazardEvent, HazardGraded, HazardReported, HazardSource, RectificationOrdered};
-use anquan::domain::{DomainEvent, EntityId};
+use anquan::events::hazard::{HazardEvent, HazardGraded, HazardReported, HazardSource, RectificationOrdered};
+use anquan::events::{DomainEvent, EntityId};
+use anquan::internals::codec::DECODE_LIMIT;
 use anquan::projections::hazard_ledger::HazardLedger;
 use anquan::projections::{
     load_snapshot, rebuild, state_bytes, Projection, ProjectionError, ProjectionRunner, SNAPSHOT_CHUNK,
 };
-use anquan::storage::WriteBatch;
+use anquan::store::WriteBatch;
 use anquan::store::{EventStore, ExpectedVersion, ProposedEvent, RecordedEvent, StreamAppend, Timestamp};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -161,7 +161,7 @@ fn a_state_that_claims_more_than_16_mib_while_decoding_reloads() {
     let mut r = ProjectionRunner::<Counters>::start(&store).unwrap();
     let bytes = r.state_bytes().unwrap();
     assert!(bytes.len() < DECODE_LIMIT);
-    assert!(anquan::codec::decode::<Counters>(&bytes).is_err(), "the general limit would refuse it");
+    assert!(anquan::internals::codec::decode::<Counters>(&bytes).is_err(), "the general limit would refuse it");
     r.snapshot().unwrap();
     let (loaded, checkpoint) = load_snapshot::<Counters>(&store).unwrap().unwrap();
     assert_eq!((checkpoint, state_bytes(&loaded).unwrap()), (300, bytes));

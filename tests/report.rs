@@ -3,8 +3,8 @@
 //! page is self-contained, escaped and balanced; both languages label it.
 
 use anquan::engine::Engine;
+use anquan::interface::report::{render_html, write_report, Lang, ReportError, ReportOptions};
 use anquan::projections::{rebuild_all, AllProjections};
-use anquan::report::{render_html, write_report, Lang, ReportError, ReportOptions};
 use anquan::store::EventStore;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -116,7 +116,7 @@ fn close(e: &Engine, id: &str, at: &str) {
 /// The history every test reads; the as-of instant is 2026-06-30T04:00Z (12:00 CST).
 fn history() -> (tempfile::TempDir, AllProjections) {
     let dir = tempfile::tempdir().unwrap();
-    let vault = std::sync::Arc::new(anquan::privacy::Vault::open_beside_store(dir.path()).unwrap());
+    let vault = std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir.path()).unwrap());
     let e = Engine::new(EventStore::open(dir.path()).unwrap()).unwrap().with_vault(vault);
     register(&e, "jd-01", EVIL);
     register(&e, "jd-02", "西湖街道");

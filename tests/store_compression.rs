@@ -29,7 +29,7 @@ fn options(compression: Compression) -> StoreOptions {
 }
 
 fn values_file_len(dir: &std::path::Path) -> u64 {
-    std::fs::metadata(dir.join(anquan::storage::value_log::VALUE_LOG_FILE)).unwrap().len()
+    std::fs::metadata(dir.join(anquan::internals::value_log::VALUE_LOG_FILE)).unwrap().len()
 }
 
 #[test]

@@ -85,7 +85,7 @@ fn truncated_log_files_open_to_a_verified_prefix_or_a_clear_error() {
 #[test]
 fn a_truncated_value_file_is_refused_as_lost_data_naming_the_file() {
     // After a clean close sled refers to every byte of the value file: any cut loses segments.
-    for (cut, outcome) in open_with_file_cut(anquan::storage::value_log::VALUE_LOG_FILE) {
+    for (cut, outcome) in open_with_file_cut(anquan::internals::value_log::VALUE_LOG_FILE) {
         let msg = outcome.expect_err("a cut value file must not open");
         assert!(msg.contains("lost data") && msg.contains("anquan.values"), "cut at {cut}: {msg}");
     }
@@ -94,7 +94,7 @@ fn a_truncated_value_file_is_refused_as_lost_data_naming_the_file() {
 #[test]
 fn a_damaged_journal_header_is_reported_with_its_file() {
     let original = build();
-    for name in anquan::storage::sled_backend::JOURNAL_FILES {
+    for name in anquan::internals::JOURNAL_FILES {
         let copy = tempfile::tempdir().unwrap();
         copy_dir(original.path(), copy.path());
         let path = copy.path().join(name);

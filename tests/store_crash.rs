@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anquan::storage::SledBackend;
+use anquan::store::SledBackend;
 use anquan::store::*;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;

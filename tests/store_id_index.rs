@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use anquan::storage::SledBackend;
+use anquan::store::SledBackend;
 use anquan::store::*;
 use common::*;
 
@@ -154,7 +154,7 @@ fn a_store_needs_its_event_id_folder_and_open_with_without_one_creates_nothing()
         Err(StoreError::IdIndexFolderNeeded) => {}
         other => panic!("expected IdIndexFolderNeeded, got {:?}", other.map(|_| ())),
     }
-    use anquan::storage::Backend;
+    use anquan::store::Backend;
     assert_eq!(backend.get(b"Mhead").unwrap(), None, "no store was created");
     drop(backend);
 

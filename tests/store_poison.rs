@@ -10,8 +10,8 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use anquan::storage::{Backend, ScanIter, SledBackend, StorageError, WriteBatch};
 use anquan::store::*;
+use anquan::store::{Backend, ScanIter, SledBackend, StorageError, WriteBatch};
 use common::*;
 
 #[derive(Debug)]

@@ -147,7 +147,7 @@ fn an_edited_event_id_entry_is_named() {
     let run = dir.path().join(ID_INDEX_FOLDER).join("0000000000.run");
     let mut bytes = std::fs::read(&run).unwrap();
     let n = all.len();
-    assert!(n <= anquan::store::id_index::BLOCK_ENTRIES, "one block");
+    assert!(n <= anquan::internals::BLOCK_ENTRIES, "one block");
     let at = (0..n).find(|i| bytes[i * 24..i * 24 + 16] == *all[31].event_id.as_bytes()).expect("entry of 31");
     bytes[at * 24 + 16..at * 24 + 24].copy_from_slice(&32u64.to_le_bytes());
     let sum = blake3::hash(&bytes[..n * 24]);

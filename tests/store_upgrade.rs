@@ -3,7 +3,7 @@
 
 mod common;
 
-use anquan::storage::value_log::VALUE_LOG_FILE;
+use anquan::internals::value_log::VALUE_LOG_FILE;
 use anquan::store::*;
 use common::*;
 
@@ -149,8 +149,8 @@ fn a_new_store_has_layout_version_3_a_checked_value_file_and_an_event_id_folder(
     assert!(dir.path().join(ID_INDEX_FOLDER).join("MANIFEST").exists());
     let db = raw_sled(dir.path());
     assert_eq!(db.get(b"Mformat").unwrap().unwrap().as_ref(), &[3u8]);
-    assert_eq!(db.get(segment_key(0)).unwrap().unwrap().len(), anquan::storage::value_log::POINTER_LEN);
+    assert_eq!(db.get(segment_key(0)).unwrap().unwrap().len(), anquan::internals::value_log::POINTER_LEN);
     assert_eq!(db.scan_prefix(b"E").count(), 0, "event ids are indexed in files");
     let bytes = segment_bytes(dir.path(), &db, &segment_key(0));
-    assert_eq!(anquan::store::layout::decode_segment(&bytes).unwrap().len(), 3, "the value file holds the segment");
+    assert_eq!(anquan::internals::layout::decode_segment(&bytes).unwrap().len(), 3, "the value file holds the segment");
 }

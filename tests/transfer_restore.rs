@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
-use anquan::domain::incident::IncidentEvent;
-use anquan::domain::DomainEvent;
 use anquan::engine::Engine;
+use anquan::events::incident::IncidentEvent;
+use anquan::events::DomainEvent;
+use anquan::interface::transfer::{self, Anchor, RestoreOptions, TransferError};
 use anquan::store::EventStore;
-use anquan::transfer::{self, Anchor, RestoreOptions, TransferError};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -182,7 +182,7 @@ fn cut_reordered_and_gapped_files_are_refused() {
 #[test]
 fn a_recomputed_forgery_is_caught_only_by_an_outside_head() {
     let dir = tempfile::tempdir().unwrap();
-    let key = anquan::notary::signing_key_from_secret(&[7u8; 32]);
+    let key = anquan::engine::notary::signing_key_from_secret(&[7u8; 32]);
     let (text, head) = exported(&dir.path().join("a"), Some(&key));
     let original = lines(&text);
     let report = original.iter().position(|l| l.contains("incident.reported")).unwrap();
@@ -195,7 +195,8 @@ fn a_recomputed_forgery_is_caught_only_by_an_outside_head() {
     assert_eq!(r.anchors, vec![Anchor::None]);
     assert_ne!(r.head_hash, head);
 
-    let expect = RestoreOptions { expect_head: anquan::transfer::from_hex_hash(&head), ..Default::default() };
+    let expect =
+        RestoreOptions { expect_head: anquan::interface::transfer::from_hex_hash(&head), ..Default::default() };
     let target = dir.path().join("expected");
     let err = restore(&target, &forged, &expect).unwrap_err();
     assert!(matches!(err, TransferError::Anchor { .. }), "{err}");
@@ -218,7 +219,7 @@ fn a_recomputed_forgery_is_caught_only_by_an_outside_head() {
 /// Recomputes every hash and the trailer as a forger would (the trailer's signature is left as
 /// it was: it cannot be recomputed without the key).
 fn rechain(lines: &[String]) -> String {
-    use anquan::store::layout::{chain_hash, encode_record, RecordRef};
+    use anquan::internals::layout::{chain_hash, encode_record, RecordRef};
     let mut prev = [0u8; 32];
     let mut out = Vec::new();
     let to_hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();

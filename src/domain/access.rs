@@ -1,14 +1,10 @@
-//! Who may do what (权限): roles granted to actors within a scope, as events, and the policy
-//! that says which roles may send which command within which scope.
+//! Roles granted to actors within a scope (权限), as commands and the access aggregate, and who
+//! holds which role across the whole log ([`AccessIndex`]). Which roles may send which command is
+//! the permission table in `policy.rs`.
 //!
 //! Invariants:
 //! - Grants and revocations are events in the actor's own stream (`access-{actor}`), so who
 //!   could do what at any moment is replayable like everything else.
-//! - [`authorize`] is pure: the engine hands it the actor's grants, the command and the scope the
-//!   command touches ([`target_scope`], from the command or the target stream's first event).
-//!   Default deny: [`allowed_roles`] matches every command exhaustively, so a new command does
-//!   not compile until its roles are decided.
-//! - Auditors (督查) may send no command at all: they read.
 //! - A store starts enforcing roles with `access.enforce_roles` (启用权限), which names its first
 //!   administrator; from then on every engine on the store enforces them, whatever its host
 //!   configuration says. There is no event that stops enforcement.
@@ -17,66 +13,13 @@
 //!   grant that counted, or the host's configuration). [`AccessIndex`] folds the access events of
 //!   the whole log in position order and applies exactly that rule, so a role an actor gave
 //!   itself while nothing was enforced never counts.
-//! - The segregation "the verifier of a rectification is never the one who reported it done"
-//!   is a hazard rule (see `hazard.rs`), enforced whatever the roles.
 
-use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::command::Command;
-use super::community::{CommunityCommand, CommunityEvent};
-use super::enterprise::{EnterpriseCommand, EnterpriseEvent};
-use super::event::DomainEvent;
-use super::hazard::{HazardCommand, HazardEvent};
-use super::incident::{IncidentCommand, IncidentEvent};
-use super::injury::{InjuryCommand, InjuryEvent};
-use super::person::PersonCommand;
-use super::promotion::{ProjectCommand, ProjectEvent};
-use super::{opt_text, rule, text, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_TEXT};
-
-/// The roles of the safety work, closed: the permission table is written against them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// 网格员
-    GridInspector,
-    /// 企业安全员
-    EnterpriseSafetyOfficer,
-    /// 社区安全促进委员会
-    CommunityCommittee,
-    /// 应急管理局 / 安监局 监管人员
-    BureauSupervisor,
-    /// 事故调查组成员
-    Investigator,
-    /// 督查: reads only
-    Auditor,
-    /// 系统管理员: grants and revokes roles
-    Administrator,
-    // Persisted by variant index (bincode): new roles go at the end.
-    /// 相关部门: traffic police, fire rescue, health (sentinel hospitals, CDC), statistics, the
-    /// 12345 hotline — they report incidents, hazards and injuries of their field
-    PartnerDepartment,
-}
-
-/// Where a grant applies.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    /// The whole district (区).
-    District,
-    /// One community (街道/乡镇/社区).
-    Community(EntityId),
-    /// One enterprise (企业).
-    Enterprise(EntityId),
-}
-
-/// A role within a scope.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
-pub struct Grant {
-    pub role: Role,
-    pub scope: Scope,
-}
+use super::{opt_text, rule, text, Aggregate, DecisionContext, Rejection, MAX_TEXT};
+use crate::events::access::*;
+use crate::events::{EntityId, StreamKind};
 
 /// Grant a role to an actor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -130,58 +73,6 @@ command_enum!(
     RecordPersonalExport(RecordPersonalExport) = "access.record_personal_export",
 });
 
-/// A role was granted. Persisted: no data-losing serde attributes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct RoleGranted {
-    pub actor_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub grant: Grant,
-    pub reason: Option<String>,
-}
-
-/// A role was revoked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct RoleRevoked {
-    pub actor_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub grant: Grant,
-    pub reason: Option<String>,
-}
-
-/// The store started enforcing roles; `actor_id` is its first administrator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct RolesEnforced {
-    pub actor_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub reason: Option<String>,
-}
-
-/// The actor exported the log with personal fields opened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct PersonalDataExported {
-    pub actor_id: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub reason: String,
-    pub events: u64,
-    pub head_hash: String,
-}
-
-event_enum!(
-    /// Events of an actor's access stream (`access-{actor}`).
-    AccessEvent, actor_id, StreamKind::Access, {
-    Granted(RoleGranted) = "access.role_granted" v 1,
-    Revoked(RoleRevoked) = "access.role_revoked" v 1,
-    RolesEnforced(RolesEnforced) = "access.roles_enforced" v 1,
-    PersonalDataExported(PersonalDataExported) = "access.personal_data_exported" v 1,
-});
-
 /// The grants an actor holds now.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AccessState {
@@ -190,6 +81,7 @@ pub struct AccessState {
 }
 
 /// The access aggregate: one stream per actor.
+#[derive(Debug)]
 pub struct Access;
 
 impl Aggregate for Access {
@@ -414,191 +306,4 @@ impl AccessIndex {
     pub fn actors(&self) -> impl Iterator<Item = (&EntityId, &[Grant])> {
         self.grants.iter().filter(|(_, g)| !g.is_empty()).map(|(a, g)| (a, g.as_slice()))
     }
-}
-
-/// Which community and enterprise a command touches (None where it touches none).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TargetScope {
-    pub community: Option<EntityId>,
-    pub enterprise: Option<EntityId>,
-}
-
-/// The scope a command touches: from the command when it creates its stream, else from the
-/// target stream's first event (a hazard's community and enterprise are fixed when reported).
-pub fn target_scope(history: &[DomainEvent], command: &Command) -> TargetScope {
-    let from_command = match command {
-        Command::Hazard(HazardCommand::Report(c)) => Some((Some(c.community_id.clone()), c.enterprise_id.clone())),
-        Command::Incident(IncidentCommand::Report(c)) => Some((Some(c.community_id.clone()), c.enterprise_id.clone())),
-        Command::Enterprise(EnterpriseCommand::Register(c)) => {
-            Some((Some(c.community_id.clone()), Some(c.enterprise_id.clone())))
-        }
-        Command::Community(c) => Some((Some(c.target_id().clone()), None)),
-        Command::Injury(InjuryCommand::Record(c)) => Some((Some(c.data.community_id.clone()), None)),
-        Command::Injury(InjuryCommand::Correct(c)) => Some((Some(c.data.community_id.clone()), None)),
-        Command::Project(ProjectCommand::Plan(c)) => Some((Some(c.community_id.clone()), None)),
-        _ => None,
-    };
-    if let Some((community, enterprise)) = from_command {
-        return TargetScope { community, enterprise };
-    }
-    let first = history.iter().find_map(|e| match e {
-        DomainEvent::Hazard(HazardEvent::Reported(r)) => Some((Some(r.community_id.clone()), r.enterprise_id.clone())),
-        DomainEvent::Incident(IncidentEvent::Reported(r)) => {
-            Some((Some(r.community_id.clone()), r.enterprise_id.clone()))
-        }
-        DomainEvent::Enterprise(EnterpriseEvent::Registered(r)) => {
-            Some((Some(r.community_id.clone()), Some(r.enterprise_id.clone())))
-        }
-        DomainEvent::Community(CommunityEvent::Registered(r)) => Some((Some(r.community_id.clone()), None)),
-        DomainEvent::Injury(InjuryEvent::Recorded(r)) => Some((Some(r.data.community_id.clone()), None)),
-        DomainEvent::Project(ProjectEvent::Planned(r)) => Some((Some(r.community_id.clone()), None)),
-        _ => None,
-    });
-    match first {
-        Some((community, enterprise)) => TargetScope { community, enterprise },
-        None => TargetScope::default(),
-    }
-}
-
-/// The roles that may send a command. An exhaustive match over every command, so a new command
-/// does not compile until someone decides who may send it (default deny by construction).
-pub fn allowed_roles(command: &Command) -> &'static [Role] {
-    use Role::*;
-    match command {
-        Command::Access(c) => match c {
-            AccessCommand::Grant(_)
-            | AccessCommand::Revoke(_)
-            | AccessCommand::EnforceRoles(_)
-            // Opening personal fields in an export is a disclosure (PIPL).
-            | AccessCommand::RecordPersonalExport(_) => &[Administrator],
-        },
-        Command::Community(c) => match c {
-            CommunityCommand::Register(_)
-            | CommunityCommand::AddGrid(_)
-            | CommunityCommand::AssignGridResponsible(_)
-            | CommunityCommand::StartCreation(_)
-            | CommunityCommand::RecordAssessment(_)
-            | CommunityCommand::Name(_)
-            | CommunityCommand::RecordReassessment(_) => &[CommunityCommittee, Administrator],
-            // Resident population and economy come from the statistics bureau (统计局).
-            CommunityCommand::RevisePopulation(_) | CommunityCommand::RecordEconomy(_) => {
-                &[CommunityCommittee, PartnerDepartment, Administrator]
-            }
-            // Control indicators (控制指标) are set by the government above the community.
-            CommunityCommand::SetControlIndicator(_) => &[BureauSupervisor, Administrator],
-        },
-        Command::Enterprise(c) => match c {
-            EnterpriseCommand::Register(_)
-            | EnterpriseCommand::AssignGrade(_)
-            | EnterpriseCommand::TakeEnforcementAction(_) => &[BureauSupervisor],
-            EnterpriseCommand::RecordWorkHours(_) | EnterpriseCommand::RecordWorkInjuryCase(_) => {
-                &[EnterpriseSafetyOfficer, BureauSupervisor]
-            }
-        },
-        Command::Hazard(c) => match c {
-            // Residents report through the 12345 hotline, a partner department.
-            HazardCommand::Report(_) => {
-                &[GridInspector, EnterpriseSafetyOfficer, CommunityCommittee, BureauSupervisor, PartnerDepartment]
-            }
-            HazardCommand::NoteProgress(_) | HazardCommand::ReportDone(_) => {
-                &[EnterpriseSafetyOfficer, CommunityCommittee, GridInspector]
-            }
-            HazardCommand::Grade(_)
-            | HazardCommand::OrderRectification(_)
-            | HazardCommand::ExtendDeadline(_)
-            | HazardCommand::ListForSupervision(_)
-            | HazardCommand::Verify(_)
-            | HazardCommand::Close(_) => &[BureauSupervisor],
-        },
-        Command::Incident(c) => match c {
-            // Traffic police and fire rescue report the incidents of their field.
-            IncidentCommand::Report(_) => {
-                &[GridInspector, EnterpriseSafetyOfficer, CommunityCommittee, BureauSupervisor, PartnerDepartment]
-            }
-            IncidentCommand::ReviseCasualties(_) => &[
-                GridInspector,
-                EnterpriseSafetyOfficer,
-                CommunityCommittee,
-                BureauSupervisor,
-                PartnerDepartment,
-                Investigator,
-            ],
-            // Education (教育) is organised by the community or the enterprise as well.
-            IncidentCommand::ConductEducation(_) => {
-                &[Investigator, BureauSupervisor, CommunityCommittee, EnterpriseSafetyOfficer]
-            }
-            IncidentCommand::ReassessGrade(_)
-            | IncidentCommand::OpenInvestigation(_)
-            | IncidentCommand::ExtendInvestigation(_)
-            | IncidentCommand::StartAppraisal(_)
-            | IncidentCommand::EndAppraisal(_)
-            | IncidentCommand::SubmitInvestigationReport(_)
-            | IncidentCommand::DetermineCause(_)
-            | IncidentCommand::DealWithResponsible(_)
-            | IncidentCommand::ImplementCorrectiveMeasures(_)
-            | IncidentCommand::Close(_)
-            | IncidentCommand::RecordEvaluation(_) => &[Investigator, BureauSupervisor],
-        },
-        // Injury surveillance: sentinel hospitals and the CDC (卫生健康, a partner department),
-        // and the community's own records.
-        Command::Injury(c) => match c {
-            InjuryCommand::Record(_) | InjuryCommand::Correct(_) => {
-                &[CommunityCommittee, GridInspector, PartnerDepartment]
-            }
-        },
-        Command::Project(c) => match c {
-            ProjectCommand::Plan(_)
-            | ProjectCommand::PlanIntervention(_)
-            | ProjectCommand::ImplementIntervention(_)
-            | ProjectCommand::Evaluate(_) => &[CommunityCommittee],
-        },
-        // Erasing personal information (PIPL) is an administrator's act, district-wide.
-        Command::Person(c) => match c {
-            PersonCommand::Erase(_) => &[Administrator],
-        },
-    }
-}
-
-/// Rule codes of denials.
-pub mod denial {
-    /// No role of the actor may send this command type.
-    pub const NOT_PERMITTED: &str = "not_permitted";
-    /// A role would allow it, but not in the scope the command touches.
-    pub const OUT_OF_SCOPE: &str = "out_of_scope";
-}
-
-fn covers(scope: &Scope, target: &TargetScope) -> bool {
-    match scope {
-        Scope::District => true,
-        Scope::Community(c) => target.community.as_ref() == Some(c),
-        Scope::Enterprise(e) => target.enterprise.as_ref() == Some(e),
-    }
-}
-
-/// Allows the command if one of the actor's grants has a permitted role whose scope covers the
-/// command's target; otherwise a denial naming the rule.
-pub fn authorize(actor: &EntityId, grants: &[Grant], command: &Command, target: &TargetScope) -> Result<(), Rejection> {
-    let command_type = command.command_type();
-    let allowed = allowed_roles(command);
-    let permitted: Vec<&Grant> = grants.iter().filter(|g| allowed.contains(&g.role)).collect();
-    if permitted.is_empty() {
-        return Err(Rejection::new(
-            "/actor",
-            denial::NOT_PERMITTED,
-            format!("{actor} holds no role that may send {command_type} (allowed: {allowed:?})"),
-        ));
-    }
-    if permitted.iter().any(|g| covers(&g.scope, target)) {
-        return Ok(());
-    }
-    Err(Rejection::new(
-        "/actor",
-        denial::OUT_OF_SCOPE,
-        format!(
-            "{actor} may send {command_type} only within {:?}; this touches community {:?}, enterprise {:?}",
-            permitted.iter().map(|g| &g.scope).collect::<Vec<_>>(),
-            target.community.as_ref().map(EntityId::as_str),
-            target.enterprise.as_ref().map(EntityId::as_str)
-        ),
-    ))
 }

@@ -7,27 +7,14 @@
 //! - A fine (经济处罚) states its amount in whole yuan; other actions carry none.
 //! - A closed-and-banned (关闭取缔) enterprise takes no further grade or action.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    opt_text, rule, text, yuan, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_NAME, MAX_TEXT,
-};
-
-/// 四个一律: the four enforcement actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EnforcementAction {
-    /// 停产整顿
-    SuspendForRectification,
-    /// 关闭取缔
-    CloseAndBan,
-    /// 经济处罚（上限）
-    Fine,
-    /// 追究法律责任
-    LegalLiability,
-}
+use super::catalog::CodeLookup;
+use super::{opt_text, rule, text, yuan, Aggregate, DecisionContext, Rejection, MAX_NAME, MAX_TEXT};
+use crate::events::enterprise::*;
+use crate::events::{EntityId, StreamKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -45,7 +32,7 @@ pub struct AssignSupervisionGrade {
     pub enterprise_id: EntityId,
     /// Enterprise grade code from the catalog (A/B/C/D).
     pub grade: String,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
+    #[serde(deserialize_with = "crate::events::wire_time::date")]
     pub effective_on: NaiveDate,
     pub reason: String,
 }
@@ -55,7 +42,7 @@ pub struct AssignSupervisionGrade {
 pub struct TakeEnforcementAction {
     pub enterprise_id: EntityId,
     pub action: EnforcementAction,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
+    #[serde(deserialize_with = "crate::events::wire_time::date")]
     pub decided_on: NaiveDate,
     /// The administrative organ that decided (e.g. 区应急管理局; an enforcement decision is an act
     /// of the organ, not of an official): an organisation, not personal data, stored as plain
@@ -83,21 +70,6 @@ pub struct RecordWorkHours {
     pub headcount: u32,
 }
 
-/// How a work injury case counts (recordability as in OSHA 29 CFR 1904; lost workdays as in
-/// GB 6441).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum WorkCaseClass {
-    /// 死亡
-    Death,
-    /// Days away from work (歇工, lost time).
-    DaysAway,
-    /// Restricted work or job transfer (调岗/限制工作).
-    RestrictedOrTransfer,
-    /// Other recordable: medical treatment beyond first aid, no lost or restricted days.
-    OtherRecordable,
-}
-
 /// A case in the enterprise's work injury log (工伤台账).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -105,7 +77,7 @@ pub struct RecordWorkInjuryCase {
     pub enterprise_id: EntityId,
     /// Unique within the enterprise.
     pub case_id: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
+    #[serde(deserialize_with = "crate::events::wire_time::date")]
     pub occurred_on: NaiveDate,
     pub class: WorkCaseClass,
     /// Required (> 0) for a days-away case, 0 otherwise.
@@ -127,85 +99,6 @@ command_enum!(
     RecordWorkInjuryCase(RecordWorkInjuryCase) = "enterprise.record_work_injury_case",
 });
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct EnterpriseRegistered {
-    pub enterprise_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub name: String,
-    pub community_id: EntityId,
-    pub industry: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct SupervisionGradeAssigned {
-    pub enterprise_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub grade: String,
-    pub previous_grade: Option<String>,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
-    pub effective_on: NaiveDate,
-    pub reason: String,
-    pub catalog_version: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct EnforcementActionTaken {
-    pub enterprise_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub action: EnforcementAction,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
-    pub decided_on: NaiveDate,
-    pub decided_by: String,
-    pub decision_no: Option<String>,
-    pub reason: String,
-    pub hazard_id: Option<EntityId>,
-    pub fine_yuan: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct WorkHoursRecorded {
-    pub enterprise_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub year: i32,
-    pub month: u32,
-    pub hours_worked: u64,
-    pub headcount: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct WorkInjuryCaseRecorded {
-    pub enterprise_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub case_id: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
-    pub occurred_on: NaiveDate,
-    pub class: WorkCaseClass,
-    pub days_away: u32,
-    pub restricted_days: u32,
-    pub incident_id: Option<EntityId>,
-    pub description: String,
-}
-
-event_enum!(
-    /// Events of an enterprise stream (`enterprise-{id}`).
-    EnterpriseEvent, enterprise_id, StreamKind::Enterprise, {
-    Registered(EnterpriseRegistered) = "enterprise.registered" v 1,
-    GradeAssigned(SupervisionGradeAssigned) = "enterprise.grade_assigned" v 1,
-    EnforcementActionTaken(EnforcementActionTaken) = "enterprise.enforcement_action_taken" v 1,
-    WorkHoursRecorded(WorkHoursRecorded) = "enterprise.work_hours_recorded" v 1,
-    WorkInjuryCaseRecorded(WorkInjuryCaseRecorded) = "enterprise.work_injury_case_recorded" v 1,
-});
-
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EnterpriseState {
     pub id: Option<EntityId>,
@@ -221,6 +114,7 @@ pub struct EnterpriseState {
 pub const MAX_CASE_DAYS: u32 = 6_000;
 
 /// The enterprise aggregate.
+#[derive(Debug)]
 pub struct Enterprise;
 
 impl Aggregate for Enterprise {
@@ -333,7 +227,8 @@ impl Aggregate for Enterprise {
                 };
                 super::not_future_date("month", first, ctx)?;
                 // Nobody works more than every hour of the month.
-                let days = super::time::plus_months(first, 1).map_or(31, |next| (next - first).num_days()) as u64;
+                let days =
+                    crate::events::time::plus_months(first, 1).map_or(31, |next| (next - first).num_days()) as u64;
                 if c.hours_worked > u64::from(c.headcount) * days * 24 {
                     return Err(Rejection::at(
                         "hours_worked",

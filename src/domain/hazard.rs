@@ -20,32 +20,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::person::{check_opt_personal, check_personal, check_same_person, PersonalField, PersonalKind};
-use super::time::{cst_date, end_of_cst_day};
-use super::{opt_text, rule, text, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_NAME, MAX_TEXT};
-
-/// Who found the hazard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum HazardSource {
-    /// 网格员巡查
-    GridInspection,
-    /// 企业自查
-    EnterpriseSelfCheck,
-    /// 部门检查
-    DepartmentInspection,
-    /// 群众举报
-    ResidentReport,
-}
-
-/// Level of government that lists a major hazard for supervision (挂牌督办).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SupervisionLevel {
-    Province,
-    City,
-    County,
-}
+use super::catalog::CodeLookup;
+use super::person::{check_opt_personal, check_personal, check_same_person};
+use super::{opt_text, rule, text, Aggregate, DecisionContext, Rejection, MAX_NAME, MAX_TEXT};
+use crate::events::hazard::*;
+use crate::events::person::{PersonalField, PersonalKind};
+use crate::events::time::{cst_date, end_of_cst_day};
+use crate::events::{EntityId, StreamKind};
 
 // ---- commands ----------------------------------------------------------------------------
 
@@ -68,7 +49,7 @@ pub struct ReportHazard {
     pub category: String,
     pub location: String,
     pub description: String,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub found_at: DateTime<Utc>,
 }
 
@@ -111,7 +92,7 @@ pub struct OrderRectification {
 #[serde(deny_unknown_fields)]
 pub struct ExtendRectificationDeadline {
     pub hazard_id: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
+    #[serde(deserialize_with = "crate::events::wire_time::date")]
     pub new_deadline: NaiveDate,
     pub reason: String,
 }
@@ -175,144 +156,6 @@ command_enum!(
     Close(CloseHazard) = "hazard.close",
 });
 
-// ---- events ------------------------------------------------------------------------------
-
-/// `hazard.reported` v2 (v1 had the reporter in plain text; see `event.rs` for the upcaster).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct HazardReported {
-    pub hazard_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub source: HazardSource,
-    /// Sealed name (plain only in events upcast from v1).
-    pub reporter: PersonalField,
-    pub community_id: EntityId,
-    pub grid_id: Option<EntityId>,
-    pub enterprise_id: Option<EntityId>,
-    pub category: String,
-    pub location: String,
-    pub description: String,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub found_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct HazardGraded {
-    pub hazard_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub grade: String,
-    /// Whether the grade was a major one in the catalog at the time.
-    pub major: bool,
-    pub criterion: String,
-    pub criterion_version: String,
-    pub catalog_version: String,
-    pub basis: Option<String>,
-}
-
-/// `hazard.rectification_ordered` v2 (v1 had `responsible` in plain text; see `event.rs`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct RectificationOrdered {
-    pub hazard_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    /// Sealed person or unit responsible (plain only in events upcast from v1).
-    pub responsible: Option<PersonalField>,
-    pub measures: Option<String>,
-    pub funds_yuan: Option<u64>,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
-    pub deadline: NaiveDate,
-    pub contingency_plan: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct RectificationDeadlineExtended {
-    pub hazard_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
-    pub previous_deadline: NaiveDate,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
-    pub new_deadline: NaiveDate,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct HazardListedForSupervision {
-    pub hazard_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub level: SupervisionLevel,
-    pub listed_by: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct RectificationProgressNoted {
-    pub hazard_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub note: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct RectificationReportedDone {
-    pub hazard_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub summary: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct RectificationVerified {
-    pub hazard_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub passed: bool,
-    pub remarks: String,
-}
-
-/// A failed verification sends the hazard back to rectification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct HazardReopened {
-    pub hazard_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct HazardClosed {
-    pub hazard_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub remarks: Option<String>,
-}
-
-event_enum!(
-    /// Events of a hazard stream (`hazard-{id}`).
-    HazardEvent, hazard_id, StreamKind::Hazard, {
-    Reported(HazardReported) = "hazard.reported" v 2,
-    Graded(HazardGraded) = "hazard.graded" v 1,
-    RectificationOrdered(RectificationOrdered) = "hazard.rectification_ordered" v 2,
-    DeadlineExtended(RectificationDeadlineExtended) = "hazard.deadline_extended" v 1,
-    ListedForSupervision(HazardListedForSupervision) = "hazard.listed_for_supervision" v 1,
-    ProgressNoted(RectificationProgressNoted) = "hazard.progress_noted" v 1,
-    RectificationReportedDone(RectificationReportedDone) = "hazard.rectification_reported_done" v 1,
-    RectificationVerified(RectificationVerified) = "hazard.rectification_verified" v 1,
-    Reopened(HazardReopened) = "hazard.reopened" v 1,
-    Closed(HazardClosed) = "hazard.closed" v 1,
-});
-
 // ---- state -------------------------------------------------------------------------------
 
 /// Where a hazard stands.
@@ -362,6 +205,7 @@ impl HazardState {
 }
 
 /// The hazard aggregate.
+#[derive(Debug)]
 pub struct Hazard;
 
 fn meta(id: &EntityId, ctx: &DecisionContext<'_>) -> (EntityId, EntityId, DateTime<Utc>) {
@@ -717,10 +561,10 @@ mod tests {
     #[test]
     fn a_sealed_responsible_counts_as_in_place() {
         let mut o = order();
-        o.responsible = Some(PersonalField::Sealed(Box::new(super::super::person::SealedValue {
+        o.responsible = Some(PersonalField::Sealed(Box::new(crate::events::person::SealedValue {
             person_id: EntityId::new("p-1").unwrap(),
             kind: PersonalKind::Name,
-            nonce: vec![0; super::super::person::NONCE_LEN],
+            nonce: vec![0; crate::events::person::NONCE_LEN],
             ciphertext: vec![0; 20],
         })));
         assert!(five_in_place_missing(&o).is_empty());

@@ -22,70 +22,14 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::catalog::Settings;
-use super::person::{check_opt_personal, check_personal, check_same_person, PersonalField, PersonalKind};
-use super::time::{cst_date, plus_days, plus_months};
-use super::{
-    people, rule, text, yuan, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_NAME, MAX_TEXT,
-};
-
-/// Accident grade of Decree 493 art. 3, lowest first (so `Ord` means "more serious").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum IncidentGrade {
-    /// 一般事故
-    Ordinary,
-    /// 较大事故
-    RelativelySerious,
-    /// 重大事故
-    Serious,
-    /// 特别重大事故
-    ExtraordinarilySerious,
-}
-
-impl IncidentGrade {
-    pub fn zh(self) -> &'static str {
-        match self {
-            IncidentGrade::Ordinary => "一般事故",
-            IncidentGrade::RelativelySerious => "较大事故",
-            IncidentGrade::Serious => "重大事故",
-            IncidentGrade::ExtraordinarilySerious => "特别重大事故",
-        }
-    }
-
-    /// Who investigates (art. 19).
-    pub fn investigating_authority(self) -> AuthorityLevel {
-        match self {
-            IncidentGrade::Ordinary => AuthorityLevel::County,
-            IncidentGrade::RelativelySerious => AuthorityLevel::City,
-            IncidentGrade::Serious => AuthorityLevel::Province,
-            IncidentGrade::ExtraordinarilySerious => AuthorityLevel::StateCouncil,
-        }
-    }
-}
-
-/// Level of the government leading an investigation, lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthorityLevel {
-    /// 县级人民政府
-    County,
-    /// 设区的市级人民政府
-    City,
-    /// 省级人民政府
-    Province,
-    /// 国务院
-    StateCouncil,
-}
-
-/// The dimension(s) that decided a grade.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum GradeDimension {
-    Deaths,
-    SeriousInjuries,
-    DirectLoss,
-}
+use super::catalog::CodeLookup;
+use super::person::{check_opt_personal, check_personal, check_same_person};
+use super::settings::Settings;
+use super::{people, rule, text, yuan, Aggregate, DecisionContext, Rejection, MAX_NAME, MAX_TEXT};
+use crate::events::incident::*;
+use crate::events::person::{PersonalField, PersonalKind};
+use crate::events::time::{cst_date, plus_days, plus_months};
+use crate::events::{EntityId, StreamKind};
 
 fn grade_of_deaths(n: u32) -> IncidentGrade {
     match n {
@@ -125,19 +69,6 @@ pub fn grade_for(deaths: u32, serious_injuries: u32, direct_loss_yuan: u64) -> (
     (top, dims.iter().filter(|(_, g)| *g == top).map(|(d, _)| *d).collect())
 }
 
-/// Casualty figures as reported or revised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-pub struct Casualties {
-    pub deaths: u32,
-    /// Serious injuries, including acute industrial poisoning (急性工业中毒).
-    pub serious_injuries: u32,
-    pub minor_injuries: u32,
-    /// 下落不明
-    pub missing: u32,
-    /// Direct economic loss, whole yuan.
-    pub direct_loss_yuan: u64,
-}
-
 fn check_casualties(c: &Casualties, settings: &Settings) -> Result<(), Rejection> {
     people("deaths", c.deaths, settings)?;
     people("serious_injuries", c.serious_injuries, settings)?;
@@ -170,10 +101,10 @@ fn evidence(list: &[String]) -> Result<(), Rejection> {
 #[serde(deny_unknown_fields)]
 pub struct ReportIncident {
     pub incident_id: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub occurred_at: DateTime<Utc>,
     /// When the unit reported it to the county-level bureau.
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub reported_at: DateTime<Utc>,
     pub place: String,
     pub community_id: EntityId,
@@ -233,7 +164,7 @@ pub struct ExtendInvestigation {
 #[serde(deny_unknown_fields)]
 pub struct StartAppraisal {
     pub incident_id: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub started_at: DateTime<Utc>,
     pub reason: String,
 }
@@ -243,7 +174,7 @@ pub struct StartAppraisal {
 #[serde(deny_unknown_fields)]
 pub struct EndAppraisal {
     pub incident_id: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub ended_at: DateTime<Utc>,
 }
 
@@ -252,7 +183,7 @@ pub struct EndAppraisal {
 #[serde(deny_unknown_fields)]
 pub struct SubmitInvestigationReport {
     pub incident_id: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub submitted_at: DateTime<Utc>,
     pub summary: String,
 }
@@ -314,7 +245,7 @@ pub struct ConductEducation {
 #[serde(deny_unknown_fields)]
 pub struct CloseIncident {
     pub incident_id: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub signed_off_at: DateTime<Utc>,
     /// Who signed off (批复): the people's government that approves the investigation report
     /// (Decree 493 art. 32), an organisation, not personal data, stored as plain text. Put no
@@ -327,7 +258,7 @@ pub struct CloseIncident {
 #[serde(deny_unknown_fields)]
 pub struct RecordEvaluation {
     pub incident_id: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub evaluated_at: DateTime<Utc>,
     pub findings: String,
     pub published: bool,
@@ -352,234 +283,6 @@ command_enum!(
     RecordEvaluation(RecordEvaluation) = "incident.record_evaluation",
 });
 
-// ---- events ------------------------------------------------------------------------------
-
-/// `incident.reported` v2 (v1 had no `missing`; see `event.rs` for the upcaster).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct IncidentReported {
-    pub incident_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub occurred_at: DateTime<Utc>,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub reported_at: DateTime<Utc>,
-    pub place: String,
-    pub community_id: EntityId,
-    pub enterprise_id: Option<EntityId>,
-    pub category: String,
-    pub deaths: u32,
-    pub serious_injuries: u32,
-    pub minor_injuries: u32,
-    pub missing: u32,
-    pub direct_loss_yuan: u64,
-    pub summary: String,
-    /// Minutes from the accident to the report.
-    pub report_delay_minutes: i64,
-    /// The limit in force (art. 9: 60).
-    pub report_limit_minutes: u32,
-    pub reported_late: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct CasualtiesRevised {
-    pub incident_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub deaths: u32,
-    pub serious_injuries: u32,
-    pub minor_injuries: u32,
-    pub missing: u32,
-    pub direct_loss_yuan: u64,
-    pub reason: String,
-    /// Whole days from the accident to the revision.
-    pub days_after_accident: i64,
-    /// The supplementary-report window that applied (30, or 7 for road traffic and fire).
-    pub window_days: u32,
-    /// Revised after the window (accepted, flagged).
-    pub late: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct IncidentGraded {
-    pub incident_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub grade: IncidentGrade,
-    pub previous_grade: Option<IncidentGrade>,
-    /// Deaths as counted for grading (incl. missing persons once they count).
-    pub deaths_counted: u32,
-    pub missing_counted_as_dead: bool,
-    pub serious_injuries: u32,
-    pub direct_loss_yuan: u64,
-    pub decided_by: Vec<GradeDimension>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct InvestigationOpened {
-    pub incident_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub authority_level: AuthorityLevel,
-    pub authority: String,
-    /// The level the grade calls for (none for ungraded categories).
-    pub required_level: Option<AuthorityLevel>,
-    /// Report due: accident + 60 days (art. 29).
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub deadline: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct InvestigationExtended {
-    pub incident_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub days: u32,
-    pub reason: String,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub new_deadline: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct AppraisalStarted {
-    pub incident_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub started_at: DateTime<Utc>,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct AppraisalEnded {
-    pub incident_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub started_at: DateTime<Utc>,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub ended_at: DateTime<Utc>,
-    /// The pause added to the deadline, in seconds.
-    pub paused_seconds: i64,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub new_deadline: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct InvestigationReportSubmitted {
-    pub incident_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub submitted_at: DateTime<Utc>,
-    pub summary: String,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub deadline: DateTime<Utc>,
-    pub overdue: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct CauseDetermined {
-    pub incident_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub cause: String,
-    pub evidence: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct ResponsibleDealtWith {
-    pub incident_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    /// Sealed name (plain only in events upcast from v1).
-    pub person: PersonalField,
-    /// Sealed ID number, if one was given.
-    pub id_number: Option<PersonalField>,
-    pub role: String,
-    pub action: String,
-    pub evidence: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct CorrectiveMeasuresImplemented {
-    pub incident_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub measures: String,
-    pub hazard_ids: Vec<EntityId>,
-    pub evidence: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct EducationConducted {
-    pub incident_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub audience: String,
-    pub people_reached: u32,
-    pub method: String,
-    pub evidence: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct IncidentClosed {
-    pub incident_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub signed_off_at: DateTime<Utc>,
-    pub signed_off_by: String,
-    /// Post-closure evaluation due by this CST date (sign-off + 1 year).
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
-    pub evaluation_due: NaiveDate,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct PostClosureEvaluated {
-    pub incident_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub evaluated_at: DateTime<Utc>,
-    pub findings: String,
-    pub published: bool,
-    pub overdue: bool,
-}
-
-event_enum!(
-    /// Events of an incident stream (`incident-{id}`).
-    IncidentEvent, incident_id, StreamKind::Incident, {
-    Reported(IncidentReported) = "incident.reported" v 2,
-    CasualtiesRevised(CasualtiesRevised) = "incident.casualties_revised" v 1,
-    Graded(IncidentGraded) = "incident.graded" v 1,
-    InvestigationOpened(InvestigationOpened) = "incident.investigation_opened" v 1,
-    InvestigationExtended(InvestigationExtended) = "incident.investigation_extended" v 1,
-    AppraisalStarted(AppraisalStarted) = "incident.appraisal_started" v 1,
-    AppraisalEnded(AppraisalEnded) = "incident.appraisal_ended" v 1,
-    InvestigationReportSubmitted(InvestigationReportSubmitted) = "incident.investigation_report_submitted" v 1,
-    CauseDetermined(CauseDetermined) = "incident.cause_determined" v 1,
-    ResponsibleDealtWith(ResponsibleDealtWith) = "incident.responsible_dealt_with" v 2,
-    CorrectiveMeasuresImplemented(CorrectiveMeasuresImplemented) = "incident.corrective_measures_implemented" v 1,
-    EducationConducted(EducationConducted) = "incident.education_conducted" v 1,
-    Closed(IncidentClosed) = "incident.closed" v 1,
-    Evaluated(PostClosureEvaluated) = "incident.evaluated" v 1,
-});
-
 // ---- state -------------------------------------------------------------------------------
 
 /// The running investigation clock.
@@ -602,14 +305,6 @@ impl InvestigationClock {
         }
     }
 }
-
-/// The four don't-let-go (四不放过), in their canonical order.
-pub const FOUR_NOT_LET_GO: [(&str, &str); 4] = [
-    ("cause_determined", "事故原因未查清不放过 cause determined"),
-    ("responsible_dealt_with", "责任人员未处理不放过 those responsible dealt with"),
-    ("corrective_measures_implemented", "整改措施未落实不放过 corrective measures implemented"),
-    ("education_conducted", "有关人员未受到教育不放过 education conducted"),
-];
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IncidentState {
@@ -637,6 +332,7 @@ impl IncidentState {
 }
 
 /// The incident aggregate.
+#[derive(Debug)]
 pub struct Incident;
 
 struct Windows {
@@ -754,7 +450,7 @@ impl Aggregate for Incident {
                     missing: c.missing,
                     direct_loss_yuan: c.direct_loss_yuan,
                     reason: c.reason.clone(),
-                    days_after_accident: super::time::days_between(occurred_at, ctx.issued_at),
+                    days_after_accident: crate::events::time::days_between(occurred_at, ctx.issued_at),
                     window_days: window,
                     late: beyond(occurred_at, window, ctx.issued_at),
                 })];

@@ -8,90 +8,18 @@
 //! - A record is written once; `injury.correct` replaces it as a whole with a reason, so the
 //!   original stays in the log.
 
-use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::person::{check_opt_personal, check_same_person, PersonalField, PersonalKind};
-use super::{rule, text, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_TEXT};
+use super::catalog::CodeLookup;
+use super::person::{check_opt_personal, check_same_person};
+use super::{rule, text, Aggregate, DecisionContext, Rejection, MAX_TEXT};
+use crate::events::injury::*;
+use crate::events::person::PersonalKind;
+use crate::events::{EntityId, StreamKind};
 
 /// Oldest age accepted, in years.
 pub const MAX_AGE: u16 = 130;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Sex {
-    Male,
-    Female,
-    Unknown,
-}
-
-/// WHO intent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Intent {
-    /// 非故意
-    Unintentional,
-    /// 自害
-    SelfHarm,
-    /// 他害/攻击
-    Assault,
-    /// 不确定
-    Undetermined,
-    Other,
-}
-
-/// Severity (GB 6441: serious ≥ 105 lost workdays; death counts 6000).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Minor,
-    Serious,
-    Death,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    TreatedAndReleased,
-    Admitted,
-    Transferred,
-    Died,
-    Other,
-    Unknown,
-}
-
-/// The core data of one injury.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InjuryData {
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub occurred_at: DateTime<Utc>,
-    /// Age in whole years; none when unknown.
-    pub age: Option<u16>,
-    pub sex: Sex,
-    pub intent: Intent,
-    pub mechanism: String,
-    pub place: String,
-    pub activity: String,
-    pub nature: String,
-    pub body_part: String,
-    pub severity: Severity,
-    pub outcome: Outcome,
-    /// Injury category (catalog), for statistics by category.
-    pub category: String,
-    pub community_id: EntityId,
-    pub vulnerable_groups: Vec<String>,
-    pub incident_id: Option<EntityId>,
-    pub note: Option<String>,
-    /// A stable id for the injured person, chosen by the host. When absent and a name or ID
-    /// number is given, the engine derives one from `id_number`, or gives the record its own.
-    pub person_id: Option<EntityId>,
-    /// The injured person's name (PIPL personal information: sealed before it is stored).
-    pub name: Option<PersonalField>,
-    /// 身份证号 or another document number (sealed before it is stored).
-    pub id_number: Option<PersonalField>,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -115,32 +43,6 @@ command_enum!(
     Correct(CorrectInjury) = "injury.correct",
 });
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct InjuryRecorded {
-    pub injury_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub data: InjuryData,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct InjuryCorrected {
-    pub injury_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub data: InjuryData,
-    pub reason: String,
-}
-
-event_enum!(
-    /// Events of an injury record stream (`injury-{id}`).
-    InjuryEvent, injury_id, StreamKind::Injury, {
-    Recorded(InjuryRecorded) = "injury.recorded" v 2,
-    Corrected(InjuryCorrected) = "injury.corrected" v 2,
-});
-
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InjuryState {
     pub id: Option<EntityId>,
@@ -148,6 +50,7 @@ pub struct InjuryState {
 }
 
 /// The injury-record aggregate.
+#[derive(Debug)]
 pub struct Injury;
 
 fn check(d: &InjuryData, ctx: &DecisionContext<'_>) -> Result<(), Rejection> {

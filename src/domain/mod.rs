@@ -1,6 +1,20 @@
-//! The domain layer: what may happen to communities, enterprises, hazards (隐患), incidents (事故),
-//! injury records (伤害监测) and safety-promotion projects (安全促进项目), and what it means; plus
-//! the personal fields of persons named in them and the record of their erasure ([`person`], PIPL).
+//! Layer 4, the domain: the rules. What may happen to communities, enterprises, hazards (隐患),
+//! incidents (事故), injury records (伤害监测) and safety-promotion projects (安全促进项目); plus
+//! the personal fields of persons named in them and the record of their erasure ([`person`],
+//! PIPL), and who may send what ([`access`], [`policy`]).
+//!
+//! Owns: commands (`command`: the union and the envelope; `intake`: reading them from JSON), [`Rejection`] and its
+//! [`rule`] codes, [`Aggregate`] (decide/evolve) and each aggregate's state, [`Settings`], the
+//! access policy, schema generation and its drift check ([`schema`]), the given/when/then test
+//! harness. The events, the values they carry and the catalog are vocabulary, one layer down
+//! (`crate::events`).
+//!
+//! May import `events` and `codec`, nothing else of the crate: no store, no storage, no engine.
+//! Inside the folder no two files import each other: the aggregate files (`access`, `community`,
+//! `enterprise`, `hazard`, `incident`, `injury`, `person`, `promotion`) use only this file's
+//! helpers, `settings`, `catalog` and `person`'s checks; `command` unites them; [`policy`] and
+//! `dispatch` use the union; [`schema`] generates the schemas from it, and `intake`, which
+//! checks JSON against them, sits on top.
 //!
 //! Shape: every aggregate is a pair of pure functions, `decide(state, command, ctx) -> events |
 //! rejection` and `evolve(state, event) -> state` ([`Aggregate`]). An engine (written elsewhere)
@@ -15,14 +29,12 @@
 //!   rejects with a [`Rejection`] naming the field (a JSON pointer into the command envelope) and
 //!   a stable rule code.
 //! - Codes (categories, hazard grades, criteria, enterprise grades, injury codes) are data in a
-//!   versioned [`Catalog`]; regulation clocks are [`Settings`]. Events record the values they
+//!   versioned `Catalog`; regulation clocks are [`Settings`]. Events record the values they
 //!   were decided under (grade, deadline, flags), so a later catalog or setting change never
 //!   rewrites history.
 //! - Each event type is its own struct, bincode-encoded alone with an explicit schema version
-//!   ([`DomainEvent::to_payload`] / [`DomainEvent::from_payload`], which upcasts old versions).
-//!   Persisted structs use no serde attribute that loses data under bincode.
-//! - Layering: this module imports nothing from `crate::store` or `crate::storage`; it uses only
-//!   `crate::codec` for payload bytes.
+//!   (`DomainEvent::to_payload` / `DomainEvent::from_payload`, in `crate::events`, which upcasts
+//!   old versions). Persisted structs use no serde attribute that loses data under bincode.
 //! - Not checked here (needs other streams, left to the engine): that a referenced community,
 //!   grid, enterprise or hazard exists.
 
@@ -30,49 +42,41 @@
 mod macros;
 
 pub mod access;
-pub mod catalog;
-pub mod command;
+mod catalog;
+mod command;
 pub mod community;
+mod dispatch;
 pub mod enterprise;
-pub mod event;
 pub mod hazard;
 pub mod incident;
 pub mod injury;
+mod intake;
 pub mod person;
+pub mod policy;
 pub mod promotion;
 pub mod schema;
-pub mod testing;
-pub mod time;
-pub mod wire_time;
-
-use std::borrow::Cow;
-use std::fmt;
+mod settings;
+pub(crate) mod testing;
 
 use chrono::{DateTime, Utc};
-use schemars::{JsonSchema, Schema, SchemaGenerator};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use catalog::{Catalog, Settings};
-pub use command::{parse_command_json, Command, CommandEnvelope};
-pub use event::DomainEvent;
+pub use catalog::CodeLookup;
+pub use command::{Command, CommandEnvelope};
+pub use dispatch::decide_command;
+pub use intake::{parse_command_json, parse_command_value};
+pub use settings::Settings;
 
-/// Errors of the domain layer that are not rule rejections: bad bytes, unknown event types,
-/// a broken embedded catalog, schema files that cannot be written.
+use crate::events::{time, Catalog, EntityId, EventError};
+
+/// Errors of the domain layer that are not rule rejections: those of the event vocabulary (bad
+/// bytes, unknown event types, a broken embedded catalog), schema files that cannot be written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DomainError {
-    #[error("codec error for event {event_type} v{schema_version}: {source}")]
-    Codec {
-        event_type: String,
-        schema_version: u16,
-        #[source]
-        source: crate::codec::CodecError,
-    },
-    #[error("unknown event type {event_type:?}")]
-    UnknownEventType { event_type: String },
-    #[error("unsupported schema version {schema_version} for event type {event_type:?}")]
-    UnsupportedVersion { event_type: String, schema_version: u16 },
-    #[error("catalog is invalid: {0}")]
-    Catalog(String),
+    #[error(transparent)]
+    Event(#[from] EventError),
     #[error("JSON schema error: {0}")]
     Schema(String),
     #[error("I/O error on {path}: {source}")]
@@ -183,109 +187,6 @@ pub trait Aggregate {
         Self::Event: 'e,
     {
         events.into_iter().fold(Self::State::default(), |s, e| Self::evolve(s, e))
-    }
-}
-
-/// Decides a command against the events already in its target stream. Events of other aggregate
-/// kinds in `stream_events` are ignored (they cannot be in the target stream of a well-run store).
-pub fn decide_command(
-    stream_events: &[DomainEvent],
-    envelope: &CommandEnvelope,
-    catalog: &Catalog,
-    settings: &Settings,
-) -> Result<Vec<DomainEvent>, Rejection> {
-    let ctx = DecisionContext { actor: &envelope.actor, issued_at: envelope.issued_at, catalog, settings };
-    event::dispatch(stream_events, &envelope.command, &ctx)
-}
-
-/// A host-chosen identifier: 1–64 characters of `[A-Za-z0-9_.:-]`, so it can never carry a path
-/// separator, whitespace or control character into a stream id or a file name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct EntityId(String);
-
-impl EntityId {
-    pub const MAX_LEN: usize = 64;
-    pub const PATTERN: &'static str = "^[A-Za-z0-9_.:-]{1,64}$";
-
-    pub fn new(s: impl Into<String>) -> Result<Self, String> {
-        let s = s.into();
-        if s.is_empty() || s.len() > Self::MAX_LEN {
-            return Err(format!("id must be 1–{} characters, got {}", Self::MAX_LEN, s.chars().count()));
-        }
-        if let Some(bad) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))) {
-            return Err(format!("id may hold only A-Z a-z 0-9 _ . : -, found {bad:?}"));
-        }
-        Ok(EntityId(s))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for EntityId {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        EntityId::new(s)
-    }
-}
-
-impl From<EntityId> for String {
-    fn from(id: EntityId) -> String {
-        id.0
-    }
-}
-
-impl fmt::Display for EntityId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl JsonSchema for EntityId {
-    fn schema_name() -> Cow<'static, str> {
-        "EntityId".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "minLength": 1,
-            "maxLength": EntityId::MAX_LEN,
-            "pattern": EntityId::PATTERN,
-        })
-    }
-}
-
-/// Stream kinds and their id prefixes (`hazard-{id}` …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StreamKind {
-    Access,
-    Community,
-    Enterprise,
-    Hazard,
-    Incident,
-    Injury,
-    Person,
-    Project,
-}
-
-impl StreamKind {
-    pub const fn prefix(self) -> &'static str {
-        match self {
-            StreamKind::Access => "access",
-            StreamKind::Community => "community",
-            StreamKind::Enterprise => "enterprise",
-            StreamKind::Hazard => "hazard",
-            StreamKind::Incident => "incident",
-            StreamKind::Injury => "injury",
-            StreamKind::Person => "person",
-            StreamKind::Project => "project",
-        }
-    }
-
-    pub fn stream_id(self, id: &EntityId) -> String {
-        format!("{}-{}", self.prefix(), id)
     }
 }
 
@@ -410,25 +311,6 @@ pub(crate) fn same_id(name: &str, existing: &Option<EntityId>, given: &EntityId)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn entity_id_accepts_the_allowed_alphabet() {
-        assert!(EntityId::new("HZ-2025:001_a.b").is_ok());
-        assert!(EntityId::new("x".repeat(64)).is_ok());
-    }
-
-    #[test]
-    fn entity_id_rejects_separators_controls_and_length() {
-        for bad in ["", "a/b", "a\\b", "a b", "a\nb", "社区", "..\u{0}", &"x".repeat(65)] {
-            assert!(EntityId::new(bad).is_err(), "{bad:?} accepted");
-        }
-    }
-
-    #[test]
-    fn entity_id_is_validated_when_deserialized() {
-        assert!(serde_json::from_str::<EntityId>("\"ok-1\"").is_ok());
-        assert!(serde_json::from_str::<EntityId>("\"../etc\"").is_err());
-    }
 
     #[test]
     fn text_rules_name_the_field() {

@@ -9,11 +9,14 @@
 //!   unique within a project.
 //! - Evaluation needs at least one implemented intervention.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{rule, text, Aggregate, DecisionContext, EntityId, Rejection, StreamKind, MAX_NAME, MAX_TEXT};
+use super::catalog::CodeLookup;
+use super::{rule, text, Aggregate, DecisionContext, Rejection, MAX_NAME, MAX_TEXT};
+use crate::events::promotion::*;
+use crate::events::{EntityId, StreamKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -28,9 +31,9 @@ pub struct PlanProject {
     /// Place code (catalog `target_places`).
     pub target_place: Option<String>,
     pub objective: String,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
+    #[serde(deserialize_with = "crate::events::wire_time::date")]
     pub baseline_from: NaiveDate,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
+    #[serde(deserialize_with = "crate::events::wire_time::date")]
     pub baseline_to: NaiveDate,
 }
 
@@ -40,7 +43,7 @@ pub struct PlanIntervention {
     pub project_id: EntityId,
     pub intervention_id: EntityId,
     pub what: String,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
+    #[serde(deserialize_with = "crate::events::wire_time::date")]
     pub planned_for: NaiveDate,
 }
 
@@ -49,7 +52,7 @@ pub struct PlanIntervention {
 pub struct ImplementIntervention {
     pub project_id: EntityId,
     pub intervention_id: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
+    #[serde(deserialize_with = "crate::events::wire_time::date")]
     pub implemented_on: NaiveDate,
     /// People reached.
     pub reach: u32,
@@ -63,7 +66,7 @@ pub struct EvaluateProject {
     pub indicator: String,
     pub before: u64,
     pub after: u64,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
+    #[serde(deserialize_with = "crate::events::wire_time::date")]
     pub evaluated_on: NaiveDate,
     pub conclusion: String,
 }
@@ -77,71 +80,6 @@ command_enum!(
     Evaluate(EvaluateProject) = "project.evaluate",
 });
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct ProjectPlanned {
-    pub project_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub community_id: EntityId,
-    pub name: String,
-    pub target_category: Option<String>,
-    pub target_group: Option<String>,
-    pub target_place: Option<String>,
-    pub objective: String,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
-    pub baseline_from: NaiveDate,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
-    pub baseline_to: NaiveDate,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct InterventionPlanned {
-    pub project_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub intervention_id: EntityId,
-    pub what: String,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
-    pub planned_for: NaiveDate,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct InterventionImplemented {
-    pub project_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub intervention_id: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
-    pub implemented_on: NaiveDate,
-    pub reach: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct ProjectEvaluated {
-    pub project_id: EntityId,
-    pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
-    pub recorded_at: DateTime<Utc>,
-    pub indicator: String,
-    pub before: u64,
-    pub after: u64,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
-    pub evaluated_on: NaiveDate,
-    pub conclusion: String,
-}
-
-event_enum!(
-    /// Events of a promotion project stream (`project-{id}`).
-    ProjectEvent, project_id, StreamKind::Project, {
-    Planned(ProjectPlanned) = "project.planned" v 1,
-    InterventionPlanned(InterventionPlanned) = "project.intervention_planned" v 1,
-    InterventionImplemented(InterventionImplemented) = "project.intervention_implemented" v 1,
-    Evaluated(ProjectEvaluated) = "project.evaluated" v 1,
-});
-
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProjectState {
     pub id: Option<EntityId>,
@@ -151,6 +89,7 @@ pub struct ProjectState {
 }
 
 /// The promotion-project aggregate.
+#[derive(Debug)]
 pub struct Project;
 
 impl Aggregate for Project {

@@ -14,61 +14,30 @@
 //! ```
 //!
 //! and review the diff: a changed event schema at an unchanged version means the bincode format
-//! changed too — bump the version and add an upcaster instead (see `event.rs`).
+//! changed too — bump the version and add an upcaster instead (see `crate::events`' `event.rs`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use schemars::generate::SchemaSettings;
-use schemars::{JsonSchema, Schema};
+use schemars::Schema;
 use serde_json::{json, Value};
 
-use super::access::AccessEvent;
-use super::catalog::{Catalog, Settings};
 use super::command::{Command, CommandEnvelope};
-use super::community::CommunityEvent;
-use super::enterprise::EnterpriseEvent;
-use super::hazard::HazardEvent;
-use super::incident::IncidentEvent;
-use super::injury::InjuryEvent;
-use super::person::PersonEvent;
-use super::promotion::ProjectEvent;
+use super::settings::Settings;
 use super::DomainError;
+use crate::events::access::AccessEvent;
+use crate::events::community::CommunityEvent;
+use crate::events::enterprise::EnterpriseEvent;
+use crate::events::hazard::HazardEvent;
+use crate::events::incident::IncidentEvent;
+use crate::events::injury::InjuryEvent;
+use crate::events::json_schema::root_schema;
+use crate::events::person::PersonEvent;
+use crate::events::promotion::ProjectEvent;
+use crate::events::Catalog;
 
 /// Environment variable that makes the schema test rewrite `schemas/`.
 pub const UPDATE_ENV: &str = "ANQUAN_UPDATE_SCHEMAS";
-
-/// A root schema (JSON Schema 2020-12) for one type, with its own `$defs`; fixed-width
-/// integers get their bounds (schemars only names them as a `format`, which validators ignore).
-pub fn root_schema<T: JsonSchema>() -> Schema {
-    let schema = SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<T>();
-    let mut v = schema.clone().to_value();
-    bound_integers(&mut v);
-    Schema::try_from(v).unwrap_or(schema)
-}
-
-/// Adds `minimum`/`maximum` to integer schemas whose `format` names a Rust integer type.
-fn bound_integers(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            let bounds: Option<(Value, Value)> = match map.get("format").and_then(Value::as_str) {
-                Some("uint16") => Some((json!(0), json!(u16::MAX))),
-                Some("uint32") => Some((json!(0), json!(u32::MAX))),
-                Some("uint64") => Some((json!(0), json!(u64::MAX))),
-                Some("int32") => Some((json!(i32::MIN), json!(i32::MAX))),
-                Some("int64") => Some((json!(i64::MIN), json!(i64::MAX))),
-                _ => None,
-            };
-            if let Some((min, max)) = bounds {
-                map.entry("minimum").or_insert(min);
-                map.entry("maximum").or_insert(max);
-            }
-            map.values_mut().for_each(bound_integers);
-        }
-        Value::Array(items) => items.iter_mut().for_each(bound_integers),
-        _ => {}
-    }
-}
 
 /// Adds the `type` tag (a constant) to an object schema as its first required property.
 fn with_type_tag(schema: Schema, tag: &str) -> Value {
@@ -241,7 +210,7 @@ mod tests {
             assert_eq!(s.pointer("/properties/type/const"), Some(&json!(t)), "{t}");
             assert_eq!(s.pointer("/additionalProperties"), Some(&json!(false)), "{t} accepts unknown fields");
         }
-        assert_eq!(event_schemas().len(), super::super::DomainEvent::all_types().len());
+        assert_eq!(event_schemas().len(), crate::events::DomainEvent::all_types().len());
     }
 
     #[test]

@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use super::{decide_command, Catalog, Command, CommandEnvelope, DomainEvent, EntityId, Rejection, Settings};
+use super::{decide_command, Command, CommandEnvelope, Rejection, Settings};
+use crate::events::{Catalog, DomainEvent, EntityId};
 
 /// Parses an RFC 3339 instant written in a test.
 pub fn at(s: &str) -> DateTime<Utc> {
@@ -70,6 +71,7 @@ pub fn given(events: impl IntoIterator<Item = DomainEvent>) -> Given {
     Given { events: events.into_iter().collect(), catalog: catalog(), settings: Settings::default() }
 }
 
+#[derive(Debug)]
 pub struct Given {
     events: Vec<DomainEvent>,
     catalog: Catalog,
@@ -107,6 +109,7 @@ impl Given {
     }
 }
 
+#[derive(Debug)]
 pub struct Then {
     result: Result<Vec<DomainEvent>, Rejection>,
 }

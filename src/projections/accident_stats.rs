@@ -62,10 +62,10 @@ use serde::{Deserialize, Serialize};
 
 use super::kpis::{Denominators, EconomicRates, WorkInjuryRates};
 use super::{percent, Period, Projection, Staged};
-use crate::domain::community::CommunityEvent;
-use crate::domain::incident::{Casualties, IncidentEvent, IncidentGrade};
-use crate::domain::time::{cst_date, plus_years};
-use crate::domain::DomainEvent;
+use crate::events::community::CommunityEvent;
+use crate::events::incident::{Casualties, IncidentEvent, IncidentGrade};
+use crate::events::time::{cst_date, plus_years};
+use crate::events::DomainEvent;
 use crate::store::RecordedEvent;
 
 /// One incident's figures, as last reported or revised.
@@ -1581,8 +1581,8 @@ mod tests {
     /// casualty revisions and (re)gradings.
     mod indexed_equals_scan {
         use super::*;
-        use crate::domain::incident::{CasualtiesRevised, IncidentGraded, IncidentReported};
-        use crate::domain::EntityId;
+        use crate::events::incident::{CasualtiesRevised, IncidentGraded, IncidentReported};
+        use crate::events::EntityId;
         use proptest::prelude::*;
 
         fn scan_by_grade(s: &AccidentStats, period: Period) -> Vec<GradeRow> {

@@ -58,10 +58,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{percent, Period, Projection, Staged};
-use crate::domain::enterprise::{EnforcementAction, EnterpriseEvent};
-use crate::domain::hazard::{HazardEvent, RectificationOrdered, SupervisionLevel};
-use crate::domain::time::{cst_date, end_of_cst_day, plus_years};
-use crate::domain::DomainEvent;
+use crate::events::enterprise::{EnforcementAction, EnterpriseEvent};
+use crate::events::hazard::{HazardEvent, RectificationOrdered, SupervisionLevel};
+use crate::events::time::{cst_date, end_of_cst_day, plus_years};
+use crate::events::DomainEvent;
 use crate::store::RecordedEvent;
 
 /// Grade key for hazards not graded yet.
@@ -342,7 +342,7 @@ impl LedgerIndex {
     /// here; accounting entry by entry, tree lookups each time, was about half of the build).
     fn build(hazards: &BTreeMap<String, HazardEntry>) -> Self {
         type Counts<'a> = hashbrown::HashMap<&'a str, u64>;
-        let named = |counts: Counts| -> BTreeMap<String, u64> {
+        let named = |counts: Counts<'_>| -> BTreeMap<String, u64> {
             let mut rows: Vec<(&str, u64)> = counts.into_iter().collect();
             rows.sort_unstable();
             rows.into_iter().map(|(name, n)| (name.to_string(), n)).collect()
@@ -517,7 +517,7 @@ fn five_missing(o: &RectificationOrdered) -> Vec<String> {
     let blank = |s: &Option<String>| s.as_deref().is_none_or(|v| v.trim().is_empty());
     let mut missing = Vec::new();
     // A sealed name is never blank: it was checked before it was sealed.
-    if o.responsible.as_ref().is_none_or(crate::domain::person::PersonalField::is_blank) {
+    if o.responsible.as_ref().is_none_or(crate::events::person::PersonalField::is_blank) {
         missing.push("responsible".to_string());
     }
     if blank(&o.measures) {
@@ -993,9 +993,9 @@ mod tests {
     /// derives.
     mod indexed_equals_scan {
         use super::*;
-        use crate::domain::enterprise::EnforcementActionTaken;
-        use crate::domain::hazard::{HazardClosed, HazardGraded, HazardReported, HazardSource};
-        use crate::domain::EntityId;
+        use crate::events::enterprise::EnforcementActionTaken;
+        use crate::events::hazard::{HazardClosed, HazardGraded, HazardReported, HazardSource};
+        use crate::events::EntityId;
         use crate::store::Timestamp;
         use proptest::prelude::*;
         use std::sync::Arc;

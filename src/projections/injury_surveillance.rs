@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Period, Projection};
-use crate::domain::injury::{InjuryData, InjuryEvent, Intent, Severity, Sex};
-use crate::domain::time::cst_date;
-use crate::domain::DomainEvent;
+use crate::events::injury::{InjuryData, InjuryEvent, Intent, Severity, Sex};
+use crate::events::time::cst_date;
+use crate::events::DomainEvent;
 use crate::store::RecordedEvent;
 
 /// Which injury records a breakdown covers.

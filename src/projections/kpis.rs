@@ -18,8 +18,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::Period;
-use crate::domain::community::CommunityEvent;
-use crate::domain::enterprise::{EnterpriseEvent, WorkCaseClass};
+use crate::events::community::CommunityEvent;
+use crate::events::enterprise::{EnterpriseEvent, WorkCaseClass};
 
 /// A community's economic figures of one year.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,8 +229,8 @@ fn distinct_months(d: &Denominators, enterprise: Option<&str>, period: Period) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::enterprise::{WorkHoursRecorded, WorkInjuryCaseRecorded};
-    use crate::domain::EntityId;
+    use crate::events::enterprise::{WorkHoursRecorded, WorkInjuryCaseRecorded};
+    use crate::events::EntityId;
 
     fn id(s: &str) -> EntityId {
         EntityId::new(s).unwrap()

@@ -1,4 +1,7 @@
-//! Projections (读模型): checkpointed read models folded from the event log.
+//! Layer 4, beside the domain: projections (读模型), checkpointed read models folded from the event
+//! log. May import `events` (what the log says), `store`, `storage` (snapshots are atomic batches
+//! on the store's backend) and `codec`; never the domain: a read model reads events, it does not
+//! decide.
 //!
 //! A [`Projection`] is a deterministic fold of the global log: `apply` sees every event in
 //! position order, exactly once, and changes only its own state. The [`ProjectionRunner`] keeps a
@@ -42,15 +45,15 @@
 //! `0..end`; [`as_of_time`] first turns a recorded-at time into such an end position with
 //! [`EventStore::position_as_of`]. Its cost grows with the position (a replay from 0).
 //!
-//! Snapshot integrity: the state is decoded with [`codec::decode_snapshot`], whose limit
-//! ([`codec::SNAPSHOT_DECODE_LIMIT`]) is far above the codec's general 16 MiB one, so a read model
+//! Snapshot integrity: the state is decoded with `codec::decode_snapshot`, whose limit
+//! (`codec::SNAPSHOT_DECODE_LIMIT`) is far above the codec's general 16 MiB one, so a read model
 //! over millions of events still snapshots; the bytes are checked against the BLAKE3 hash in the
 //! meta record first. A snapshot that fails that check or does not decode (torn by hand, a bug,
 //! bit rot) is not trusted: [`ProjectionRunner::open`] logs a warning and rebuilds from position 0
 //! ([`load_snapshot`] itself reports it as an error). Chunks are only read up to the meta
 //! record's count, and a smaller snapshot deletes the larger one's surplus chunks in its own batch.
 //!
-//! Limits: an encoded state must fit [`codec::SNAPSHOT_STATE_LIMIT`] (1 GiB); a larger one is
+//! Limits: an encoded state must fit `codec::SNAPSHOT_STATE_LIMIT` (1 GiB); a larger one is
 //! refused with [`ProjectionError::SnapshotTooLarge`] (the live state is kept).
 //!
 //! The projections: [`hazard_ledger`] (隐患台账), [`accident_stats`] (事故统计),
@@ -64,6 +67,12 @@ pub mod promotion;
 pub(crate) mod state_codec;
 pub mod trails;
 
+pub use accident_stats::AccidentStats;
+pub use hazard_ledger::HazardLedger;
+pub use injury_surveillance::InjurySurveillance;
+pub use promotion::PromotionProjects;
+pub use trails::AccountabilityTrails;
+
 use std::hash::BuildHasher;
 use std::ops::Bound;
 use std::time::Duration;
@@ -72,7 +81,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, CodecError};
-use crate::domain::{DomainError, DomainEvent};
+use crate::events::{DomainEvent, EventError};
 use crate::storage::{prefix_bounds, StorageError, WriteBatch};
 use crate::store::{Direction, EventStore, RecordedEvent, StoreError, Subscription, Timestamp};
 
@@ -88,6 +97,7 @@ const META_FORMAT: u32 = 1;
 
 /// An error of the projections layer.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProjectionError {
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -104,7 +114,7 @@ pub enum ProjectionError {
         position: u64,
         event_type: String,
         #[source]
-        source: Box<DomainError>,
+        source: Box<EventError>,
     },
     #[error("snapshot of projection {projection} is corrupt: {detail}")]
     CorruptSnapshot { projection: &'static str, detail: String },
@@ -159,7 +169,7 @@ fn bulk_worth_it(from: u64, end: u64) -> bool {
 pub fn decode(recorded: &RecordedEvent) -> Result<Option<DomainEvent>, ProjectionError> {
     match DomainEvent::from_payload(&recorded.event_type, recorded.schema_version, &recorded.payload) {
         Ok(e) => Ok(Some(e)),
-        Err(DomainError::UnknownEventType { .. }) => Ok(None),
+        Err(EventError::UnknownEventType { .. }) => Ok(None),
         Err(source) => Err(ProjectionError::Decode {
             position: recorded.position,
             event_type: recorded.event_type.to_string(),
@@ -799,7 +809,7 @@ fn chunks_for(len: usize) -> u64 {
 
 /// Writes state and checkpoint in one atomic batch, then syncs the backend.
 ///
-/// A state over [`codec::SNAPSHOT_STATE_LIMIT`] encoded bytes is refused with
+/// A state over `codec::SNAPSHOT_STATE_LIMIT` encoded bytes is refused with
 /// [`ProjectionError::SnapshotTooLarge`] and nothing is written (the previous snapshot stays).
 pub fn save_snapshot<P: Projection>(
     store: &EventStore,
@@ -1014,14 +1024,14 @@ impl Period {
             return None;
         }
         let from = chrono::NaiveDate::from_ymd_opt(year, (quarter - 1) * 3 + 1, 1)?;
-        let to = crate::domain::time::plus_months(from, 3)?.pred_opt()?;
+        let to = crate::events::time::plus_months(from, 3)?.pred_opt()?;
         Some(Self { from, to })
     }
 
     /// A month, 1–12.
     pub fn month(year: i32, month: u32) -> Option<Self> {
         let from = chrono::NaiveDate::from_ymd_opt(year, month, 1)?;
-        let to = crate::domain::time::plus_months(from, 1)?.pred_opt()?;
+        let to = crate::events::time::plus_months(from, 1)?.pred_opt()?;
         Some(Self { from, to })
     }
 
@@ -1048,9 +1058,9 @@ mod tests {
 
     /// `n` hazards reported (one event each), in appends of 1,000 streams.
     fn report_hazards(store: &EventStore, first: usize, n: usize) {
-        use crate::domain::hazard::{HazardEvent, HazardReported, HazardSource};
+        use crate::events::hazard::{HazardEvent, HazardReported, HazardSource};
         let at: chrono::DateTime<chrono::Utc> = "2024-03-01T08:00:00Z".parse().unwrap();
-        let id = |s: String| crate::domain::EntityId::new(s).unwrap();
+        let id = |s: String| crate::events::EntityId::new(s).unwrap();
         let appends: Vec<_> = (first..first + n)
             .map(|k| {
                 let event = DomainEvent::Hazard(HazardEvent::Reported(HazardReported {

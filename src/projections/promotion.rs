@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::accident_stats::Change;
 use super::Projection;
-use crate::domain::promotion::ProjectEvent;
-use crate::domain::DomainEvent;
+use crate::events::promotion::ProjectEvent;
+use crate::events::DomainEvent;
 use crate::store::RecordedEvent;
 
 /// Category key of projects without a target category.

@@ -48,9 +48,9 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Projection, Staged};
-use crate::domain::incident::{IncidentEvent, FOUR_NOT_LET_GO};
-use crate::domain::time::end_of_cst_day;
-use crate::domain::DomainEvent;
+use crate::events::incident::{IncidentEvent, FOUR_NOT_LET_GO};
+use crate::events::time::end_of_cst_day;
+use crate::events::DomainEvent;
 use crate::store::RecordedEvent;
 
 /// An event that evidences one of the four.
@@ -619,12 +619,12 @@ impl Projection for AccountabilityTrails {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::incident::{
+    use crate::events::incident::{
         AppraisalEnded, AppraisalStarted, AuthorityLevel, CasualtiesRevised, CauseDetermined,
         CorrectiveMeasuresImplemented, EducationConducted, IncidentClosed, IncidentReported, InvestigationExtended,
         InvestigationOpened, InvestigationReportSubmitted, PostClosureEvaluated, ResponsibleDealtWith,
     };
-    use crate::domain::EntityId;
+    use crate::events::EntityId;
     use crate::store::Timestamp;
     use proptest::prelude::*;
     use std::sync::Arc;

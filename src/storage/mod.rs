@@ -1,4 +1,7 @@
-//! Storage backends: an ordered, durable key-value space under the event store.
+//! Layer 1, storage backends: an ordered, durable key-value space under the event store. Owns the
+//! `Backend` contract and its sled implementation (the redo journal, the write-back overlay, the
+//! value file). May import `codec` only; knows nothing of events. Internal to the crate: the store
+//! re-exports what a host needs to bring its own backend.
 //!
 //! The event store above owns every rule about events (versions, idempotency, hashing,
 //! subscriptions); a backend only has to provide an ordered byte-keyed map with
@@ -25,10 +28,10 @@
 //! stream's index entries match its segments, and `verify` recomputes the hash chain over every
 //! record (the check of meaning: a value rewritten with a valid frame is named there).
 
-pub mod journal;
-pub mod overlay;
-pub mod sled_backend;
-pub mod value_log;
+mod journal;
+mod overlay;
+pub(crate) mod sled_backend;
+pub(crate) mod value_log;
 
 use std::ops::Bound;
 
@@ -67,6 +70,15 @@ fn display_key(key: &[u8]) -> String {
             format!("{}{}", *first as char, rest.iter().map(|b| format!("{b:02x}")).collect::<String>())
         }
         _ => key.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+/// sled's error as this layer's: I/O stays I/O (its kind, such as a full disk, is kept), anything
+/// else becomes text, so sled's types stay out of the storage API.
+fn sled_error(e: sled::Error) -> StorageError {
+    match e {
+        sled::Error::Io(io) => StorageError::Io(io),
+        other => StorageError::Engine(other.to_string()),
     }
 }
 

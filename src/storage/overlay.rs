@@ -276,7 +276,7 @@ impl<'a> MergedScan<'a> {
                 let next = if self.reverse { it.next_back() } else { it.next() };
                 match next {
                     Some(r) => {
-                        let (k, v) = r.map_err(super::sled_backend::sled_error)?;
+                        let (k, v) = r.map_err(super::sled_error)?;
                         let v = if self.values.holds(&k) {
                             self.values.read_ahead(&k, &v, &mut self.ahead)?
                         } else {

@@ -38,7 +38,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use super::journal::{self, Journal};
 use super::overlay::{MergedScan, Overlay};
 use super::value_log::{self, Staged, ValueLog};
-use super::{Backend, ScanIter, StorageError, WriteBatch, WriteOp};
+use super::{sled_error, Backend, ScanIter, StorageError, WriteBatch, WriteOp};
 
 /// The overlay is applied to sled in the background once it holds this much…
 const FLUSH_AT_BYTES: usize = 8 * 1024 * 1024;
@@ -387,15 +387,6 @@ fn remove_unfinished_sled_snapshots(dir: &Path) -> Result<(), StorageError> {
         }
     }
     Ok(())
-}
-
-/// sled's error as this layer's: I/O stays I/O (its kind, such as a full disk, is kept), anything
-/// else becomes text, so sled's types stay out of the storage API.
-pub(super) fn sled_error(e: sled::Error) -> StorageError {
-    match e {
-        sled::Error::Io(io) => StorageError::Io(io),
-        other => StorageError::Engine(other.to_string()),
-    }
 }
 
 fn lock_poisoned() -> StorageError {

@@ -344,10 +344,6 @@ impl ValueLog {
         self.end.load(Ordering::Acquire)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() <= MAGIC_LEN
-    }
-
     /// Starts gathering values to write at the end of the file. One write at a time: the caller
     /// serialises `stage` … `commit`.
     pub fn stage(&self) -> Staged {

@@ -494,6 +494,7 @@ pub struct Opened {
     /// The store re-reads the log from here and inserts what it finds.
     pub covered_end: u64,
     /// Why the files were dropped and the index is rebuilt from the log, if they were.
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by the tests; the store does not report it"))]
     pub rebuilt_because: Option<String>,
 }
 
@@ -667,6 +668,7 @@ impl IdIndex {
     }
 
     /// Number of run files (for monitoring and tests).
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by the tests; nothing monitors it yet"))]
     pub fn runs(&self) -> usize {
         self.inner.state.read().unwrap_or_else(|e| e.into_inner()).runs.len()
     }

@@ -77,7 +77,7 @@ fn at_its_place(ev: &RecordedEvent, first: u64, index: usize) -> Result<(), Layo
 }
 
 /// The hashed part of an event, as stored (borrowed form for encoding).
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct RecordRef<'a> {
     pub position: u64,
     pub stream: &'a str,
@@ -108,6 +108,10 @@ pub struct RecordRef<'a> {
 /// the reader does not; records are at most 64 KiB, so only a tampered record could be larger,
 /// and the reader then decodes it (verification still checks its hash).
 #[derive(Deserialize)]
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "its fields are read by the tests that hold RecordBody::decode to the serde decoder")
+)]
 pub struct RecordBody<'a> {
     pub position: u64,
     pub stream: &'a str,
@@ -220,6 +224,10 @@ impl<'a> RecordBody<'a> {
 
     /// Decodes a stored record, which must occupy all of `bytes`; strings and the payload
     /// borrow from it.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "reads decode RawRecord directly; the tests compare this with serde")
+    )]
     pub fn decode(bytes: &'a [u8]) -> Result<Self, codec::CodecError> {
         let raw = RawRecord::decode(bytes)?;
         Ok(RecordBody {
@@ -425,6 +433,7 @@ pub fn decode_head(bytes: &[u8]) -> Result<Head, LayoutError> {
 }
 
 /// Builds one segment value.
+#[derive(Debug)]
 pub struct SegmentBuilder {
     pub first_position: u64,
     buf: Vec<u8>,
@@ -464,6 +473,7 @@ impl SegmentBuilder {
 }
 
 /// A parsed segment: header and the byte ranges of its entries (no record decoded yet).
+#[derive(Debug)]
 pub struct SegmentView<'a> {
     pub prev_hash: Hash,
     pub entries: Vec<(&'a [u8], Hash)>,
@@ -536,7 +546,7 @@ pub fn decode_record(
 }
 
 /// Decodes every event of a segment value, whatever key it is stored under (no position
-/// check: for tools and tests; the store reads through [`decode_segment_into`]).
+/// check: for tools and tests; the store reads through `decode_segment_into`).
 pub fn decode_segment(bytes: &[u8]) -> Result<Vec<RecordedEvent>, LayoutError> {
     let view = SegmentView::parse(bytes)?;
     let mut out = Vec::with_capacity(view.entries.len());

@@ -1,5 +1,7 @@
-//! The event store: streams, expected versions, idempotency, gapless global positions, a hash
-//! chain, subscriptions and verification, on any [`Backend`].
+//! Layer 2, the event store: streams, expected versions, idempotency, gapless global positions, a
+//! hash chain, subscriptions and verification, on any [`Backend`]. Owns the record and segment
+//! layout, the event-id index and the single writer. May import `storage` and `codec`; stores
+//! payloads as bytes and knows no event type.
 //!
 //! Invariants (see `ARCHITECTURE.md` for the why):
 //! - Positions `0..head.next_position` are gapless; each stream's versions are gapless from 0.
@@ -13,13 +15,13 @@
 //! - Reads serve only bytes that passed the backend's checks: a segment whose stored frame fails
 //!   its check is `StoreError::Corrupt` naming the segment's first position, for every read that
 //!   reaches it (`read_all`, `read_stream`, subscriptions' catch-up, `verify`), never its events.
-//! - One store format: layout [`layout::LAYOUT_VERSION`]; any other is refused at open before
+//! - One store format: layout `layout::LAYOUT_VERSION`; any other is refused at open before
 //!   anything in the folder changes beyond the backend's own open.
 
 mod clock;
 mod error;
-pub mod id_index;
-pub mod layout;
+pub(crate) mod id_index;
+pub(crate) mod layout;
 mod reply;
 mod subscription;
 mod types;
@@ -41,13 +43,17 @@ pub use subscription::Subscription;
 pub use types::*;
 pub use verify::{IntegrityProblem, VerifyReport};
 
-use crate::storage::{prefix_bounds, Backend, SledBackend, StorageError};
+use crate::storage::prefix_bounds;
 use id_index::IdIndex;
 use layout::{IndexEntry, LayoutError};
 use writer::{Request, Writer, WriterState};
 
+/// The backend contract a store runs on ([`EventStore::open_with`]), with the embedded default
+/// (sled) and its options, for hosts that bring or wrap their own backend.
+pub use crate::storage::sled_backend::SledOptions;
 /// How segments are stored in the value file (`StoreOptions::segment_compression`).
 pub use crate::storage::value_log::Compression;
+pub use crate::storage::{Backend, KeyValue, ScanIter, SledBackend, StorageError, WriteBatch, WriteOp};
 
 /// When an acknowledged append is durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -62,8 +62,8 @@ pub fn raw_sled(dir: &std::path::Path) -> sled::Db {
 pub fn stored_frame(dir: &std::path::Path, db: &sled::Db, key: &[u8]) -> (u64, Vec<u8>) {
     use std::os::unix::fs::FileExt;
     let pointer = db.get(key).unwrap().expect("segment key in sled");
-    let (offset, len) = anquan::storage::value_log::decode_pointer(&pointer).expect("a value-file pointer");
-    let file = std::fs::File::open(dir.join(anquan::storage::value_log::VALUE_LOG_FILE)).unwrap();
+    let (offset, len) = anquan::internals::value_log::decode_pointer(&pointer).expect("a value-file pointer");
+    let file = std::fs::File::open(dir.join(anquan::internals::value_log::VALUE_LOG_FILE)).unwrap();
     let mut frame = vec![0u8; len as usize];
     file.read_exact_at(&mut frame, offset).unwrap();
     (offset, frame)
@@ -73,7 +73,7 @@ pub fn stored_frame(dir: &std::path::Path, db: &sled::Db, key: &[u8]) -> (u64, V
 /// a pointer, the value file the segment's frame, here decompressed.
 pub fn segment_bytes(dir: &std::path::Path, db: &sled::Db, key: &[u8]) -> Vec<u8> {
     let (_, frame) = stored_frame(dir, db, key);
-    anquan::storage::value_log::unframe(&frame).expect("the stored frame decodes")
+    anquan::internals::value_log::unframe(&frame).expect("the stored frame decodes")
 }
 
 /// Replaces the segment under `key` with `bytes`, as an attacker with file access who knows the
@@ -81,13 +81,13 @@ pub fn segment_bytes(dir: &std::path::Path, db: &sled::Db, key: &[u8]) -> Vec<u8
 /// and sled's pointer moved to it.
 pub fn overwrite_segment(dir: &std::path::Path, db: &sled::Db, key: &[u8], bytes: &[u8]) {
     use std::os::unix::fs::FileExt;
-    let path = dir.join(anquan::storage::value_log::VALUE_LOG_FILE);
+    let path = dir.join(anquan::internals::value_log::VALUE_LOG_FILE);
     let mut magic = [0u8; 8];
     std::fs::File::open(&path).unwrap().read_exact_at(&mut magic, 0).unwrap();
     assert_eq!(&magic, b"ANQVLOG3", "a value file of the current format");
     let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     let end = file.metadata().unwrap().len();
-    let frame = anquan::storage::value_log::frame_as_is(bytes);
+    let frame = anquan::internals::value_log::frame_as_is(bytes);
     let len = frame.len() as u32;
     let mut entry = len.to_le_bytes().to_vec();
     entry.extend_from_slice(&frame);
@@ -103,7 +103,7 @@ pub fn overwrite_segment(dir: &std::path::Path, db: &sled::Db, key: &[u8], bytes
 /// in place: no pointer moves.
 pub fn flip_bit(dir: &std::path::Path, offset: u64, bit: u8) {
     use std::os::unix::fs::FileExt;
-    let path = dir.join(anquan::storage::value_log::VALUE_LOG_FILE);
+    let path = dir.join(anquan::internals::value_log::VALUE_LOG_FILE);
     let file = std::fs::OpenOptions::new().read(true).write(true).open(path).unwrap();
     let mut byte = [0u8; 1];
     file.read_exact_at(&mut byte, offset).unwrap();

@@ -1,4 +1,4 @@
-//! `anquan demo`: runs the library's seeded district history (`anquan::demo`) through the engine
+//! `anquan demo`: runs the library's seeded district history (`anquan::interface::demo`) through the engine
 //! into a store, then prints the bureau head's screen from the projections.
 //!
 //! The history spans three years, so the store is opened with a clock that follows the
@@ -15,9 +15,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use anquan::domain::time::cst_date;
 use anquan::domain::CommandEnvelope;
 use anquan::engine::{BatchError, Engine, EngineError};
+use anquan::events::time::cst_date;
 use anquan::projections::accident_stats::{GroupBy, StreakRule};
 use anquan::projections::{AllProjections, Period};
 use anquan::store::{Direction, Durability, EventStore, ManualClock, StoreOptions, Timestamp, VerifyReport};
@@ -35,8 +35,8 @@ struct Loaded {
 
 pub fn run(dir: &Path, seed: u64, scale: f64, labels: &Labels) -> Result<()> {
     anyhow::ensure!((0.001..=10.0).contains(&scale), "--scale {scale} is outside 0.001–10");
-    let config = anquan::demo::DemoConfig { seed, scale, ..anquan::demo::DemoConfig::default() };
-    let history = anquan::demo::district_history(&config);
+    let config = anquan::interface::demo::DemoConfig { seed, scale, ..anquan::interface::demo::DemoConfig::default() };
+    let history = anquan::interface::demo::district_history(&config);
     let first = first_envelope(&history.commands)?.map(|e| e.issued_at);
     let clock = ManualClock::new(Timestamp::from_chrono(first.unwrap_or(history.as_of)));
     // Each day's commit is atomic; durability is deferred while loading and made whole by the
@@ -86,7 +86,7 @@ fn first_envelope(commands: &[String]) -> Result<Option<CommandEnvelope>> {
 }
 
 fn parse(json: &str) -> Result<CommandEnvelope> {
-    anquan::domain::command::parse_command_json(json).map_err(|r| {
+    anquan::domain::parse_command_json(json).map_err(|r| {
         anyhow::anyhow!(
             "the demo generated a malformed command: {}",
             r.first().map(|r| r.to_string()).unwrap_or_default()
@@ -275,7 +275,7 @@ fn screen(
         })
         .collect();
     writeln!(w, "  {} {}", labels.t("longest:", "最长:"), names.join(", "))?;
-    let rule = StreakRule::GradeAtLeast(anquan::domain::incident::IncidentGrade::RelativelySerious);
+    let rule = StreakRule::GradeAtLeast(anquan::events::incident::IncidentGrade::RelativelySerious);
     if let Some(s) = stats.streak(None, None, rule, today) {
         writeln!(
             w,

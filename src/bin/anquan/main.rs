@@ -365,8 +365,8 @@ fn end_progress() {
 }
 
 /// The key vault for personal information (`DIR/vault`, beside the sled files).
-pub fn open_vault(dir: &std::path::Path) -> Result<std::sync::Arc<anquan::privacy::Vault>> {
-    let vault = anquan::privacy::Vault::open_beside_store(dir)
+pub fn open_vault(dir: &std::path::Path) -> Result<std::sync::Arc<anquan::engine::privacy::Vault>> {
+    let vault = anquan::engine::privacy::Vault::open_beside_store(dir)
         .with_context(|| format!("cannot open the key vault in {}", dir.join("vault").display()))?;
     Ok(std::sync::Arc::new(vault))
 }
@@ -415,11 +415,12 @@ fn run(cli: Cli) -> Result<()> {
             let store = open_existing(&cli.store)?;
             let all = views::projections(&store, &view)?;
             let lang = match labels.lang() {
-                Lang::Zh => anquan::report::Lang::Zh,
-                Lang::En => anquan::report::Lang::En,
+                Lang::Zh => anquan::interface::report::Lang::Zh,
+                Lang::En => anquan::interface::report::Lang::En,
             };
-            let options = anquan::report::ReportOptions { as_of: view.now(), lang, title };
-            let path = anquan::report::write_report(&out, &anquan::report::render_html(&all, &options))?;
+            let options = anquan::interface::report::ReportOptions { as_of: view.now(), lang, title };
+            let path =
+                anquan::interface::report::write_report(&out, &anquan::interface::report::render_html(&all, &options))?;
             println!("{} {}", labels.t("report written to", "报告已写入"), path.display());
             Ok(())
         }
@@ -437,17 +438,17 @@ fn run(cli: Cli) -> Result<()> {
             std::fs::File::open("/dev/urandom")
                 .and_then(|mut f| f.read_exact(&mut secret))
                 .context("cannot read randomness from /dev/urandom")?;
-            let key = anquan::notary::signing_key_from_secret(&secret);
-            write_secret_file(&out, &(anquan::notary::signing_key_to_hex(&key) + "\n"))?;
-            println!("public key {}", anquan::notary::verifying_key_to_hex(&key.verifying_key()));
+            let key = anquan::engine::notary::signing_key_from_secret(&secret);
+            write_secret_file(&out, &(anquan::engine::notary::signing_key_to_hex(&key) + "\n"))?;
+            println!("public key {}", anquan::engine::notary::verifying_key_to_hex(&key.verifying_key()));
             Ok(())
         }
         Cmd::Sign { key, out } => {
             let store = open_existing(&cli.store)?;
             let hex = std::fs::read_to_string(&key).with_context(|| format!("cannot read {}", key.display()))?;
-            let key = anquan::notary::signing_key_from_hex(hex.trim())?;
+            let key = anquan::engine::notary::signing_key_from_hex(hex.trim())?;
             let now = anquan::store::Timestamp::from_chrono(chrono::Utc::now());
-            let signed = anquan::notary::sign_head(&store, &key, now)?;
+            let signed = anquan::engine::notary::sign_head(&store, &key, now)?;
             let json = serde_json::to_string_pretty(&signed)?;
             match out {
                 Some(path) => {
@@ -461,10 +462,10 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::CheckSignature { file, public_key } => {
             let store = open_existing(&cli.store)?;
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let signed: anquan::notary::SignedHead =
+            let signed: anquan::engine::notary::SignedHead =
                 serde_json::from_str(&text).with_context(|| format!("{} is not a signed head", file.display()))?;
-            let key = anquan::notary::verifying_key_from_hex(public_key.trim())?;
-            anquan::notary::verify_signed_head(&store, &signed, &key)?;
+            let key = anquan::engine::notary::verifying_key_from_hex(public_key.trim())?;
+            anquan::engine::notary::verify_signed_head(&store, &signed, &key)?;
             println!("signature valid; the log still hashes to the signed head at {} events", signed.next_position);
             Ok(())
         }

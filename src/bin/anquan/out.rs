@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use anquan::domain::catalog::Catalog;
+use anquan::events::catalog::Catalog;
 use anyhow::Result;
 
 /// `--format`: how results are printed.

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use anquan::domain::time::cst_date;
+use anquan::events::time::cst_date;
 use anquan::projections::accident_stats::{grade_code, Comparison, GroupBy};
 use anquan::projections::{AllProjections, Period};
 use anquan::store::{Direction, EventStore, Timestamp};
@@ -34,7 +34,7 @@ pub fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
     let day = NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| format!("{s:?} is neither a date (2025-06-30) nor an RFC 3339 time (2025-06-30T08:00:00Z)"))?;
     // The last instant of that day, so the day itself is included.
-    anquan::domain::time::end_of_cst_day(day)
+    anquan::events::time::end_of_cst_day(day)
         .and_then(|t| t.checked_sub_signed(chrono::Duration::microseconds(1)))
         .ok_or_else(|| format!("{s:?} is outside the calendar anquan keeps"))
 }
@@ -619,7 +619,7 @@ pub fn history(store: &EventStore, view: &View, labels: &Labels, stream: &str) -
     let cut = view.as_of.map(Timestamp::from_chrono);
     let shown: Vec<_> = events.iter().filter(|e| cut.is_none_or(|c| e.recorded_at <= c)).collect();
     let decoded = |e: &anquan::store::RecordedEvent| {
-        anquan::domain::DomainEvent::from_payload(&e.event_type, e.schema_version, &e.payload)
+        anquan::events::DomainEvent::from_payload(&e.event_type, e.schema_version, &e.payload)
             .map_err(|err| format!("{} bytes that do not decode as a domain event: {err}", e.payload.len()))
     };
     match view.format {

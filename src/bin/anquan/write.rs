@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use anquan::domain::access::{Role, Scope};
-use anquan::domain::EntityId;
 use anquan::engine::Engine;
+use anquan::events::access::{Role, Scope};
+use anquan::events::EntityId;
+use anquan::interface::transfer::{Anchor, ImportOptions, RestoreOptions};
 use anquan::store::EventStore;
-use anquan::transfer::{Anchor, ImportOptions, RestoreOptions};
 
 use crate::{end_progress, open_existing, open_input, open_vault, progress_of};
 
@@ -134,7 +134,8 @@ pub struct RestoreArgs {
 /// carries `payload_hex`. Returns the lines read so far, to be read again.
 fn peek_export(input: &mut dyn std::io::BufRead) -> Result<(bool, Vec<u8>)> {
     let mut seen = Vec::new();
-    let mut lines = anquan::transfer::lines::Lines::new(&mut *input, anquan::transfer::MAX_EXPORT_LINE);
+    let mut lines =
+        anquan::interface::transfer::lines::Lines::new(&mut *input, anquan::interface::transfer::MAX_EXPORT_LINE);
     while let Some((_, text)) = lines.next_line()? {
         match text {
             Ok(t) if t.trim().is_empty() => seen.extend_from_slice(b"\n"),
@@ -178,7 +179,7 @@ pub fn import(
     let engine = writing_engine(dir)?;
     let mut tick = progress_of("commands", count_lines(file));
     let options = ImportOptions { all_or_nothing, check_only: check, run_as: Some(run_as) };
-    let report = anquan::transfer::import_commands(&engine, whole, &options, |n| tick(n as u64));
+    let report = anquan::interface::transfer::import_commands(&engine, whole, &options, |n| tick(n as u64));
     end_progress();
     let report = report?;
     if json {
@@ -226,13 +227,13 @@ fn restore_export(
     let key = args
         .public_key
         .as_deref()
-        .map(|k| anquan::notary::verifying_key_from_hex(k.trim()))
+        .map(|k| anquan::engine::notary::verifying_key_from_hex(k.trim()))
         .transpose()
         .context("--public-key")?;
     let signed_head = match (&args.signature, &key) {
         (Some(path), Some(key)) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let signed: anquan::notary::SignedHead =
+            let signed: anquan::engine::notary::SignedHead =
                 serde_json::from_str(&text).with_context(|| format!("{} is not a signed head", path.display()))?;
             Some((signed, *key))
         }
@@ -241,7 +242,7 @@ fn restore_export(
     };
     let expect_head = match &args.expect_head {
         Some(h) => {
-            let bytes = anquan::transfer::from_hex_hash(h.trim())
+            let bytes = anquan::interface::transfer::from_hex_hash(h.trim())
                 .with_context(|| format!("--expect-head {h:?} is not a 64-digit hex hash"))?;
             Some(bytes)
         }
@@ -254,8 +255,12 @@ fn restore_export(
         trailer_key: if signed_head.is_none() { key } else { None },
         signed_head,
     };
-    let report =
-        anquan::transfer::restore_export(dir, input, &options, progress_of("events checked", count_lines(file)));
+    let report = anquan::interface::transfer::restore_export(
+        dir,
+        input,
+        &options,
+        progress_of("events checked", count_lines(file)),
+    );
     end_progress();
     let report = report.with_context(|| {
         if check {
@@ -294,7 +299,8 @@ fn restore_export(
 
 pub fn import_csv(dir: &Path, actor: Option<&str>, file: &Path, mapping: &Path, json: bool) -> Result<()> {
     let text = std::fs::read_to_string(mapping).with_context(|| format!("cannot read {}", mapping.display()))?;
-    let mapping = anquan::csv_import::Mapping::from_toml(&text).with_context(|| format!("in {}", mapping.display()))?;
+    let mapping = anquan::interface::csv_import::Mapping::from_toml(&text)
+        .with_context(|| format!("in {}", mapping.display()))?;
     let actor = actor_id(actor, "import-csv")?;
     let engine = writing_engine(dir)?;
     let source =
@@ -305,7 +311,7 @@ pub fn import_csv(dir: &Path, actor: Option<&str>, file: &Path, mapping: &Path, 
     );
     let input = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
     let rows = count_lines(&file.to_string_lossy()).map(|n| n.saturating_sub(1));
-    let report = anquan::csv_import::import_incidents(&engine, &mapping, input, progress_of("rows", rows));
+    let report = anquan::interface::csv_import::import_incidents(&engine, &mapping, input, progress_of("rows", rows));
     end_progress();
     let report = report?;
     if json {
@@ -342,7 +348,7 @@ pub fn erase_person(dir: &Path, actor: Option<&str>, person: &str, reason: Strin
     let person = EntityId::new(person).map_err(|e| anyhow::anyhow!("person: {e}"))?;
     let vault = engine.vault().context("the engine has no vault")?;
     // Asked before the key goes: afterwards the name cannot be known.
-    let mentions = anquan::privacy::free_text_mentions(engine.store(), vault, &person)?;
+    let mentions = anquan::engine::privacy::free_text_mentions(engine.store(), vault, &person)?;
     let request = anquan::engine::EraseRequest {
         person_id: person.clone(),
         actor,
@@ -380,12 +386,12 @@ pub fn export(
     let sign = match &sign_key {
         Some(path) => {
             let hex = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            Some(anquan::notary::signing_key_from_hex(hex.trim())?)
+            Some(anquan::engine::notary::signing_key_from_hex(hex.trim())?)
         }
         None => None,
     };
     let now = anquan::store::Timestamp::from_chrono(chrono::Utc::now());
-    let (store, vault): (EventStore, Option<Arc<anquan::privacy::Vault>>) = if reveal_personal {
+    let (store, vault): (EventStore, Option<Arc<anquan::engine::privacy::Vault>>) = if reveal_personal {
         let actor = actor_id(actor, "export --reveal-personal")?;
         let reason = reason.context("export --reveal-personal needs --reason: the disclosure is recorded with it")?;
         let engine = writing_engine(dir)?;
@@ -405,11 +411,12 @@ pub fn export(
         anyhow::ensure!(reason.is_none(), "--reason goes with --reveal-personal");
         (open_existing(dir)?, None)
     };
-    let options = anquan::transfer::ExportOptions { reveal: vault.as_deref(), sign: sign.as_ref().map(|k| (k, now)) };
+    let options =
+        anquan::interface::transfer::ExportOptions { reveal: vault.as_deref(), sign: sign.as_ref().map(|k| (k, now)) };
     let n = match &out {
         Some(path) => {
             let f = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
-            let n = anquan::transfer::export_with(
+            let n = anquan::interface::transfer::export_with(
                 &store,
                 &options,
                 &mut std::io::BufWriter::new(f),
@@ -420,7 +427,7 @@ pub fn export(
         }
         None => {
             let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-            anquan::transfer::export_with(&store, &options, &mut w, |_| {})?
+            anquan::interface::transfer::export_with(&store, &options, &mut w, |_| {})?
         }
     };
     eprintln!(
@@ -442,7 +449,7 @@ pub fn verify(dir: &Path) -> Result<()> {
         "verified {} events in {} streams ({} segments); head hash {}",
         report.events, report.streams, report.segments, report.computed_head_hash
     );
-    let vault = anquan::privacy::verify_vault(&store, &dir.join("vault"))?;
+    let vault = anquan::engine::privacy::verify_vault(&store, &dir.join("vault"))?;
     if let Some(first) = vault.problems.first() {
         for p in &vault.problems {
             eprintln!(

@@ -8,7 +8,7 @@
 //!   variants inside it are its format. Changing them means a new schema version, the old struct
 //!   kept here as `…V1`, and an upcaster in [`DomainEvent::from_payload`].
 //! - Upcasting happens on read; the store keeps the old bytes untouched (hash chain).
-//! - Decoding never panics: unknown types, unknown versions and bad bytes are [`DomainError`]s.
+//! - Decoding never panics: unknown types, unknown versions and bad bytes are [`EventError`]s.
 //!
 //! Versions so far: `incident.reported` v1 → v2 (v2 adds `missing`, 下落不明; v1 reports
 //! had no such field and are upcast with `missing = 0`). `incident.responsible_dealt_with` v1 → v2
@@ -23,18 +23,17 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::access::{Access, AccessEvent};
-use super::command::Command;
-use super::community::{Community, CommunityAssessed, CommunityEvent, GridAdded, GridResponsibleAssigned};
-use super::enterprise::{Enterprise, EnterpriseEvent};
-use super::hazard::{Hazard, HazardEvent, HazardReported, HazardSource, RectificationOrdered};
-use super::incident::{Incident, IncidentEvent, IncidentReported, ResponsibleDealtWith};
-use super::injury::{Injury, InjuryEvent};
+use super::access::AccessEvent;
+use super::community::{CommunityAssessed, CommunityEvent, GridAdded, GridResponsibleAssigned};
+use super::enterprise::EnterpriseEvent;
+use super::error::EventError;
+use super::hazard::{HazardEvent, HazardReported, HazardSource, RectificationOrdered};
+use super::id::EntityId;
+use super::incident::{IncidentEvent, IncidentReported, ResponsibleDealtWith};
+use super::injury::InjuryEvent;
 use super::injury::{InjuryCorrected, InjuryData, InjuryRecorded, Intent, Outcome, Severity, Sex};
-use super::person::PersonalField;
-use super::person::{Person, PersonEvent};
-use super::promotion::{Project, ProjectEvent};
-use super::{Aggregate, DecisionContext, DomainError, EntityId, Rejection};
+use super::person::{PersonEvent, PersonalField};
+use super::promotion::ProjectEvent;
 use crate::codec;
 
 /// Every domain event, grouped by aggregate. JSON form: the inner event with its `type` tag.
@@ -83,9 +82,9 @@ impl DomainEvent {
     }
 
     /// Type name, schema version and payload bytes, as the store persists them.
-    pub fn to_payload(&self) -> Result<(&'static str, u16, Vec<u8>), DomainError> {
+    pub fn to_payload(&self) -> Result<(&'static str, u16, Vec<u8>), EventError> {
         let (t, v) = (self.event_type(), self.schema_version());
-        let bytes = each!(self, e => e.encode_payload()).map_err(|source| DomainError::Codec {
+        let bytes = each!(self, e => e.encode_payload()).map_err(|source| EventError::Codec {
             event_type: t.to_string(),
             schema_version: v,
             source,
@@ -94,7 +93,7 @@ impl DomainEvent {
     }
 
     /// Decodes a stored payload, upcasting older schema versions to the current one.
-    pub fn from_payload(event_type: &str, schema_version: u16, bytes: &[u8]) -> Result<DomainEvent, DomainError> {
+    pub fn from_payload(event_type: &str, schema_version: u16, bytes: &[u8]) -> Result<DomainEvent, EventError> {
         if let Some(e) = upcast(event_type, schema_version, bytes) {
             return e;
         }
@@ -120,7 +119,7 @@ impl DomainEvent {
             "project" => ProjectEvent::decode_current(event_type, schema_version, bytes).map(|r| r.map(Self::Project)),
             _ => None,
         };
-        decoded.unwrap_or_else(|| Err(DomainError::UnknownEventType { event_type: event_type.to_string() }))
+        decoded.unwrap_or_else(|| Err(EventError::UnknownEventType { event_type: event_type.to_string() }))
     }
 
     /// Every event type with its current schema version.
@@ -162,11 +161,11 @@ impl_from!(
 pub struct IncidentReportedV1 {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub occurred_at: DateTime<Utc>,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub reported_at: DateTime<Utc>,
     pub place: String,
     pub community_id: EntityId,
@@ -213,7 +212,7 @@ impl From<IncidentReportedV1> for IncidentReported {
 pub struct ResponsibleDealtWithV1 {
     pub incident_id: EntityId,
     pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub person: String,
     pub role: String,
@@ -240,7 +239,7 @@ impl From<ResponsibleDealtWithV1> for ResponsibleDealtWith {
 /// The injury data of `injury.recorded` / `injury.corrected` v1 (no personal fields). Never edit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InjuryDataV1 {
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub occurred_at: DateTime<Utc>,
     pub age: Option<u16>,
     pub sex: Sex,
@@ -291,7 +290,7 @@ impl From<InjuryDataV1> for InjuryData {
 pub struct InjuryRecordedV1 {
     pub injury_id: EntityId,
     pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub data: InjuryDataV1,
 }
@@ -301,7 +300,7 @@ pub struct InjuryRecordedV1 {
 pub struct InjuryCorrectedV1 {
     pub injury_id: EntityId,
     pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub data: InjuryDataV1,
     pub reason: String,
@@ -312,7 +311,7 @@ pub struct InjuryCorrectedV1 {
 pub struct HazardReportedV1 {
     pub hazard_id: EntityId,
     pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub source: HazardSource,
     pub reporter: String,
@@ -322,7 +321,7 @@ pub struct HazardReportedV1 {
     pub category: String,
     pub location: String,
     pub description: String,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub found_at: DateTime<Utc>,
 }
 
@@ -351,12 +350,12 @@ impl From<HazardReportedV1> for HazardReported {
 pub struct RectificationOrderedV1 {
     pub hazard_id: EntityId,
     pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub responsible: Option<String>,
     pub measures: Option<String>,
     pub funds_yuan: Option<u64>,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
+    #[serde(deserialize_with = "crate::events::wire_time::date")]
     pub deadline: NaiveDate,
     pub contingency_plan: Option<String>,
 }
@@ -381,7 +380,7 @@ impl From<RectificationOrderedV1> for RectificationOrdered {
 pub struct GridAddedV1 {
     pub community_id: EntityId,
     pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub grid_id: EntityId,
     pub name: String,
@@ -406,7 +405,7 @@ impl From<GridAddedV1> for GridAdded {
 pub struct GridResponsibleAssignedV1 {
     pub community_id: EntityId,
     pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
     pub grid_id: EntityId,
     pub responsible_person: String,
@@ -429,9 +428,9 @@ impl From<GridResponsibleAssignedV1> for GridResponsibleAssigned {
 pub struct CommunityAssessedV1 {
     pub community_id: EntityId,
     pub recorded_by: EntityId,
-    #[serde(deserialize_with = "crate::domain::wire_time::utc")]
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub recorded_at: DateTime<Utc>,
-    #[serde(deserialize_with = "crate::domain::wire_time::date")]
+    #[serde(deserialize_with = "crate::events::wire_time::date")]
     pub assessed_on: NaiveDate,
     pub assessor: String,
     pub passed: bool,
@@ -451,7 +450,7 @@ impl From<CommunityAssessedV1> for CommunityAssessed {
 }
 
 /// Old (type, version) pairs and how they become current events; `None` when not an old one.
-fn upcast(event_type: &str, schema_version: u16, bytes: &[u8]) -> Option<Result<DomainEvent, DomainError>> {
+fn upcast(event_type: &str, schema_version: u16, bytes: &[u8]) -> Option<Result<DomainEvent, EventError>> {
     let upcast = match (event_type, schema_version) {
         ("incident.reported", 1) => old(bytes, |v1: IncidentReportedV1| IncidentEvent::Reported(v1.into()).into()),
         ("incident.responsible_dealt_with", 1) => {
@@ -487,7 +486,7 @@ fn upcast(event_type: &str, schema_version: u16, bytes: &[u8]) -> Option<Result<
         }),
         _ => return None,
     };
-    Some(upcast.map_err(|source| DomainError::Codec { event_type: event_type.to_string(), schema_version, source }))
+    Some(upcast.map_err(|source| EventError::Codec { event_type: event_type.to_string(), schema_version, source }))
 }
 
 /// Decodes the payload as the old struct `V` and turns it into the current event.
@@ -496,44 +495,6 @@ fn old<V: serde::de::DeserializeOwned>(
     current: impl FnOnce(V) -> DomainEvent,
 ) -> Result<DomainEvent, codec::CodecError> {
     codec::decode::<V>(bytes).map(current)
-}
-
-// ---- dispatch ----------------------------------------------------------------------------
-
-fn run<A: Aggregate>(
-    events: impl Iterator<Item = A::Event>,
-    cmd: &A::Command,
-    ctx: &DecisionContext<'_>,
-    wrap: fn(A::Event) -> DomainEvent,
-) -> Result<Vec<DomainEvent>, Rejection> {
-    let state = events.fold(A::State::default(), |s, e| A::evolve(s, &e));
-    Ok(A::decide(&state, cmd, ctx)?.into_iter().map(wrap).collect())
-}
-
-/// Folds the stream's events of the command's aggregate kind and decides the command.
-pub(crate) fn dispatch(
-    events: &[DomainEvent],
-    cmd: &Command,
-    ctx: &DecisionContext<'_>,
-) -> Result<Vec<DomainEvent>, Rejection> {
-    macro_rules! pick {
-        ($v:ident) => {
-            events.iter().filter_map(|e| match e {
-                DomainEvent::$v(x) => Some(x.clone()),
-                _ => None,
-            })
-        };
-    }
-    match cmd {
-        Command::Access(c) => run::<Access>(pick!(Access), c, ctx, DomainEvent::Access),
-        Command::Community(c) => run::<Community>(pick!(Community), c, ctx, DomainEvent::Community),
-        Command::Enterprise(c) => run::<Enterprise>(pick!(Enterprise), c, ctx, DomainEvent::Enterprise),
-        Command::Hazard(c) => run::<Hazard>(pick!(Hazard), c, ctx, DomainEvent::Hazard),
-        Command::Incident(c) => run::<Incident>(pick!(Incident), c, ctx, DomainEvent::Incident),
-        Command::Injury(c) => run::<Injury>(pick!(Injury), c, ctx, DomainEvent::Injury),
-        Command::Person(c) => run::<Person>(pick!(Person), c, ctx, DomainEvent::Person),
-        Command::Project(c) => run::<Project>(pick!(Project), c, ctx, DomainEvent::Project),
-    }
 }
 
 #[cfg(test)]
@@ -563,28 +524,25 @@ mod tests {
     fn every_type_reaches_its_families_decoder() {
         for (t, v) in DomainEvent::all_types() {
             let got = DomainEvent::from_payload(t, v, &[]);
-            assert!(matches!(got, Err(DomainError::Codec { .. })), "{t} v{v}: {got:?}");
+            assert!(matches!(got, Err(EventError::Codec { .. })), "{t} v{v}: {got:?}");
         }
         for t in ["hazard", "", ".reported", "zone.reported", "hazardx.reported"] {
             let got = DomainEvent::from_payload(t, 1, &[]);
-            assert!(matches!(got, Err(DomainError::UnknownEventType { .. })), "{t:?}: {got:?}");
+            assert!(matches!(got, Err(EventError::UnknownEventType { .. })), "{t:?}: {got:?}");
         }
     }
 
     #[test]
     fn unknown_types_versions_and_bytes_are_errors_not_panics() {
-        assert!(matches!(DomainEvent::from_payload("hazard.nope", 1, &[]), Err(DomainError::UnknownEventType { .. })));
+        assert!(matches!(DomainEvent::from_payload("hazard.nope", 1, &[]), Err(EventError::UnknownEventType { .. })));
         assert!(matches!(
             DomainEvent::from_payload("hazard.reported", 9, &[]),
-            Err(DomainError::UnsupportedVersion { .. })
+            Err(EventError::UnsupportedVersion { .. })
         ));
         assert!(matches!(
             DomainEvent::from_payload("hazard.reported", 1, &[0xff, 0x00]),
-            Err(DomainError::Codec { .. })
+            Err(EventError::Codec { .. })
         ));
-        assert!(matches!(
-            DomainEvent::from_payload("incident.reported", 1, &[1, 2, 3]),
-            Err(DomainError::Codec { .. })
-        ));
+        assert!(matches!(DomainEvent::from_payload("incident.reported", 1, &[1, 2, 3]), Err(EventError::Codec { .. })));
     }
 }

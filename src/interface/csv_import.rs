@@ -27,6 +27,7 @@ const CHUNK: usize = 500;
 
 /// Errors that stop an import (a bad row is a rejection in the report instead).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CsvImportError {
     #[error("mapping: {0}")]
     Mapping(String),
@@ -334,7 +335,7 @@ pub fn import_incidents(
         let raw_id = row.get(&mapping.source.id_column);
         let id = format!("{}{}", mapping.source.id_prefix, slug(raw_id));
         let reject = |reason: String| RowNote { line, id: id.clone(), reason };
-        if raw_id.is_empty() || domain::EntityId::new(id.clone()).is_err() {
+        if raw_id.is_empty() || crate::events::EntityId::new(id.clone()).is_err() {
             report.rejected.push(reject(format!("bad id: {raw_id:?} does not make a valid incident id")));
             continue;
         }
@@ -456,7 +457,7 @@ pub fn import_incidents(
                 "summary": row.resolve(&f.summary),
             }
         });
-        match domain::command::parse_command_value(&json) {
+        match domain::parse_command_value(&json) {
             Ok(envelope) => {
                 for flag in flags {
                     report.flagged.push(RowNote { line, id: id.clone(), reason: flag });

@@ -8,7 +8,7 @@
 //! - A consistent chain proves only that the file was not changed *after* someone computed it:
 //!   BLAKE3 is unkeyed, so a forger can recompute every hash. A restore is anchored only by a head
 //!   from outside the file: a signed head checked with its public key (`anquan sign`, or the
-//!   export's signed trailer) or a head hash the operator names. [`RestoreReport::anchor`] says
+//!   export's signed trailer) or a head hash the operator names. [`RestoreReport::anchors`] says
 //!   which, and [`Anchor::None`] says nothing outside the file was checked.
 //! - All or nothing: the store is built in a staging folder beside the target and renamed into
 //!   place only after every check passed and it is durable. A refusal removes the staging folder;
@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lines::Lines;
 use super::{from_hex, recompute, ExportedEvent, Trailer, TransferError, MAX_EXPORT_LINE};
-use crate::notary::{self, SignedHead};
+use crate::engine::notary::{self, SignedHead};
 use crate::store::{
     to_hex, Durability, EventStore, ExpectedVersion, Hash, ManualClock, ProposedEvent, RecordedEvent, StoreOptions,
     Timestamp, GENESIS_HASH,

@@ -38,7 +38,7 @@ struct DateVisitor;
 impl Visitor<'_> for DateVisitor {
     type Value = NaiveDate;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // chrono's wording.
         f.write_str("a formatted date string")
     }
@@ -56,7 +56,7 @@ struct UtcVisitor;
 impl Visitor<'_> for UtcVisitor {
     type Value = DateTime<Utc>;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // chrono's wording, so a mistyped field reads the same as before.
         f.write_str("an RFC 3339 formatted date and time string")
     }

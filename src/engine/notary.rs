@@ -31,6 +31,7 @@ pub const SIGNED_HEAD_FORMAT: &str = "anquan.notary.head.v1";
 
 /// Why signing or checking a head failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NotaryError {
     #[error("{field} is not {expected} bytes of hex")]
     Hex { field: &'static str, expected: usize },

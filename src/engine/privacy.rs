@@ -52,12 +52,14 @@ use uuid::Uuid;
 use crate::domain::community::{AddGrid, AssignGridResponsible, CommunityCommand};
 use crate::domain::hazard::HazardCommand;
 use crate::domain::incident::IncidentCommand;
-use crate::domain::injury::{InjuryCommand, InjuryData};
-use crate::domain::person::{check_personal, NONCE_LEN};
-use crate::domain::{self, Command, CommandEnvelope, DomainEvent, EntityId, Rejection};
-use crate::engine::EngineError;
+use crate::domain::injury::InjuryCommand;
+use crate::domain::person::check_personal;
+use crate::domain::{self, Command, CommandEnvelope, Rejection};
+use crate::events::injury::InjuryData;
+use crate::events::person::NONCE_LEN;
+use crate::events::{DomainEvent, EntityId};
 
-pub use crate::domain::person::{PersonalField, PersonalKind, SealedValue};
+pub use crate::events::person::{PersonalField, PersonalKind, SealedValue};
 
 const KEY_MAGIC: &[u8; 4] = b"AQK1";
 const PSEUDONYM_MAGIC: &[u8; 4] = b"AQP1";
@@ -71,6 +73,7 @@ pub const RULE_NO_VAULT: &str = "no_vault";
 
 /// Errors of the vault, of opening sealed values, and of erasure.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PrivacyError {
     #[error("vault I/O error on {path}: {source}")]
     Io {
@@ -92,6 +95,10 @@ pub enum PrivacyError {
     Random(String),
     #[error("reading the log: {0}")]
     Log(String),
+    /// [`seal_envelope`] refused the command (a personal field is malformed, sent sealed, for an
+    /// erased person, or to an engine without a vault); nothing was sealed.
+    #[error("command rejected: {0}")]
+    Refused(Rejection),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PrivacyError + '_ {
@@ -412,7 +419,8 @@ struct FieldRef<'a> {
 
 /// Replaces the plain personal fields of a command with sealed values (the list is in
 /// `crate::domain::person`'s docs). Commands without personal fields come back borrowed.
-/// Refusals are rejections naming the field; vault I/O failures are [`EngineError::Privacy`].
+/// Refusals are [`PrivacyError::Refused`] with a rejection naming the field (the engine reports
+/// them as `EngineError::Rejected`); vault I/O failures are the other [`PrivacyError`]s.
 ///
 /// One exception: a blank `responsible` of a rectification order is left as it is, for the
 /// domain to refuse (it names every missing item of 五到位 at once, or `required`); it carries
@@ -420,7 +428,7 @@ struct FieldRef<'a> {
 pub fn seal_envelope<'e>(
     vault: Option<&Vault>,
     envelope: &'e CommandEnvelope,
-) -> Result<Cow<'e, CommandEnvelope>, EngineError> {
+) -> Result<Cow<'e, CommandEnvelope>, PrivacyError> {
     if !has_personal_fields(&envelope.command) {
         return Ok(Cow::Borrowed(envelope));
     }
@@ -479,7 +487,7 @@ fn has_personal_fields(command: &Command) -> bool {
     }
 }
 
-fn seal_injury(vault: Option<&Vault>, command_id: &Uuid, d: &mut InjuryData) -> Result<(), EngineError> {
+fn seal_injury(vault: Option<&Vault>, command_id: &Uuid, d: &mut InjuryData) -> Result<(), PrivacyError> {
     let mut fields = Vec::new();
     if let Some(v) = d.name.as_mut() {
         fields.push(FieldRef { name: "data/name", value: v, kind: PersonalKind::Name });
@@ -497,7 +505,7 @@ fn seal_name(
     command_id: &Uuid,
     field: (&'static str, &mut PersonalField),
     who: (&str, Option<&EntityId>),
-) -> Result<(), EngineError> {
+) -> Result<(), PrivacyError> {
     let (name, value) = field;
     seal_fields(vault, command_id, who.0, who.1, vec![FieldRef { name, value, kind: PersonalKind::Name }])
 }
@@ -508,21 +516,21 @@ fn seal_fields(
     person_id_field: &str,
     person_id: Option<&EntityId>,
     fields: Vec<FieldRef<'_>>,
-) -> Result<(), EngineError> {
+) -> Result<(), PrivacyError> {
     let Some(first) = fields.first() else { return Ok(()) };
     // 1. Plain text only, and valid: checked on the plaintext, before anything is sealed.
     for f in &fields {
         if matches!(f.value, PersonalField::Sealed(_)) {
-            return Err(EngineError::Rejected(Rejection::at(
+            return Err(PrivacyError::Refused(Rejection::at(
                 f.name,
                 domain::rule::MALFORMED,
                 format!("send {} as plain text; the engine seals personal fields itself", f.name),
             )));
         }
-        check_personal(f.name, f.value, f.kind).map_err(EngineError::Rejected)?;
+        check_personal(f.name, f.value, f.kind).map_err(PrivacyError::Refused)?;
     }
     let Some(vault) = vault else {
-        return Err(EngineError::Rejected(Rejection::at(
+        return Err(PrivacyError::Refused(Rejection::at(
             first.name,
             RULE_NO_VAULT,
             "personal information (PIPL) is stored only encrypted, and this engine has no key vault: open it with Engine::with_vault",
@@ -543,7 +551,7 @@ fn seal_fields(
         match vault.seal(&person, f.kind, plain, &context)? {
             Some(s) => *f.value = PersonalField::Sealed(Box::new(s)),
             None => {
-                return Err(EngineError::Rejected(Rejection::at(
+                return Err(PrivacyError::Refused(Rejection::at(
                     if person_id.is_some() { person_id_field } else { f.name },
                     RULE_ERASED,
                     format!(

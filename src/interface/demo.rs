@@ -198,7 +198,7 @@ fn ts(t: DateTime<Utc>) -> String {
 }
 
 fn day_of(t: DateTime<Utc>) -> NaiveDate {
-    crate::domain::time::cst_date(t)
+    crate::events::time::cst_date(t)
 }
 
 fn date(t: NaiveDate) -> String {

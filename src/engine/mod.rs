@@ -1,3 +1,10 @@
+//! Layer 5, the engine: commands in, events appended ([`Engine`], this file), personal fields
+//! sealed and opened under per-person keys ([`privacy`]), the log's head signed ([`notary`]).
+//! It is where the pure domain meets I/O and a clock.
+//!
+//! May import every layer below: `domain`, `projections`, `events`, `store`, `storage`, `codec`.
+//! Inside the folder, [`privacy`] and [`notary`] never import this file: the engine uses them.
+//!
 //! The host-service API: commands in, events appended, with optimistic concurrency.
 //!
 //! [`Engine::execute`] finds the command's target stream, reads and decodes its events, lets the
@@ -13,7 +20,7 @@
 //! - The engine owns no state beyond the store (and, with [`Engine::with_vault`], the key vault
 //!   beside it): any number of engines may share one store.
 //! - Personal fields (PIPL: names, ID numbers) are checked on their plaintext and sealed by
-//!   [`crate::privacy::seal_envelope`] before the domain decides; without a vault a command that
+//!   [`privacy::seal_envelope`] before the domain decides; without a vault a command that
 //!   carries them is refused, so no plain personal field reaches the log through the engine.
 //! - `person.erase` erases on every path: the engine writes the vault's tombstone, appends the
 //!   audit event and destroys the key ([`Engine::execute`]); without a vault it is refused. It is
@@ -22,18 +29,21 @@
 //!   otherwise the host's [`Authorization`] decides. Who holds which role comes from
 //!   [`AccessIndex`], which counts a grant only if its recorder could grant at that moment.
 
+pub mod notary;
+pub mod privacy;
+
 use uuid::Uuid;
 
-use crate::domain::access::{self, AccessCommand, AccessIndex, Grant};
+use crate::domain::access::{self, AccessCommand, AccessIndex};
 use crate::domain::person::{ErasePerson, PersonCommand};
-use crate::domain::{
-    self, Catalog, Command, CommandEnvelope, DomainError, DomainEvent, EntityId, Rejection, Settings, StreamKind,
-};
-use crate::privacy::{seal_envelope, PersonStatus, Vault};
+use crate::domain::{self, policy, Command, CommandEnvelope, DomainError, Rejection, Settings};
+use crate::events::access::Grant;
+use crate::events::{Catalog, DomainEvent, EntityId, EventError, StreamKind};
 use crate::store::{
     Clock, Direction, EventStore, ExpectedVersion, ProposedEvent, RecordedEvent, StoreError, StreamAppend, SystemClock,
     Timestamp,
 };
+use privacy::{seal_envelope, PersonStatus, Vault};
 
 /// How long a command keeps being decided again after losing optimistic-concurrency races
 /// before giving up with [`EngineError::Contended`] (a stream written that hard is a bug upstream).
@@ -48,11 +58,12 @@ pub const ISSUED_AT_TOLERANCE: chrono::Duration = chrono::Duration::minutes(5);
 
 /// The earliest `issued_at` accepted: 1949-10-01 (China time). Earlier is a typo or an attack.
 pub fn earliest_issued_at() -> chrono::DateTime<chrono::Utc> {
-    domain::time::earliest_instant()
+    crate::events::time::earliest_instant()
 }
 
 /// Why a command was not carried out. Nothing was written in any case.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EngineError {
     /// The JSON did not match the command schemas; every problem is listed with its field.
     #[error("invalid command: {}", describe(.0))]
@@ -71,12 +82,24 @@ pub enum EngineError {
     Store(#[from] StoreError),
     /// The key vault failed (I/O, damaged key file); nothing was written.
     #[error(transparent)]
-    Privacy(Box<crate::privacy::PrivacyError>),
+    Privacy(Box<privacy::PrivacyError>),
 }
 
-impl From<crate::privacy::PrivacyError> for EngineError {
-    fn from(e: crate::privacy::PrivacyError) -> Self {
-        EngineError::Privacy(Box::new(e))
+/// An event that does not encode or decode, or a catalog that does not load: reported as the
+/// domain's error, as before the event vocabulary had its own layer.
+impl From<EventError> for EngineError {
+    fn from(e: EventError) -> Self {
+        EngineError::Domain(DomainError::Event(e))
+    }
+}
+
+impl From<privacy::PrivacyError> for EngineError {
+    fn from(e: privacy::PrivacyError) -> Self {
+        match e {
+            // Sealing refused the command: a rejection like any other.
+            privacy::PrivacyError::Refused(rejection) => EngineError::Rejected(rejection),
+            e => EngineError::Privacy(Box::new(e)),
+        }
     }
 }
 
@@ -128,7 +151,7 @@ pub enum Authorization {
     /// No checks: the host service authorises requests itself.
     #[default]
     Off,
-    /// Every command needs a permitted role in scope ([`domain::access`]). `administrators` hold
+    /// Every command needs a permitted role in scope ([`domain::policy`]). `administrators` hold
     /// the administrator role for the whole district by configuration, so the first grants can
     /// be made; every other role comes from grant events.
     Enforced { administrators: Vec<EntityId> },
@@ -195,7 +218,7 @@ impl Engine {
         Ok(())
     }
 
-    /// Seals personal fields (PIPL) under per-person keys kept in `vault` (see [`crate::privacy`]).
+    /// Seals personal fields (PIPL) under per-person keys kept in `vault` (see [`privacy`]).
     /// Without a vault, commands carrying names or ID numbers are refused.
     pub fn with_vault(mut self, vault: std::sync::Arc<Vault>) -> Self {
         self.vault = Some(vault);
@@ -280,8 +303,8 @@ impl Engine {
             return Ok(());
         }
         let grants = index.grants_of(&envelope.actor);
-        let target = access::target_scope(history, &envelope.command);
-        access::authorize(&envelope.actor, &grants, &envelope.command, &target).map_err(EngineError::Denied)
+        let target = policy::target_scope(history, &envelope.command);
+        policy::authorize(&envelope.actor, &grants, &envelope.command, &target).map_err(EngineError::Denied)
     }
 
     /// Decides every command in order, as [`Engine::execute`] one after the other would, and
@@ -328,7 +351,7 @@ impl Engine {
             let Some(vault) = self.vault() else {
                 return Err(EngineError::Rejected(Rejection::at(
                     "person_id",
-                    crate::privacy::RULE_NO_VAULT,
+                    privacy::RULE_NO_VAULT,
                     "erasing a person destroys their key in the store's vault, and this engine has no vault",
                 )));
             };
@@ -389,7 +412,7 @@ impl Engine {
     }
 
     /// Decides and appends one command. `person.erase` also destroys the person's key (see
-    /// [`Engine::erase`]).
+    /// `Engine::erase`).
     pub fn execute(&self, envelope: &CommandEnvelope) -> Result<CommandOutcome, EngineError> {
         let _span = tracing::debug_span!("execute", command = envelope.command.command_type()).entered();
         self.check_issued_at(envelope)?;
@@ -408,7 +431,7 @@ impl Engine {
         let Some(vault) = self.vault() else {
             return Err(EngineError::Rejected(Rejection::at(
                 "person_id",
-                crate::privacy::RULE_NO_VAULT,
+                privacy::RULE_NO_VAULT,
                 "erasing a person destroys their key in the store's vault, and this engine has no vault (Engine::with_vault)",
             )));
         };
@@ -540,7 +563,7 @@ impl Engine {
                         "person.erase destroys a key outside the log, so it cannot be part of an all-or-nothing batch; send it alone",
                     ))));
                 }
-                let sealed = seal_envelope(self.vault(), envelope).map_err(at)?;
+                let sealed = seal_envelope(self.vault(), envelope).map_err(|e| at(e.into()))?;
                 let envelope = sealed.as_ref();
                 let stream = envelope.target_stream();
                 let slot = match streams.iter().position(|s| s.0 == stream) {

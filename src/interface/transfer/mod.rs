@@ -26,10 +26,12 @@ use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::{self, CommandEnvelope, DomainEvent, EntityId, Rejection};
+use crate::domain::{self, CommandEnvelope, Rejection};
+use crate::engine::notary::{self, SignedHead};
+use crate::engine::privacy::{reveal_json, Vault};
 use crate::engine::{Engine, EngineError};
-use crate::notary::{self, SignedHead};
-use crate::privacy::{reveal_json, Vault};
+use crate::events::access::{Role, Scope};
+use crate::events::{DomainEvent, EntityId};
 use crate::store::layout::{chain_hash, encode_record, RecordRef};
 use crate::store::{
     to_hex, Direction, EventStore, Hash, RecordedEvent, StoreError, Timestamp, GENESIS_HASH, MAX_EVENTS_PER_APPEND,
@@ -179,7 +181,7 @@ pub(crate) fn recompute(prev: &Hash, e: &RecordedEvent) -> Result<Hash, Transfer
 }
 
 /// How to export.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct ExportOptions<'a> {
     /// Open personal fields with this vault (PIPL: a disclosure; the caller records it). Without
     /// it they stay sealed.
@@ -364,10 +366,7 @@ pub fn import_commands(
     mut progress: impl FnMut(usize),
 ) -> Result<ImportReport, TransferError> {
     let on_behalf = match &options.run_as {
-        Some(me) => engine
-            .grants_of(me)?
-            .iter()
-            .any(|g| g.role == domain::access::Role::Administrator && g.scope == domain::access::Scope::District),
+        Some(me) => engine.grants_of(me)?.iter().any(|g| g.role == Role::Administrator && g.scope == Scope::District),
         None => false,
     };
     let mut lines =

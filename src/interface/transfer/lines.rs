@@ -42,6 +42,7 @@ impl std::fmt::Display for LineProblem {
 pub type Line = (usize, Result<String, LineProblem>);
 
 /// Bounded line reader over any buffered input.
+#[derive(Debug)]
 pub struct Lines<R> {
     input: R,
     max_line: usize,

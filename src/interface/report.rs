@@ -32,8 +32,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use crate::domain::catalog::Catalog;
-use crate::domain::time::{cst, cst_date};
+use crate::events::time::{cst, cst_date};
+use crate::events::Catalog;
 use crate::projections::accident_stats::{AccidentStats, Change, StatsFilter, Totals};
 use crate::projections::{AllProjections, Period};
 
@@ -75,6 +75,7 @@ pub struct ReportOptions {
 
 /// Writing the report failed; the error names the path.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReportError {
     #[error("cannot create the report folder {}: {source}", .path.display())]
     CreateDir { path: PathBuf, source: std::io::Error },
@@ -869,7 +870,7 @@ pub fn render_html(all: &AllProjections, opts: &ReportOptions) -> String {
 }
 
 /// This year from 1 January to the as-of date against the same span a year earlier (同比).
-fn headline(out: &mut String, ctx: &Ctx) {
+fn headline(out: &mut String, ctx: &Ctx<'_>) {
     let l = ctx.l;
     section_open(out, "headline", l.headline);
     let periods =
@@ -931,7 +932,7 @@ fn headline(out: &mut String, ctx: &Ctx) {
 
 /// Chart 1: deaths and injuries per category, for the (up to) three latest years with an
 /// incident; the current year to date.
-fn casualties_by_category(out: &mut String, ctx: &Ctx) {
+fn casualties_by_category(out: &mut String, ctx: &Ctx<'_>) {
     let l = ctx.l;
     section_open(out, "casualties", l.chart_casualties);
     note(out, l.casualties_note);
@@ -1000,7 +1001,7 @@ fn casualties_by_category(out: &mut String, ctx: &Ctx) {
 }
 
 /// Chart 2: hazards found and hazards closed per month, the last 24 months to date.
-fn hazards_found_closed(out: &mut String, ctx: &Ctx, all: &AllProjections) {
+fn hazards_found_closed(out: &mut String, ctx: &Ctx<'_>, all: &AllProjections) {
     let l = ctx.l;
     section_open(out, "hazard-flow", l.chart_flow);
     note(out, l.flow_note);
@@ -1032,7 +1033,7 @@ fn hazards_found_closed(out: &mut String, ctx: &Ctx, all: &AllProjections) {
 
 /// Chart 3: 按期整改率 per quarter, the last eight quarters to date; major hazards as their own
 /// series when any fell due.
-fn on_time_rate(out: &mut String, ctx: &Ctx, all: &AllProjections) {
+fn on_time_rate(out: &mut String, ctx: &Ctx<'_>, all: &AllProjections) {
     let l = ctx.l;
     section_open(out, "on-time", l.chart_on_time);
     note(out, l.on_time_note);
@@ -1092,7 +1093,7 @@ fn on_time_rate(out: &mut String, ctx: &Ctx, all: &AllProjections) {
 
 /// Chart 4: per community with an indicator for the current year, consumption as a bar and the
 /// elapsed share of the year as a dashed line (the same for all).
-fn indicator(out: &mut String, ctx: &Ctx) {
+fn indicator(out: &mut String, ctx: &Ctx<'_>) {
     let l = ctx.l;
     section_open(out, "indicator", l.chart_indicator);
     note(out, l.indicator_note);
@@ -1139,7 +1140,7 @@ fn indicator(out: &mut String, ctx: &Ctx) {
 
 /// Open hazards (as the ledger holds them) by community with those overdue at the as-of
 /// instant, then the overdue hazards, longest overdue first.
-fn open_and_overdue(out: &mut String, ctx: &Ctx, all: &AllProjections, at: DateTime<Utc>) {
+fn open_and_overdue(out: &mut String, ctx: &Ctx<'_>, all: &AllProjections, at: DateTime<Utc>) {
     let l = ctx.l;
     section_open(out, "open-hazards", l.open_title);
     let open = all.hazard_ledger.open_hazards();
@@ -1195,7 +1196,7 @@ fn open_and_overdue(out: &mut String, ctx: &Ctx, all: &AllProjections, at: DateT
 
 /// Incidents not closed at the as-of instant with a condition of the four missing, longest
 /// open first.
-fn four_incomplete(out: &mut String, ctx: &Ctx, all: &AllProjections, at: DateTime<Utc>) {
+fn four_incomplete(out: &mut String, ctx: &Ctx<'_>, all: &AllProjections, at: DateTime<Utc>) {
     let l = ctx.l;
     section_open(out, "four-incomplete", l.four_title);
     note(out, l.four_note);
