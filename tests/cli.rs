@@ -33,7 +33,7 @@ fn demo_prints_the_bureau_heads_screen_then_inspect_then_verify() {
         "3. communities without a fatal accident",
         "4. open hazards",
         "5. incidents with the four conditions",
-        "6. verify:",
+        "7. verify:",
         "hash chain intact",
     ] {
         assert!(stdout.contains(section), "missing {section:?} in\n{stdout}");
@@ -52,7 +52,8 @@ fn demo_prints_the_bureau_heads_screen_then_inspect_then_verify() {
 
     let streams = anquan(&["streams", "--store", s, "--prefix", "hazard-", "--limit", "5"]);
     let listed = text(&streams.stdout);
-    assert_eq!(listed.lines().count(), 5, "{listed}");
+    assert_eq!(listed.lines().count(), 6, "{listed}");
+    assert!(listed.lines().last().unwrap().contains("the first 5 are shown"), "a cut listing says so: {listed}");
     let first = listed.split_whitespace().next().unwrap().to_string();
     let history = anquan(&["history", &first, "--store", s]);
     assert!(history.status.success());
@@ -85,9 +86,10 @@ fn the_demo_is_reproducible_and_its_seed_matters() {
         let out = anquan(&["demo", "--store", s, "--scale", "0.02", "--seed", seed]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         let events = text(&anquan(&["head", "--store", s]).stdout).lines().next().unwrap().to_string();
-        let stats = text(&anquan(&["stats", "--store", s, "--as-of", "2026-11-30", "--format", "json"]).stdout);
-        let hazards =
-            text(&anquan(&["hazards", "--store", s, "--as-of", "2026-11-30", "--overdue", "--format", "json"]).stdout);
+        // The results, not the basis: the head hash differs (names are sealed under fresh keys).
+        let result = |args: &[&str]| json_of(args)["result"].clone();
+        let stats = result(&["stats", "--store", s, "--as-of", "2026-11-30", "--format", "json"]);
+        let hazards = result(&["hazards", "--store", s, "--as-of", "2026-11-30", "--overdue", "--format", "json"]);
         (events, stats, hazards)
     };
     let (a, b, c) = (figures("a", "7"), figures("b", "7"), figures("c", "8"));
@@ -320,7 +322,7 @@ fn stats_hazards_and_trail_answer_from_the_projections() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
     // 2014: one death; 2015: two (+100%).
-    let total = &v["comparison"]["total"];
+    let total = &v["result"]["comparison"]["total"];
     assert_eq!(total["deaths"]["previous"], 1);
     assert_eq!(total["deaths"]["current"], 2);
     assert_eq!(total["deaths"]["percent"], 100.0);
@@ -330,12 +332,12 @@ fn stats_hazards_and_trail_answer_from_the_projections() {
     let out = anquan(&["stats", "--year", "2015", "--store", s, "--as-of", "2000-01-01T00:00:00Z", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap_or_default();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(v["comparison"]["total"]["deaths"]["current"], 0, "{}", text(&out.stdout));
+    assert_eq!(v["result"]["comparison"]["total"]["deaths"]["current"], 0, "{}", text(&out.stdout));
 
     let out = anquan(&["trail", "osha-3", "--store", s, "--format", "json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
-    assert_eq!(v["four"]["missing"].as_array().unwrap().len(), 4, "{v}");
+    assert_eq!(v["result"]["four"]["missing"].as_array().unwrap().len(), 4, "{v}");
     assert!(!anquan(&["trail", "nope", "--store", s]).status.success());
 
     let out = anquan(&["hazards", "--store", s, "--format", "json"]);
@@ -381,29 +383,50 @@ fn query_commands_agree_with_the_projections_in_every_format() {
         let store = anquan::store::EventStore::open(&store).unwrap();
         anquan::projections::rebuild_all(&store).unwrap()
     };
-    let (y26, y25) = (Period::year(2026).unwrap(), Period::year(2025).unwrap());
+    // 2026 is not over on 2026-11-30: both years are compared up to 30 November (同期).
+    let d = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let (y26, y25) =
+        (Period { from: d(2026, 1, 1), to: d(2026, 11, 30) }, Period { from: d(2025, 1, 1), to: d(2025, 11, 30) });
     let expected = all.accident_stats.compare(y26, y25, GroupBy::Community, Some("road_traffic"), None);
-    assert_eq!(stats["comparison"], serde_json::to_value(&expected).unwrap());
+    assert_eq!(stats["result"]["comparison"], serde_json::to_value(&expected).unwrap());
+    assert_eq!(
+        (stats["result"]["partial"].as_bool(), stats["result"]["year_to_date"].as_bool()),
+        (Some(true), Some(true))
+    );
     assert!(!expected.lines.is_empty());
-    assert_eq!(hazards["overdue"].as_array().unwrap().len(), all.hazard_ledger.overdue(at).len());
-    assert!(!hazards["overdue"].as_array().unwrap().is_empty(), "the demo has overdue hazards");
-    assert_eq!(hazards["listed"].as_array().unwrap().len(), all.hazard_ledger.listed_for_supervision(true).len());
-    assert_eq!(hazards["open"]["total"], all.hazard_ledger.open_hazards().total);
+    let h = &hazards["result"];
+    assert_eq!(h["overdue"].as_array().unwrap().len(), all.hazard_ledger.overdue(at).len());
+    assert!(!h["overdue"].as_array().unwrap().is_empty(), "the demo has overdue hazards");
+    assert_eq!(h["listed_open"].as_array().unwrap().len(), all.hazard_ledger.listed_for_supervision(true).len());
+    assert_eq!(h["open"]["total"], all.hazard_ledger.open_hazards().total);
+    let days: Vec<i64> = h["overdue"].as_array().unwrap().iter().map(|o| o["days_overdue"].as_i64().unwrap()).collect();
+    assert!(days.windows(2).all(|w| w[0] >= w[1]), "most days overdue first: {days:?}");
     let open: Vec<_> =
         all.trails.incidents().filter(|t| !all.trails.four_status(&t.incident_id, at).unwrap().closed).collect();
-    assert_eq!(incidents.as_array().unwrap().len(), open.len());
-    assert!(incidents.as_array().unwrap().iter().all(|i| i["closed"] == false));
+    let listed = incidents["result"]["incidents"].as_array().unwrap();
+    assert_eq!(listed.len(), open.len());
+    assert!(listed.iter().all(|i| i["closed"] == false));
+    // The figures say what they were computed from.
+    assert_eq!(stats["basis"]["on"], "2026-11-30");
+    assert_eq!(stats["query"]["kind"], "stats");
 
-    // CSV: a header and one row per line plus the total, codes not labels.
-    let out = anquan(&["stats", "--store", s, "--as-of", as_of, "--format", "csv"]);
-    let csv = text(&out.stdout);
-    let rows: Vec<&str> = csv.lines().collect();
-    let by_category = all.accident_stats.compare(y26, y25, GroupBy::Category, None, None);
-    assert_eq!(rows.len(), 1 + by_category.lines.len() + 1, "{csv}");
-    assert!(rows[0].starts_with("category,incidents 2025,incidents 2026,incidents %"), "{csv}");
-    let total: Vec<&str> = rows.last().unwrap().split(',').collect();
-    assert_eq!(total[0], "total");
-    assert_eq!(total[2], by_category.total.current.incidents.to_string());
+    // CSV: code headers whatever the language, one row per line plus the total, numbers as numbers.
+    for lang in ["en", "zh"] {
+        let out = anquan(&["stats", "--store", s, "--as-of", as_of, "--format", "csv", "--lang", lang]);
+        let csv = text(&out.stdout);
+        let rows: Vec<&str> = csv.lines().collect();
+        let by_category = all.accident_stats.compare(y26, y25, GroupBy::Category, None, None);
+        assert_eq!(rows.len(), 1 + by_category.lines.len() + 1, "{csv}");
+        assert!(rows[0].starts_with("category,incidents_baseline,incidents_current,incidents_change_pct"), "{csv}");
+        let total: Vec<&str> = rows.last().unwrap().split(',').collect();
+        assert_eq!(total[0], "total");
+        assert_eq!(total[2], by_category.total.current.incidents.to_string());
+    }
+    let kpi_csv = text(&anquan(&["kpis", "--store", s, "--as-of", as_of, "--format", "csv"]).stdout);
+    assert!(kpi_csv.lines().any(|l| l.starts_with("rectification_rate,") && !l.contains('%')), "{kpi_csv}");
+    let rates_csv =
+        text(&anquan(&["hazards", "--store", s, "--as-of", as_of, "--format", "csv", "--table", "rates"]).stdout);
+    assert!(rates_csv.starts_with("series,found,rectified,rectification_rate_pct"), "{rates_csv}");
 
     // Chinese labels.
     let zh = text(&anquan(&["stats", "--store", s, "--as-of", as_of, "--lang", "zh"]).stdout);
@@ -415,20 +438,22 @@ fn query_commands_agree_with_the_projections_in_every_format() {
     // stream's history shows only what was recorded by then.
     let earlier = json_of(&["incidents", "--store", s, "--as-of", "2025-11-30", "--format", "json"]);
     let now = json_of(&["incidents", "--store", s, "--as-of", as_of, "--format", "json"]);
+    let (earlier, now) = (&earlier["result"]["incidents"], &now["result"]["incidents"]);
     assert!(earlier.as_array().unwrap().len() < now.as_array().unwrap().len());
     let inc = &earlier[0]["incident_id"];
     let stream = format!("incident-{}", inc.as_str().unwrap());
     let full = json_of(&["history", &stream, "--store", s, "--format", "json"]);
-    let first_at = full[0]["recorded_at"].as_str().unwrap().to_string();
+    let first_at = full[0]["stored_at"].as_str().unwrap().to_string();
     let cut = json_of(&["history", &stream, "--store", s, "--format", "json", "--as-of", &first_at]);
     assert!(!cut.as_array().unwrap().is_empty() && cut.as_array().unwrap().len() <= full.as_array().unwrap().len());
-    assert!(cut.as_array().unwrap().iter().all(|e| e["recorded_at"].as_str().unwrap() <= first_at.as_str()));
+    assert!(cut.as_array().unwrap().iter().all(|e| e["stored_at"].as_str().unwrap() <= first_at.as_str()));
 
     // KPIs: each figure is the projection's.
     let kpis = json_of(&["kpis", "--store", s, "--as-of", as_of, "--year", "2025", "--format", "json"]);
-    let rate = all.accident_stats.rate_per_100k(y25, None, None);
-    assert_eq!(kpis["population"], serde_json::to_value(&rate).unwrap());
-    assert_eq!(kpis["rectification"], serde_json::to_value(all.hazard_ledger.rates(y25)).unwrap());
+    let whole_2025 = Period::year(2025).unwrap();
+    let rate = all.accident_stats.rate_per_100k(whole_2025, None, None);
+    assert_eq!(kpis["result"]["population"], serde_json::to_value(&rate).unwrap());
+    assert_eq!(kpis["result"]["rectification"], serde_json::to_value(all.hazard_ledger.rates(whole_2025)).unwrap());
 
     // The report: one self-contained page with the demo's charts.
     let report_dir = dir.path().join("report");
@@ -441,13 +466,15 @@ fn query_commands_agree_with_the_projections_in_every_format() {
 
     // A trail of a demo incident names its four conditions.
     let trail = json_of(&["trail", inc.as_str().unwrap(), "--store", s, "--format", "json"]);
-    assert_eq!(trail["four"]["conditions"].as_array().unwrap().len(), 4);
+    assert_eq!(trail["result"]["four"]["conditions"].as_array().unwrap().len(), 4);
 
-    // Bad input: an unknown --by, a malformed --as-of, an unknown incident.
+    // Bad input: an unknown --by, a malformed --as-of, an unknown incident, category or community.
     for bad in [
         vec!["stats", "--store", s, "--by", "weather"],
         vec!["stats", "--store", s, "--as-of", "yesterday"],
         vec!["trail", "no-such-incident", "--store", s],
+        vec!["stats", "--store", s, "--category", "Fire"],
+        vec!["hazards", "--store", s, "--community", "C999"],
     ] {
         let out = anquan(&bad);
         assert!(!out.status.success(), "{bad:?}");

@@ -87,6 +87,11 @@ impl PromotionProjects {
         self.projects.get(project_id)
     }
 
+    /// Every project, by project id.
+    pub fn projects(&self) -> impl Iterator<Item = &PromotionProject> {
+        self.projects.values()
+    }
+
     /// Lines by community then category, optionally for one community.
     pub fn summary(&self, community: Option<&str>) -> Vec<PromotionLine> {
         let mut lines: BTreeMap<(String, String), PromotionLine> = BTreeMap::new();

@@ -13,16 +13,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Utc};
 
 use anquan::domain::CommandEnvelope;
 use anquan::engine::{BatchError, Engine, EngineError};
 use anquan::events::time::cst_date;
-use anquan::projections::accident_stats::{GroupBy, StreakRule};
-use anquan::projections::{AllProjections, Period};
+use anquan::projections::AllProjections;
 use anquan::store::{Direction, Durability, EventStore, ManualClock, StoreOptions, Timestamp, VerifyReport};
 
-use crate::out::{share, Format, Labels, Table};
+use crate::out::{share, Cell, Labels, Table};
 
 /// What loading the demo did.
 struct Loaded {
@@ -153,7 +152,6 @@ fn screen(
     let w = &mut out;
     use std::io::Write;
     let today = cst_date(as_of);
-    let stats = &all.accident_stats;
     writeln!(
         w,
         "{} {} — {} {today} ({})",
@@ -180,89 +178,96 @@ fn screen(
         writeln!(w, "  ({} {intended_refusals})", labels.t("the story intends", "剧情预期拒绝"))?;
     }
 
+    use anquan::interface::query::{
+        self, Answer, BreakingRule, HazardsQuery, IncidentsQuery, KpisQuery, ProjectsQuery, Query, StatsQuery,
+        StreaksQuery,
+    };
+    let ask = |q: Query| query::answer(all, &q, today);
+
     // 1. This year against the same days of last year (同期), by category.
-    let year = today.year();
-    let ytd = |y: i32| -> Option<Period> {
-        let from = NaiveDate::from_ymd_opt(y, 1, 1)?;
-        let to =
-            NaiveDate::from_ymd_opt(y, today.month(), today.day()).or_else(|| NaiveDate::from_ymd_opt(y, 2, 28))?;
-        Some(Period { from, to })
-    };
-    let (Some(current), Some(baseline)) = (ytd(year), ytd(year - 1)) else {
-        anyhow::bail!("the demo's last day {today} has no year before it")
-    };
-    let cmp = stats.compare(current, baseline, GroupBy::Category, None, None);
+    let Answer::Stats(a) = ask(Query::Stats(StatsQuery::default()))? else { anyhow::bail!("no statistics") };
+    let year = a.current.from.year();
     writeln!(w)?;
     let title = format!(
         "1. {year} {} {} ({} 1-1 … {}-{})",
         labels.t("against", "对比"),
         year - 1,
         labels.t("same days", "同期"),
-        today.month(),
-        today.day()
+        a.current.to.month(),
+        a.current.to.day()
     );
-    crate::views::comparison_table(&cmp, labels, Format::Table, all).titled(title).print(Format::Table, w)?;
-    let (r_now, r_before) = (stats.rate_per_100k(current, None, None), stats.rate_per_100k(baseline, None, None));
-    if let (Some(a), Some(b)) = (r_before.deaths_per_100k, r_now.deaths_per_100k) {
-        writeln!(w, "  {} {a:.2} → {b:.2}", labels.t("deaths per 100,000 population:", "每十万人口死亡率:"))?;
+    crate::views::comparison_table(&a.comparison, labels, all).titled(title).write_text(w)?;
+    if let (Some(before), Some(now)) =
+        (a.rate_per_100k.baseline.deaths_per_100k, a.rate_per_100k.current.deaths_per_100k)
+    {
+        writeln!(w, "  {} {before:.2} → {now:.2}", labels.t("deaths per 100,000 population:", "每十万人口死亡率:"))?;
     }
 
     // 2. Control indicators against the elapsed share of the year (控制指标 vs 时序进度).
-    let consumption: Vec<_> =
-        stats.communities().filter_map(|c| stats.indicator_consumption(&c.community_id, today)).collect();
+    let Answer::Kpis(k) = ask(Query::Kpis(KpisQuery::default()))? else { anyhow::bail!("no key figures") };
     writeln!(w)?;
-    if let Some(first) = consumption.first() {
-        let limit: u64 = consumption.iter().map(|c| u64::from(c.total.limit)).sum();
-        let deaths: u64 = consumption.iter().map(|c| c.total.deaths_so_far).sum();
-        let used = anquan::projections::percent(deaths, limit);
+    if let Some(i) = &k.indicator_total {
         writeln!(
             w,
-            "2. {} {year}: {deaths} / {limit} {} ({}) — {} {}",
+            "2. {} {year}: {} / {} {} ({}) — {} {}",
             labels.t("control indicator (控制指标)", "控制指标"),
+            i.deaths_so_far,
+            i.limit,
             labels.t("deaths", "人死亡"),
-            share(used),
+            share(i.consumption_pct),
             labels.t("time elapsed (时序进度)", "时序进度"),
-            share(Some(first.elapsed_pct))
+            share(i.elapsed_pct)
         )?;
-        let ahead: Vec<_> = consumption.iter().filter(|c| c.total.ahead_of_time).collect();
-        let mut t = Table::new([
-            labels.t("community ahead of time", "超时序进度的社区"),
-            labels.t("deaths", "死亡"),
-            labels.t("indicator", "指标"),
-            labels.t("consumed", "消耗"),
-        ]);
-        for c in &ahead {
+        let mut t = Table::new(
+            "ahead",
+            [
+                ("community_id", labels.t("community ahead of time", "超时序进度的社区").to_string()),
+                ("deaths", labels.t("deaths", "死亡").to_string()),
+                ("limit", labels.t("indicator", "指标").to_string()),
+                ("consumed_pct", labels.t("consumed", "消耗").to_string()),
+            ],
+        );
+        for c in k.indicators.iter().filter(|c| c.total.ahead_of_time) {
             t.row([
-                community_name(all, &c.community_id),
-                c.total.deaths_so_far.to_string(),
-                c.total.limit.to_string(),
-                share(c.total.consumption_pct),
+                Cell::plain(community_name(all, &c.community_id)),
+                Cell::num(c.total.deaths_so_far),
+                Cell::num(c.total.limit),
+                Cell::share(c.total.consumption_pct),
             ]);
         }
-        if ahead.is_empty() {
+        if t.is_empty() {
             writeln!(w, "  {}", labels.t("no community is ahead of time", "没有社区超时序进度"))?;
         } else {
-            t.print(Format::Table, w)?;
+            t.write_text(w)?;
         }
     } else {
         writeln!(w, "2. {}", labels.t("no control indicators set for this year", "本年度未下达控制指标"))?;
     }
 
-    // 3. Fatality-free streaks (无死亡事故) and "no accident of grade 较大 or above".
+    // 3. Fatality-free streaks (无死亡事故), production safety, and "no accident of 较大 or above".
     writeln!(w)?;
+    let streaks =
+        |category: Option<&str>, rule: BreakingRule, years: u32| -> Result<anquan::interface::query::StreaksAnswer> {
+            match ask(Query::Streaks(StreaksQuery {
+                community: None,
+                category: category.map(str::to_string),
+                rule,
+                years,
+            }))? {
+                Answer::Streaks(a) => Ok(a),
+                _ => anyhow::bail!("no streaks"),
+            }
+        };
     let shares: Vec<String> = (1..=3)
         .map(|y| {
-            let s = stats.streak_share(None, StreakRule::Fatal, y, today);
-            format!("≥{y} {}: {}/{}", labels.t("yr", "年"), s.with_streak, s.communities)
+            let s = streaks(None, BreakingRule::Fatal, y)?.share;
+            Ok(format!("≥{y} {}: {}/{}", labels.t("yr", "年"), s.with_streak, s.communities))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     writeln!(w, "3. {} {}", labels.t("communities without a fatal accident:", "无死亡事故社区:"), shares.join(", "))?;
-    let mut longest: Vec<_> = stats
-        .communities()
-        .filter_map(|c| stats.streak(Some(&c.community_id), None, StreakRule::Fatal, today))
-        .collect();
-    longest.sort_by_key(|s| std::cmp::Reverse(s.days));
-    let names: Vec<String> = longest
+    let all_categories = streaks(None, BreakingRule::Fatal, 3)?;
+    let names: Vec<String> = all_categories
+        .communities
         .iter()
         .take(3)
         .map(|s| {
@@ -275,8 +280,16 @@ fn screen(
         })
         .collect();
     writeln!(w, "  {} {}", labels.t("longest:", "最长:"), names.join(", "))?;
-    let rule = StreakRule::GradeAtLeast(anquan::events::incident::IncidentGrade::RelativelySerious);
-    if let Some(s) = stats.streak(None, None, rule, today) {
+    let production = streaks(Some("production"), BreakingRule::Fatal, 3)?.share;
+    writeln!(
+        w,
+        "  {} {}/{} ({})",
+        labels.t("no work-safety death for 3 years running:", "连续三年无生产安全死亡事故:"),
+        production.with_streak,
+        production.communities,
+        share(production.share_pct)
+    )?;
+    if let Some(s) = streaks(None, BreakingRule::RelativelySeriousOrAbove, 1)?.district {
         writeln!(
             w,
             "  {} {} {} ({} {})",
@@ -289,42 +302,41 @@ fn screen(
     }
 
     // 4. Hazards (隐患): open, overdue, listed, this year's rates.
-    let ledger = &all.hazard_ledger;
-    let open = ledger.open_hazards();
-    let overdue = ledger.overdue(as_of);
-    let listed = ledger.listed_for_supervision(true);
+    let Answer::Hazards(h) = ask(Query::Hazards(HazardsQuery::default()))? else { anyhow::bail!("no ledger") };
     writeln!(w)?;
     writeln!(
         w,
         "4. {} {} ({} {}), {} {}, {} {}",
         labels.t("open hazards", "未销号隐患"),
-        open.total,
+        h.open.total,
         labels.t("major", "重大"),
-        open.major,
+        h.open.major,
         labels.t("overdue", "逾期"),
-        overdue.len(),
+        h.overdue.len(),
         labels.t("listed for supervision (挂牌督办)", "挂牌督办"),
-        listed.len()
+        h.listed_open.len()
     )?;
-    if let Some(p) = Period::year(year) {
-        let r = ledger.rates(Period { to: today, ..p });
-        writeln!(
-            w,
-            "  {year}: {} {} / {} {} ({}), {} {} ({}: {})",
-            labels.t("found", "排查"),
-            r.all.found,
-            labels.t("rectified", "整改"),
-            r.all.rectified,
-            share(r.all.rectification_rate),
-            labels.t("on time", "按期整改率"),
-            share(r.all.on_time_rate),
-            labels.t("major", "重大"),
-            share(r.major.on_time_rate)
-        )?;
-    }
+    let r = &h.rates;
+    writeln!(
+        w,
+        "  {year}: {} {} / {} {} ({}), {} {} ({}: {})",
+        labels.t("found", "排查"),
+        r.all.found,
+        labels.t("rectified", "整改"),
+        r.all.rectified,
+        share(r.all.rectification_rate),
+        labels.t("on time", "按期整改率"),
+        share(r.all.on_time_rate),
+        labels.t("major", "重大"),
+        share(r.major.on_time_rate)
+    )?;
 
     // 5. Incidents whose four conditions are incomplete (四不放过).
-    let missing = all.trails.missing_conditions(as_of);
+    let Answer::Incidents(i) = ask(Query::Incidents(IncidentsQuery { community: None, open_only: true }))? else {
+        anyhow::bail!("no incidents")
+    };
+    let mut missing: Vec<_> = i.incidents.iter().filter(|l| !l.four_missing.is_empty()).collect();
+    missing.sort_by_key(|l| std::cmp::Reverse(l.days_open));
     writeln!(w)?;
     writeln!(
         w,
@@ -332,30 +344,51 @@ fn screen(
         labels.t("incidents with the four conditions (四不放过) incomplete:", "四不放过未落实的事故:"),
         missing.len()
     )?;
-    let mut t = Table::new([
-        labels.t("incident", "事故"),
-        labels.t("category", "类别"),
-        labels.t("missing", "缺项"),
-        labels.t("days open", "已过天数"),
-    ]);
-    let mut sorted = missing.clone();
-    sorted.sort_by_key(|s| std::cmp::Reverse(s.days_open));
-    for s in sorted.iter().take(8) {
-        let category = all.trails.trail(&s.incident_id).map(|t| labels.category(&t.category)).unwrap_or_default();
-        t.row([s.incident_id.clone(), category, s.missing.len().to_string(), s.days_open.to_string()]);
+    let mut t = Table::new(
+        "incomplete",
+        [
+            ("incident_id", labels.t("incident", "事故").to_string()),
+            ("category", labels.t("category", "类别").to_string()),
+            ("missing", labels.t("missing", "缺项").to_string()),
+            ("days_open", labels.t("days open", "已过天数").to_string()),
+        ],
+    );
+    for l in missing.iter().take(8) {
+        t.row([
+            Cell::plain(l.incident_id.clone()),
+            Cell::code(l.category.clone(), labels.category(&l.category)),
+            Cell::num(l.four_missing.len()),
+            Cell::num(l.days_open),
+        ]);
     }
     if !t.is_empty() {
-        t.print(Format::Table, w)?;
+        t.write_text(w)?;
     }
     if missing.len() > 8 {
         writeln!(w, "  … {} (anquan incidents --open)", labels.t("and more", "更多见"))?;
     }
 
-    // 6. Integrity.
+    // 6. Safety promotion projects (安全促进项目).
+    let Answer::Projects(p) = ask(Query::Projects(ProjectsQuery::default()))? else { anyhow::bail!("no projects") };
     writeln!(w)?;
     writeln!(
         w,
-        "6. verify: {} {}, {} {} — {}",
+        "6. {} {} {} {} ({} {}, {} {})",
+        p.projects,
+        labels.t("promotion projects with", "个安全促进项目，"),
+        p.interventions,
+        labels.t("interventions", "项干预措施"),
+        p.implemented,
+        labels.t("implemented", "已实施"),
+        p.people_reached,
+        labels.t("people reached", "人受益")
+    )?;
+
+    // 7. Integrity.
+    writeln!(w)?;
+    writeln!(
+        w,
+        "7. verify: {} {}, {} {} — {}",
         verified.events,
         labels.t("events", "个事件"),
         verified.streams,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+mod codes;
 mod demo;
 mod out;
 mod views;
@@ -41,6 +42,27 @@ struct Cli {
     actor: Option<String>,
     #[command(subcommand)]
     command: Cmd,
+}
+
+/// `--rule` of `anquan streaks`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum StreakRuleArg {
+    /// Any accident with a death (无死亡事故).
+    Fatal,
+    /// Any accident of grade 较大 or above.
+    RelativelySeriousOrAbove,
+    /// Any accident of grade 重大 or above.
+    SeriousOrAbove,
+}
+
+impl From<StreakRuleArg> for anquan::interface::query::BreakingRule {
+    fn from(r: StreakRuleArg) -> Self {
+        match r {
+            StreakRuleArg::Fatal => Self::Fatal,
+            StreakRuleArg::RelativelySeriousOrAbove => Self::RelativelySeriousOrAbove,
+            StreakRuleArg::SeriousOrAbove => Self::SeriousOrAbove,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -194,9 +216,13 @@ enum Cmd {
         category: Option<String>,
         #[arg(long, value_enum, default_value = "category")]
         by: By,
-        /// Compare both years only up to the --as-of day and month (同期).
-        #[arg(long)]
+        /// Compare both years only up to the reference day and month (同期); the default for a
+        /// year not over on the reference date.
+        #[arg(long, conflicts_with = "whole_years")]
         year_to_date: bool,
+        /// Compare whole years even when the current one is not over.
+        #[arg(long)]
+        whole_years: bool,
         #[command(flatten)]
         view: View,
     },
@@ -209,6 +235,9 @@ enum Cmd {
         /// Statistics year (default: the year of --as-of, or this year).
         #[arg(long)]
         year: Option<i32>,
+        /// One community's figures (population, economy, control indicator).
+        #[arg(long)]
+        community: Option<String>,
         /// Hours base of LTIFR (1,000,000 as in GB 6441; 200,000 as in OSHA).
         #[arg(long, default_value_t = 1_000_000)]
         ltifr_base: u64,
@@ -221,10 +250,14 @@ enum Cmd {
     ///
     /// Example: anquan hazards --overdue --listed --as-of 2026-06-30
     Hazards {
+        /// List the hazards overdue on the reference date, most days over first.
         #[arg(long)]
         overdue: bool,
+        /// List the hazards under listed supervision, open on the reference date.
         #[arg(long)]
         listed: bool,
+        #[arg(long)]
+        community: Option<String>,
         #[command(flatten)]
         view: View,
     },
@@ -233,11 +266,58 @@ enum Cmd {
     ///
     /// Example: anquan incidents --open --format json
     Incidents {
-        /// Only incidents not yet closed.
+        /// Only incidents not closed on the reference date.
         #[arg(long)]
         open: bool,
+        #[arg(long)]
+        community: Option<String>,
         #[command(flatten)]
         view: View,
+    },
+    /// Streaks without a fatal (or serious) accident, per community, ending on the reference
+    /// date: the share of communities with at least N whole years, the longest, those short.
+    ///
+    /// Example: anquan streaks --category production --years 3 --on 2025-12-31
+    Streaks {
+        #[arg(long)]
+        community: Option<String>,
+        /// A category code (anquan codes lists them); default: every category.
+        #[arg(long)]
+        category: Option<String>,
+        /// What breaks a streak.
+        #[arg(long, value_enum, default_value = "fatal")]
+        rule: StreakRuleArg,
+        /// Whole years a streak must reach to count in the share.
+        #[arg(long, default_value_t = 3)]
+        years: u32,
+        #[command(flatten)]
+        view: View,
+    },
+    /// Safety promotion projects (安全促进项目): their interventions (planned, implemented,
+    /// reach) and the target category's accidents before and after.
+    ///
+    /// Example: anquan projects --community c03
+    Projects {
+        #[arg(long)]
+        community: Option<String>,
+        #[command(flatten)]
+        view: View,
+    },
+    /// The codes queries take: accident categories (and whether they are graded), hazard grades,
+    /// and the communities of this store.
+    ///
+    /// Example: anquan codes --store ./anquan-data
+    Codes,
+    /// Recompute published figures from the log (which may have grown since): a JSON output of
+    /// a query command or an HTML report; says, figure by figure, whether each still holds, and
+    /// for a signed report whether the signature is good.
+    ///
+    /// Example: anquan check-figures stats-2025.json
+    CheckFigures {
+        file: PathBuf,
+        /// The notary's public key, to check a signed report.
+        #[arg(long)]
+        public_key: Option<String>,
     },
     /// The four don't-let-go (四不放过) of one incident: each condition, its evidence (who,
     /// when, what), what is missing.
@@ -403,17 +483,25 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Cmd::Stats { year, compare, community, category, by, year_to_date, view } => {
+        Cmd::Stats { year, compare, community, category, by, year_to_date, whole_years, view } => {
             let store = open_existing(&cli.store)?;
-            let args = views::StatsArgs { year, compare, community, category, by, year_to_date };
+            let args = views::StatsArgs { year, compare, community, category, by, year_to_date, whole_years };
             views::stats(&store, &view, &labels, &args)
         }
-        Cmd::Hazards { overdue, listed, view } => {
-            views::hazards(&open_existing(&cli.store)?, &view, &labels, overdue, listed)
+        Cmd::Hazards { overdue, listed, community, view } => {
+            views::hazards(&open_existing(&cli.store)?, &view, &labels, community, overdue, listed)
         }
+        Cmd::Streaks { community, category, rule, years, view } => {
+            let q = anquan::interface::query::StreaksQuery { community, category, rule: rule.into(), years };
+            views::streaks(&open_existing(&cli.store)?, &view, &labels, q)
+        }
+        Cmd::Projects { community, view } => views::projects(&open_existing(&cli.store)?, &view, &labels, community),
+        Cmd::Codes => codes::list(&open_existing(&cli.store)?, &labels),
+        Cmd::CheckFigures { file, public_key } => codes::check_figures(&cli.store, &file, public_key.as_deref()),
         Cmd::Report { out, title, view } => {
             let store = open_existing(&cli.store)?;
-            let all = views::projections(&store, &view)?;
+            let position = anquan::interface::query::position_of(&store, &view.moment())?;
+            let (all, _) = anquan::projections::AllProjections::as_of(&store, position)?;
             let lang = match labels.lang() {
                 Lang::Zh => anquan::interface::report::Lang::Zh,
                 Lang::En => anquan::interface::report::Lang::En,
@@ -425,10 +513,12 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::ErasePerson { person, reason } => erase_person(&cli.store, cli.actor.as_deref(), &person, reason),
-        Cmd::Kpis { year, ltifr_base, view } => {
-            views::kpis(&open_existing(&cli.store)?, &view, &labels, year, ltifr_base)
+        Cmd::Kpis { year, community, ltifr_base, view } => {
+            views::kpis(&open_existing(&cli.store)?, &view, &labels, year, community, ltifr_base)
         }
-        Cmd::Incidents { open, view } => views::incidents(&open_existing(&cli.store)?, &view, &labels, open),
+        Cmd::Incidents { open, community, view } => {
+            views::incidents(&open_existing(&cli.store)?, &view, &labels, community, open)
+        }
         Cmd::Trail { incident, view } => views::trail(&open_existing(&cli.store)?, &view, &labels, &incident),
         Cmd::History { stream, view } => views::history(&open_existing(&cli.store)?, &view, &labels, &stream),
         Cmd::Keygen { out } => {
@@ -484,11 +574,17 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Streams { prefix, limit } => {
             let store = open_existing(&cli.store)?;
-            for s in store.list_streams(&prefix, None, limit)? {
-                let meta = store.stream_meta(&s)?;
-                if let Some(m) = meta {
-                    println!("{:<32} {:>6} events  last {}", s, m.event_count, m.last_recorded_at);
+            let mut streams = store.list_streams(&prefix, None, limit.saturating_add(1))?;
+            let cut = streams.len() > limit;
+            streams.truncate(limit);
+            for s in &streams {
+                if let Some(m) = store.stream_meta(s)? {
+                    let last = m.last_recorded_at.to_chrono().map(views::china_time).unwrap_or_default();
+                    println!("{:<32} {:>6} events  last stored {last} (China time)", s, m.event_count);
                 }
+            }
+            if cut {
+                println!("… more streams start with {prefix:?}: the first {limit} are shown (--limit N)");
             }
             Ok(())
         }

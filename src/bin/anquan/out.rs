@@ -110,16 +110,108 @@ impl Labels {
     }
 }
 
-/// A table: a title, headers, rows of cells. Numeric-looking columns align right.
+/// A column: its stable code (the CSV header, the same in every language) and its label.
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub code: &'static str,
+    pub label: String,
+}
+
+/// One cell: the text people read, and the value machines read (codes, plain numbers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub text: String,
+    pub raw: String,
+}
+
+impl Cell {
+    /// A cell whose text is its value (ids, dates).
+    pub fn plain(s: impl Into<String>) -> Self {
+        let s = s.into();
+        Self { raw: s.clone(), text: s }
+    }
+
+    /// A count or amount.
+    pub fn num(n: impl std::fmt::Display) -> Self {
+        Self::plain(n.to_string())
+    }
+
+    /// Yuan: grouped thousands for people, digits for machines.
+    pub fn yuan(n: u64) -> Self {
+        Self { text: yuan(n), raw: n.to_string() }
+    }
+
+    /// A share in percent (`89.6%`; `89.6` for machines, empty when there is no base).
+    pub fn share(p: Option<f64>) -> Self {
+        Self { text: share(p), raw: p.map(|v| format!("{v:.4}")).unwrap_or_default() }
+    }
+
+    /// A change in percent, signed.
+    pub fn change(p: Option<f64>) -> Self {
+        Self { text: pct(p), raw: p.map(|v| format!("{v:.4}")).unwrap_or_default() }
+    }
+
+    /// A rate with two decimals.
+    pub fn rate(x: Option<f64>) -> Self {
+        Self {
+            text: x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "—".into()),
+            raw: x.map(|v| format!("{v:.4}")).unwrap_or_default(),
+        }
+    }
+
+    /// A code shown by its label.
+    pub fn code(code: impl Into<String>, label: impl Into<String>) -> Self {
+        Self { raw: code.into(), text: label.into() }
+    }
+
+    /// A yes/no flag.
+    pub fn flag(yes: bool, labels: &Labels) -> Self {
+        Self {
+            text: if yes { labels.t("yes", "是").to_string() } else { String::new() },
+            raw: if yes { "true".into() } else { "false".into() },
+        }
+    }
+
+    /// Text for people, another value for machines.
+    pub fn shown(text: impl Into<String>, raw: impl Into<String>) -> Self {
+        Self { text: text.into(), raw: raw.into() }
+    }
+}
+
+impl From<String> for Cell {
+    fn from(s: String) -> Self {
+        Cell::plain(s)
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Self {
+        Cell::plain(s)
+    }
+}
+
+/// A table: a name (how `--table` picks it for CSV), a title, columns, rows of cells. Numeric-
+/// looking columns align right.
 pub struct Table {
+    name: &'static str,
     title: Option<String>,
-    headers: Vec<String>,
-    rows: Vec<Vec<String>>,
+    columns: Vec<Column>,
+    rows: Vec<Vec<Cell>>,
 }
 
 impl Table {
-    pub fn new<S: Into<String>>(headers: impl IntoIterator<Item = S>) -> Self {
-        Self { title: None, headers: headers.into_iter().map(Into::into).collect(), rows: Vec::new() }
+    /// A table of (code, label) columns.
+    pub fn new(name: &'static str, columns: impl IntoIterator<Item = (&'static str, String)>) -> Self {
+        Self {
+            name,
+            title: None,
+            columns: columns.into_iter().map(|(code, label)| Column { code, label }).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
     }
 
     pub fn titled(mut self, title: impl Into<String>) -> Self {
@@ -127,61 +219,70 @@ impl Table {
         self
     }
 
-    pub fn row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) {
-        self.rows.push(cells.into_iter().map(Into::into).collect());
+    pub fn row(&mut self, cells: impl IntoIterator<Item = Cell>) {
+        self.rows.push(cells.into_iter().collect());
     }
 
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 
-    /// Renders as aligned text or CSV (JSON output is the typed result, not the table).
-    pub fn print(&self, format: Format, w: &mut impl Write) -> Result<()> {
-        match format {
-            Format::Csv => {
-                let mut csv = csv::Writer::from_writer(Vec::new());
-                csv.write_record(&self.headers)?;
-                for r in &self.rows {
-                    csv.write_record(r)?;
-                }
-                w.write_all(&csv.into_inner().map_err(|e| anyhow::anyhow!("cannot write CSV: {e}"))?)?;
+    /// CSV: the codes as headers, the machine values as cells.
+    pub fn write_csv(&self, w: &mut impl Write) -> Result<()> {
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        csv.write_record(self.columns.iter().map(|c| c.code))?;
+        for r in &self.rows {
+            csv.write_record(r.iter().map(|c| c.raw.as_str()))?;
+        }
+        w.write_all(&csv.into_inner().map_err(|e| anyhow::anyhow!("cannot write CSV: {e}"))?)?;
+        Ok(())
+    }
+
+    /// Aligned text for people. A column with no label and no text in any row (a machine-only
+    /// column, such as the second number of a `before→now` cell) is left out.
+    pub fn write_text(&self, w: &mut impl Write) -> Result<()> {
+        if let Some(t) = &self.title {
+            writeln!(w, "{t}")?;
+        }
+        let shown: Vec<usize> = (0..self.columns.len())
+            .filter(|&i| {
+                !self.columns[i].label.is_empty()
+                    || self.rows.iter().any(|r| r.get(i).is_some_and(|c| !c.text.is_empty()))
+            })
+            .collect();
+        let headers: Vec<String> = shown.iter().map(|&i| self.columns[i].label.clone()).collect();
+        let rows: Vec<Vec<&Cell>> =
+            self.rows.iter().map(|r| shown.iter().filter_map(|&i| r.get(i)).collect()).collect();
+        let columns = headers.len();
+        let mut widths: Vec<usize> = headers.iter().map(|h| display_width(h)).collect();
+        let mut numeric = vec![true; columns];
+        for r in &rows {
+            for (i, cell) in r.iter().enumerate().take(columns) {
+                widths[i] = widths[i].max(display_width(&cell.text));
+                numeric[i] &= looks_numeric(&cell.text);
             }
-            Format::Table | Format::Json => {
-                if let Some(t) = &self.title {
-                    writeln!(w, "{t}")?;
+        }
+        let line = |cells: &[&str], w: &mut dyn Write| -> Result<()> {
+            let mut out = String::from("  ");
+            for (i, cell) in cells.iter().enumerate().take(columns) {
+                let pad = " ".repeat(widths[i].saturating_sub(display_width(cell)));
+                if i > 0 {
+                    out.push_str("  ");
                 }
-                let columns = self.headers.len();
-                let mut widths: Vec<usize> = self.headers.iter().map(|h| display_width(h)).collect();
-                let mut numeric = vec![true; columns];
-                for r in &self.rows {
-                    for (i, cell) in r.iter().enumerate().take(columns) {
-                        widths[i] = widths[i].max(display_width(cell));
-                        numeric[i] &= looks_numeric(cell);
-                    }
-                }
-                let line = |cells: &[String], w: &mut dyn Write| -> Result<()> {
-                    let mut out = String::from("  ");
-                    for (i, cell) in cells.iter().enumerate().take(columns) {
-                        let pad = " ".repeat(widths[i].saturating_sub(display_width(cell)));
-                        if i > 0 {
-                            out.push_str("  ");
-                        }
-                        if numeric[i] && i > 0 {
-                            out.push_str(&pad);
-                            out.push_str(cell);
-                        } else {
-                            out.push_str(cell);
-                            out.push_str(&pad);
-                        }
-                    }
-                    writeln!(w, "{}", out.trim_end())?;
-                    Ok(())
-                };
-                line(&self.headers, w)?;
-                for r in &self.rows {
-                    line(r, w)?;
+                if numeric[i] && i > 0 {
+                    out.push_str(&pad);
+                    out.push_str(cell);
+                } else {
+                    out.push_str(cell);
+                    out.push_str(&pad);
                 }
             }
+            writeln!(w, "{}", out.trim_end())?;
+            Ok(())
+        };
+        line(&headers.iter().map(String::as_str).collect::<Vec<_>>(), w)?;
+        for r in &rows {
+            line(&r.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(), w)?;
         }
         Ok(())
     }
@@ -238,11 +339,11 @@ mod tests {
     fn chinese_counts_two_cells_and_columns_align() {
         assert_eq!(display_width("道路交通"), 8);
         assert_eq!(display_width("fire"), 4);
-        let mut t = Table::new(["类别", "deaths"]);
-        t.row(["道路交通", "12"]);
-        t.row(["fire", "3"]);
+        let mut t = Table::new("t", [("category", "类别".to_string()), ("deaths", "deaths".to_string())]);
+        t.row([Cell::code("road_traffic", "道路交通"), Cell::num(12)]);
+        t.row([Cell::code("fire", "fire"), Cell::num(3)]);
         let mut out = Vec::new();
-        t.print(Format::Table, &mut out).unwrap();
+        t.write_text(&mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         let widths: Vec<usize> = text.lines().map(display_width).collect();
         assert_eq!(widths, vec![widths[0]; 3], "{text}");
@@ -250,12 +351,13 @@ mod tests {
     }
 
     #[test]
-    fn csv_quotes_what_needs_quoting() {
-        let mut t = Table::new(["a", "b"]);
-        t.row(["x, y", "1"]);
+    fn csv_has_codes_for_headers_and_numbers_as_numbers() {
+        let mut t =
+            Table::new("t", [("a", "甲".to_string()), ("rate", "比率".to_string()), ("loss", "损失".to_string())]);
+        t.row([Cell::plain("x, y"), Cell::share(Some(89.6)), Cell::yuan(1234567)]);
         let mut out = Vec::new();
-        t.print(Format::Csv, &mut out).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "a,b\n\"x, y\",1\n");
+        t.write_csv(&mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "a,rate,loss\n\"x, y\",89.6000,1234567\n");
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! The query commands: fold the projections up to the `--as-of` instant, ask one typed query of
-//! the library, print it as a table, CSV or JSON. No figure is computed here.
+//! The query commands: ask the library's [`anquan::interface::query`] one question at the
+//! moment given (`--as-of`: what had been recorded by then; `--on`: the reference date), print
+//! the answer as tables for people, CSV (one table, code headers, numbers as numbers) or JSON
+//! (the figures with what they were computed from, which `anquan check-figures` proves later).
+//! No figure is computed here.
 
 use std::io::Write;
 use std::path::Path;
@@ -7,23 +10,34 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use anquan::events::time::cst_date;
-use anquan::projections::accident_stats::{grade_code, Comparison, GroupBy};
+use anquan::events::time::{cst, cst_date};
+use anquan::interface::query::{
+    self, Answer, Figures, HazardsQuery, IncidentsQuery, KpisQuery, Moment, ProjectsQuery, Query, StatsBy, StatsQuery,
+    StreaksQuery, TrailQuery,
+};
+use anquan::projections::accident_stats::{Comparison, GroupBy};
 use anquan::projections::{AllProjections, Period};
 use anquan::store::{Direction, EventStore, Timestamp};
 
-use crate::out::{pct, share, yuan, Format, Labels, Table};
+use crate::out::{Cell, Format, Labels, Table};
 
 /// How a query is asked and shown.
 #[derive(clap::Args)]
 pub struct View {
-    /// State as recorded up to this instant (RFC 3339, or a date meaning the end of that day in
-    /// China Standard Time); default: now, everything recorded.
+    /// What had been recorded by this instant (the audit axis; RFC 3339, or a date meaning the
+    /// end of that day in China Standard Time); default: everything recorded.
     #[arg(long, value_parser = parse_as_of)]
     pub as_of: Option<DateTime<Utc>>,
-    /// `table` for people; `json` or `csv` for machines.
+    /// The reference date the figures are for (year to date, 时序进度, streak end, overdue on
+    /// that day), China Standard Time; default: the --as-of day, or today.
+    #[arg(long, value_parser = parse_date)]
+    pub on: Option<NaiveDate>,
+    /// `table` for people; `json` (the figures with their basis) or `csv` (one table) for machines.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// With --format csv: which of the answer's tables (default: the first).
+    #[arg(long)]
+    pub table: Option<String>,
 }
 
 /// `2025-06-30` (end of that CST day) or an RFC 3339 instant.
@@ -31,7 +45,7 @@ pub fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    let day = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+    let day = parse_date(s)
         .map_err(|_| format!("{s:?} is neither a date (2025-06-30) nor an RFC 3339 time (2025-06-30T08:00:00Z)"))?;
     // The last instant of that day, so the day itself is included.
     anquan::events::time::end_of_cst_day(day)
@@ -39,54 +53,87 @@ pub fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| format!("{s:?} is outside the calendar anquan keeps"))
 }
 
+/// A calendar date, `2025-06-30`.
+pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("{s:?} is not a date like 2025-06-30"))
+}
+
 impl View {
+    pub fn moment(&self) -> Moment {
+        Moment { as_of: self.as_of, on: self.on }
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.as_of.unwrap_or_else(Utc::now)
     }
 
-    /// CST calendar date of the as-of instant.
+    /// The reference date.
     pub fn today(&self) -> NaiveDate {
-        cst_date(self.now())
+        self.moment().reference_date(Utc::now())
     }
 }
 
-/// Every projection, folded from the log up to the --as-of instant.
-pub fn projections(store: &EventStore, view: &View) -> Result<AllProjections> {
-    let end = match view.as_of {
-        Some(t) => store.position_as_of(Timestamp::from_chrono(t))?,
-        None => store.head().next_position,
-    };
-    Ok(fold_to(store, end)?.0)
+/// Asks the questions at the view's moment.
+fn ask(store: &EventStore, view: &View, queries: &[Query]) -> Result<(AllProjections, Vec<Figures>)> {
+    Ok(query::ask_all(store, queries, &view.moment(), Utc::now())?)
 }
 
 /// Brings the five projections to the head and snapshots them there, so later queries fold
 /// only what came after; returns the checkpoint and the position the fold started from.
 pub fn snapshot(store: &EventStore) -> Result<(u64, u64)> {
     let end = store.head().next_position;
-    let (all, from) = fold_to(store, end)?;
+    let (all, from) = AllProjections::as_of(store, end)?;
     all.save_snapshots(store, end)?;
     Ok((end, from))
 }
 
-/// The five projections as of position `end` (see [`AllProjections::as_of`]: from the snapshots
-/// `anquan snapshot` wrote when they lie at or before `end`, else from the start); also returns
-/// where the fold began.
-fn fold_to(store: &EventStore, end: u64) -> Result<(AllProjections, u64)> {
-    let (all, from) = AllProjections::as_of(store, end)?;
-    tracing::debug!(from, end, "folded projections");
-    Ok((all, from))
-}
-
-fn json(value: &impl serde::Serialize) -> Result<()> {
+/// Prints an answer: JSON (the figures), CSV (one table), or the tables and notes.
+fn emit(view: &View, figures: &Figures, tables: &[Table], notes: &[String]) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
+    match view.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, figures)?;
+            writeln!(out)?;
+        }
+        Format::Csv => {
+            let table = match &view.table {
+                None => tables.first(),
+                Some(name) => tables.iter().find(|t| t.name() == name),
+            };
+            let Some(table) = table else {
+                anyhow::bail!(
+                    "no table {:?} in this answer; its tables are {}",
+                    view.table.as_deref().unwrap_or_default(),
+                    tables.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+                )
+            };
+            table.write_csv(&mut out)?;
+        }
+        Format::Table => {
+            for (i, t) in tables.iter().enumerate() {
+                if i > 0 {
+                    writeln!(out)?;
+                }
+                t.write_text(&mut out)?;
+            }
+            for n in notes {
+                writeln!(out, "{n}")?;
+            }
+        }
+    }
     Ok(())
 }
 
-fn print_table(t: &Table, format: Format) -> Result<()> {
-    t.print(format, &mut std::io::stdout().lock())
+fn one<T>(figures: Vec<Figures>, pick: impl Fn(&Answer) -> Option<&T>) -> Result<(Figures, T)>
+where
+    T: Clone,
+{
+    let f = figures.into_iter().next().context("no answer")?;
+    let a = pick(&f.result).cloned().context("the answer is of another kind")?;
+    Ok((f, a))
 }
+
+// ---- stats --------------------------------------------------------------------------------
 
 /// `--by` of `anquan stats`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -104,75 +151,7 @@ pub struct StatsArgs {
     pub category: Option<String>,
     pub by: By,
     pub year_to_date: bool,
-}
-
-/// The periods compared: whole years, or, with `year_to_date`, both years up to the as-of day's
-/// month and day (同期).
-fn periods(args: &StatsArgs, today: NaiveDate) -> Result<(Period, Period)> {
-    let year = args.year.unwrap_or(today.year());
-    let baseline_year = args.compare.unwrap_or(year - 1);
-    let whole = |y: i32| Period::year(y).with_context(|| format!("{y} is not a year the calendar can hold"));
-    let (mut current, mut baseline) = (whole(year)?, whole(baseline_year)?);
-    if args.year_to_date {
-        let cut = |p: &mut Period| {
-            let to = NaiveDate::from_ymd_opt(p.from.year(), today.month(), today.day())
-                .or_else(|| NaiveDate::from_ymd_opt(p.from.year(), today.month(), today.day() - 1));
-            if let Some(to) = to {
-                p.to = to;
-            }
-        };
-        cut(&mut current);
-        cut(&mut baseline);
-    }
-    Ok((current, baseline))
-}
-
-pub fn stats(store: &EventStore, view: &View, labels: &Labels, args: &StatsArgs) -> Result<()> {
-    let all = projections(store, view)?;
-    let (current, baseline) = periods(args, view.today())?;
-    let group = match args.by {
-        By::Category => GroupBy::Category,
-        By::Community => GroupBy::Community,
-        By::Month => GroupBy::Month,
-        By::Grade => GroupBy::Grade,
-    };
-    let cmp = all.accident_stats.compare(current, baseline, group, args.category.as_deref(), args.community.as_deref());
-    let rate = |p: Period| all.accident_stats.rate_per_100k(p, args.community.as_deref(), args.category.as_deref());
-    let (rate_now, rate_before) = (rate(current), rate(baseline));
-    if view.format == Format::Json {
-        return json(&serde_json::json!({
-            "comparison": cmp, "rate_per_100k": { "current": rate_now, "baseline": rate_before }
-        }));
-    }
-    let by = match args.by {
-        By::Category => labels.t("by category", "按类别"),
-        By::Community => labels.t("by community", "按社区"),
-        By::Month => labels.t("by month", "按月份"),
-        By::Grade => labels.t("by grade", "按等级"),
-    };
-    let title = format!(
-        "{} {} {} {by} ({}, {})",
-        period_label(&current),
-        labels.t("against", "对比"),
-        period_label(&baseline),
-        args.community.as_deref().unwrap_or(labels.t("all communities", "全部社区")),
-        args.category
-            .as_deref()
-            .map(|c| labels.category(c))
-            .unwrap_or_else(|| labels.t("all categories", "全部类别").into()),
-    );
-    print_table(&comparison_table(&cmp, labels, view.format, &all).titled(title), view.format)?;
-    if view.format == Format::Table {
-        if let (Some(now), Some(before)) = (rate_now.deaths_per_100k, rate_before.deaths_per_100k) {
-            println!(
-                "  {} {:.2} → {:.2}",
-                labels.t("deaths per 100,000 population:", "每十万人口死亡率:"),
-                before,
-                now
-            );
-        }
-    }
-    Ok(())
+    pub whole_years: bool,
 }
 
 fn period_label(p: &Period) -> String {
@@ -183,423 +162,560 @@ fn period_label(p: &Period) -> String {
     }
 }
 
-/// The comparison as a table: compact `before→now` cells for people, one column per figure
-/// for CSV.
-pub fn comparison_table(cmp: &Comparison, labels: &Labels, format: Format, all: &AllProjections) -> Table {
+pub fn stats(store: &EventStore, view: &View, labels: &Labels, args: &StatsArgs) -> Result<()> {
+    let q = StatsQuery {
+        year: args.year,
+        compare: args.compare,
+        community: args.community.clone(),
+        category: args.category.clone(),
+        by: match args.by {
+            By::Category => StatsBy::Category,
+            By::Community => StatsBy::Community,
+            By::Month => StatsBy::Month,
+            By::Grade => StatsBy::Grade,
+        },
+        year_to_date: match (args.year_to_date, args.whole_years) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
+    };
+    let (all, figures) = ask(store, view, &[Query::Stats(q)])?;
+    let (figures, a) = one(figures, |r| match r {
+        Answer::Stats(a) => Some(a),
+        _ => None,
+    })?;
+    let by = match args.by {
+        By::Category => labels.t("by category", "按类别"),
+        By::Community => labels.t("by community", "按社区"),
+        By::Month => labels.t("by month", "按月份"),
+        By::Grade => labels.t("by grade", "按等级"),
+    };
+    let title = format!(
+        "{} {} {} {by} ({}, {}){}",
+        period_label(&a.current),
+        labels.t("against", "对比"),
+        period_label(&a.baseline),
+        args.community
+            .as_deref()
+            .map(|c| community_label(&all, c))
+            .unwrap_or(labels.t("all communities", "全部社区").into()),
+        args.category
+            .as_deref()
+            .map(|c| labels.category(c))
+            .unwrap_or_else(|| labels.t("all categories", "全部类别").into()),
+        if a.year_to_date { labels.t(", same days (同期)", "，同期") } else { "" },
+    );
+    let mut notes = Vec::new();
+    if let (Some(now), Some(before)) =
+        (a.rate_per_100k.current.deaths_per_100k, a.rate_per_100k.baseline.deaths_per_100k)
+    {
+        notes.push(format!(
+            "  {} {before:.2} → {now:.2}",
+            labels.t("deaths per 100,000 population:", "每十万人口死亡率:")
+        ));
+    }
+    if a.partial {
+        notes.push(format!(
+            "  {} {} {}",
+            a.current.from.year(),
+            labels.t("is not over on", "年未结束，截至"),
+            view.today()
+        ));
+        if !a.year_to_date {
+            notes.push(format!(
+                "  {}",
+                labels.t(
+                    "the current year is partial and is compared with a whole year (--whole-years)",
+                    "本年为部分年度，正与完整年度比较 (--whole-years)"
+                )
+            ));
+        }
+    }
+    notes.push(format!(
+        "  {} {}",
+        labels.t("TOTAL counts", "合计口径:"),
+        labels.t(a.total_counts, total_counts_zh(a.total_counts))
+    ));
+    let table = comparison_table(&a.comparison, labels, &all).titled(title);
+    emit(view, &figures, &[table], &notes)
+}
+
+fn total_counts_zh(en: &str) -> &'static str {
+    if en.starts_with("every incident: the graded") {
+        "全部事故：分级事故按等级，其余计入未分级"
+    } else {
+        "符合条件的全部事故"
+    }
+}
+
+/// A comparison: `before→now` cells for people; for machines one column per figure and period.
+pub fn comparison_table(cmp: &Comparison, labels: &Labels, all: &AllProjections) -> Table {
     let key_header = match cmp.by {
-        GroupBy::Category => labels.t("category", "类别"),
-        GroupBy::Community => labels.t("community", "社区"),
-        GroupBy::Month => labels.t("month", "月份"),
-        GroupBy::Grade => labels.t("grade", "等级"),
+        GroupBy::Category => ("category", labels.t("category", "类别")),
+        GroupBy::Community => ("community", labels.t("community", "社区")),
+        GroupBy::Month => ("month", labels.t("month", "月份")),
+        GroupBy::Grade => ("grade", labels.t("grade", "等级")),
     };
-    let names = [
-        labels.t("incidents", "事故起数"),
-        labels.t("deaths", "死亡"),
-        labels.t("injuries", "受伤"),
-        labels.t("direct loss (yuan)", "直接经济损失(元)"),
-    ];
     let key = |k: &Option<String>| match (k, cmp.by) {
-        (None, _) => labels.t("TOTAL", "合计").to_string(),
-        (Some(k), GroupBy::Category) => labels.category(k),
-        (Some(k), GroupBy::Grade) => labels.grade(k),
-        (Some(k), GroupBy::Community) => community_label(all, k),
-        (Some(k), _) => k.clone(),
+        (None, _) => Cell::code("total", labels.t("TOTAL", "合计")),
+        (Some(k), _) if k == "ungraded" => Cell::code("ungraded", labels.t("ungraded", "未分级")),
+        (Some(k), GroupBy::Category) => Cell::code(k.clone(), labels.category(k)),
+        (Some(k), GroupBy::Grade) => Cell::code(k.clone(), labels.grade(k)),
+        (Some(k), GroupBy::Community) => Cell::code(k.clone(), community_label(all, k)),
+        (Some(k), _) => Cell::plain(k.clone()),
     };
-    let lines = cmp.lines.iter().chain(std::iter::once(&cmp.total));
-    if format == Format::Csv {
-        // Machines get the codes, not the labels.
-        let key = |k: &Option<String>| k.clone().unwrap_or_else(|| "total".to_string());
-        let mut headers = vec![key_header.to_string()];
-        for n in names {
-            headers.extend([
-                format!("{n} {}", period_label(&cmp.baseline)),
-                format!("{n} {}", period_label(&cmp.current)),
-                format!("{n} %"),
-            ]);
-        }
-        let mut t = Table::new(headers);
-        for l in lines {
-            let mut row = vec![key(&l.key)];
-            for c in [&l.incidents, &l.deaths, &l.injuries, &l.direct_loss_yuan] {
-                row.extend([
-                    c.previous.to_string(),
-                    c.current.to_string(),
-                    c.percent.map(|p| format!("{p:.1}")).unwrap_or_default(),
-                ]);
-            }
-            t.row(row);
-        }
-        return t;
-    }
-    let mut headers = vec![key_header.to_string()];
-    for n in names {
-        headers.extend([n.to_string(), "±".to_string()]);
-    }
-    let mut t = Table::new(headers);
-    for l in lines {
+    let mut t = Table::new(
+        "comparison",
+        [
+            (key_header.0, key_header.1.to_string()),
+            ("incidents_baseline", labels.t("incidents", "事故起数").to_string()),
+            ("incidents_current", String::new()),
+            ("incidents_change_pct", "±".to_string()),
+            ("deaths_baseline", labels.t("deaths", "死亡").to_string()),
+            ("deaths_current", String::new()),
+            ("deaths_change_pct", "±".to_string()),
+            ("injuries_baseline", labels.t("injuries", "受伤").to_string()),
+            ("injuries_current", String::new()),
+            ("injuries_change_pct", "±".to_string()),
+            ("direct_loss_yuan_baseline", labels.t("direct loss (yuan)", "直接经济损失(元)").to_string()),
+            ("direct_loss_yuan_current", String::new()),
+            ("direct_loss_yuan_change_pct", "±".to_string()),
+        ],
+    );
+    for l in cmp.lines.iter().chain(std::iter::once(&cmp.total)) {
         let mut row = vec![key(&l.key)];
-        row.extend([format!("{}→{}", l.incidents.previous, l.incidents.current), pct(l.incidents.percent)]);
-        row.extend([format!("{}→{}", l.deaths.previous, l.deaths.current), pct(l.deaths.percent)]);
-        row.extend([format!("{}→{}", l.injuries.previous, l.injuries.current), pct(l.injuries.percent)]);
-        row.extend([
-            format!("{}→{}", yuan(l.direct_loss_yuan.previous), yuan(l.direct_loss_yuan.current)),
-            pct(l.direct_loss_yuan.percent),
-        ]);
+        for (c, money) in [(&l.incidents, false), (&l.deaths, false), (&l.injuries, false), (&l.direct_loss_yuan, true)]
+        {
+            let show = |n: u64| if money { Cell::yuan(n) } else { Cell::num(n) };
+            let (b, n) = (show(c.previous), show(c.current));
+            // People read one cell `before→now`; machines get both numbers.
+            row.push(Cell::shown(format!("{}→{}", b.text, n.text), b.raw));
+            row.push(Cell::shown(String::new(), n.raw));
+            row.push(Cell::change(c.percent));
+        }
         t.row(row);
     }
     t
 }
 
-/// The year's KPIs, each beside its numerator and denominator so a reader can check it.
-pub fn kpis(store: &EventStore, view: &View, labels: &Labels, year: Option<i32>, ltifr_base: u64) -> Result<()> {
-    anyhow::ensure!(ltifr_base > 0, "--ltifr-base must be positive");
-    let all = projections(store, view)?;
-    let today = view.today();
-    let year = year.unwrap_or(today.year());
-    let period = Period::year(year).with_context(|| format!("{year} is not a year the calendar can hold"))?;
-    // Up to the as-of day when it falls in the year: a year in progress is counted so far.
-    let so_far = if period.contains(today) { Period { to: today, ..period } } else { period };
-    let stats = &all.accident_stats;
-    let population = stats.rate_per_100k(so_far, None, None);
-    let economy = stats.economic_rates(year, None);
-    let work = stats.work_injury_rates(None, so_far, ltifr_base);
-    let rectification = all.hazard_ledger.rates(so_far);
-    let indicators: Vec<_> =
-        stats.communities().filter_map(|c| stats.indicator_consumption(&c.community_id, so_far.to)).collect();
-    if view.format == Format::Json {
-        return json(&serde_json::json!({
-            "year": year, "period": so_far, "population": population, "economy": economy,
-            "work_injury": work, "rectification": rectification, "indicators": indicators,
-        }));
+// ---- kpis ---------------------------------------------------------------------------------
+
+pub fn kpis(
+    store: &EventStore,
+    view: &View,
+    labels: &Labels,
+    year: Option<i32>,
+    community: Option<String>,
+    ltifr_base: u64,
+) -> Result<()> {
+    let q = KpisQuery { year, community, ltifr_base };
+    let (_, figures) = ask(store, view, &[Query::Kpis(q)])?;
+    let (figures, a) = one(figures, |r| match r {
+        Answer::Kpis(a) => Some(a),
+        _ => None,
+    })?;
+    let mut t = Table::new(
+        "kpis",
+        [
+            ("indicator", labels.t("indicator", "指标").to_string()),
+            ("value", labels.t("value", "数值").to_string()),
+            ("numerator", labels.t("from", "计算依据").to_string()),
+            ("denominator", String::new()),
+        ],
+    );
+    let row = |t: &mut Table, code: &str, label: &str, value: Cell, num: String, den: String| {
+        t.row([
+            Cell::code(code, label),
+            value,
+            Cell::shown(format!("{num} / {den}"), num),
+            Cell::shown(String::new(), den),
+        ]);
+    };
+    let p = &a.population;
+    row(
+        &mut t,
+        "deaths_per_100k",
+        labels.t("deaths per 100,000 population", "每十万人口死亡率"),
+        Cell::rate(p.deaths_per_100k),
+        p.deaths.to_string(),
+        p.population.to_string(),
+    );
+    row(
+        &mut t,
+        "injuries_per_100k",
+        labels.t("injuries per 100,000 population", "每十万人口受伤率"),
+        Cell::rate(p.injuries_per_100k),
+        p.injuries.to_string(),
+        p.population.to_string(),
+    );
+    if let Some(e) = a.economy.as_ref().filter(|e| !e.communities.is_empty()) {
+        row(
+            &mut t,
+            "deaths_per_100m_yuan_gdp",
+            labels.t("deaths per 100 million yuan GDP", "亿元GDP死亡率"),
+            Cell::rate(e.deaths_per_100m_yuan_gdp),
+            e.deaths.to_string(),
+            format!("{:.2}", e.gdp_10k_yuan as f64 / 10_000.0),
+        );
+        row(
+            &mut t,
+            "work_deaths_per_100k_workers",
+            labels.t("work deaths per 100,000 workers", "工矿商贸十万从业人员死亡率"),
+            Cell::rate(e.work_deaths_per_100k_workers),
+            e.work_deaths.to_string(),
+            e.workers.to_string(),
+        );
     }
-    let f2 = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "—".into());
-    let mut t = Table::new([labels.t("indicator", "指标"), labels.t("value", "数值"), labels.t("from", "计算依据")]);
-    t.row([
-        labels.t("deaths per 100,000 population", "每十万人口死亡率").to_string(),
-        f2(population.deaths_per_100k),
-        format!("{} / {}", population.deaths, population.population),
-    ]);
-    t.row([
-        labels.t("injuries per 100,000 population", "每十万人口受伤率").to_string(),
-        f2(population.injuries_per_100k),
-        format!("{} / {}", population.injuries, population.population),
-    ]);
-    if let Some(e) = economy.as_ref().filter(|e| !e.communities.is_empty()) {
+    if let Some(i) = &a.indicator_total {
+        row(
+            &mut t,
+            "control_indicator_consumed_pct",
+            labels.t("control indicator consumed", "控制指标消耗"),
+            Cell::share(i.consumption_pct),
+            i.deaths_so_far.to_string(),
+            i.limit.to_string(),
+        );
         t.row([
-            labels.t("deaths per 100 million yuan GDP", "亿元GDP死亡率").to_string(),
-            f2(e.deaths_per_100m_yuan_gdp),
-            format!("{} / {:.2} {}", e.deaths, e.gdp_10k_yuan as f64 / 10_000.0, labels.t("100M yuan", "亿元")),
-        ]);
-        t.row([
-            labels.t("work deaths per 100,000 workers", "工矿商贸十万从业人员死亡率").to_string(),
-            f2(e.work_deaths_per_100k_workers),
-            format!("{} / {}", e.work_deaths, e.workers),
+            Cell::code("time_elapsed_pct", labels.t("time elapsed (时序进度)", "时序进度")),
+            Cell::share(i.elapsed_pct),
+            Cell::shown(
+                if i.ahead_of_time { labels.t("consumption ahead of time", "消耗超时序进度") } else { "" },
+                if i.ahead_of_time { "ahead" } else { "" },
+            ),
+            Cell::plain(String::new()),
         ]);
     }
-    let limit: u64 = indicators.iter().map(|c| u64::from(c.total.limit)).sum();
-    let used: u64 = indicators.iter().map(|c| c.total.deaths_so_far).sum();
-    if limit > 0 {
-        let elapsed = indicators.first().map(|c| c.elapsed_pct);
-        t.row([
-            labels.t("control indicator consumed (时序进度)", "控制指标消耗（时序进度）").to_string(),
-            format!("{} ({})", share(anquan::projections::percent(used, limit)), share(elapsed)),
-            format!("{used} / {limit}"),
-        ]);
+    for (code, name, r) in [
+        ("", labels.t("", ""), &a.rectification.all),
+        ("_major", labels.t(" (major)", "（重大）"), &a.rectification.major),
+    ] {
+        let c1: &'static str = if code.is_empty() { "rectification_rate" } else { "rectification_rate_major" };
+        let c2: &'static str = if code.is_empty() { "on_time_rate" } else { "on_time_rate_major" };
+        row(
+            &mut t,
+            c1,
+            &format!("{}{name}", labels.t("rectification rate", "整改率")),
+            Cell::share(r.rectification_rate),
+            r.rectified.to_string(),
+            r.found.to_string(),
+        );
+        row(
+            &mut t,
+            c2,
+            &format!("{}{name}", labels.t("on-time rate", "按期整改率")),
+            Cell::share(r.on_time_rate),
+            r.on_time.to_string(),
+            r.due.to_string(),
+        );
     }
-    for (name, r) in [(labels.t("", ""), &rectification.all), (labels.t(" (major)", "（重大）"), &rectification.major)]
-    {
-        t.row([
-            format!("{}{name}", labels.t("rectification rate", "整改率")),
-            share(r.rectification_rate),
-            format!("{} / {}", r.rectified, r.found),
-        ]);
-        t.row([
-            format!("{}{name}", labels.t("on-time rate", "按期整改率")),
-            share(r.on_time_rate),
-            format!("{} / {}", r.on_time, r.due),
-        ]);
-    }
-    let hours = work.hours_worked;
-    t.row(["TRIR".to_string(), f2(work.trir), format!("{} × 200,000 / {hours} h", work.recordable_cases)]);
-    t.row([
-        "DART".to_string(),
-        f2(work.dart),
-        format!("{} × 200,000 / {hours} h", work.days_away_cases + work.restricted_cases),
-    ]);
-    t.row([
-        "LTIFR".to_string(),
-        f2(work.ltifr),
-        format!("{} × {ltifr_base} / {hours} h", work.deaths + work.days_away_cases),
-    ]);
-    t.row([
-        labels.t("injuries per 1,000 workers (GB 6441)", "千人负伤率 (GB 6441)").to_string(),
-        f2(work.injuries_per_1000_workers),
-        format!(
-            "{} / {}",
-            work.recordable_cases,
-            work.average_headcount.map(|h| format!("{h:.0}")).unwrap_or_default()
-        ),
-    ]);
-    let title = format!("{} {} … {}", labels.t("key figures", "主要指标"), so_far.from, so_far.to);
-    print_table(&t.titled(title), view.format)
+    let w = &a.work_injury;
+    let hours = w.hours_worked;
+    row(&mut t, "trir", "TRIR", Cell::rate(w.trir), format!("{} × 200,000", w.recordable_cases), format!("{hours} h"));
+    row(
+        &mut t,
+        "dart",
+        "DART",
+        Cell::rate(w.dart),
+        format!("{} × 200,000", w.days_away_cases + w.restricted_cases),
+        format!("{hours} h"),
+    );
+    row(
+        &mut t,
+        "ltifr",
+        "LTIFR",
+        Cell::rate(w.ltifr),
+        format!("{} × {}", w.deaths + w.days_away_cases, a_ltifr(&figures)),
+        format!("{hours} h"),
+    );
+    row(
+        &mut t,
+        "injuries_per_1000_workers",
+        labels.t("injuries per 1,000 workers (GB 6441)", "千人负伤率 (GB 6441)"),
+        Cell::rate(w.injuries_per_1000_workers),
+        w.recordable_cases.to_string(),
+        w.average_headcount.map(|h| format!("{h:.0}")).unwrap_or_default(),
+    );
+    let title = format!(
+        "{} {} … {}{}{}",
+        labels.t("key figures", "主要指标"),
+        a.period.from,
+        a.period.to,
+        a.community.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(),
+        if a.partial { labels.t(" — the year is not over", "（年度未结束）") } else { "" }
+    );
+    emit(view, &figures, &[t.titled(title)], &[])
 }
 
-pub fn hazards(store: &EventStore, view: &View, labels: &Labels, overdue: bool, listed: bool) -> Result<()> {
-    let all = projections(store, view)?;
-    let ledger = &all.hazard_ledger;
-    let open = ledger.open_hazards();
-    let late = ledger.overdue(view.now());
-    let listed_open = ledger.listed_for_supervision(true);
-    let year = view.today().year();
-    let rates = Period::year(year).map(|p| ledger.rates(p));
-    if view.format == Format::Json {
-        return json(&serde_json::json!({
-            "as_of": view.now(), "open": open, "overdue": if overdue { Some(&late) } else { None },
-            "listed": if listed { Some(&listed_open) } else { None }, "rates": rates,
-        }));
+fn a_ltifr(f: &Figures) -> u64 {
+    match &f.query {
+        Query::Kpis(q) => q.ltifr_base,
+        _ => 0,
     }
-    let mut t =
-        Table::new([labels.t("open hazards by", "未销号隐患"), labels.t("value", "分项"), labels.t("count", "数量")]);
-    t.row([labels.t("total", "合计").to_string(), String::new(), open.total.to_string()]);
-    t.row([labels.t("major", "重大").to_string(), String::new(), open.major.to_string()]);
-    t.row([labels.t("overdue", "逾期").to_string(), view.today().to_string(), late.len().to_string()]);
-    t.row([labels.t("listed (挂牌督办)", "挂牌督办").to_string(), String::new(), listed_open.len().to_string()]);
-    for (g, n) in &open.by_grade {
-        t.row([labels.t("grade", "等级").to_string(), labels.hazard_grade(g), n.to_string()]);
-    }
-    for (c, n) in &open.by_category {
-        t.row([labels.t("category", "类别").to_string(), labels.category(c), n.to_string()]);
-    }
-    for (c, n) in &open.by_community {
-        t.row([labels.t("community", "社区").to_string(), community_label(&all, c), n.to_string()]);
-    }
-    print_table(
-        &t.titled(format!("{} {}", labels.t("hazard ledger (隐患台账) as of", "隐患台账 截至"), view.today())),
-        view.format,
-    )?;
-    if let (Some(r), Format::Table) = (&rates, view.format) {
-        let mut t = Table::new([
-            labels.t("series", "类别"),
-            labels.t("found", "排查"),
-            labels.t("rectified", "已整改"),
-            labels.t("rate", "整改率"),
-            labels.t("due", "到期"),
-            labels.t("on time", "按期"),
-            labels.t("on-time rate", "按期整改率"),
-        ]);
-        for (name, s) in [
-            (labels.t("all", "全部"), &r.all),
-            (labels.t("major", "重大"), &r.major),
-            (labels.t("listed", "挂牌"), &r.listed),
-        ] {
-            t.row([
-                name.to_string(),
-                s.found.to_string(),
-                s.rectified.to_string(),
-                share(s.rectification_rate),
-                s.due.to_string(),
-                s.on_time.to_string(),
-                share(s.on_time_rate),
-            ]);
-        }
-        println!();
-        t.titled(format!("{} {year}", labels.t("rectification in", "整改情况")))
-            .print(Format::Table, &mut std::io::stdout().lock())?;
-    }
-    if overdue {
-        let mut t = Table::new([
-            labels.t("hazard", "隐患"),
-            labels.t("community", "社区"),
-            labels.t("grade", "等级"),
-            labels.t("deadline", "整改期限"),
-            labels.t("days over", "逾期天数"),
-            labels.t("listed", "挂牌"),
-        ]);
-        for h in &late {
-            t.row([
-                h.hazard_id.clone(),
-                h.community_id.clone(),
-                h.grade.as_deref().map(|g| labels.hazard_grade(g)).unwrap_or_default(),
-                h.deadline.to_string(),
-                h.days_overdue.to_string(),
-                if h.listed { labels.t("yes", "是").to_string() } else { String::new() },
-            ]);
-        }
-        if view.format == Format::Table {
-            println!();
-        }
-        print_table(&t.titled(labels.t("overdue (逾期未整改)", "逾期未整改")), view.format)?;
-    }
-    if listed {
-        let mut t = Table::new([
-            labels.t("hazard", "隐患"),
-            labels.t("community", "社区"),
-            labels.t("level", "督办级别"),
-            labels.t("listed on", "挂牌时间"),
-            labels.t("deadline", "整改期限"),
-        ]);
-        for h in &listed_open {
-            t.row([
-                h.hazard_id.clone(),
-                h.community_id.clone(),
-                format!("{:?}", h.listing.level).to_lowercase(),
-                cst_date(h.listing.listed_at).to_string(),
-                h.deadline.map(|d| d.to_string()).unwrap_or_default(),
-            ]);
-        }
-        if view.format == Format::Table {
-            println!();
-        }
-        print_table(&t.titled(labels.t("listed for supervision (挂牌督办), open", "挂牌督办（未销号）")), view.format)?;
-    }
-    Ok(())
 }
 
-/// One line of `anquan incidents`.
-#[derive(serde::Serialize)]
-struct IncidentLine<'a> {
-    incident_id: &'a str,
-    occurred_on: NaiveDate,
-    community_id: &'a str,
-    category: &'a str,
-    grade: Option<&'static str>,
-    deaths: u32,
-    injuries: u32,
-    missing: u32,
-    direct_loss_yuan: u64,
-    /// Codes of the four conditions (四不放过) not met by the as-of instant.
-    four_missing: Vec<String>,
-    investigation_overdue: bool,
-    closed: bool,
+// ---- hazards -------------------------------------------------------------------------------
+
+pub fn hazards(
+    store: &EventStore,
+    view: &View,
+    labels: &Labels,
+    community: Option<String>,
+    show_overdue: bool,
+    show_listed: bool,
+) -> Result<()> {
+    let (all, figures) = ask(store, view, &[Query::Hazards(HazardsQuery { community })])?;
+    let (figures, a) = one(figures, |r| match r {
+        Answer::Hazards(a) => Some(a),
+        _ => None,
+    })?;
+    let mut open = Table::new(
+        "open",
+        [
+            ("dimension", labels.t("open hazards by", "未销号隐患").to_string()),
+            ("code", labels.t("value", "分项").to_string()),
+            ("count", labels.t("count", "数量").to_string()),
+        ],
+    );
+    let dim = |code: &'static str, en: &'static str, zh: &'static str| Cell::code(code, labels.t(en, zh));
+    open.row([dim("total", "total", "合计"), Cell::plain(""), Cell::num(a.open.total)]);
+    open.row([dim("major", "major", "重大"), Cell::plain(""), Cell::num(a.open.major)]);
+    open.row([dim("overdue", "overdue", "逾期"), Cell::plain(""), Cell::num(a.overdue.len())]);
+    open.row([dim("listed", "listed (挂牌督办)", "挂牌督办"), Cell::plain(""), Cell::num(a.listed_open.len())]);
+    for (g, n) in &a.open.by_grade {
+        open.row([dim("grade", "grade", "等级"), Cell::code(g.clone(), labels.hazard_grade(g)), Cell::num(n)]);
+    }
+    for (c, n) in &a.open.by_category {
+        open.row([dim("category", "category", "类别"), Cell::code(c.clone(), labels.category(c)), Cell::num(n)]);
+    }
+    for (c, n) in &a.open.by_community {
+        open.row([
+            dim("community", "community", "社区"),
+            Cell::code(c.clone(), community_label(&all, c)),
+            Cell::num(n),
+        ]);
+    }
+    let open = open.titled(format!(
+        "{} {}{}",
+        labels.t("hazard ledger (隐患台账) on", "隐患台账"),
+        a.on,
+        a.community.as_deref().map(|c| format!(" ({})", community_label(&all, c))).unwrap_or_default()
+    ));
+    let mut rates = Table::new(
+        "rates",
+        [
+            ("series", labels.t("series", "类别").to_string()),
+            ("found", labels.t("found", "排查").to_string()),
+            ("rectified", labels.t("rectified", "已整改").to_string()),
+            ("rectification_rate_pct", labels.t("rate", "整改率").to_string()),
+            ("due", labels.t("due", "到期").to_string()),
+            ("on_time", labels.t("on time", "按期").to_string()),
+            ("on_time_rate_pct", labels.t("on-time rate", "按期整改率").to_string()),
+        ],
+    );
+    for (code, en, zh, s) in [
+        ("all", "all", "全部", &a.rates.all),
+        ("major", "major", "重大", &a.rates.major),
+        ("listed", "listed", "挂牌", &a.rates.listed),
+    ] {
+        rates.row([
+            Cell::code(code, labels.t(en, zh)),
+            Cell::num(s.found),
+            Cell::num(s.rectified),
+            Cell::share(s.rectification_rate),
+            Cell::num(s.due),
+            Cell::num(s.on_time),
+            Cell::share(s.on_time_rate),
+        ]);
+    }
+    let rates = rates.titled(format!(
+        "{} {} … {}",
+        labels.t("rectification", "整改情况"),
+        a.rates.period.from,
+        a.rates.period.to
+    ));
+    let mut overdue = Table::new(
+        "overdue",
+        [
+            ("hazard_id", labels.t("hazard", "隐患").to_string()),
+            ("community_id", labels.t("community", "社区").to_string()),
+            ("grade", labels.t("grade", "等级").to_string()),
+            ("deadline", labels.t("deadline", "整改期限").to_string()),
+            ("days_overdue", labels.t("days over", "逾期天数").to_string()),
+            ("listed", labels.t("listed", "挂牌").to_string()),
+        ],
+    );
+    for h in &a.overdue {
+        overdue.row([
+            Cell::plain(h.hazard_id.clone()),
+            Cell::plain(h.community_id.clone()),
+            h.grade.as_deref().map(|g| Cell::code(g, labels.hazard_grade(g))).unwrap_or_else(|| Cell::plain("")),
+            Cell::plain(h.deadline.to_string()),
+            Cell::num(h.days_overdue),
+            Cell::flag(h.listed, labels),
+        ]);
+    }
+    let overdue = overdue.titled(labels.t("overdue (逾期未整改), most days over first", "逾期未整改（逾期天数降序）"));
+    let mut listed = Table::new(
+        "listed",
+        [
+            ("hazard_id", labels.t("hazard", "隐患").to_string()),
+            ("community_id", labels.t("community", "社区").to_string()),
+            ("level", labels.t("level", "督办级别").to_string()),
+            ("listed_on", labels.t("listed on", "挂牌时间").to_string()),
+            ("deadline", labels.t("deadline", "整改期限").to_string()),
+        ],
+    );
+    for h in &a.listed_open {
+        let level =
+            serde_json::to_value(h.listing.level).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        listed.row([
+            Cell::plain(h.hazard_id.clone()),
+            Cell::plain(h.community_id.clone()),
+            Cell::plain(level),
+            Cell::plain(cst_date(h.listing.listed_at).to_string()),
+            Cell::plain(h.deadline.map(|d| d.to_string()).unwrap_or_default()),
+        ]);
+    }
+    let listed = listed.titled(labels.t("listed for supervision (挂牌督办), open", "挂牌督办（未销号）"));
+    // People see the lists they asked for; CSV can pick any table, JSON holds them all.
+    let mut tables = vec![open, rates];
+    let (overdue, listed) = (overdue, listed);
+    if show_overdue || view.format != Format::Table {
+        tables.push(overdue);
+    }
+    if show_listed || view.format != Format::Table {
+        tables.push(listed);
+    }
+    emit(view, &figures, &tables, &[])
 }
 
-pub fn incidents(store: &EventStore, view: &View, labels: &Labels, open_only: bool) -> Result<()> {
-    let all = projections(store, view)?;
-    let at = view.now();
-    let overdue: std::collections::BTreeSet<String> =
-        all.trails.past_investigation_deadline(at).into_iter().map(|o| o.incident_id).collect();
-    let mut lines = Vec::new();
-    for f in all.accident_stats.incidents() {
-        let Some(status) = all.trails.four_status(&f.incident_id, at) else { continue };
-        if open_only && status.closed {
-            continue;
-        }
-        let c = &f.casualties;
-        lines.push(IncidentLine {
-            incident_id: &f.incident_id,
-            occurred_on: f.day(),
-            community_id: &f.community_id,
-            category: &f.category,
-            grade: f.grade.map(grade_code),
-            deaths: c.deaths,
-            injuries: c.serious_injuries + c.minor_injuries,
-            missing: c.missing,
-            direct_loss_yuan: c.direct_loss_yuan,
-            four_missing: status.missing,
-            investigation_overdue: overdue.contains(&f.incident_id),
-            closed: status.closed,
-        });
-    }
-    lines.sort_by(|a, b| b.occurred_on.cmp(&a.occurred_on).then(a.incident_id.cmp(b.incident_id)));
-    if view.format == Format::Json {
-        return json(&lines);
-    }
-    let mut t = Table::new([
-        labels.t("incident", "事故"),
-        labels.t("date", "日期"),
-        labels.t("community", "社区"),
-        labels.t("category", "类别"),
-        labels.t("grade", "等级"),
-        labels.t("deaths", "死亡"),
-        labels.t("injured", "受伤"),
-        labels.t("four missing", "四不放过缺项"),
-        labels.t("status", "状态"),
-    ]);
-    for l in &lines {
+// ---- incidents and trails ------------------------------------------------------------------
+
+pub fn incidents(
+    store: &EventStore,
+    view: &View,
+    labels: &Labels,
+    community: Option<String>,
+    open_only: bool,
+) -> Result<()> {
+    let (all, figures) = ask(store, view, &[Query::Incidents(IncidentsQuery { community, open_only })])?;
+    let (figures, a) = one(figures, |r| match r {
+        Answer::Incidents(a) => Some(a),
+        _ => None,
+    })?;
+    let mut t = Table::new(
+        "incidents",
+        [
+            ("incident_id", labels.t("incident", "事故").to_string()),
+            ("occurred_on", labels.t("date", "日期").to_string()),
+            ("community_id", labels.t("community", "社区").to_string()),
+            ("category", labels.t("category", "类别").to_string()),
+            ("grade", labels.t("grade", "等级").to_string()),
+            ("deaths", labels.t("deaths", "死亡").to_string()),
+            ("injuries", labels.t("injured", "受伤").to_string()),
+            ("four_missing", labels.t("four missing", "四不放过缺项").to_string()),
+            ("days_open", labels.t("days open", "已过天数").to_string()),
+            ("status", labels.t("status", "状态").to_string()),
+        ],
+    );
+    for l in &a.incidents {
         let status = if l.closed {
-            labels.t("closed", "已结案")
+            Cell::code("closed", labels.t("closed", "已结案"))
         } else if l.investigation_overdue {
-            labels.t("investigation overdue", "调查超期")
+            Cell::code("investigation_overdue", labels.t("investigation overdue", "调查超期"))
         } else {
-            labels.t("open", "未结案")
+            Cell::code("open", labels.t("open", "未结案"))
         };
         t.row([
-            l.incident_id.to_string(),
-            l.occurred_on.to_string(),
-            community_label(&all, l.community_id),
-            labels.category(l.category),
-            l.grade.map(|g| labels.grade(g)).unwrap_or_default(),
-            l.deaths.to_string(),
-            l.injuries.to_string(),
-            l.four_missing.len().to_string(),
-            status.to_string(),
+            Cell::plain(l.incident_id.clone()),
+            Cell::plain(l.occurred_on.to_string()),
+            Cell::plain(l.community_id.clone()),
+            Cell::code(l.category.clone(), labels.category(&l.category)),
+            l.grade.map(|g| Cell::code(g, labels.grade(g))).unwrap_or_else(|| Cell::plain("")),
+            Cell::num(l.deaths),
+            Cell::num(l.injuries),
+            Cell::shown(l.four_missing.len().to_string(), l.four_missing.join(" ")),
+            Cell::num(l.days_open),
+            status,
         ]);
     }
     let title = format!(
-        "{} {} {}{}",
-        lines.len(),
+        "{} {} {} {}{}",
+        a.incidents.len(),
         if open_only { labels.t("open incidents", "起未结案事故") } else { labels.t("incidents", "起事故") },
-        labels.t("as of", "截至"),
-        format_args!(" {}", view.today())
+        labels.t("on", "截至"),
+        a.on,
+        a.community.as_deref().map(|c| format!(" ({})", community_label(&all, c))).unwrap_or_default()
     );
-    print_table(&t.titled(title), view.format)
+    emit(view, &figures, &[t.titled(title)], &[])
 }
 
 pub fn trail(store: &EventStore, view: &View, labels: &Labels, incident: &str) -> Result<()> {
-    let all = projections(store, view)?;
-    let Some(status) = all.trails.four_status(incident, view.now()) else {
-        anyhow::bail!("no incident {incident:?} in this store (see `anquan incidents`)")
-    };
-    if view.format == Format::Json {
-        return json(&serde_json::json!({ "four": status, "trail": all.trails.trail(incident) }));
-    }
-    let mut t = Table::new([
-        labels.t("condition (四不放过)", "四不放过"),
-        labels.t("met", "落实"),
-        labels.t("evidence: when", "依据时间"),
-        labels.t("by", "记录人"),
-        labels.t("what", "内容"),
-    ]);
+    let (_, figures) = ask(store, view, &[Query::Trail(TrailQuery { incident: incident.to_string() })])?;
+    let (figures, a) = one(figures, |r| match r {
+        Answer::Trail(a) => Some(a),
+        _ => None,
+    })?;
+    let status = &a.four;
+    let mut t = Table::new(
+        "conditions",
+        [
+            ("condition", labels.t("condition (四不放过)", "四不放过").to_string()),
+            ("met", labels.t("met", "落实").to_string()),
+            ("evidence_at", labels.t("evidence: when (China time)", "依据时间（北京时间）").to_string()),
+            ("by", labels.t("by", "记录人").to_string()),
+            ("what", labels.t("what", "内容").to_string()),
+        ],
+    );
     for c in &status.conditions {
-        let label = condition_label(&c.code, labels);
-        let met = if c.satisfied { labels.t("yes", "是") } else { labels.t("MISSING", "缺") };
+        let label = Cell::code(c.code.clone(), condition_label(&c.code, labels));
+        let met = Cell::shown(
+            if c.satisfied { labels.t("yes", "是") } else { labels.t("MISSING", "缺") },
+            if c.satisfied { "true" } else { "false" },
+        );
         if c.evidence.is_empty() {
-            t.row([label.clone(), met.to_string(), String::new(), String::new(), String::new()]);
+            t.row([label.clone(), met.clone(), Cell::plain(""), Cell::plain(""), Cell::plain("")]);
         }
         for (i, e) in c.evidence.iter().enumerate() {
-            let (label, met) = if i == 0 { (label.clone(), met.to_string()) } else { (String::new(), String::new()) };
-            t.row([label, met, e.at.format("%Y-%m-%d %H:%M").to_string(), e.actor.clone(), e.summary.clone()]);
+            let (label, met) = if i == 0 {
+                (label.clone(), met.clone())
+            } else {
+                (Cell::shown("", label.raw.clone()), Cell::shown("", met.raw.clone()))
+            };
+            t.row([
+                label,
+                met,
+                Cell::shown(china_time(e.at), e.at.to_rfc3339()),
+                Cell::plain(e.actor.clone()),
+                Cell::plain(e.summary.clone()),
+            ]);
         }
     }
     let state = if status.closed { labels.t("closed", "已结案") } else { labels.t("open", "未结案") };
     let title = format!(
-        "{} {}: {}, {} {} {}",
+        "{} {}: {}, {} {} {} ({} {})",
         labels.t("incident", "事故"),
         status.incident_id,
         state,
         labels.t("reported", "报告后"),
         status.days_open,
-        labels.t("days ago", "天")
+        labels.t("days before", "天，截至"),
+        labels.t("on", ""),
+        a.on
     );
-    print_table(&t.titled(title), view.format)?;
-    if view.format == Format::Table {
-        if status.missing.is_empty() {
-            println!("{}", labels.t("all four conditions are met (四不放过)", "四不放过均已落实"));
-        } else {
-            let missing: Vec<String> = status.missing.iter().map(|c| condition_label(c, labels)).collect();
-            println!("{} {}", labels.t("missing:", "缺项:"), missing.join(", "));
-        }
-    }
-    Ok(())
+    let note = if status.missing.is_empty() {
+        labels.t("all four conditions are met (四不放过)", "四不放过均已落实").to_string()
+    } else {
+        let missing: Vec<String> = status.missing.iter().map(|c| condition_label(c, labels)).collect();
+        format!("{} {}", labels.t("missing:", "缺项:"), missing.join(", "))
+    };
+    emit(view, &figures, &[t.titled(title)], &[note])
 }
 
-/// "name (id)" when the statistics know the community, else the id.
-pub fn community_label(all: &AllProjections, id: &str) -> String {
-    all.accident_stats.community(id).map(|c| format!("{} ({id})", c.name)).unwrap_or_else(|| id.to_string())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// An instant in China Standard Time, labelled.
+pub fn china_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&cst()).format("%Y-%m-%d %H:%M").to_string()
 }
 
 fn condition_label(code: &str, labels: &Labels) -> String {
@@ -613,6 +729,188 @@ fn condition_label(code: &str, labels: &Labels) -> String {
     labels.t(en, zh).to_string()
 }
 
+// ---- streaks and projects ------------------------------------------------------------------
+
+pub fn streaks(store: &EventStore, view: &View, labels: &Labels, q: StreaksQuery) -> Result<()> {
+    let (all, figures) = ask(store, view, &[Query::Streaks(q)])?;
+    let (figures, a) = one(figures, |r| match r {
+        Answer::Streaks(a) => Some(a),
+        _ => None,
+    })?;
+    let rule = match a.rule {
+        query::BreakingRule::Fatal => labels.t("without a fatal accident", "无死亡事故"),
+        query::BreakingRule::RelativelySeriousOrAbove => {
+            labels.t("without an accident of grade 较大 or above", "无较大及以上事故")
+        }
+        query::BreakingRule::SeriousOrAbove => {
+            labels.t("without an accident of grade 重大 or above", "无重大及以上事故")
+        }
+    };
+    let what = a
+        .category
+        .as_deref()
+        .map(|c| labels.category(c))
+        .unwrap_or_else(|| labels.t("all categories", "全部类别").into());
+    let mut t = Table::new(
+        "streaks",
+        [
+            ("community_id", labels.t("community", "社区").to_string()),
+            ("days", labels.t("days", "天数").to_string()),
+            ("whole_years", labels.t("whole years", "整年").to_string()),
+            ("since", labels.t("since", "起算日").to_string()),
+            ("last_accident", labels.t("last accident", "上次事故").to_string()),
+        ],
+    );
+    for s in &a.communities {
+        let id = s.community.clone().unwrap_or_default();
+        t.row([
+            Cell::code(id.clone(), community_label(&all, &id)),
+            Cell::num(s.days),
+            Cell::num(s.whole_years),
+            Cell::plain(s.since.to_string()),
+            Cell::plain(s.last_accident.map(|d| d.to_string()).unwrap_or_default()),
+        ]);
+    }
+    let title = format!("{} {rule} ({what}) {} {}", labels.t("communities", "各社区"), labels.t("up to", "截至"), a.on);
+    let mut notes = vec![format!(
+        "  {} ≥{} {}: {}/{} ({})",
+        labels.t("communities", "社区"),
+        a.years,
+        labels.t("years", "年"),
+        a.share.with_streak,
+        a.share.communities,
+        crate::out::share(a.share.share_pct)
+    )];
+    if let Some(d) = &a.district {
+        notes.push(format!(
+            "  {} {} {} ({} {})",
+            labels.t("the whole district:", "全区:"),
+            d.days,
+            labels.t("days", "天"),
+            labels.t("since", "自"),
+            d.since
+        ));
+    }
+    if !a.short.is_empty() {
+        notes.push(format!("  {} {}", labels.t("short of the years:", "未达年限:"), a.short.join(", ")));
+    }
+    emit(view, &figures, &[t.titled(title)], &notes)
+}
+
+pub fn projects(store: &EventStore, view: &View, labels: &Labels, community: Option<String>) -> Result<()> {
+    let (all, figures) = ask(store, view, &[Query::Projects(ProjectsQuery { community })])?;
+    let (figures, a) = one(figures, |r| match r {
+        Answer::Projects(a) => Some(a),
+        _ => None,
+    })?;
+    let mut t = Table::new(
+        "projects",
+        [
+            ("project_id", labels.t("project", "项目").to_string()),
+            ("community_id", labels.t("community", "社区").to_string()),
+            ("name", labels.t("name", "名称").to_string()),
+            ("target", labels.t("target", "目标").to_string()),
+            ("interventions_planned", labels.t("planned", "计划措施").to_string()),
+            ("interventions_implemented", labels.t("implemented", "已实施").to_string()),
+            ("people_reached", labels.t("reached", "覆盖人数").to_string()),
+            ("category_deaths_before", labels.t("deaths before→after", "死亡 前→后").to_string()),
+            ("category_deaths_after", String::new()),
+            ("category_injuries_before", labels.t("injuries before→after", "受伤 前→后").to_string()),
+            ("category_injuries_after", String::new()),
+        ],
+    );
+    for l in &a.lines {
+        let target = l
+            .target_category
+            .as_deref()
+            .map(|c| Cell::code(c, labels.category(c)))
+            .or_else(|| l.target_group.clone().map(Cell::plain))
+            .or_else(|| l.target_place.clone().map(Cell::plain))
+            .unwrap_or_else(|| Cell::plain(""));
+        let (db, da, ib, ia) = match &l.category_before_after {
+            Some(c) => (c.deaths.previous, c.deaths.current, c.injuries.previous, c.injuries.current),
+            None => (0, 0, 0, 0),
+        };
+        let some = l.category_before_after.is_some();
+        let pair = |b: u64, a: u64| {
+            if some {
+                (Cell::shown(format!("{b}→{a}"), b.to_string()), Cell::shown("", a.to_string()))
+            } else {
+                (Cell::plain(""), Cell::plain(""))
+            }
+        };
+        let (d1, d2) = pair(db, da);
+        let (i1, i2) = pair(ib, ia);
+        t.row([
+            Cell::plain(l.project_id.clone()),
+            Cell::code(l.community_id.clone(), community_label(&all, &l.community_id)),
+            Cell::plain(l.name.clone()),
+            target,
+            Cell::num(l.planned),
+            Cell::num(l.implemented),
+            Cell::num(l.people_reached),
+            d1,
+            d2,
+            i1,
+            i2,
+        ]);
+    }
+    let mut iv = Table::new(
+        "interventions",
+        [
+            ("project_id", labels.t("project", "项目").to_string()),
+            ("intervention_id", labels.t("intervention", "措施").to_string()),
+            ("what", labels.t("what", "内容").to_string()),
+            ("planned_for", labels.t("planned for", "计划日期").to_string()),
+            ("implemented_on", labels.t("implemented on", "实施日期").to_string()),
+            ("reach", labels.t("reach", "覆盖人数").to_string()),
+        ],
+    );
+    for l in &a.lines {
+        for i in &l.interventions {
+            iv.row([
+                Cell::plain(l.project_id.clone()),
+                Cell::plain(i.intervention_id.clone()),
+                Cell::plain(i.what.clone()),
+                Cell::plain(i.planned_for.to_string()),
+                Cell::plain(i.implemented_on.map(|d| d.to_string()).unwrap_or_default()),
+                Cell::num(i.reach),
+            ]);
+        }
+    }
+    let title = format!(
+        "{} {} {} {} ({} {}, {} {}) {} {}",
+        a.projects,
+        labels.t("promotion projects with", "个安全促进项目，"),
+        a.interventions,
+        labels.t("interventions", "项干预措施"),
+        a.implemented,
+        labels.t("implemented", "已实施"),
+        a.people_reached,
+        labels.t("people reached", "人受益"),
+        labels.t("on", "截至"),
+        a.on
+    );
+    let note = labels
+        .t(
+            "  before→after: the target category's accidents in the project's community, the year before its first intervention against the year after",
+            "  前→后：项目所在社区目标类别事故，首项措施实施前一年对比实施后一年",
+        )
+        .to_string();
+    emit(view, &figures, &[t.titled(title), iv.titled(labels.t("interventions (干预措施)", "干预措施"))], &[note])
+}
+
+// ---- history ---------------------------------------------------------------------------------
+
+/// "name (id)" when the statistics know the community, else the id.
+pub fn community_label(all: &AllProjections, id: &str) -> String {
+    all.accident_stats.community(id).map(|c| format!("{} ({id})", c.name)).unwrap_or_else(|| id.to_string())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub fn history(store: &EventStore, view: &View, labels: &Labels, stream: &str) -> Result<()> {
     let events = store.read_stream(stream, 0, Direction::Forward, usize::MAX)?;
     anyhow::ensure!(!events.is_empty(), "stream {stream:?} has no events (see `anquan streams`)");
@@ -622,54 +920,63 @@ pub fn history(store: &EventStore, view: &View, labels: &Labels, stream: &str) -
         anquan::events::DomainEvent::from_payload(&e.event_type, e.schema_version, &e.payload)
             .map_err(|err| format!("{} bytes that do not decode as a domain event: {err}", e.payload.len()))
     };
-    match view.format {
-        Format::Json => {
-            let lines: Vec<_> = shown
-                .iter()
-                .map(|e| {
-                    serde_json::json!({
-                        "version": e.version, "position": e.position, "event_type": &*e.event_type,
-                        "actor": &*e.actor, "recorded_at": e.recorded_at.to_chrono(),
-                        "hash": hex(&e.hash), "event": decoded(e).ok(),
-                    })
+    if view.format == Format::Json {
+        // The store's clock is `stored_at`; the event's own `recorded_at` (the command's time) is
+        // inside `event`.
+        let lines: Vec<_> = shown
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "version": e.version, "position": e.position, "event_type": &*e.event_type,
+                    "actor": &*e.actor, "stored_at": e.recorded_at.to_chrono(),
+                    "hash": hex(&e.hash), "event": decoded(e).ok(),
                 })
-                .collect();
-            json(&lines)
-        }
-        Format::Csv | Format::Table => {
-            let mut t = Table::new([
-                labels.t("#", "#"),
-                labels.t("position", "位置"),
-                labels.t("event", "事件"),
-                labels.t("by", "操作人"),
-                labels.t("recorded at", "记录时间"),
-                labels.t("payload", "内容"),
-            ]);
-            for e in &shown {
-                let body = match decoded(e) {
-                    Ok(d) => serde_json::to_string(&d)?,
-                    Err(msg) => format!("({msg})"),
-                };
-                let at = e.recorded_at.to_chrono().map(|t| t.to_rfc3339()).unwrap_or_default();
-                t.row([
-                    e.version.to_string(),
-                    e.position.to_string(),
-                    e.event_type.to_string(),
-                    e.actor.to_string(),
-                    at,
-                    body,
-                ]);
-            }
-            let hidden = events.len() - shown.len();
-            let mut title = format!("{stream}: {} {}", shown.len(), labels.t("events", "个事件"));
-            if hidden > 0 {
-                title.push_str(&format!(
-                    " ({hidden} {})",
-                    labels.t("recorded after --as-of not shown", "条在 --as-of 之后，未显示")
-                ));
-            }
-            print_table(&t.titled(title), view.format)
-        }
+            })
+            .collect();
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &lines)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let mut t = Table::new(
+        "events",
+        [
+            ("version", "#".to_string()),
+            ("position", labels.t("position", "位置").to_string()),
+            ("event_type", labels.t("event", "事件").to_string()),
+            ("actor", labels.t("by", "操作人").to_string()),
+            ("stored_at", labels.t("stored (store clock, China time)", "入库时间（北京时间）").to_string()),
+            ("event", labels.t("event as recorded (its times in UTC)", "事件内容（其中时间为 UTC）").to_string()),
+        ],
+    );
+    for e in &shown {
+        let body = match decoded(e) {
+            Ok(d) => serde_json::to_string(&d)?,
+            Err(msg) => format!("({msg})"),
+        };
+        let at = e.recorded_at.to_chrono();
+        t.row([
+            Cell::num(e.version),
+            Cell::num(e.position),
+            Cell::plain(e.event_type.to_string()),
+            Cell::plain(e.actor.to_string()),
+            at.map(|t| Cell::shown(china_time(t), t.to_rfc3339())).unwrap_or_else(|| Cell::plain("")),
+            Cell::plain(body),
+        ]);
+    }
+    let hidden = events.len() - shown.len();
+    let mut title = format!("{stream}: {} {}", shown.len(), labels.t("events", "个事件"));
+    if hidden > 0 {
+        title.push_str(&format!(
+            " ({hidden} {})",
+            labels.t("recorded after --as-of not shown", "条在 --as-of 之后，未显示")
+        ));
+    }
+    let table = t.titled(title);
+    let mut out = std::io::stdout().lock();
+    match view.format {
+        Format::Csv => table.write_csv(&mut out),
+        _ => table.write_text(&mut out),
     }
 }
 
