@@ -9,6 +9,8 @@
 
 pub mod csv_import;
 pub mod demo;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod query;
 pub mod report;
 pub mod transfer;

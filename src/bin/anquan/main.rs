@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod codes;
 mod demo;
 mod out;
+mod serve;
 mod views;
 mod write;
 
@@ -308,6 +309,33 @@ enum Cmd {
     ///
     /// Example: anquan codes --store ./anquan-data
     Codes,
+    /// Serve the store over HTTP: commands in, the figures out, the log live, the dashboard at /.
+    /// Every endpoint but /healthz needs a bearer token (`anquan token`); SIGTERM or Ctrl-C stop
+    /// taking requests, finish those in flight and write a snapshot.
+    ///
+    /// Example: anquan serve --store ./anquan-data --listen 127.0.0.1:8080
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Connections served at once.
+        #[arg(long, default_value_t = 512)]
+        max_connections: usize,
+    },
+    /// Make a bearer token for an actor of the store (shown once; only its hash is kept, in
+    /// tokens.json beside the store).
+    ///
+    /// Example: anquan token --actor grid-7 --store ./anquan-data
+    Token {
+        /// The actor the token speaks for.
+        #[arg(long = "for")]
+        for_actor: String,
+        /// The token may read, not write (dashboards, auditors).
+        #[arg(long)]
+        read_only: bool,
+        /// What it is for (a device, a system), kept beside the hash.
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Recompute published figures from the log (which may have grown since): a JSON output of
     /// a query command or an HTML report; says, figure by figure, whether each still holds, and
     /// for a signed report whether the signature is good.
@@ -497,6 +525,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Projects { community, view } => views::projects(&open_existing(&cli.store)?, &view, &labels, community),
         Cmd::Codes => codes::list(&open_existing(&cli.store)?, &labels),
+        Cmd::Serve { listen, max_connections } => serve::run(&cli.store, &listen, max_connections),
+        Cmd::Token { for_actor, read_only, note } => serve::token(&cli.store, &for_actor, read_only, note),
         Cmd::CheckFigures { file, public_key } => codes::check_figures(&cli.store, &file, public_key.as_deref()),
         Cmd::Report { out, title, view } => {
             let store = open_existing(&cli.store)?;

@@ -121,7 +121,8 @@ pub struct Trailer {
 }
 
 impl ExportedEvent {
-    fn from_recorded(e: &RecordedEvent, vault: Option<&Vault>) -> Self {
+    /// The exported form of a stored event; personal fields opened with `vault`, else sealed.
+    pub fn of(e: &RecordedEvent, vault: Option<&Vault>) -> Self {
         let event = DomainEvent::from_payload(&e.event_type, e.schema_version, &e.payload)
             .ok()
             .and_then(|d| serde_json::to_value(d).ok())
@@ -230,8 +231,7 @@ pub fn export_with(
                 });
             }
             prev = hash;
-            serde_json::to_writer(&mut *out, &ExportedEvent::from_recorded(e, options.reveal))
-                .map_err(std::io::Error::from)?;
+            serde_json::to_writer(&mut *out, &ExportedEvent::of(e, options.reveal)).map_err(std::io::Error::from)?;
             out.write_all(b"\n")?;
         }
         progress(from.min(end));
