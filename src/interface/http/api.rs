@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::{Access, Caller};
 use super::metrics::Outcome;
 use super::problem::{self, Item, Problem};
-use super::Service;
+use super::service::Service;
 use crate::domain::{parse_command_json, CommandEnvelope};
 use crate::engine::EngineError;
 use crate::interface::query::{
@@ -354,7 +354,6 @@ async fn ask(svc: Arc<Service>, query: Query, moment: Moment) -> Response {
         Err(e) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()).into_response(),
     }
 }
-
 
 #[derive(Deserialize)]
 struct StatsParams {

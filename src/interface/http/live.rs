@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use super::ServeError;
+use super::error::ServeError;
 use crate::engine::Engine;
 use crate::interface::query::hash_at;
 use crate::projections::AllProjections;

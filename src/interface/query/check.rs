@@ -16,7 +16,9 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{answer, hash_at, Basis, Figures, QueryError, StoredFigures};
+use super::ask::{answer, hash_at};
+use super::error::QueryError;
+use super::types::{Basis, Figures, StoredFigures};
 use crate::projections::AllProjections;
 use crate::store::{to_hex, EventStore};
 

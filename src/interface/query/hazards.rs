@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{known_community, QueryError};
+use super::common::known_community;
+use super::error::QueryError;
 use crate::events::time::{cst_date, end_of_cst_day};
 use crate::projections::hazard_ledger::{
     HazardEntry, ListedHazard, OverdueHazard, RectificationRate, RectificationRates,
@@ -131,7 +132,7 @@ mod tests {
     /// Counted one by one over every hazard, the rates equal the ledger's own index.
     #[test]
     fn rates_counted_one_by_one_equal_the_ledgers() {
-        let all = crate::interface::query::tests::small_district();
+        let all = super::super::testing::small_district();
         for (year, month, day) in [(2025, 12, 31), (2026, 6, 30), (2026, 11, 30)] {
             let to = NaiveDate::from_ymd_opt(year, month, day).unwrap();
             let period = Period { from: NaiveDate::from_ymd_opt(year, 1, 1).unwrap(), to };

@@ -7,7 +7,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{known_community, QueryError};
+use super::common::known_community;
+use super::error::QueryError;
 use crate::events::time::end_of_cst_day;
 use crate::projections::accident_stats::grade_code;
 use crate::projections::trails::{FourStatus, IncidentTrail};

@@ -6,7 +6,8 @@
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::{known_community, QueryError};
+use super::common::known_community;
+use super::error::QueryError;
 use crate::projections::accident_stats::{IndicatorConsumption, PopulationRate};
 use crate::projections::hazard_ledger::RectificationRates;
 use crate::projections::kpis::{EconomicRates, WorkInjuryRates};

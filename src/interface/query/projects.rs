@@ -7,7 +7,8 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{known_community, QueryError};
+use super::common::known_community;
+use super::error::QueryError;
 use crate::projections::accident_stats::{Change, Totals};
 use crate::projections::promotion::{BeforeAfter, PromotionProject};
 use crate::projections::{AllProjections, Period};

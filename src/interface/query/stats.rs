@@ -9,7 +9,8 @@
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::{known_category, known_community, QueryError};
+use super::common::{known_category, known_community};
+use super::error::QueryError;
 use crate::projections::accident_stats::{Change, Comparison, ComparisonLine, GroupBy, PopulationRate, Totals};
 use crate::projections::{AllProjections, Period};
 

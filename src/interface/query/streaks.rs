@@ -6,7 +6,8 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{known_category, known_community, QueryError};
+use super::common::{known_category, known_community};
+use super::error::QueryError;
 use crate::events::incident::IncidentGrade;
 use crate::projections::accident_stats::{Streak, StreakRule, StreakShare};
 use crate::projections::AllProjections;
