@@ -3,10 +3,14 @@
 //! grid changing hands.
 
 use chrono::{Datelike, Duration, NaiveDate};
-use serde_json::json;
 
 use super::data::{ENTERPRISE_NAMES, RURAL_NAMES, URBAN_NAMES};
-use super::{cst, date, Cursor, Gen, Kind, Site};
+use super::{cst, id, Cursor, Gen, Site};
+use crate::domain::community::{
+    AddGrid, AssignGridResponsible, CommunityCommand, NameSafeCommunity, RecordAssessment, RecordReassessment,
+    RegisterCommunity, RevisePopulation, SetControlIndicator, StartCreation,
+};
+use crate::events::community::{CategoryLimit, CommunityKind};
 
 impl Gen {
     pub(super) fn setup_communities(&mut self) {
@@ -14,9 +18,9 @@ impl Gen {
         let (mut urban, mut rural, mut ent) = (0usize, 0usize, 0usize);
         for i in 0..self.n_sites as usize {
             let kind = match i % 10 {
-                2 | 4 | 7 => Kind::RuralTown,
-                5 | 9 => Kind::EnterpriseLed,
-                _ => Kind::UrbanStreet,
+                2 | 4 | 7 => CommunityKind::RuralTown,
+                5 | 9 => CommunityKind::EnterpriseLed,
+                _ => CommunityKind::UrbanStreet,
             };
             let name = |list: &[&str], n: usize, suffix: &str| {
                 let base = list.get(n % list.len().max(1)).copied().unwrap_or("示范");
@@ -27,49 +31,50 @@ impl Gen {
                 }
             };
             let (name, population) = match kind {
-                Kind::UrbanStreet => {
+                CommunityKind::UrbanStreet => {
                     urban += 1;
                     (name(&URBAN_NAMES, urban - 1, "街道"), self.rng.range(40_000, 95_000))
                 }
-                Kind::RuralTown => {
+                CommunityKind::RuralTown => {
                     rural += 1;
                     let suffix = if rural % 2 == 0 { "乡" } else { "镇" };
                     (name(&RURAL_NAMES, rural - 1, suffix), self.rng.range(18_000, 45_000))
                 }
-                Kind::EnterpriseLed => {
+                CommunityKind::EnterpriseLed => {
                     ent += 1;
                     (name(&ENTERPRISE_NAMES, ent - 1, "社区"), self.rng.range(6_000, 18_000))
                 }
             };
-            let id = format!("c{:02}", i + 1);
+            let Some(community_id) = id(format!("c{:02}", i + 1)) else { continue };
             let population = population as u32;
             let mut cur = Cursor(cst(setup, 9 * 60 + i as i64 * 3));
             let t = cur.at(cur.0);
-            self.emit(
-                t,
-                "committee-01",
-                json!({
-                    "type": "community.register", "community_id": id, "name": name, "kind": kind.code(),
-                    "district": "示范区", "population": population,
-                    "population_as_of": date(self.start - Duration::days(1)),
-                }),
-            );
+            let register = RegisterCommunity {
+                community_id: community_id.clone(),
+                name,
+                kind,
+                district: "示范区".to_string(),
+                population,
+                population_as_of: self.start - Duration::days(1),
+            };
+            self.emit(t, "committee-01", CommunityCommand::Register(register));
             let mut grids = Vec::new();
             for g in 0..self.rng.range(3, 6) {
-                let grid_id = format!("{id}-g{}", g + 1);
+                let Some(grid_id) = id(format!("{community_id}-g{}", g + 1)) else { continue };
                 let person = self.person();
                 let t = cur.after(1);
-                self.emit(
-                    t,
-                    "committee-01",
-                    json!({
-                        "type": "community.add_grid", "community_id": id, "grid_id": grid_id,
-                        "name": format!("第{}网格", g + 1), "responsible_person": person,
-                    }),
-                );
+                let grid = AddGrid {
+                    community_id: community_id.clone(),
+                    grid_id: grid_id.clone(),
+                    name: format!("第{}网格", g + 1),
+                    responsible_person: person.into(),
+                    responsible_person_id: None,
+                };
+                self.emit(t, "committee-01", CommunityCommand::AddGrid(grid));
                 grids.push(grid_id);
             }
-            self.sites.push(Site { id, kind, population, grids, enterprises: Vec::new(), hazards: Vec::new() });
+            let site = Site { id: community_id, kind, population, grids, enterprises: Vec::new(), hazards: Vec::new() };
+            self.sites.push(site);
             self.milestones(i, &mut cur);
             self.populations_and_indicators(i);
         }
@@ -78,45 +83,52 @@ impl Gen {
     /// The safe-community programme: some named long ago and re-assessed, some named during the
     /// history, some just started.
     fn milestones(&mut self, i: usize, cur: &mut Cursor) {
-        let id = self.sites.get(i).map(|s| s.id.clone()).unwrap_or_default();
+        let Some(community_id) = self.sites.get(i).map(|s| s.id.clone()) else { return };
         let y0 = self.start.year();
         let d = |y: i32, m: u32, day: u32| NaiveDate::from_ymd_opt(y, m, day).unwrap_or_default();
+        let start = |started_on| {
+            CommunityCommand::StartCreation(StartCreation { community_id: community_id.clone(), started_on })
+        };
+        let assessment = |assessed_on| {
+            CommunityCommand::RecordAssessment(RecordAssessment {
+                community_id: community_id.clone(),
+                assessed_on,
+                assessor: "省安全社区评定组".into(),
+                assessor_person_id: None,
+                passed: true,
+            })
+        };
+        let naming = |named_on| {
+            CommunityCommand::Name(NameSafeCommunity {
+                community_id: community_id.clone(),
+                named_on,
+                named_by: "国务院安委会办公室".to_string(),
+            })
+        };
         match i % 4 {
             0 => {
-                let started = d(y0 - 6, 3, 1);
                 let t = cur.after(1);
-                self.emit(
-                    t,
-                    "committee-01",
-                    json!({"type": "community.start_creation", "community_id": id, "started_on": date(started)}),
-                );
+                self.emit(t, "committee-01", start(d(y0 - 6, 3, 1)));
                 let t = cur.after(1);
-                self.emit(t, "committee-01", json!({"type": "community.record_assessment", "community_id": id, "assessed_on": date(d(y0 - 5, 6, 1)), "assessor": "省安全社区评定组", "passed": true}));
-                let named = d(y0 - 5, 11, 20);
+                self.emit(t, "committee-01", assessment(d(y0 - 5, 6, 1)));
                 let t = cur.after(1);
-                self.emit(t, "committee-01", json!({"type": "community.name_safe_community", "community_id": id, "named_on": date(named), "named_by": "国务院安委会办公室"}));
+                self.emit(t, "committee-01", naming(d(y0 - 5, 11, 20)));
                 let re = d(y0, 11, 25);
-                self.emit(cst(re, 15 * 60), "committee-01", json!({"type": "community.record_reassessment", "community_id": id, "reassessed_on": date(re), "passed": true}));
+                let reassessment =
+                    RecordReassessment { community_id: community_id.clone(), reassessed_on: re, passed: true };
+                self.emit(cst(re, 15 * 60), "committee-01", CommunityCommand::RecordReassessment(reassessment));
             }
             1 => {
                 let started = d(y0, 3, 15);
-                self.emit(
-                    cst(started, 10 * 60),
-                    "committee-01",
-                    json!({"type": "community.start_creation", "community_id": id, "started_on": date(started)}),
-                );
+                self.emit(cst(started, 10 * 60), "committee-01", start(started));
                 let assessed = d(y0 + 1, 5, 20);
-                self.emit(cst(assessed, 16 * 60), "committee-01", json!({"type": "community.record_assessment", "community_id": id, "assessed_on": date(assessed), "assessor": "省安全社区评定组", "passed": true}));
+                self.emit(cst(assessed, 16 * 60), "committee-01", assessment(assessed));
                 let named = d(y0 + 1, 9, 10);
-                self.emit(cst(named, 10 * 60), "committee-01", json!({"type": "community.name_safe_community", "community_id": id, "named_on": date(named), "named_by": "国务院安委会办公室"}));
+                self.emit(cst(named, 10 * 60), "committee-01", naming(named));
             }
             2 => {
                 let started = d(y0 + 1, 4, 1);
-                self.emit(
-                    cst(started, 10 * 60),
-                    "committee-01",
-                    json!({"type": "community.start_creation", "community_id": id, "started_on": date(started)}),
-                );
+                self.emit(cst(started, 10 * 60), "committee-01", start(started));
             }
             _ => {}
         }
@@ -125,40 +137,47 @@ impl Gen {
     /// Population revised every January; a control indicator set for every year.
     fn populations_and_indicators(&mut self, i: usize) {
         let Some(site) = self.sites.get(i) else { return };
-        let (id, kind, mut population) = (site.id.clone(), site.kind, site.population);
+        let (community_id, kind, mut population) = (site.id.clone(), site.kind, site.population);
         for year in self.start.year()..=self.end.year() {
             let jan = |day: u32| NaiveDate::from_ymd_opt(year, 1, day).unwrap_or_default();
             if year > self.start.year() {
                 let change = match kind {
-                    Kind::UrbanStreet => self.rng.range(5, 30),
-                    Kind::RuralTown => self.rng.range(-20, 3),
-                    Kind::EnterpriseLed => self.rng.range(-10, 10),
+                    CommunityKind::UrbanStreet => self.rng.range(5, 30),
+                    CommunityKind::RuralTown => self.rng.range(-20, 3),
+                    CommunityKind::EnterpriseLed => self.rng.range(-10, 10),
                 };
                 population = (i64::from(population) * (1000 + change) / 1000).max(1000) as u32;
-                let as_of = jan(1) - Duration::days(1);
+                let revision = RevisePopulation {
+                    community_id: community_id.clone(),
+                    population,
+                    as_of: jan(1) - Duration::days(1),
+                };
                 self.emit(
                     cst(jan(8), 10 * 60 + i as i64),
                     "committee-01",
-                    json!({"type": "community.revise_population", "community_id": id, "population": population, "as_of": date(as_of)}),
+                    CommunityCommand::RevisePopulation(revision),
                 );
             }
             // About 7.5 deaths per 100k a year at scale 1, tighter in the last year.
             let rate = if year == self.end.year() { 6.5 } else { 7.5 };
             let total = ((f64::from(population) * rate / 100_000.0) * self.scale).round().max(1.0) as u32;
-            let share = |p: f64| ((f64::from(total) * p).round() as u32).clamp(1, total);
+            let share = |category: &str, p: f64| CategoryLimit {
+                category: category.to_string(),
+                deaths: ((f64::from(total) * p).round() as u32).clamp(1, total),
+            };
             let set_on = jan(10);
+            let indicator = SetControlIndicator {
+                community_id: community_id.clone(),
+                year,
+                total_deaths: total,
+                per_category: vec![share("road_traffic", 0.45), share("production", 0.2), share("fire", 0.1)],
+                set_on,
+                set_by: "示范区安全生产委员会".to_string(),
+            };
             self.emit(
                 cst(set_on, 14 * 60 + i as i64),
                 "bureau-admin",
-                json!({
-                    "type": "community.set_control_indicator", "community_id": id, "year": year, "total_deaths": total,
-                    "per_category": [
-                        {"category": "road_traffic", "deaths": share(0.45)},
-                        {"category": "production", "deaths": share(0.2)},
-                        {"category": "fire", "deaths": share(0.1)},
-                    ],
-                    "set_on": date(set_on), "set_by": "示范区安全生产委员会",
-                }),
+                CommunityCommand::SetControlIndicator(indicator),
             );
         }
         if let Some(s) = self.sites.get_mut(i) {
@@ -169,11 +188,13 @@ impl Gen {
         if let Some(grid_id) = grid {
             let person = self.person();
             let day = NaiveDate::from_ymd_opt(self.start.year() + 1, 6, 1).unwrap_or(self.start);
-            self.emit(
-                cst(day, 9 * 60 + i as i64),
-                "committee-01",
-                json!({"type": "community.assign_grid_responsible", "community_id": id, "grid_id": grid_id, "responsible_person": person}),
-            );
+            let handover = AssignGridResponsible {
+                community_id,
+                grid_id,
+                responsible_person: person.into(),
+                responsible_person_id: None,
+            };
+            self.emit(cst(day, 9 * 60 + i as i64), "committee-01", CommunityCommand::AssignGridResponsible(handover));
         }
     }
 }

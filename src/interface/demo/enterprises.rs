@@ -2,10 +2,12 @@
 //! for supervision (分级分类) and some regraded a year on.
 
 use chrono::{Datelike, Duration, NaiveDate};
-use serde_json::json;
 
 use super::data::industry_zh;
-use super::{cst, date, Cursor, Gen, Kind};
+use super::{cst, id, Cursor, Gen};
+use crate::domain::enterprise::{AssignSupervisionGrade, EnterpriseCommand, RegisterEnterprise};
+use crate::events::community::CommunityKind;
+use crate::events::EntityId;
 
 impl Gen {
     pub(super) fn setup_enterprises(&mut self) {
@@ -16,45 +18,53 @@ impl Gen {
                 None => continue,
             };
             let (n, industries): (i64, &[&str]) = match kind {
-                Kind::EnterpriseLed => {
+                CommunityKind::EnterpriseLed => {
                     (self.rng.range(5, 8), &["hazardous_chemicals", "metallurgy", "manufacturing", "transport"])
                 }
-                Kind::UrbanStreet => (self.rng.range(1, 3), &["commerce", "construction", "manufacturing", "other"]),
-                Kind::RuralTown => (self.rng.range(2, 4), &["agriculture", "mining", "fireworks", "manufacturing"]),
+                CommunityKind::UrbanStreet => {
+                    (self.rng.range(1, 3), &["commerce", "construction", "manufacturing", "other"])
+                }
+                CommunityKind::RuralTown => {
+                    (self.rng.range(2, 4), &["agriculture", "mining", "fireworks", "manufacturing"])
+                }
             };
             let mut cur = Cursor(cst(setup, 9 * 60 + i as i64 * 10));
             for k in 0..n {
-                let id = format!("e{}{:02}", site_id.trim_start_matches('c'), k + 1);
+                let Some(enterprise_id) = id(format!("e{}{:02}", site_id.as_str().trim_start_matches('c'), k + 1))
+                else {
+                    continue;
+                };
                 let industry = self.rng.pick(industries, "other");
                 let t = cur.after(1);
-                self.emit(
-                    t,
-                    "bureau-admin",
-                    json!({
-                        "type": "enterprise.register", "enterprise_id": id, "community_id": site_id,
-                        "name": format!("示范{}有限公司{}", industry_zh(industry), k + 1), "industry": industry,
-                    }),
-                );
+                let register = RegisterEnterprise {
+                    enterprise_id: enterprise_id.clone(),
+                    name: format!("示范{}有限公司{}", industry_zh(industry), k + 1),
+                    community_id: site_id.clone(),
+                    industry: industry.to_string(),
+                };
+                self.emit(t, "bureau-admin", EnterpriseCommand::Register(register));
                 let grade = ["A", "B", "B", "C", "C", "D"][self.rng.below(6) as usize];
                 let t = cur.after(1);
-                self.emit(
-                    t,
-                    "bureau-admin",
-                    json!({"type": "enterprise.assign_grade", "enterprise_id": id, "grade": grade, "effective_on": date(setup), "reason": "年度分级分类评定"}),
-                );
+                self.emit(t, "bureau-admin", assign_grade(&enterprise_id, grade, setup, "年度分级分类评定"));
                 if self.rng.chance(0.25) {
                     let on = NaiveDate::from_ymd_opt(self.start.year() + 1, 7, 1).unwrap_or(setup);
                     let regrade = ["B", "C", "D"][self.rng.below(3) as usize];
-                    self.emit(
-                        cst(on, 10 * 60 + k),
-                        "bureau-admin",
-                        json!({"type": "enterprise.assign_grade", "enterprise_id": id, "grade": regrade, "effective_on": date(on), "reason": "隐患排查情况调整监管等级"}),
-                    );
+                    let command = assign_grade(&enterprise_id, regrade, on, "隐患排查情况调整监管等级");
+                    self.emit(cst(on, 10 * 60 + k), "bureau-admin", command);
                 }
                 if let Some(s) = self.sites.get_mut(i) {
-                    s.enterprises.push(id);
+                    s.enterprises.push(enterprise_id);
                 }
             }
         }
     }
+}
+
+fn assign_grade(enterprise_id: &EntityId, grade: &str, effective_on: NaiveDate, reason: &str) -> EnterpriseCommand {
+    EnterpriseCommand::AssignGrade(AssignSupervisionGrade {
+        enterprise_id: enterprise_id.clone(),
+        grade: grade.to_string(),
+        effective_on,
+        reason: reason.to_string(),
+    })
 }

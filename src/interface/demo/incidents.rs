@@ -4,10 +4,16 @@
 //! history carries; the current year is visibly safer.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use serde_json::json;
 
 use super::data::{incident_cause, incident_place, incident_summary};
-use super::{cst, ts, Cursor, Gen};
+use super::{cst, id, Cursor, Gen};
+use crate::domain::incident::{
+    CloseIncident, ConductEducation, DealWithResponsible, DetermineCause, EndAppraisal, ExtendInvestigation,
+    ImplementCorrectiveMeasures, IncidentCommand, OpenInvestigation, RecordEvaluation, ReportIncident,
+    ReviseCasualties, StartAppraisal, SubmitInvestigationReport,
+};
+use crate::events::incident::AuthorityLevel;
+use crate::events::EntityId;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Story {
@@ -21,7 +27,7 @@ struct Casualties {
     serious: u32,
     minor: u32,
     missing: u32,
-    loss: i64,
+    loss: u64,
 }
 
 impl Gen {
@@ -32,7 +38,7 @@ impl Gen {
         let day = |y: i32, m: u32, d: u32| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
         // 较大 accidents: one in each of the first two years, none in the current one.
         let larger = [
-            (day(y0, 6, 18), "production", 3u32, 4u32, 2u32, 0u32, 3_800_000i64),
+            (day(y0, 6, 18), "production", 3u32, 4u32, 2u32, 0u32, 3_800_000u64),
             (day(y0 + 1, 9, 3), "construction", 4, 2, 5, 0, 6_200_000),
         ];
         let mut no = 0usize;
@@ -101,7 +107,7 @@ impl Gen {
         if deaths == 0 && serious == 0 && minor == 0 {
             minor = 1;
         }
-        Casualties { deaths, serious, minor, missing: 0, loss: self.rng.range(lo, hi) }
+        Casualties { deaths, serious, minor, missing: 0, loss: self.rng.range(lo, hi) as u64 }
     }
 
     /// One incident: report, revisions, investigation, the four don't-let-go, closing,
@@ -115,7 +121,7 @@ impl Gen {
         c: Casualties,
         story: Story,
     ) {
-        let id = format!("inc-{no:04}");
+        let Some(incident_id) = id(format!("inc-{no:04}")) else { return };
         let Some(s) = self.sites.get(site) else { return };
         let site_id = s.id.clone();
         let graded_category =
@@ -136,16 +142,22 @@ impl Gen {
         };
         let mut cur = Cursor(reported_at);
         let t = cur.after(self.rng.range(1, 20));
-        self.emit(
-            t,
-            &reporter,
-            json!({
-                "type": "incident.report", "incident_id": id, "occurred_at": ts(occurred), "reported_at": ts(reported_at),
-                "place": incident_place(category), "community_id": site_id, "enterprise_id": enterprise, "category": category,
-                "deaths": c.deaths, "serious_injuries": c.serious, "minor_injuries": c.minor, "missing": c.missing,
-                "direct_loss_yuan": c.loss, "summary": incident_summary(category),
-            }),
-        );
+        let report = ReportIncident {
+            incident_id: incident_id.clone(),
+            occurred_at: occurred,
+            reported_at,
+            place: incident_place(category).to_string(),
+            community_id: site_id,
+            enterprise_id: enterprise,
+            category: category.to_string(),
+            deaths: c.deaths,
+            serious_injuries: c.serious,
+            minor_injuries: c.minor,
+            missing: c.missing,
+            direct_loss_yuan: c.loss,
+            summary: incident_summary(category).to_string(),
+        };
+        self.emit(t, &reporter, IncidentCommand::Report(report));
         // Casualty revisions: a supplementary report within the window, or a late one. They are
         // issued at their own time (the sort puts them in place); the case closes after them.
         let short = matches!(category, "road_traffic" | "fire");
@@ -155,43 +167,55 @@ impl Gen {
         if r < 0.04 {
             let t = occurred + Duration::days(self.rng.range(2, if short { 6 } else { 20 }));
             figures.minor += self.rng.range(1, 3) as u32;
-            self.revise(&id, t, &figures, "补报：新增就医伤员");
+            self.revise(&incident_id, t, &figures, "补报：新增就医伤员");
             last_revision = t;
         } else if r < 0.055 && figures.deaths < 2 && figures.serious > 0 {
             let t = occurred + Duration::days(self.rng.range(35, 60));
             figures.deaths += 1;
             figures.serious -= 1;
-            self.revise(&id, t, &figures, "伤员经抢救无效死亡，迟报更正");
+            self.revise(&incident_id, t, &figures, "伤员经抢救无效死亡，迟报更正");
             last_revision = t;
         }
         let investigated = graded_category || figures.deaths > 0;
         let mut finished = cur.0 + Duration::days(self.rng.range(3, 12));
         let mut stuck = false;
         if investigated {
-            let (level, authority) = if larger {
-                ("city", "示范市人民政府事故调查组")
+            let (authority_level, authority) = if larger {
+                (AuthorityLevel::City, "示范市人民政府事故调查组")
             } else {
-                ("county", "示范区人民政府事故调查组")
+                (AuthorityLevel::County, "示范区人民政府事故调查组")
             };
             let t = cur.after(self.rng.range(12 * 60, 3 * 24 * 60));
-            self.emit(t, "investigation-office", json!({"type": "incident.open_investigation", "incident_id": id, "authority_level": level, "authority": authority}));
+            let open = OpenInvestigation {
+                incident_id: incident_id.clone(),
+                authority_level,
+                authority: authority.to_string(),
+            };
+            self.emit(t, "investigation-office", IncidentCommand::OpenInvestigation(open));
             let mut due = occurred + Duration::days(60);
             if self.rng.chance(0.1) {
                 let started = cur.0 + Duration::days(self.rng.range(3, 10));
                 let t = cur.at(started + Duration::minutes(30));
-                self.emit(t, "investigation-office", json!({"type": "incident.start_appraisal", "incident_id": id, "started_at": ts(started), "reason": "委托技术鉴定"}));
+                let start = StartAppraisal {
+                    incident_id: incident_id.clone(),
+                    started_at: started,
+                    reason: "委托技术鉴定".to_string(),
+                };
+                self.emit(t, "investigation-office", IncidentCommand::StartAppraisal(start));
                 let ended = started + Duration::days(self.rng.range(10, 25));
                 let t = cur.at(ended + Duration::minutes(30));
-                self.emit(
-                    t,
-                    "investigation-office",
-                    json!({"type": "incident.end_appraisal", "incident_id": id, "ended_at": ts(ended)}),
-                );
+                let end = EndAppraisal { incident_id: incident_id.clone(), ended_at: ended };
+                self.emit(t, "investigation-office", IncidentCommand::EndAppraisal(end));
                 due += ended - started;
             }
             if larger || self.rng.chance(0.06) {
                 let t = cur.at(due - Duration::days(5));
-                self.emit(t, "investigation-office", json!({"type": "incident.extend_investigation", "incident_id": id, "days": 30, "reason": "案情复杂，需延长调查期限"}));
+                let extension = ExtendInvestigation {
+                    incident_id: incident_id.clone(),
+                    days: 30,
+                    reason: "案情复杂，需延长调查期限".to_string(),
+                };
+                self.emit(t, "investigation-office", IncidentCommand::ExtendInvestigation(extension));
                 due += Duration::days(30);
             }
             let r = self.rng.unit();
@@ -205,7 +229,12 @@ impl Gen {
                     cur.0 + Duration::minutes(self.rng.range(60, ((due - cur.0).num_minutes() - 60).max(61)))
                 };
                 let t = cur.at(submitted + Duration::minutes(20));
-                self.emit(t, "investigation-office", json!({"type": "incident.submit_investigation_report", "incident_id": id, "submitted_at": ts(submitted), "summary": "查明事故经过、原因和责任，提出处理建议和防范措施"}));
+                let report = SubmitInvestigationReport {
+                    incident_id: incident_id.clone(),
+                    submitted_at: submitted,
+                    summary: "查明事故经过、原因和责任，提出处理建议和防范措施".to_string(),
+                };
+                self.emit(t, "investigation-office", IncidentCommand::SubmitInvestigationReport(report));
                 finished = cur.0;
             }
         }
@@ -222,18 +251,32 @@ impl Gen {
             }
         }
         cur.at(finished);
-        let evid = |what: &str| vec![format!("{id}/{what}")];
+        let evidence = |what: &str| vec![format!("{incident_id}/{what}")];
         if done[0] {
             let t = cur.after(self.rng.range(60, 2 * 24 * 60));
-            self.emit(t, "investigation-office", json!({"type": "incident.determine_cause", "incident_id": id, "cause": incident_cause(category), "evidence": evid("调查报告")}));
+            let cause = DetermineCause {
+                incident_id: incident_id.clone(),
+                cause: incident_cause(category).to_string(),
+                evidence: evidence("调查报告"),
+            };
+            self.emit(t, "investigation-office", IncidentCommand::DetermineCause(cause));
         }
         if done[1] {
             let person = self.person();
             let t = cur.after(self.rng.range(60, 4 * 24 * 60));
-            self.emit(t, "investigation-office", json!({"type": "incident.deal_with_responsible", "incident_id": id, "person": person, "role": "现场负责人", "action": "给予行政处分并处罚款", "evidence": evid("处理决定书")}));
+            let dealt = DealWithResponsible {
+                incident_id: incident_id.clone(),
+                person: person.into(),
+                person_id: None,
+                id_number: None,
+                role: "现场负责人".to_string(),
+                action: "给予行政处分并处罚款".to_string(),
+                evidence: evidence("处理决定书"),
+            };
+            self.emit(t, "investigation-office", IncidentCommand::DealWithResponsible(dealt));
         }
         if done[2] {
-            let hazards: Vec<String> = self
+            let hazard_ids: Vec<EntityId> = self
                 .sites
                 .get(site)
                 .map(|s| {
@@ -241,22 +284,45 @@ impl Gen {
                 })
                 .unwrap_or_default();
             let t = cur.after(self.rng.range(60, 5 * 24 * 60));
-            self.emit(t, "bureau-admin", json!({"type": "incident.implement_corrective_measures", "incident_id": id, "measures": "落实整改措施，开展同类隐患专项排查", "hazard_ids": hazards, "evidence": evid("整改验收记录")}));
+            let measures = ImplementCorrectiveMeasures {
+                incident_id: incident_id.clone(),
+                measures: "落实整改措施，开展同类隐患专项排查".to_string(),
+                hazard_ids,
+                evidence: evidence("整改验收记录"),
+            };
+            self.emit(t, "bureau-admin", IncidentCommand::ImplementCorrectiveMeasures(measures));
         }
         if done[3] {
             let reached = self.rng.range(20, 600);
             let t = cur.after(self.rng.range(60, 5 * 24 * 60));
-            self.emit(t, "committee-01", json!({"type": "incident.conduct_education", "incident_id": id, "audience": "责任人员及周边群众", "people_reached": reached, "method": "警示教育大会", "evidence": evid("培训签到表")}));
+            let education = ConductEducation {
+                incident_id: incident_id.clone(),
+                audience: "责任人员及周边群众".to_string(),
+                people_reached: reached as u32,
+                method: "警示教育大会".to_string(),
+                evidence: evidence("培训签到表"),
+            };
+            self.emit(t, "committee-01", IncidentCommand::ConductEducation(education));
         }
         let signed = cur.0.max(last_revision) + Duration::minutes(self.rng.range(60, 10 * 24 * 60));
-        let close = json!({"type": "incident.close", "incident_id": id, "signed_off_at": ts(signed), "signed_off_by": "示范区人民政府"});
+        let close = IncidentCommand::Close(CloseIncident {
+            incident_id: incident_id.clone(),
+            signed_off_at: signed,
+            signed_off_by: "示范区人民政府".to_string(),
+        });
         if done.iter().all(|d| *d) {
             let t = cur.at(signed + Duration::minutes(30));
             self.emit(t, "investigation-office", close);
             let evaluated = signed + Duration::days(self.rng.range(300, 380));
             if self.rng.chance(0.8) {
                 let t = cur.at(evaluated);
-                self.emit(t, "bureau-admin", json!({"type": "incident.record_evaluation", "incident_id": id, "evaluated_at": ts(evaluated), "findings": "整改和防范措施已落实", "published": true}));
+                let evaluation = RecordEvaluation {
+                    incident_id,
+                    evaluated_at: evaluated,
+                    findings: "整改和防范措施已落实".to_string(),
+                    published: true,
+                };
+                self.emit(t, "bureau-admin", IncidentCommand::RecordEvaluation(evaluation));
             }
         } else if self.rng.chance(0.3) {
             // Someone tries to close the case anyway: refused, naming what is missing.
@@ -265,14 +331,16 @@ impl Gen {
         }
     }
 
-    fn revise(&mut self, id: &str, t: DateTime<Utc>, c: &Casualties, reason: &str) {
-        self.emit(
-            t,
-            "investigation-office",
-            json!({
-                "type": "incident.revise_casualties", "incident_id": id, "deaths": c.deaths, "serious_injuries": c.serious,
-                "minor_injuries": c.minor, "missing": c.missing, "direct_loss_yuan": c.loss, "reason": reason,
-            }),
-        );
+    fn revise(&mut self, incident_id: &EntityId, t: DateTime<Utc>, c: &Casualties, reason: &str) {
+        let revision = ReviseCasualties {
+            incident_id: incident_id.clone(),
+            deaths: c.deaths,
+            serious_injuries: c.serious,
+            minor_injuries: c.minor,
+            missing: c.missing,
+            direct_loss_yuan: c.loss,
+            reason: reason.to_string(),
+        };
+        self.emit(t, "investigation-office", IncidentCommand::ReviseCasualties(revision));
     }
 }

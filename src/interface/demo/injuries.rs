@@ -2,10 +2,12 @@
 //! sentinel hospitals, drawn from the scenarios by weight, with a few corrected by the CDC.
 
 use chrono::Duration;
-use serde_json::json;
 
 use super::data::SCENARIOS;
-use super::{cst, ts, Gen, Kind};
+use super::{cst, id, Gen};
+use crate::domain::injury::{CorrectInjury, InjuryCommand, RecordInjury};
+use crate::events::community::CommunityKind;
+use crate::events::injury::{InjuryData, Intent, Outcome, Severity, Sex};
 
 impl Gen {
     pub(super) fn injuries(&mut self) {
@@ -26,7 +28,7 @@ impl Gen {
                 groups.push("elderly");
             }
             if age < 14 {
-                groups.push(if kind == Kind::RuralTown && self.rng.chance(0.4) {
+                groups.push(if kind == CommunityKind::RuralTown && self.rng.chance(0.4) {
                     "left_behind_child"
                 } else {
                     "child"
@@ -40,39 +42,58 @@ impl Gen {
             }
             let r = self.rng.unit();
             let (severity, outcome) = if r < sc.p_death {
-                ("death", "died")
+                (Severity::Death, Outcome::Died)
             } else if r < sc.p_death + 0.22 {
-                ("serious", if self.rng.chance(0.8) { "admitted" } else { "transferred" })
+                (Severity::Serious, if self.rng.chance(0.8) { Outcome::Admitted } else { Outcome::Transferred })
             } else {
-                ("minor", "treated_and_released")
+                (Severity::Minor, Outcome::TreatedAndReleased)
             };
             let intent = if sc.mechanism == "poisoning" && self.rng.chance(0.3) {
-                "self_harm"
+                Intent::SelfHarm
             } else if sc.category == "public_security" {
-                "assault"
+                Intent::Assault
             } else {
-                "unintentional"
+                Intent::Unintentional
             };
-            let sex = ["male", "male", "female", "female", "male"][self.rng.below(5) as usize];
+            let sex = [Sex::Male, Sex::Male, Sex::Female, Sex::Female, Sex::Male][self.rng.below(5) as usize];
             let nature = self.rng.pick(sc.natures, "other");
             let body = self.rng.pick(sc.body_parts, "unknown");
-            let data = json!({
-                "occurred_at": ts(occurred), "age": age, "sex": sex, "intent": intent, "mechanism": sc.mechanism,
-                "place": sc.place, "activity": sc.activity, "nature": nature, "body_part": body,
-                "severity": severity, "outcome": outcome, "category": sc.category, "community_id": site_id,
-                "vulnerable_groups": groups, "incident_id": null, "note": null,
-            });
-            let id = format!("inj-{no:05}");
+            let data = InjuryData {
+                occurred_at: occurred,
+                age: Some(age),
+                sex,
+                intent,
+                mechanism: sc.mechanism.to_string(),
+                place: sc.place.to_string(),
+                activity: sc.activity.to_string(),
+                nature: nature.to_string(),
+                body_part: body.to_string(),
+                severity,
+                outcome,
+                category: sc.category.to_string(),
+                community_id: site_id,
+                vulnerable_groups: groups.into_iter().map(str::to_string).collect(),
+                incident_id: None,
+                note: None,
+                person_id: None,
+                name: None,
+                id_number: None,
+            };
+            let Some(injury_id) = id(format!("inj-{no:05}")) else { continue };
             let reporter = ["hospital-01", "hospital-02", "clinic-03"][self.rng.below(3) as usize];
             let recorded = occurred + Duration::minutes(self.rng.range(6 * 60, 5 * 24 * 60));
             if self.rng.chance(0.02) {
-                let mut corrected = data.clone();
-                corrected["age"] = json!(age.saturating_add(1));
+                let corrected = InjuryData { age: Some(age.saturating_add(1)), ..data.clone() };
                 let t = recorded + Duration::days(self.rng.range(7, 30));
-                self.emit(recorded, reporter, json!({"type": "injury.record", "injury_id": id, "data": data}));
-                self.emit(t, "cdc-district", json!({"type": "injury.correct", "injury_id": id, "data": corrected, "reason": "核对身份证件后更正年龄"}));
+                let record = RecordInjury { injury_id: injury_id.clone(), data };
+                self.emit(recorded, reporter, InjuryCommand::Record(record));
+                let correction =
+                    CorrectInjury {
+                        injury_id, data: corrected, reason: "核对身份证件后更正年龄".to_string()
+                    };
+                self.emit(t, "cdc-district", InjuryCommand::Correct(correction));
             } else {
-                self.emit(recorded, reporter, json!({"type": "injury.record", "injury_id": id, "data": data}));
+                self.emit(recorded, reporter, InjuryCommand::Record(RecordInjury { injury_id, data }));
             }
         }
     }

@@ -11,7 +11,10 @@
 //! The output is a list of JSON command envelopes exactly as a host sends them to
 //! [`crate::engine::Engine::execute_json`], in the order they must be executed (only the order
 //! within each stream matters to the domain, so a host may run streams in parallel; the log's
-//! order, and so its head hash, then depends on scheduling).
+//! order, and so its head hash, then depends on scheduling). Every command is built as a typed
+//! value of the domain's commands ([`Command`], e.g. `HazardCommand::Report(ReportHazard { … })`)
+//! and its envelope ([`CommandEnvelope`]) serialized with serde, so a command field renamed or
+//! retyped in the domain is a compile error here, not a refusal when the demo runs.
 //!
 //! Running it: the engine refuses an `issued_at` more than 5 minutes after its clock, so an `end`
 //! in the future needs [`crate::engine::Engine::with_clock`]. Entity ids are fixed (`c01`,
@@ -34,7 +37,8 @@
 //!   them, deadlines follow orders, the verifier is never the rectifier, investigations are
 //!   opened at the level the grade calls for, interventions are implemented after being planned.
 //! - Nothing on the generation path panics: dates are clamped to a supported range
-//!   (2003–2099) and all picks are from non-empty lists.
+//!   (2003–2099), all picks are from non-empty lists, and ids are made by `id`, which leaves a
+//!   record out rather than panic should an id ever be refused (none is: they are short ASCII).
 //!
 //! Layout: this file owns the configuration, the output and the draft machinery (the
 //! generator's state, its time helpers, the drafts and how they become numbered envelopes). The
@@ -42,12 +46,14 @@
 //! `incidents`, `injuries`, `projects`, `economy` (the KPI denominators) and `roles`
 //! (the grants that open it) — from the words and figures in `data`, drawing from `rng`.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, SecondsFormat, TimeZone, Utc};
-use serde_json::{json, Value};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use uuid::Uuid;
 
 use self::data::{BUREAUS, GIVEN, SURNAMES};
 use self::rng::Rng;
+use crate::domain::{Command, CommandEnvelope};
+use crate::events::community::CommunityKind;
+use crate::events::EntityId;
 
 mod communities;
 mod data;
@@ -117,36 +123,26 @@ pub const ADMIN: &str = "bureau-admin";
 struct Draft {
     at: DateTime<Utc>,
     seq: u64,
-    actor: String,
-    body: Value,
+    actor: EntityId,
+    command: Command,
     refusal: bool,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    UrbanStreet,
-    RuralTown,
-    EnterpriseLed,
-}
-
-impl Kind {
-    fn code(self) -> &'static str {
-        match self {
-            Kind::UrbanStreet => "urban_street",
-            Kind::RuralTown => "rural_town",
-            Kind::EnterpriseLed => "enterprise_led",
-        }
-    }
-}
-
 struct Site {
-    id: String,
-    kind: Kind,
+    id: EntityId,
+    kind: CommunityKind,
     population: u32,
-    grids: Vec<String>,
-    enterprises: Vec<String>,
+    grids: Vec<EntityId>,
+    enterprises: Vec<EntityId>,
     /// Hazards found here: (found at, id), in generation order.
-    hazards: Vec<(DateTime<Utc>, String)>,
+    hazards: Vec<(DateTime<Utc>, EntityId)>,
+}
+
+/// An id of the story's making (`c01`, `hz-00001`, `grid-c01-g2`, …). They are short runs of
+/// ASCII letters, digits and dashes, which [`EntityId`] always accepts; should one ever be
+/// refused, the caller leaves out what it names rather than panic.
+fn id(s: impl Into<String>) -> Option<EntityId> {
+    EntityId::new(s).ok()
 }
 
 /// The instant `minutes` after midnight (CST) starting `day`.
@@ -154,16 +150,8 @@ fn cst(day: NaiveDate, minutes: i64) -> DateTime<Utc> {
     Utc.from_utc_datetime(&(day.and_time(NaiveTime::MIN) - Duration::hours(8))) + Duration::minutes(minutes)
 }
 
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
 fn day_of(t: DateTime<Utc>) -> NaiveDate {
     crate::events::time::cst_date(t)
-}
-
-fn date(t: NaiveDate) -> String {
-    t.format("%Y-%m-%d").to_string()
 }
 
 /// A cursor through one stream's story: every step is at least a minute after the last.
@@ -213,20 +201,23 @@ impl Gen {
         }
     }
 
-    fn push(&mut self, at: DateTime<Utc>, actor: &str, body: Value, refusal: bool) {
+    fn push(&mut self, at: DateTime<Utc>, actor: &str, command: Command, refusal: bool) {
         if at > self.as_of {
             return;
         }
+        let Some(actor) = id(actor) else { return };
         self.seq += 1;
-        self.drafts.push(Draft { at, seq: self.seq, actor: actor.to_string(), body, refusal });
+        self.drafts.push(Draft { at, seq: self.seq, actor, command, refusal });
     }
 
-    fn emit(&mut self, at: DateTime<Utc>, actor: &str, body: Value) {
-        self.push(at, actor, body, false);
+    /// A command the story means the domain to accept.
+    fn emit(&mut self, at: DateTime<Utc>, actor: &str, command: impl Into<Command>) {
+        self.push(at, actor, command.into(), false);
     }
 
-    fn refuse(&mut self, at: DateTime<Utc>, actor: &str, body: Value) {
-        self.push(at, actor, body, true);
+    /// A command the story means the domain to refuse (listed in `refusal_indices`).
+    fn refuse(&mut self, at: DateTime<Utc>, actor: &str, command: impl Into<Command>) {
+        self.push(at, actor, command.into(), true);
     }
 
     fn scaled(&self, base: f64) -> usize {
@@ -266,13 +257,18 @@ impl Gen {
             if d.refusal {
                 refusal_indices.push(i);
             }
-            let envelope = json!({
-                "command_id": command_id(seed, i as u64).to_string(),
-                "actor": d.actor,
-                "issued_at": ts(d.at),
-                "command": d.body,
-            });
-            commands.push(envelope.to_string());
+            let envelope = CommandEnvelope {
+                command_id: command_id(seed, i as u64),
+                actor: d.actor,
+                issued_at: d.at,
+                correlation_id: None,
+                causation_id: None,
+                command: d.command,
+            };
+            // Strings, numbers, dates and enums: serializing them cannot fail. Were it to, the
+            // empty line keeps every other command at its index, and a host refuses it as
+            // malformed.
+            commands.push(serde_json::to_string(&envelope).unwrap_or_default());
         }
         DemoHistory {
             commands,
@@ -280,7 +276,7 @@ impl Gen {
             first_day: self.start,
             intended_refusals: refusal_indices.len(),
             refusal_indices,
-            community_ids: self.sites.iter().map(|s| s.id.clone()).collect(),
+            community_ids: self.sites.iter().map(|s| s.id.to_string()).collect(),
         }
     }
 }
@@ -310,7 +306,7 @@ mod tests {
     #[test]
     fn cst_midnight_is_sixteen_hundred_utc_the_day_before() {
         let d = NaiveDate::from_ymd_opt(2025, 3, 1).unwrap();
-        assert_eq!(ts(cst(d, 0)), "2025-02-28T16:00:00Z");
+        assert_eq!(cst(d, 0).to_rfc3339(), "2025-02-28T16:00:00+00:00");
         assert_eq!(day_of(cst(d, 24 * 60 - 1)), d);
     }
 }

@@ -2,9 +2,11 @@
 //! actor the story's commands name, derived from the actors' ids.
 
 use chrono::Duration;
-use serde_json::{json, Value};
 
-use super::{Draft, Gen, ADMIN};
+use super::{id, Draft, Gen, ADMIN};
+use crate::domain::access::{AccessCommand, EnforceRoles, GrantRole};
+use crate::events::access::{Role, Scope};
+use crate::events::EntityId;
 
 impl Gen {
     /// The district's roles (权限), decided before anything else happens: `bureau-admin` starts
@@ -13,42 +15,48 @@ impl Gen {
     /// history always grants the same.
     pub(super) fn grant_roles(&mut self) {
         let Some(first) = self.drafts.iter().map(|d| d.at).min() else { return };
+        let Some(admin) = id(ADMIN) else { return };
         let at = first - Duration::minutes(1);
-        let actors: std::collections::BTreeSet<String> = self.drafts.iter().map(|d| d.actor.clone()).collect();
+        let actors: std::collections::BTreeSet<EntityId> = self.drafts.iter().map(|d| d.actor.clone()).collect();
+        let enforce = EnforceRoles { actor_id: admin.clone(), reason: Some("示范区启用权限管理".to_string()) };
+        let grant = |actor_id: &EntityId, role: Role, scope: Scope| {
+            AccessCommand::Grant(GrantRole { actor_id: actor_id.clone(), role, scope, reason: None })
+        };
         let mut access =
-            vec![json!({"type": "access.enforce_roles", "actor_id": ADMIN, "reason": "示范区启用权限管理"})];
-        let grant = |actor: &str, role: &str, scope: Value| json!({"type": "access.grant_role", "actor_id": actor, "role": role, "scope": scope, "reason": null});
-        access.push(grant(ADMIN, "bureau_supervisor", json!("district")));
-        for actor in actors.iter().filter(|a| a.as_str() != ADMIN) {
-            let community = |rest: &str| json!({"community": rest.split('-').next().unwrap_or(rest)});
-            let (role, scope) = if let Some(rest) = actor.strip_prefix("grid-") {
-                ("grid_inspector", community(rest))
-            } else if let Some(rest) = actor.strip_prefix("rect-") {
-                ("grid_inspector", community(rest))
-            } else if let Some(rest) = actor.strip_prefix("duty-") {
-                ("community_committee", community(rest))
+            vec![AccessCommand::EnforceRoles(enforce), grant(&admin, Role::BureauSupervisor, Scope::District)];
+        for actor in actors.iter().filter(|a| **a != admin) {
+            let community = |rest: &str| id(rest.split('-').next().unwrap_or(rest)).map(Scope::Community);
+            let name = actor.as_str();
+            let (role, scope) = if let Some(rest) = name.strip_prefix("grid-") {
+                (Role::GridInspector, community(rest))
+            } else if let Some(rest) = name.strip_prefix("rect-") {
+                (Role::GridInspector, community(rest))
+            } else if let Some(rest) = name.strip_prefix("duty-") {
+                (Role::CommunityCommittee, community(rest))
             } else if let Some(e) =
-                actor.strip_prefix("officer-").or_else(|| actor.strip_prefix("safety-").filter(|e| e.starts_with('e')))
+                name.strip_prefix("officer-").or_else(|| name.strip_prefix("safety-").filter(|e| e.starts_with('e')))
             {
-                ("enterprise_safety_officer", json!({"enterprise": e}))
-            } else if actor == "safety-officer" {
-                ("enterprise_safety_officer", json!("district"))
-            } else if actor.starts_with("bureau-") || actor == "city-safety-committee" {
-                ("bureau_supervisor", json!("district"))
-            } else if actor.starts_with("committee-") {
-                ("community_committee", json!("district"))
-            } else if actor == "investigation-office" {
-                ("investigator", json!("district"))
+                (Role::EnterpriseSafetyOfficer, id(e).map(Scope::Enterprise))
+            } else if name == "safety-officer" {
+                (Role::EnterpriseSafetyOfficer, Some(Scope::District))
+            } else if name.starts_with("bureau-") || name == "city-safety-committee" {
+                (Role::BureauSupervisor, Some(Scope::District))
+            } else if name.starts_with("committee-") {
+                (Role::CommunityCommittee, Some(Scope::District))
+            } else if name == "investigation-office" {
+                (Role::Investigator, Some(Scope::District))
             } else {
                 // Hospitals, the CDC, traffic police, fire rescue, the 12345 hotline, statistics.
-                ("partner_department", json!("district"))
+                (Role::PartnerDepartment, Some(Scope::District))
             };
-            access.push(grant(actor, role, scope));
+            if let Some(scope) = scope {
+                access.push(grant(actor, role, scope));
+            }
         }
-        let bodies: Vec<Draft> = access
+        let drafts: Vec<Draft> = access
             .into_iter()
-            .map(|body| Draft { at, seq: 0, actor: ADMIN.to_string(), body, refusal: false })
+            .map(|c| Draft { at, seq: 0, actor: admin.clone(), command: c.into(), refusal: false })
             .collect();
-        self.drafts.splice(0..0, bodies);
+        self.drafts.splice(0..0, drafts);
     }
 }
