@@ -169,6 +169,45 @@ fn the_same_seed_gives_the_same_commands_and_the_same_log() {
     assert!(e1.store().verify().unwrap().problem.is_none());
 }
 
+/// What the histories of seeds 1 and 7 at scales 1.0 and 0.2 mean, recorded when every command
+/// was still written as a JSON literal: a BLAKE3 digest of each command as the engine reads it
+/// (`parse_command_json`, printed with `Debug`), then the history's refusal indices, community
+/// ids, `as_of` and first day. The JSON text may spell a command differently (key order, `null`
+/// for an absent optional field); what it says may not change.
+const MEANING: [(u64, f64, &str); 4] = [
+    (1, 1.0, "f4bac5b15fc2d3bcae728c72c7f4fedde8772eea7c61f6873cae98adf8a1b67c"),
+    (1, 0.2, "b4b37294e63d9ece5ebb052f2b68ece4779c71fff428f4156c522ec0aadf3349"),
+    (7, 1.0, "248503b357158078b1ae0a2290c1aa96439c043e6def5604d76d1ca270fbd105"),
+    (7, 0.2, "a5bce3715a4c0191f566aa6acd2a2e767200965c904387e9d74af7fa1eb6a85b"),
+];
+
+fn meaning(h: &DemoHistory) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for json in &h.commands {
+        let envelope = anquan::domain::parse_command_json(json).unwrap_or_else(|e| panic!("{e:?}: {json}"));
+        hasher.update(format!("{envelope:?}\n").as_bytes());
+    }
+    let rest = (&h.refusal_indices, h.intended_refusals, &h.community_ids, h.as_of, h.first_day);
+    hasher.update(format!("{rest:?}").as_bytes());
+    hasher.finalize().to_hex().to_string()
+}
+
+#[test]
+fn the_histories_mean_what_they_meant_when_written_as_json_literals() {
+    let found: Vec<(u64, f64, String)> = MEANING
+        .iter()
+        .map(|(seed, scale, _)| {
+            (
+                *seed,
+                *scale,
+                meaning(&district_history(&DemoConfig { seed: *seed, scale: *scale, ..DemoConfig::default() })),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, f64, String)> = MEANING.iter().map(|(s, x, d)| (*s, *x, d.to_string())).collect();
+    assert_eq!(found, expected);
+}
+
 #[test]
 fn an_odd_configuration_still_gives_a_consistent_history() {
     let end = chrono::NaiveDate::from_ymd_opt(2025, 2, 10).unwrap();
