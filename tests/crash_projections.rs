@@ -21,10 +21,12 @@
 //! `ANQUAN_CRASH_ROUNDS=N` runs N rounds (default 4); a fresh store every 10 rounds keeps the
 //! per-round checks (several folds of the whole log) bounded. Figures are printed at the end.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -391,7 +393,6 @@ fn check_projection<P: Projection>(
 #[test]
 fn projection_snapshots_and_checkpoints_survive_sigkill() {
     let rounds: usize = std::env::var("ANQUAN_CRASH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(4);
-    let exe = std::env::current_exe().unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(0xc4ec);
     let mut dir = tempfile::tempdir().unwrap();
     let mut acked: HashMap<Uuid, u64> = HashMap::new();
@@ -407,9 +408,7 @@ fn projection_snapshots_and_checkpoints_survive_sigkill() {
             durable.values_mut().for_each(|c| *c = 0);
             dir = tempfile::tempdir().unwrap();
         }
-        let mut child = Command::new(&exe)
-            .args(["--exact", "crash_projections_child_entry", "--nocapture", "--test-threads", "1"])
-            .env(CHILD_ENV, dir.path())
+        let mut child = common::child::child("crash_projections_child_entry", CHILD_ENV, dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

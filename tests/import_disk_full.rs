@@ -3,11 +3,11 @@
 //! refuses. The import must stop with one sentence naming the line and how many lines were
 //! committed before it; importing the same file again afterwards commits exactly the rest.
 
-use std::process::Command;
+mod common;
 
-use anquan::engine::Engine;
 use anquan::interface::transfer::{import_commands, ImportOptions};
 use anquan::store::EventStore;
+use common::commands::engine;
 
 const CHILD_ENV: &str = "ANQUAN_IMPORT_DISK_FULL_DIR";
 const LINES: usize = 1500;
@@ -37,23 +37,13 @@ fn file() -> String {
 }
 
 /// An engine with the store's vault (a hazard's reporter is sealed).
-fn engine(dir: &std::path::Path) -> Engine {
-    let vault = std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir).unwrap());
-    Engine::new(EventStore::open(dir).expect("open store")).unwrap().with_vault(vault)
-}
-
 #[test]
 fn import_disk_full_child_entry() {
     let Ok(dir) = std::env::var(CHILD_ENV) else { return };
     let engine = engine(std::path::Path::new(&dir));
     let largest =
         std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).max().unwrap_or(0);
-    // SAFETY: plain syscalls on this process; ignoring SIGXFSZ turns the limit into EFBIG errors.
-    unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-        let limit = libc::rlimit { rlim_cur: largest + 1024 * 1024, rlim_max: libc::RLIM_INFINITY };
-        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
-    }
+    common::child::limit_file_size(largest + 1024 * 1024);
     match import_commands(&engine, file().as_bytes(), &ImportOptions::default(), |_| {}) {
         Ok(report) => println!("DONE {}", report.accepted),
         Err(e) => println!("ERR {e}"),
@@ -64,11 +54,7 @@ fn import_disk_full_child_entry() {
 fn a_full_disk_stops_an_import_with_what_was_committed() {
     let dir = tempfile::tempdir().unwrap();
     EventStore::open(dir.path()).unwrap().close().unwrap();
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "import_disk_full_child_entry", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir.path())
-        .output()
-        .unwrap();
+    let out = common::child::child("import_disk_full_child_entry", CHILD_ENV, dir.path()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     // The child's line follows the test harness's "test … ... " on the same line.
     let said = |tag: &str| stdout.lines().find_map(|l| l.split_once(tag).map(|(_, rest)| rest.to_string()));

@@ -1,34 +1,18 @@
 //! Projections on hand-built histories: every expected figure is worked out by hand in the
 //! comments beside it (including DESIGN.md §1 statements as concrete cases).
 
+mod common;
+
 use anquan::engine::Engine;
 use anquan::events::incident::IncidentGrade;
 use anquan::projections::accident_stats::{AccidentStats, StatsFilter, StreakRule};
 use anquan::projections::hazard_ledger::HazardLedger;
 use anquan::projections::trails::AccountabilityTrails;
 use anquan::projections::{rebuild, Period};
-use anquan::store::EventStore;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
+use common::commands::{close, engine, grade, order, report_hazard, run, t};
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-fn engine(dir: &std::path::Path) -> Engine {
-    // Responsible persons' names are personal information: sealed under keys in the vault.
-    Engine::new(EventStore::open(dir).unwrap())
-        .unwrap()
-        .with_vault(std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir).unwrap()))
-}
-
-fn run(e: &Engine, actor: &str, at: &str, body: Value) {
-    let cmd = json!({ "command_id": Uuid::new_v4().to_string(), "actor": actor, "issued_at": at, "command": body });
-    if let Err(err) = e.execute_json(&cmd.to_string()) {
-        panic!("command {body} rejected: {err}");
-    }
-}
-
-fn t(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
 
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -44,37 +28,6 @@ fn round2(x: Option<f64>) -> Option<f64> {
 
 // ---- hazard ledger -------------------------------------------------------------------------
 
-fn report_hazard(e: &Engine, id: &str, community: &str, enterprise: Option<&str>, category: &str, found: &str) {
-    run(
-        e,
-        "grid-7",
-        found,
-        json!({"type": "hazard.report", "hazard_id": id, "source": "grid_inspection", "reporter": "李网格",
-               "community_id": community, "grid_id": null, "enterprise_id": enterprise, "category": category,
-               "location": "3号楼", "description": "隐患", "found_at": found}),
-    );
-}
-
-fn grade(e: &Engine, id: &str, grade: &str, at: &str) {
-    run(
-        e,
-        "bureau-1",
-        at,
-        json!({"type": "hazard.grade", "hazard_id": id, "grade": grade, "criterion": "MEM-10",
-               "criterion_version": "2023", "basis": null}),
-    );
-}
-
-fn order(e: &Engine, id: &str, at: &str, deadline: &str) {
-    run(
-        e,
-        "bureau-1",
-        at,
-        json!({"type": "hazard.order_rectification", "hazard_id": id, "responsible": "负责人",
-               "measures": "整改", "funds_yuan": 10000, "deadline": deadline, "contingency_plan": "预案"}),
-    );
-}
-
 fn list(e: &Engine, id: &str, at: &str) {
     run(
         e,
@@ -82,23 +35,6 @@ fn list(e: &Engine, id: &str, at: &str) {
         at,
         json!({"type": "hazard.list_for_supervision", "hazard_id": id, "level": "city", "listed_by": "市政府"}),
     );
-}
-
-/// Done, verified by someone else, closed (销号) — all on `at`'s day.
-fn close(e: &Engine, id: &str, at: &str) {
-    run(
-        e,
-        "ent-officer",
-        at,
-        json!({"type": "hazard.report_rectification_done", "hazard_id": id, "summary": "已整改"}),
-    );
-    run(
-        e,
-        "bureau-2",
-        at,
-        json!({"type": "hazard.verify_rectification", "hazard_id": id, "passed": true, "remarks": "验收合格"}),
-    );
-    run(e, "bureau-2", at, json!({"type": "hazard.close", "hazard_id": id, "remarks": null}));
 }
 
 #[test]
@@ -271,6 +207,7 @@ fn register(e: &Engine, id: &str, population: u32, at: &str) {
     );
 }
 
+/// An incident with one minor injury, reported 30 minutes after the accident, issued 1 hour after.
 #[allow(clippy::too_many_arguments)]
 fn incident(
     e: &Engine,
@@ -282,18 +219,14 @@ fn incident(
     serious: u32,
     loss: u64,
 ) {
-    // Reported 30 minutes after the accident, issued 1 hour after.
-    let occurred_at = t(occurred);
-    let reported = (occurred_at + chrono::Duration::minutes(30)).to_rfc3339();
-    let issued = (occurred_at + chrono::Duration::hours(1)).to_rfc3339();
-    run(
+    common::commands::incident(
         e,
-        "unit-head",
-        &issued,
-        json!({"type": "incident.report", "incident_id": id, "occurred_at": occurred, "reported_at": reported,
-               "place": "现场", "community_id": community, "enterprise_id": null, "category": category,
-               "deaths": deaths, "serious_injuries": serious, "minor_injuries": 1, "missing": 0,
-               "direct_loss_yuan": loss, "summary": "事故"}),
+        id,
+        community,
+        category,
+        occurred,
+        (deaths, serious, loss),
+        chrono::Duration::hours(1),
     );
 }
 

@@ -2,26 +2,15 @@
 //! hand in the comments beside it; chart geometry is checked against the values it draws; the
 //! page is self-contained, escaped and balanced; both languages label it.
 
+mod common;
+
 use anquan::engine::Engine;
 use anquan::interface::report::{render_html, write_report, Lang, ReportError, ReportOptions};
 use anquan::projections::{rebuild_all, AllProjections};
-use anquan::store::EventStore;
-use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
-use uuid::Uuid;
+use common::commands::{close, engine, grade, order, report_hazard, run, t};
+use serde_json::json;
 
 const EVIL: &str = "<script>alert(1)</script>东湖";
-
-fn run(e: &Engine, actor: &str, at: &str, body: Value) {
-    let cmd = json!({ "command_id": Uuid::new_v4().to_string(), "actor": actor, "issued_at": at, "command": body });
-    if let Err(err) = e.execute_json(&cmd.to_string()) {
-        panic!("command {body} rejected: {err}");
-    }
-}
-
-fn t(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
 
 fn register(e: &Engine, id: &str, name: &str) {
     run(
@@ -43,8 +32,7 @@ fn indicator(e: &Engine, id: &str, total: u32) {
     );
 }
 
-/// An incident with one minor injury besides the given deaths and serious injuries; reported
-/// 30 minutes after it occurred.
+/// An incident with one minor injury, reported and issued 30 minutes after it occurred.
 #[allow(clippy::too_many_arguments)]
 fn incident(
     e: &Engine,
@@ -56,68 +44,30 @@ fn incident(
     serious: u32,
     loss: u64,
 ) {
-    let occurred_at = t(occurred);
-    let reported = (occurred_at + chrono::Duration::minutes(30)).to_rfc3339();
-    run(
+    common::commands::incident(
         e,
-        "unit-head",
-        &reported,
-        json!({"type": "incident.report", "incident_id": id, "occurred_at": occurred, "reported_at": reported,
-               "place": "现场", "community_id": community, "enterprise_id": null, "category": category,
-               "deaths": deaths, "serious_injuries": serious, "minor_injuries": 1, "missing": 0,
-               "direct_loss_yuan": loss, "summary": "事故"}),
+        id,
+        community,
+        category,
+        occurred,
+        (deaths, serious, loss),
+        chrono::Duration::minutes(30),
     );
 }
 
 fn hazard(e: &Engine, id: &str, community: &str, category: &str, found: &str) {
-    run(
-        e,
-        "grid-7",
-        found,
-        json!({"type": "hazard.report", "hazard_id": id, "source": "grid_inspection", "reporter": "李网格",
-               "community_id": community, "grid_id": null, "enterprise_id": null, "category": category,
-               "location": "3号楼", "description": "隐患", "found_at": found}),
-    );
+    report_hazard(e, id, community, None, category, found);
 }
 
-fn grade_and_order(e: &Engine, id: &str, grade: &str, at: &str, deadline: &str) {
-    run(
-        e,
-        "bureau-1",
-        at,
-        json!({"type": "hazard.grade", "hazard_id": id, "grade": grade, "criterion": "MEM-10",
-               "criterion_version": "2023", "basis": null}),
-    );
-    run(
-        e,
-        "bureau-1",
-        at,
-        json!({"type": "hazard.order_rectification", "hazard_id": id, "responsible": "负责人",
-               "measures": "整改", "funds_yuan": 10000, "deadline": deadline, "contingency_plan": "预案"}),
-    );
-}
-
-fn close(e: &Engine, id: &str, at: &str) {
-    run(
-        e,
-        "ent-officer",
-        at,
-        json!({"type": "hazard.report_rectification_done", "hazard_id": id, "summary": "已整改"}),
-    );
-    run(
-        e,
-        "bureau-2",
-        at,
-        json!({"type": "hazard.verify_rectification", "hazard_id": id, "passed": true, "remarks": "验收合格"}),
-    );
-    run(e, "bureau-2", at, json!({"type": "hazard.close", "hazard_id": id, "remarks": null}));
+fn grade_and_order(e: &Engine, id: &str, level: &str, at: &str, deadline: &str) {
+    grade(e, id, level, at);
+    order(e, id, at, deadline);
 }
 
 /// The history every test reads; the as-of instant is 2026-06-30T04:00Z (12:00 CST).
 fn history() -> (tempfile::TempDir, AllProjections) {
     let dir = tempfile::tempdir().unwrap();
-    let vault = std::sync::Arc::new(anquan::engine::privacy::Vault::open_beside_store(dir.path()).unwrap());
-    let e = Engine::new(EventStore::open(dir.path()).unwrap()).unwrap().with_vault(vault);
+    let e = engine(dir.path());
     register(&e, "jd-01", EVIL);
     register(&e, "jd-02", "西湖街道");
     indicator(&e, "jd-01", 10);

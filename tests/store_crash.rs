@@ -10,7 +10,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,7 +96,6 @@ fn crash_child_entry() {
 fn acknowledged_appends_survive_sigkill() {
     let rounds: usize = std::env::var("ANQUAN_CRASH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
     let mut dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5afe);
     let mut acked: HashMap<Uuid, u64> = HashMap::new();
     let mut total_acks = 0usize;
@@ -111,9 +110,7 @@ fn acknowledged_appends_survive_sigkill() {
             acked.clear();
             dir = tempfile::tempdir().unwrap();
         }
-        let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child_entry", "--nocapture", "--test-threads", "1"])
-            .env(CHILD_ENV, dir.path())
+        let mut child = common::child::child("crash_child_entry", CHILD_ENV, dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use anquan::store::*;
 use common::*;
@@ -18,12 +18,7 @@ fn disk_full_child_entry() {
     let Ok(dir) = std::env::var(CHILD_ENV) else { return };
     let store = EventStore::open(&dir).expect("child opens store");
     let used: u64 = std::fs::metadata(std::path::Path::new(&dir).join("db")).map(|m| m.len()).unwrap_or(0);
-    // SAFETY: plain syscalls on this process; ignoring SIGXFSZ turns the limit into EFBIG errors.
-    unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-        let limit = libc::rlimit { rlim_cur: used + 1024 * 1024, rlim_max: libc::RLIM_INFINITY };
-        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
-    }
+    common::child::limit_file_size(used + 1024 * 1024);
     let mut first_error = None;
     for i in 0..200_000u64 {
         let e = event("fill.event", &vec![(i % 251) as u8; 2000]);
@@ -56,9 +51,7 @@ fn a_full_disk_poisons_the_store_and_loses_nothing_acknowledged() {
         let store = open(dir.path());
         store.append("seed", ExpectedVersion::NoStream, events(3)).unwrap();
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "disk_full_child_entry", "--nocapture", "--test-threads", "1"])
-        .env(CHILD_ENV, dir.path())
+    let out = common::child::child("disk_full_child_entry", CHILD_ENV, dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .output()

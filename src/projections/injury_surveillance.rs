@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Period, Projection};
+use super::{Family, Period, Projection};
 use crate::events::injury::{InjuryData, InjuryEvent, Intent, Severity, Sex};
 use crate::events::time::cst_date;
 use crate::events::DomainEvent;
@@ -126,12 +126,15 @@ impl InjurySurveillance {
     }
 }
 
+/// Every event of the family this read model folds.
+const INJURY: Family = Family::of(InjuryEvent::TYPES);
+
 impl Projection for InjurySurveillance {
     const NAME: &'static str = "injury_surveillance";
     const VERSION: u32 = 1;
 
     fn wants(event_type: &str) -> bool {
-        event_type.starts_with("injury.")
+        INJURY.contains(event_type)
     }
 
     fn apply(&mut self, _recorded: &RecordedEvent, event: &DomainEvent) {

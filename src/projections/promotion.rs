@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::accident_stats::Change;
-use super::Projection;
+use super::{Family, Projection};
 use crate::events::promotion::ProjectEvent;
 use crate::events::DomainEvent;
 use crate::store::RecordedEvent;
@@ -130,13 +130,16 @@ impl PromotionProjects {
     }
 }
 
+/// Every event of the family this read model folds.
+const PROJECT: Family = Family::of(ProjectEvent::TYPES);
+
 impl Projection for PromotionProjects {
     const NAME: &'static str = "promotion_projects";
     /// 2: dates as integers (`state_codec`).
     const VERSION: u32 = 2;
 
     fn wants(event_type: &str) -> bool {
-        event_type.starts_with("project.")
+        PROJECT.contains(event_type)
     }
 
     fn apply(&mut self, _recorded: &RecordedEvent, event: &DomainEvent) {

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use super::{Direction, RecordedEvent, Shared, StoreError};
+use super::error::StoreError;
+use super::shared::Shared;
+use super::types::{Direction, RecordedEvent};
 
 /// Events read from the store per catch-up page.
 const CATCH_UP_PAGE: usize = 4096;

@@ -9,9 +9,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::error::StoreError;
 use super::layout::{self, IndexEntry, SegmentView};
+use super::shared::Shared;
 use super::types::{Head, GENESIS_HASH};
-use super::{Shared, StoreError};
 use crate::storage::{prefix_bounds, StorageError};
 
 /// The result of [`super::EventStore::verify`].

@@ -38,9 +38,10 @@ use uuid::Uuid;
 
 use super::error::StoreError;
 use super::layout::{self, IndexEntry, RecordRef, SegmentBuilder, ENTRY_OVERHEAD, SEGMENT_TARGET_BYTES};
+use super::options::Durability;
 use super::reply::Answerer;
+use super::shared::Shared;
 use super::types::*;
-use super::{Durability, Shared};
 use crate::storage::WriteBatch;
 
 /// Most events one group commit takes, bounding the batch and its memory.

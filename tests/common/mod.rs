@@ -1,5 +1,9 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: store events and options, raw access to the files
+//! (here); child processes (`child.rs`); hand-built command histories (`commands.rs`).
 #![allow(dead_code)]
+
+pub mod child;
+pub mod commands;
 
 use anquan::store::{EventStore, ManualClock, ProposedEvent, StoreOptions, Timestamp};
 use std::sync::Arc;
