@@ -196,7 +196,13 @@ fn screen(
         a.current.to.month(),
         a.current.to.day()
     );
-    crate::views::comparison_table(&a.comparison, labels, all).titled(title).write_text(w)?;
+    crate::views::comparison_table(
+        &a.comparison,
+        labels,
+        &all.accident_stats.communities().map(|c| (c.community_id.clone(), c.name.clone())).collect(),
+    )
+    .titled(title)
+    .write_text(w)?;
     if let (Some(before), Some(now)) =
         (a.rate_per_100k.baseline.deaths_per_100k, a.rate_per_100k.current.deaths_per_100k)
     {
@@ -400,5 +406,5 @@ fn screen(
 }
 
 fn community_name(all: &AllProjections, id: &str) -> String {
-    crate::views::community_label(all, id)
+    crate::views::community_label_of(all, id)
 }

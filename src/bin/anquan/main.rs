@@ -37,6 +37,13 @@ struct Cli {
     /// Language of labels: zh or en (default: from the locale, LANG=zh_CN.UTF-8 gives zh).
     #[arg(long, global = true, value_enum)]
     lang: Option<Lang>,
+    /// Ask a running `anquan serve` instead of opening the store folder (which the service
+    /// holds): query commands only, same output.
+    #[arg(long, global = true, env = "ANQUAN_SERVER")]
+    server: Option<String>,
+    /// The bearer token for --server (`anquan token`).
+    #[arg(long, global = true, env = "ANQUAN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Who runs a writing command (import, import-csv, erase-person, export --reveal-personal):
     /// authorised by the store's roles like a host's user.
     #[arg(long, global = true, env = "ANQUAN_ACTOR")]
@@ -472,6 +479,17 @@ fn end_progress() {
     }
 }
 
+/// Where queries are answered: the store folder, or `--server` with its token.
+fn source(dir: &std::path::Path, server: &Option<String>, token: &Option<String>) -> Result<views::Source> {
+    Ok(match server {
+        None => views::Source::Local(open_existing(dir)?),
+        Some(url) => {
+            let token = token.clone().context("--server needs --token (or ANQUAN_TOKEN): every request carries one")?;
+            views::Source::Remote(views::Remote { base: url.clone(), token })
+        }
+    })
+}
+
 /// The key vault for personal information (`DIR/vault`, beside the sled files).
 pub fn open_vault(dir: &std::path::Path) -> Result<std::sync::Arc<anquan::engine::privacy::Vault>> {
     let vault = anquan::engine::privacy::Vault::open_beside_store(dir)
@@ -512,18 +530,19 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Stats { year, compare, community, category, by, year_to_date, whole_years, view } => {
-            let store = open_existing(&cli.store)?;
             let args = views::StatsArgs { year, compare, community, category, by, year_to_date, whole_years };
-            views::stats(&store, &view, &labels, &args)
+            views::stats(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, &args)
         }
         Cmd::Hazards { overdue, listed, community, view } => {
-            views::hazards(&open_existing(&cli.store)?, &view, &labels, community, overdue, listed)
+            views::hazards(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, community, overdue, listed)
         }
         Cmd::Streaks { community, category, rule, years, view } => {
             let q = anquan::interface::query::StreaksQuery { community, category, rule: rule.into(), years };
-            views::streaks(&open_existing(&cli.store)?, &view, &labels, q)
+            views::streaks(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, q)
         }
-        Cmd::Projects { community, view } => views::projects(&open_existing(&cli.store)?, &view, &labels, community),
+        Cmd::Projects { community, view } => {
+            views::projects(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, community)
+        }
         Cmd::Codes => codes::list(&open_existing(&cli.store)?, &labels),
         Cmd::Serve { listen, max_connections } => serve::run(&cli.store, &listen, max_connections),
         Cmd::Token { for_actor, read_only, note } => serve::token(&cli.store, &for_actor, read_only, note),
@@ -544,13 +563,17 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::ErasePerson { person, reason } => erase_person(&cli.store, cli.actor.as_deref(), &person, reason),
         Cmd::Kpis { year, community, ltifr_base, view } => {
-            views::kpis(&open_existing(&cli.store)?, &view, &labels, year, community, ltifr_base)
+            views::kpis(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, year, community, ltifr_base)
         }
         Cmd::Incidents { open, community, view } => {
-            views::incidents(&open_existing(&cli.store)?, &view, &labels, community, open)
+            views::incidents(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, community, open)
         }
-        Cmd::Trail { incident, view } => views::trail(&open_existing(&cli.store)?, &view, &labels, &incident),
-        Cmd::History { stream, view } => views::history(&open_existing(&cli.store)?, &view, &labels, &stream),
+        Cmd::Trail { incident, view } => {
+            views::trail(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, &incident)
+        }
+        Cmd::History { stream, view } => {
+            views::history(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, &stream)
+        }
         Cmd::Keygen { out } => {
             use std::io::Read;
             anyhow::ensure!(!out.exists(), "{} exists; not overwriting a key", out.display());

@@ -15,6 +15,7 @@ use anquan::interface::query::{
     self, Answer, Figures, HazardsQuery, IncidentsQuery, KpisQuery, Moment, ProjectsQuery, Query, StatsBy, StatsQuery,
     StreaksQuery, TrailQuery,
 };
+use anquan::interface::transfer::ExportedEvent;
 use anquan::projections::accident_stats::{Comparison, GroupBy};
 use anquan::projections::{AllProjections, Period};
 use anquan::store::{Direction, EventStore, Timestamp};
@@ -73,9 +74,75 @@ impl View {
     }
 }
 
+/// Where the answers come from: the store folder, or a running `anquan serve` (which holds the
+/// folder's lock) asked over HTTP.
+pub enum Source {
+    Local(EventStore),
+    Remote(Remote),
+}
+
+/// A running service and the token to ask it with.
+pub struct Remote {
+    pub base: String,
+    pub token: String,
+}
+
+impl Remote {
+    fn get(&self, path: &str) -> Result<serde_json::Value> {
+        let url = format!("{}{path}", self.base.trim_end_matches('/'));
+        let mut response = ureq::get(&url)
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .with_context(|| format!("cannot reach {url}"))?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().with_context(|| format!("cannot read {url}'s answer"))?;
+        let body: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{url} answered {status} without JSON"))?;
+        if status >= 400 {
+            let detail = body.get("detail").and_then(|d| d.as_str()).unwrap_or("no detail");
+            anyhow::bail!("{url} answered {status}: {detail}");
+        }
+        Ok(body)
+    }
+}
+
+/// Community names by id, for labels.
+pub type Names = std::collections::BTreeMap<String, String>;
+
+fn names_of(all: &AllProjections) -> Names {
+    all.accident_stats.communities().map(|c| (c.community_id.clone(), c.name.clone())).collect()
+}
+
 /// Asks the questions at the view's moment.
-fn ask(store: &EventStore, view: &View, queries: &[Query]) -> Result<(AllProjections, Vec<Figures>)> {
-    Ok(query::ask_all(store, queries, &view.moment(), Utc::now())?)
+fn ask(source: &Source, view: &View, queries: &[Query]) -> Result<(Names, Vec<Figures>)> {
+    match source {
+        Source::Local(store) => {
+            let (all, figures) = query::ask_all(store, queries, &view.moment(), Utc::now())?;
+            Ok((names_of(&all), figures))
+        }
+        Source::Remote(remote) => {
+            let codes = remote.get("/v1/codes")?;
+            let names = codes["communities"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| Some((c["community_id"].as_str()?.to_string(), c["name"].as_str()?.to_string())))
+                .collect();
+            let figures = queries
+                .iter()
+                .map(|q| {
+                    let path = anquan::interface::http::paths::path_of(q, &view.moment());
+                    let stored: query::StoredFigures = serde_json::from_value(remote.get(&path)?)
+                        .with_context(|| format!("{path}: the answer is not figures"))?;
+                    Ok(Figures::from_stored(stored)?)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok((names, figures))
+        }
+    }
 }
 
 /// Brings the five projections to the head and snapshots them there, so later queries fold
@@ -162,7 +229,7 @@ fn period_label(p: &Period) -> String {
     }
 }
 
-pub fn stats(store: &EventStore, view: &View, labels: &Labels, args: &StatsArgs) -> Result<()> {
+pub fn stats(source: &Source, view: &View, labels: &Labels, args: &StatsArgs) -> Result<()> {
     let q = StatsQuery {
         year: args.year,
         compare: args.compare,
@@ -180,7 +247,7 @@ pub fn stats(store: &EventStore, view: &View, labels: &Labels, args: &StatsArgs)
             _ => None,
         },
     };
-    let (all, figures) = ask(store, view, &[Query::Stats(q)])?;
+    let (names, figures) = ask(source, view, &[Query::Stats(q)])?;
     let (figures, a) = one(figures, |r| match r {
         Answer::Stats(a) => Some(a),
         _ => None,
@@ -198,7 +265,7 @@ pub fn stats(store: &EventStore, view: &View, labels: &Labels, args: &StatsArgs)
         period_label(&a.baseline),
         args.community
             .as_deref()
-            .map(|c| community_label(&all, c))
+            .map(|c| community_label(&names, c))
             .unwrap_or(labels.t("all communities", "全部社区").into()),
         args.category
             .as_deref()
@@ -235,9 +302,9 @@ pub fn stats(store: &EventStore, view: &View, labels: &Labels, args: &StatsArgs)
     notes.push(format!(
         "  {} {}",
         labels.t("TOTAL counts", "合计口径:"),
-        labels.t(a.total_counts, total_counts_zh(a.total_counts))
+        labels.t(&a.total_counts, total_counts_zh(&a.total_counts))
     ));
-    let table = comparison_table(&a.comparison, labels, &all).titled(title);
+    let table = comparison_table(&a.comparison, labels, &names).titled(title);
     emit(view, &figures, &[table], &notes)
 }
 
@@ -250,7 +317,7 @@ fn total_counts_zh(en: &str) -> &'static str {
 }
 
 /// A comparison: `before→now` cells for people; for machines one column per figure and period.
-pub fn comparison_table(cmp: &Comparison, labels: &Labels, all: &AllProjections) -> Table {
+pub fn comparison_table(cmp: &Comparison, labels: &Labels, names: &Names) -> Table {
     let key_header = match cmp.by {
         GroupBy::Category => ("category", labels.t("category", "类别")),
         GroupBy::Community => ("community", labels.t("community", "社区")),
@@ -262,7 +329,7 @@ pub fn comparison_table(cmp: &Comparison, labels: &Labels, all: &AllProjections)
         (Some(k), _) if k == "ungraded" => Cell::code("ungraded", labels.t("ungraded", "未分级")),
         (Some(k), GroupBy::Category) => Cell::code(k.clone(), labels.category(k)),
         (Some(k), GroupBy::Grade) => Cell::code(k.clone(), labels.grade(k)),
-        (Some(k), GroupBy::Community) => Cell::code(k.clone(), community_label(all, k)),
+        (Some(k), GroupBy::Community) => Cell::code(k.clone(), community_label(names, k)),
         (Some(k), _) => Cell::plain(k.clone()),
     };
     let mut t = Table::new(
@@ -302,7 +369,7 @@ pub fn comparison_table(cmp: &Comparison, labels: &Labels, all: &AllProjections)
 // ---- kpis ---------------------------------------------------------------------------------
 
 pub fn kpis(
-    store: &EventStore,
+    source: &Source,
     view: &View,
     labels: &Labels,
     year: Option<i32>,
@@ -310,7 +377,7 @@ pub fn kpis(
     ltifr_base: u64,
 ) -> Result<()> {
     let q = KpisQuery { year, community, ltifr_base };
-    let (_, figures) = ask(store, view, &[Query::Kpis(q)])?;
+    let (_, figures) = ask(source, view, &[Query::Kpis(q)])?;
     let (figures, a) = one(figures, |r| match r {
         Answer::Kpis(a) => Some(a),
         _ => None,
@@ -457,14 +524,14 @@ fn a_ltifr(f: &Figures) -> u64 {
 // ---- hazards -------------------------------------------------------------------------------
 
 pub fn hazards(
-    store: &EventStore,
+    source: &Source,
     view: &View,
     labels: &Labels,
     community: Option<String>,
     show_overdue: bool,
     show_listed: bool,
 ) -> Result<()> {
-    let (all, figures) = ask(store, view, &[Query::Hazards(HazardsQuery { community })])?;
+    let (names, figures) = ask(source, view, &[Query::Hazards(HazardsQuery { community })])?;
     let (figures, a) = one(figures, |r| match r {
         Answer::Hazards(a) => Some(a),
         _ => None,
@@ -491,7 +558,7 @@ pub fn hazards(
     for (c, n) in &a.open.by_community {
         open.row([
             dim("community", "community", "社区"),
-            Cell::code(c.clone(), community_label(&all, c)),
+            Cell::code(c.clone(), community_label(&names, c)),
             Cell::num(n),
         ]);
     }
@@ -499,7 +566,7 @@ pub fn hazards(
         "{} {}{}",
         labels.t("hazard ledger (隐患台账) on", "隐患台账"),
         a.on,
-        a.community.as_deref().map(|c| format!(" ({})", community_label(&all, c))).unwrap_or_default()
+        a.community.as_deref().map(|c| format!(" ({})", community_label(&names, c))).unwrap_or_default()
     ));
     let mut rates = Table::new(
         "rates",
@@ -593,13 +660,13 @@ pub fn hazards(
 // ---- incidents and trails ------------------------------------------------------------------
 
 pub fn incidents(
-    store: &EventStore,
+    source: &Source,
     view: &View,
     labels: &Labels,
     community: Option<String>,
     open_only: bool,
 ) -> Result<()> {
-    let (all, figures) = ask(store, view, &[Query::Incidents(IncidentsQuery { community, open_only })])?;
+    let (names, figures) = ask(source, view, &[Query::Incidents(IncidentsQuery { community, open_only })])?;
     let (figures, a) = one(figures, |r| match r {
         Answer::Incidents(a) => Some(a),
         _ => None,
@@ -632,7 +699,7 @@ pub fn incidents(
             Cell::plain(l.occurred_on.to_string()),
             Cell::plain(l.community_id.clone()),
             Cell::code(l.category.clone(), labels.category(&l.category)),
-            l.grade.map(|g| Cell::code(g, labels.grade(g))).unwrap_or_else(|| Cell::plain("")),
+            l.grade.as_deref().map(|g| Cell::code(g, labels.grade(g))).unwrap_or_else(|| Cell::plain("")),
             Cell::num(l.deaths),
             Cell::num(l.injuries),
             Cell::shown(l.four_missing.len().to_string(), l.four_missing.join(" ")),
@@ -646,13 +713,13 @@ pub fn incidents(
         if open_only { labels.t("open incidents", "起未结案事故") } else { labels.t("incidents", "起事故") },
         labels.t("on", "截至"),
         a.on,
-        a.community.as_deref().map(|c| format!(" ({})", community_label(&all, c))).unwrap_or_default()
+        a.community.as_deref().map(|c| format!(" ({})", community_label(&names, c))).unwrap_or_default()
     );
     emit(view, &figures, &[t.titled(title)], &[])
 }
 
-pub fn trail(store: &EventStore, view: &View, labels: &Labels, incident: &str) -> Result<()> {
-    let (_, figures) = ask(store, view, &[Query::Trail(TrailQuery { incident: incident.to_string() })])?;
+pub fn trail(source: &Source, view: &View, labels: &Labels, incident: &str) -> Result<()> {
+    let (_, figures) = ask(source, view, &[Query::Trail(TrailQuery { incident: incident.to_string() })])?;
     let (figures, a) = one(figures, |r| match r {
         Answer::Trail(a) => Some(a),
         _ => None,
@@ -731,8 +798,8 @@ fn condition_label(code: &str, labels: &Labels) -> String {
 
 // ---- streaks and projects ------------------------------------------------------------------
 
-pub fn streaks(store: &EventStore, view: &View, labels: &Labels, q: StreaksQuery) -> Result<()> {
-    let (all, figures) = ask(store, view, &[Query::Streaks(q)])?;
+pub fn streaks(source: &Source, view: &View, labels: &Labels, q: StreaksQuery) -> Result<()> {
+    let (names, figures) = ask(source, view, &[Query::Streaks(q)])?;
     let (figures, a) = one(figures, |r| match r {
         Answer::Streaks(a) => Some(a),
         _ => None,
@@ -764,7 +831,7 @@ pub fn streaks(store: &EventStore, view: &View, labels: &Labels, q: StreaksQuery
     for s in &a.communities {
         let id = s.community.clone().unwrap_or_default();
         t.row([
-            Cell::code(id.clone(), community_label(&all, &id)),
+            Cell::code(id.clone(), community_label(&names, &id)),
             Cell::num(s.days),
             Cell::num(s.whole_years),
             Cell::plain(s.since.to_string()),
@@ -797,8 +864,8 @@ pub fn streaks(store: &EventStore, view: &View, labels: &Labels, q: StreaksQuery
     emit(view, &figures, &[t.titled(title)], &notes)
 }
 
-pub fn projects(store: &EventStore, view: &View, labels: &Labels, community: Option<String>) -> Result<()> {
-    let (all, figures) = ask(store, view, &[Query::Projects(ProjectsQuery { community })])?;
+pub fn projects(source: &Source, view: &View, labels: &Labels, community: Option<String>) -> Result<()> {
+    let (names, figures) = ask(source, view, &[Query::Projects(ProjectsQuery { community })])?;
     let (figures, a) = one(figures, |r| match r {
         Answer::Projects(a) => Some(a),
         _ => None,
@@ -843,7 +910,7 @@ pub fn projects(store: &EventStore, view: &View, labels: &Labels, community: Opt
         let (i1, i2) = pair(ib, ia);
         t.row([
             Cell::plain(l.project_id.clone()),
-            Cell::code(l.community_id.clone(), community_label(&all, &l.community_id)),
+            Cell::code(l.community_id.clone(), community_label(&names, &l.community_id)),
             Cell::plain(l.name.clone()),
             target,
             Cell::num(l.planned),
@@ -902,24 +969,36 @@ pub fn projects(store: &EventStore, view: &View, labels: &Labels, community: Opt
 
 // ---- history ---------------------------------------------------------------------------------
 
-/// "name (id)" when the statistics know the community, else the id.
-pub fn community_label(all: &AllProjections, id: &str) -> String {
-    all.accident_stats.community(id).map(|c| format!("{} ({id})", c.name)).unwrap_or_else(|| id.to_string())
+/// "name (id)" when the name is known, else the id.
+pub fn community_label(names: &Names, id: &str) -> String {
+    names.get(id).map(|n| format!("{n} ({id})")).unwrap_or_else(|| id.to_string())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// "name (id)" from projections.
+pub fn community_label_of(all: &AllProjections, id: &str) -> String {
+    community_label(&names_of(all), id)
 }
 
-pub fn history(store: &EventStore, view: &View, labels: &Labels, stream: &str) -> Result<()> {
-    let events = store.read_stream(stream, 0, Direction::Forward, usize::MAX)?;
-    anyhow::ensure!(!events.is_empty(), "stream {stream:?} has no events (see `anquan streams`)");
-    let cut = view.as_of.map(Timestamp::from_chrono);
-    let shown: Vec<_> = events.iter().filter(|e| cut.is_none_or(|c| e.recorded_at <= c)).collect();
-    let decoded = |e: &anquan::store::RecordedEvent| {
-        anquan::events::DomainEvent::from_payload(&e.event_type, e.schema_version, &e.payload)
-            .map_err(|err| format!("{} bytes that do not decode as a domain event: {err}", e.payload.len()))
+pub fn history(source: &Source, view: &View, labels: &Labels, stream: &str) -> Result<()> {
+    let shown: Vec<ExportedEvent> = match source {
+        Source::Local(store) => {
+            let cut = view.as_of.map(Timestamp::from_chrono);
+            store
+                .read_stream(stream, 0, Direction::Forward, usize::MAX)?
+                .iter()
+                .filter(|e| cut.is_none_or(|c| e.recorded_at <= c))
+                .map(|e| ExportedEvent::of(e, None))
+                .collect()
+        }
+        Source::Remote(remote) => {
+            let mut path = format!("/v1/streams/{stream}");
+            if let Some(t) = view.as_of {
+                path.push_str(&format!("?as_of={}", t.to_rfc3339().replace('+', "%2B").replace(':', "%3A")));
+            }
+            serde_json::from_value(remote.get(&path)?).context("the stream's events do not parse")?
+        }
     };
+    anyhow::ensure!(!shown.is_empty(), "stream {stream:?} has no events (by then; see `anquan streams`)");
     if view.format == Format::Json {
         // The store's clock is `stored_at`; the event's own `recorded_at` (the command's time) is
         // inside `event`.
@@ -927,9 +1006,9 @@ pub fn history(store: &EventStore, view: &View, labels: &Labels, stream: &str) -
             .iter()
             .map(|e| {
                 serde_json::json!({
-                    "version": e.version, "position": e.position, "event_type": &*e.event_type,
-                    "actor": &*e.actor, "stored_at": e.recorded_at.to_chrono(),
-                    "hash": hex(&e.hash), "event": decoded(e).ok(),
+                    "version": e.version, "position": e.position, "event_type": e.event_type,
+                    "actor": e.actor, "stored_at": e.recorded_at.to_chrono(),
+                    "hash": e.hash, "event": e.event,
                 })
             })
             .collect();
@@ -950,28 +1029,23 @@ pub fn history(store: &EventStore, view: &View, labels: &Labels, stream: &str) -
         ],
     );
     for e in &shown {
-        let body = match decoded(e) {
-            Ok(d) => serde_json::to_string(&d)?,
-            Err(msg) => format!("({msg})"),
+        let body = match &e.event {
+            Some(d) => serde_json::to_string(d)?,
+            None => format!("({} bytes that do not decode as a domain event)", e.payload_hex.len() / 2),
         };
-        let at = e.recorded_at.to_chrono();
         t.row([
             Cell::num(e.version),
             Cell::num(e.position),
-            Cell::plain(e.event_type.to_string()),
-            Cell::plain(e.actor.to_string()),
-            at.map(|t| Cell::shown(china_time(t), t.to_rfc3339())).unwrap_or_else(|| Cell::plain("")),
+            Cell::plain(e.event_type.clone()),
+            Cell::plain(e.actor.clone()),
+            e.recorded_at
+                .to_chrono()
+                .map(|t| Cell::shown(china_time(t), t.to_rfc3339()))
+                .unwrap_or_else(|| Cell::plain("")),
             Cell::plain(body),
         ]);
     }
-    let hidden = events.len() - shown.len();
-    let mut title = format!("{stream}: {} {}", shown.len(), labels.t("events", "个事件"));
-    if hidden > 0 {
-        title.push_str(&format!(
-            " ({hidden} {})",
-            labels.t("recorded after --as-of not shown", "条在 --as-of 之后，未显示")
-        ));
-    }
+    let title = format!("{stream}: {} {}", shown.len(), labels.t("events", "个事件"));
     let table = t.titled(title);
     let mut out = std::io::stdout().lock();
     match view.format {

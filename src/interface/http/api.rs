@@ -43,6 +43,7 @@ pub(super) fn routes(service: Arc<Service>) -> Router {
         .route("/v1/projects", get(projects))
         .route("/v1/streams/{id}", get(stream))
         .route("/v1/head", get(head))
+        .route("/v1/codes", get(codes))
         .route("/v1/events", get(events))
         .route("/v1/events/live", get(live_events))
         .route("/metrics", get(metrics))
@@ -461,6 +462,36 @@ async fn streaks(State(svc): Svc, Params(p): Params<StreaksParams>) -> Response 
         years: p.years.unwrap_or(3),
     };
     ask(svc, Query::Streaks(q), m).await
+}
+
+/// A community's id and name.
+#[derive(Serialize)]
+struct CommunityName {
+    community_id: String,
+    name: String,
+}
+
+/// The codes questions take: the catalog's categories (with whether they are graded) and the
+/// store's communities.
+#[derive(Serialize)]
+struct Codes {
+    categories: Vec<crate::events::catalog::Category>,
+    communities: Vec<CommunityName>,
+}
+
+async fn codes(State(svc): Svc) -> Response {
+    let categories = match crate::events::Catalog::builtin() {
+        Ok(c) => c.categories,
+        Err(e) => return Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()).into_response(),
+    };
+    let communities = svc.live.read(|v| {
+        v.all
+            .accident_stats
+            .communities()
+            .map(|c| CommunityName { community_id: c.community_id.clone(), name: c.name.clone() })
+            .collect()
+    });
+    Json(Codes { categories, communities }).into_response()
 }
 
 // ---- the log -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ pub mod live;
 pub mod metrics;
 pub mod openapi;
 mod page;
+pub mod paths;
 pub mod problem;
 mod server;
 mod service;

@@ -27,7 +27,7 @@ pub struct HazardsQuery {
 }
 
 /// Hazards open on the reference date, counted by dimension.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenOnDay {
     pub total: u64,
     pub major: u64,
@@ -38,7 +38,7 @@ pub struct OpenOnDay {
 }
 
 /// The answer to a [`HazardsQuery`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HazardsAnswer {
     pub on: NaiveDate,
     pub community: Option<String>,

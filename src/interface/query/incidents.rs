@@ -23,13 +23,13 @@ pub struct IncidentsQuery {
 }
 
 /// One incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncidentLine {
     pub incident_id: String,
     pub occurred_on: NaiveDate,
     pub community_id: String,
     pub category: String,
-    pub grade: Option<&'static str>,
+    pub grade: Option<String>,
     pub deaths: u32,
     pub injuries: u32,
     pub missing: u32,
@@ -42,7 +42,7 @@ pub struct IncidentLine {
 }
 
 /// The answer to an [`IncidentsQuery`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncidentsAnswer {
     pub on: NaiveDate,
     pub community: Option<String>,
@@ -75,7 +75,7 @@ pub(super) fn answer(all: &AllProjections, q: &IncidentsQuery, on: NaiveDate) ->
             occurred_on: f.day(),
             community_id: f.community_id.clone(),
             category: f.category.clone(),
-            grade: f.grade.map(grade_code),
+            grade: f.grade.map(|g| grade_code(g).to_string()),
             deaths: c.deaths,
             injuries: c.serious_injuries + c.minor_injuries,
             missing: c.missing,
@@ -97,7 +97,7 @@ pub struct TrailQuery {
 }
 
 /// The answer to a [`TrailQuery`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrailAnswer {
     pub on: NaiveDate,
     pub four: FourStatus,

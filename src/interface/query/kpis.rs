@@ -30,7 +30,7 @@ impl Default for KpisQuery {
 }
 
 /// The control indicators of the communities in scope, summed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IndicatorTotal {
     pub deaths_so_far: u64,
     pub limit: u64,
@@ -41,7 +41,7 @@ pub struct IndicatorTotal {
 }
 
 /// The answer to a [`KpisQuery`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KpisAnswer {
     pub year: i32,
     /// 1 January to the reference date, or the whole year once it is over.

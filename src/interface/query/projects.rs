@@ -20,7 +20,7 @@ pub struct ProjectsQuery {
 }
 
 /// One intervention.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InterventionLine {
     pub intervention_id: String,
     pub what: String,
@@ -32,7 +32,7 @@ pub struct InterventionLine {
 
 /// The target category's accidents in the project's community, a year before and a year after
 /// its first intervention.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CategoryBeforeAfter {
     pub category: String,
     pub before: Period,
@@ -45,7 +45,7 @@ pub struct CategoryBeforeAfter {
 }
 
 /// One project.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProjectLine {
     pub project_id: String,
     pub community_id: String,
@@ -62,7 +62,7 @@ pub struct ProjectLine {
 }
 
 /// The answer to a [`ProjectsQuery`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProjectsAnswer {
     pub on: NaiveDate,
     pub community: Option<String>,

@@ -41,7 +41,7 @@ pub struct StatsQuery {
 }
 
 /// The answer to a [`StatsQuery`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatsAnswer {
     pub current: Period,
     pub baseline: Period,
@@ -52,11 +52,11 @@ pub struct StatsAnswer {
     pub comparison: Comparison,
     pub rate_per_100k: Rates,
     /// What the total line counts.
-    pub total_counts: &'static str,
+    pub total_counts: String,
 }
 
 /// Deaths and injuries per 100,000 population in both periods.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rates {
     pub current: PopulationRate,
     pub baseline: PopulationRate,
@@ -112,9 +112,9 @@ pub(super) fn answer(all: &AllProjections, q: &StatsQuery, on: NaiveDate) -> Res
             comparison.lines.push(line(Some("ungraded".into()), b, n));
         }
         comparison.total = every;
-        "every incident: the graded ones by grade, the others as ungraded"
+        "every incident: the graded ones by grade, the others as ungraded".to_string()
     } else {
-        "every incident matching the filters"
+        "every incident matching the filters".to_string()
     };
     let rate = |p: Period| stats.rate_per_100k(p, community, category);
     Ok(StatsAnswer {

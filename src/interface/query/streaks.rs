@@ -53,7 +53,7 @@ impl Default for StreaksQuery {
 }
 
 /// The answer to a [`StreaksQuery`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreaksAnswer {
     pub on: NaiveDate,
     pub rule: BreakingRule,

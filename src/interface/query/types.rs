@@ -76,6 +76,23 @@ pub struct Figures {
     pub result: Answer,
 }
 
+impl Figures {
+    /// Typed figures from stored ones: the answer read as the kind its query names.
+    pub fn from_stored(stored: StoredFigures) -> Result<Self, serde_json::Error> {
+        let result = stored.result;
+        let answer = match &stored.query {
+            Query::Stats(_) => Answer::Stats(serde_json::from_value(result)?),
+            Query::Kpis(_) => Answer::Kpis(serde_json::from_value(result)?),
+            Query::Hazards(_) => Answer::Hazards(serde_json::from_value(result)?),
+            Query::Incidents(_) => Answer::Incidents(serde_json::from_value(result)?),
+            Query::Trail(_) => Answer::Trail(serde_json::from_value(result)?),
+            Query::Streaks(_) => Answer::Streaks(serde_json::from_value(result)?),
+            Query::Projects(_) => Answer::Projects(serde_json::from_value(result)?),
+        };
+        Ok(Figures { basis: stored.basis, query: stored.query, result: answer })
+    }
+}
+
 /// The figures as stored (JSON), for [`check`]: the answer kept as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredFigures {
