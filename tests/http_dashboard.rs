@@ -312,13 +312,16 @@ fn the_dashboard_shows_the_apis_figures_follows_the_log_and_drills_down() {
                          "--window-size=1400,1800", "--lang=en-US", "--hide-scrollbars"],
             }),
         );
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&webdriver)
+        let started = Instant::now();
+        let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+        let connect = builder.capabilities(caps).connect(&webdriver);
+        let client = tokio::time::timeout(WHOLE_TEST, connect)
             .await
+            .expect("Chromium starts in time")
             .expect("a Chromium session through chromedriver");
-        let run = tokio::time::timeout(WHOLE_TEST, walk_through(&client, &api, &base, &token)).await;
-        let _ = client.close().await;
+        let run =
+            tokio::time::timeout(WHOLE_TEST - started.elapsed(), walk_through(&client, &api, &base, &token)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(20), client.close()).await;
         run.expect("the browser test ends within its time");
     });
 }
@@ -327,8 +330,11 @@ async fn walk_through(c: &Client, api: &Api, base: &str, token: &str) {
     let long = Duration::from_secs(20);
     c.goto(&format!("{base}/")).await.unwrap();
 
-    // The page asks for the token once per browser session.
+    // The page asks for the token; a token the service refuses is asked for again.
     let input = wait_for(c, "#token-dialog[open] #token-input", long).await;
+    input.send_keys("aq_not_a_token").await.unwrap();
+    c.find(Locator::Css("#token-submit")).await.unwrap().click().await.unwrap();
+    let input = wait_for(c, "#token-dialog[open] #token-refused:not([hidden]) ~ #token-input", long).await;
     input.send_keys(token).await.unwrap();
     c.find(Locator::Css("#token-submit")).await.unwrap().click().await.unwrap();
     c.find(Locator::Css("#lang-en")).await.unwrap().click().await.unwrap();
@@ -421,5 +427,13 @@ async fn walk_through(c: &Client, api: &Api, base: &str, token: &str) {
 
     // Back to the whole district.
     c.find(Locator::Css("#scope-district")).await.unwrap().click().await.unwrap();
-    until_shown(c, &expected(api, None).await, long).await;
+    let district = expected(api, None).await;
+    until_shown(c, &district, long).await;
+
+    // Once per browser session: a reload asks for no token and shows the same figures.
+    c.refresh().await.unwrap();
+    wait_for(c, "body[data-live='on']", long).await;
+    let open = c.execute("return document.getElementById('token-dialog').open", vec![]).await.unwrap();
+    assert_eq!(open, json!(false), "the token is kept for the session");
+    until_shown(c, &district, long).await;
 }
