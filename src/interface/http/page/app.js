@@ -317,6 +317,10 @@ $("#token-form").addEventListener("submit", (e) => {
 
 $("#forget-token").addEventListener("click", () => askToken(false));
 
+// Escape would close the dialog and leave a page that can read nothing: it stays until a token
+// is given.
+$("#token-dialog").addEventListener("cancel", (e) => e.preventDefault());
+
 class Unauthorized extends Error {}
 
 async function api(path) {
