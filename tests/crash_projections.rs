@@ -168,7 +168,7 @@ fn commands(nonce: &str, k: u64, stage: usize) -> Vec<(&'static str, serde_json:
     let at = now.to_rfc3339();
     let earlier = (now - chrono::Duration::hours(1)).to_rfc3339();
     let id = format!("x{nonce}-{k}");
-    if k % 3 == 0 {
+    if k.is_multiple_of(3) {
         return vec![(
             "grid-7",
             json!({"type": "hazard.report", "hazard_id": id, "source": "resident_report", "reporter": "居民",

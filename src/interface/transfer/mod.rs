@@ -150,7 +150,7 @@ impl ExportedEvent {
 }
 
 pub(crate) fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
@@ -396,7 +396,7 @@ pub fn import_commands(
                     },
                 },
             }
-            if report.lines % 256 == 0 {
+            if report.lines.is_multiple_of(256) {
                 progress(report.lines);
             }
         }

@@ -333,7 +333,7 @@ fn walk_lines(
             ExportLine::Trailer { trailer } => walk.trailer(line, trailer)?,
             ExportLine::Event(e) => {
                 append(walk.event(line, *e)?)?;
-                if walk.next % 4096 == 0 {
+                if walk.next.is_multiple_of(4096) {
                     progress(walk.next);
                 }
             }

@@ -376,7 +376,7 @@ mod tests {
                     deaths: (n + k) % 4,
                     serious_injuries: n % 2,
                     minor_injuries: k,
-                    missing: u32::from(n % 11 == 0),
+                    missing: u32::from(n.is_multiple_of(11)),
                     direct_loss_yuan: u64::from(n) * 10,
                 };
                 b.put(d, &c, true);
