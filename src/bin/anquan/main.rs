@@ -549,13 +549,21 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::CheckFigures { file, public_key } => codes::check_figures(&cli.store, &file, public_key.as_deref()),
         Cmd::Report { out, title, view } => {
             let store = open_existing(&cli.store)?;
-            let position = anquan::interface::query::position_of(&store, &view.moment())?;
+            let moment = view.moment();
+            let position = anquan::interface::query::position_of(&store, &moment)?;
             let (all, _) = anquan::projections::AllProjections::as_of(&store, position)?;
             let lang = match labels.lang() {
                 Lang::Zh => anquan::interface::report::Lang::Zh,
                 Lang::En => anquan::interface::report::Lang::En,
             };
-            let options = anquan::interface::report::ReportOptions { as_of: view.now(), lang, title };
+            let basis = anquan::interface::query::basis(&store, position, &moment, view.today())?;
+            let options = anquan::interface::report::ReportOptions {
+                as_of: view.now(),
+                on: Some(view.today()),
+                lang,
+                title,
+                basis: Some(basis),
+            };
             let path =
                 anquan::interface::report::write_report(&out, &anquan::interface::report::render_html(&all, &options))?;
             println!("{} {}", labels.t("report written to", "报告已写入"), path.display());
