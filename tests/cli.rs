@@ -34,6 +34,11 @@ fn demo_prints_the_bureau_heads_screen_then_inspect_then_verify() {
         "4. open hazards",
         "5. incidents with the four conditions",
         "7. verify:",
+        // The streaks by category, the broken ones, the rates table, the projects' before/after.
+        "no death of the category for",
+        "broken most recently:",
+        "on-time rate",
+        "target-category incidents, year before → year after:",
         "hash chain intact",
     ] {
         assert!(stdout.contains(section), "missing {section:?} in\n{stdout}");
