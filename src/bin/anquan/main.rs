@@ -364,10 +364,12 @@ enum Cmd {
         view: View,
     },
     /// Write a self-contained HTML report with SVG charts (deaths and injuries by category by
-    /// year, hazards found vs closed by month, on-time rectification rate, control indicators vs
-    /// time) to DIR/index.html. No network is needed to view it.
+    /// year, control indicators vs time, hazards found vs closed by month, on-time rectification
+    /// rate, fatality-free streaks by category, promotion projects before/after) to
+    /// DIR/index.html, printable on A4. No network is needed to view it. It carries its
+    /// provenance and figures: `anquan check-figures DIR/index.html` recomputes them.
     ///
-    /// Example: anquan report --out report --lang zh --as-of 2026-11-30
+    /// Example: anquan report --out report --lang zh --as-of 2026-11-30 --on 2026-05-31
     Report {
         #[arg(long)]
         out: PathBuf,
