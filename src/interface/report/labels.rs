@@ -122,6 +122,7 @@ pub(super) struct Labels {
     pub(super) check_hint: &'static str,
     pub(super) partial_mark: &'static str,
     pub(super) projects_count: &'static str,
+    pub(super) recorded_all: &'static str,
     pub(super) open_by_community: &'static str,
     pub(super) all_projects: &'static str,
 }
@@ -239,6 +240,7 @@ pub(super) const ZH: Labels = Labels {
     check_hint: "可用 anquan check-figures 对本页嵌入的数据逐项复核。",
     partial_mark: "不完整",
     projects_count: "项目数",
+    recorded_all: "报告生成时",
     open_by_community: "分社区未销号与逾期隐患",
     all_projects: "全部项目合计",
 };
@@ -356,6 +358,7 @@ pub(super) const EN: Labels = Labels {
     check_hint: "anquan check-figures recomputes the figures embedded in this page, one by one.",
     partial_mark: "partial",
     projects_count: "Projects",
+    recorded_all: "the time of writing",
     open_by_community: "Open and overdue by community",
     all_projects: "All projects (sum)",
 };
@@ -440,10 +443,10 @@ impl Ctx<'_> {
     pub(super) fn streak_note(&self, years: u32, communities: u64) -> String {
         match self.lang {
             Lang::Zh => format!(
-                "截至统计日期，连续{years}个整年以上未发生该类别死亡事故的社区占全部{communities}个社区的比例；条形末端为社区数及占比。"
+                "截至统计日期，连续1至{years}个整年以上未发生该类别死亡事故的社区占全部{communities}个社区的比例；条形末端为社区数及占比，数据表为连续{years}年以上。"
             ),
             Lang::En => format!(
-                "Share of all {communities} communities with no death of the category for at least {years} whole years up to the reference date; each bar ends with the count and the share."
+                "Share of all {communities} communities with no death of the category for at least 1 to {years} whole years up to the reference date; each bar ends with the count and the share; the data table counts {years} years."
             ),
         }
     }

@@ -129,9 +129,10 @@ pub fn render_html(all: &AllProjections, opts: &ReportOptions) -> String {
             escape(l.reference_date),
             basis.on,
             escape(l.recorded_by),
-            basis
-                .as_of
-                .map_or_else(|| "—".to_string(), |t| t.with_timezone(&cst()).format("%Y-%m-%d %H:%M").to_string()),
+            basis.as_of.map_or_else(
+                || l.recorded_all.to_string(),
+                |t| t.with_timezone(&cst()).format("%Y-%m-%d %H:%M").to_string()
+            ),
             escape(&basis.anquan),
             escape(l.check_hint),
         );
