@@ -1,6 +1,8 @@
 //! The HTML report on a hand-built history: every figure in the data tables is worked out by
-//! hand in the comments beside it; chart geometry is checked against the values it draws; the
-//! page is self-contained, escaped and balanced; both languages label it.
+//! hand in the comments beside it; chart geometry is checked against the values it draws; every
+//! chart is titled with axis titles and units, marks partial periods, colours indicator bars by
+//! time elapsed, keeps its value labels apart and its names whole; the page prints on A4, folds
+//! its long tables, is self-contained, escaped and balanced; both languages label it.
 
 mod common;
 
@@ -132,7 +134,12 @@ fn history() -> (tempfile::TempDir, AllProjections) {
 }
 
 fn opts(lang: Lang) -> ReportOptions {
-    ReportOptions { as_of: t("2026-06-30T04:00:00Z"), lang, title: None }
+    ReportOptions::new(t("2026-06-30T04:00:00Z"), lang)
+}
+
+/// The same instant, the figures for an earlier reference date.
+fn opts_on(lang: Lang, on: &str) -> ReportOptions {
+    ReportOptions { on: Some(on.parse().unwrap()), ..opts(lang) }
 }
 
 // ---- small HTML readers -------------------------------------------------------------------
@@ -219,6 +226,8 @@ fn assert_balanced(html: &str) {
 }
 
 fn assert_self_contained(html: &str) {
+    // The one script element allowed is the embedded figures: data, never run.
+    let html = &html.replace(r#"<script type="application/json" id="anquan-figures">"#, "<data-block>");
     for bad in ["http://", "https://", "src=", "<script", "<link", "url(", "@import", "NaN", "inf\""] {
         assert!(!html.contains(bad), "page contains {bad:?}");
     }
@@ -253,6 +262,15 @@ fn tables_show_the_projection_figures_worked_out_by_hand() {
     assert_eq!(strs(&c[1]), ["road traffic", "0", "0", "0", "1", "0", "0"]);
     assert_eq!(strs(&c[2]), ["fire", "1", "1", "0", "0", "1", "2"]);
     assert!(html.contains(">2024 Deaths<") && !html.contains(">2023 Deaths<"));
+    assert!(html.contains(">2026 (to 06-30, partial) Deaths<"));
+
+    // Rectification rates, 2026-01-01..06-30: found H3, H4, H5, H6 → 4, closed by 06-30: H5 →
+    // 25.0%; due H3 (03-10), H5 (06-10), H6 (06-20), on time H5 → 1/3 = 33.3%. Major: H3
+    // found and due, open → 0.0%, 0.0%. Listed: H3, the same.
+    let r = table(&html, "table-rates");
+    assert_eq!(strs(row(&r, "All hazards")), ["All hazards", "4", "1", "25.0%", "3", "1", "33.3%"]);
+    assert_eq!(strs(row(&r, "Major hazards")), ["Major hazards", "1", "0", "0.0%", "1", "0", "0.0%"]);
+    assert_eq!(strs(row(&r, "Listed for supervision")), ["Listed for supervision", "1", "0", "0.0%", "1", "0", "0.0%"]);
 
     // Chart 2: 24 months 2024-07..2026-06. 2025-01: found H1, H2, closed H1; 2025-02: closed
     // H2; 2026-02 found H3; 03 H4; 05 H5; 06 found H6, closed H5; all else 0.
@@ -281,11 +299,13 @@ fn tables_show_the_projection_figures_worked_out_by_hand() {
     assert_eq!(strs(row(&q, "2026 Q2")), ["2026 Q2", "2", "1", "50.0%", "0", "0", "—"]);
     assert_eq!(strs(row(&q, "2025 Q3")), ["2025 Q3", "0", "0", "—", "0", "0", "—"]);
 
-    // Chart 4: 2026-06-30 is day 181 of 365 → 49.6%. jd-01: I5 3 deaths of 10 → 30.0%, behind;
-    // jd-02: I6 1 death of 2 → 50.0%, ahead of time.
+    // Chart 4: 2026-06-30 is day 181 of 365 → 49.6%. The district first: 4 deaths of 12 →
+    // 33.3%, behind; then the largest consumption first: jd-02: I6 1 death of 2 → 50.0%, ahead
+    // of time; jd-01: I5 3 deaths of 10 → 30.0%, behind.
     let i = table(&html, "table-indicator");
-    assert_eq!(strs(&i[0]), [&format!("{EVIL} (jd-01)") as &str, "10", "3", "30.0%", "49.6%", "no"]);
+    assert_eq!(strs(&i[0]), ["District total", "12", "4", "33.3%", "49.6%", "no"]);
     assert_eq!(strs(&i[1]), ["西湖街道 (jd-02)", "2", "1", "50.0%", "49.6%", "yes"]);
+    assert_eq!(strs(&i[2]), [&format!("{EVIL} (jd-01)") as &str, "10", "3", "30.0%", "49.6%", "no"]);
 
     // Open: H3, H4, H6 → 3, major H3 → 1; overdue at the as-of instant: H3 (deadline 03-10 ended
     // 03-10T16:00Z → 111 d 12 h → 111) and H6 (06-20T16:00Z → 9 d 12 h → 9).
@@ -321,35 +341,36 @@ fn bars_and_points_sit_where_their_values_put_them() {
     let (_dir, all) = history();
     let html = render_html(&all, &opts(Lang::Zh));
 
-    // Deaths by category: every bar's height is value × the same scale, standing on one baseline.
+    // Deaths by category: every bar starts on the one axis and is value × the same scale long.
     let deaths = svg(&html, "chart-deaths");
     let bars = elements(deaths, "rect", "bar");
     assert_eq!(bars.len(), 9); // 3 categories × 3 years
-    let baseline = attr(bars[0], "y") + attr(bars[0], "height");
-    let tallest = bars.iter().copied().max_by(|a, b| attr(a, "data-value").total_cmp(&attr(b, "data-value"))).unwrap();
-    let per_unit = attr(tallest, "height") / attr(tallest, "data-value");
-    assert_eq!(attr(tallest, "data-value"), 3.0); // production 2026
+    let axis_x = attr(bars[0], "x");
+    let longest = bars.iter().copied().max_by(|a, b| attr(a, "data-value").total_cmp(&attr(b, "data-value"))).unwrap();
+    let per_unit = attr(longest, "width") / attr(longest, "data-value");
+    assert_eq!(attr(longest, "data-value"), 3.0); // production 2026
     for b in &bars {
-        assert!((attr(b, "y") + attr(b, "height") - baseline).abs() < 0.02, "{b}");
-        assert!((attr(b, "height") - attr(b, "data-value") * per_unit).abs() < 0.02, "{b}");
+        assert!((attr(b, "x") - axis_x).abs() < 0.02, "{b}");
+        assert!((attr(b, "width") - attr(b, "data-value") * per_unit).abs() < 0.02, "{b}");
     }
-    // The axis tick for 3 sits at the top of the tallest bar.
+    // The axis tick for 3 sits at the end of the longest bar.
     let tick3 = elements(deaths, "line", "grid").into_iter().find(|l| attr(l, "data-tick") == 3.0).unwrap();
-    assert!((attr(tick3, "y1") - attr(tallest, "y")).abs() < 0.02);
+    assert!((attr(tick3, "x1") - (axis_x + attr(longest, "width"))).abs() < 0.02);
 
-    // Control indicator: 50% is 5/3 the height of 30%; the time-progress line at 49.59%.
+    // Control indicator: the district 33.3%, jd-02 50%, jd-01 30%: 50% is 5/3 the length of
+    // 30%; the time-progress line at 49.59%.
     let ind = svg(&html, "chart-indicator");
     let bars = elements(ind, "rect", "bar");
-    let (h30, h50) = (attr(bars[0], "height"), attr(bars[1], "height"));
-    assert_eq!((attr(bars[0], "data-value"), attr(bars[1], "data-value")), (30.0, 50.0));
-    assert!((h50 / h30 - 5.0 / 3.0).abs() < 1e-3);
+    assert_eq!(bars.iter().map(|b| attr(b, "data-value")).collect::<Vec<_>>(), [33.33, 50.0, 30.0]);
+    let (w50, w30) = (attr(bars[1], "width"), attr(bars[2], "width"));
+    assert!((w50 / w30 - 5.0 / 3.0).abs() < 1e-3);
     let grid = elements(ind, "line", "grid");
-    let y_of = |tick: f64| attr(grid.iter().find(|l| attr(l, "data-tick") == tick).unwrap(), "y1");
-    let (y0, y100) = (y_of(0.0), y_of(100.0));
-    assert!((h50 - (y0 - y100) / 2.0).abs() < 0.02);
+    let x_of = |tick: f64| attr(grid.iter().find(|l| attr(l, "data-tick") == tick).unwrap(), "x1");
+    let (x0, x100) = (x_of(0.0), x_of(100.0));
+    assert!((w50 - (x100 - x0) / 2.0).abs() < 0.02);
     let reference = elements(ind, "line", "line ref")[0];
     let elapsed = 181.0 / 365.0;
-    assert!((attr(reference, "y1") - (y0 - (y0 - y100) * elapsed)).abs() < 0.02);
+    assert!((attr(reference, "x1") - (x0 + (x100 - x0) * elapsed)).abs() < 0.02);
 
     // On-time rate: points at 50%, 0%, 50% for all hazards; 50% halfway up the 0–100 axis.
     let rate = svg(&html, "chart-on-time");
@@ -417,7 +438,8 @@ fn data_strings_are_escaped_and_the_page_is_self_contained_and_balanced() {
         assert!(!html.contains("<b>"));
         assert_self_contained(&html);
         assert_balanced(&html);
-        assert_eq!(html.matches("<svg").count(), 5); // deaths, injuries, flow, on-time, indicator
+        // deaths, injuries, indicator, flow, on-time, streaks (no project: no project chart)
+        assert_eq!(html.matches("<svg").count(), 6);
         assert!(html.starts_with("<!DOCTYPE html>"));
     }
 }
@@ -428,8 +450,8 @@ fn an_empty_store_renders_a_valid_page_with_no_data_notes() {
     let html = render_html(&all, &opts(Lang::Zh));
     assert_self_contained(&html);
     assert_balanced(&html);
-    // Headline, four charts, open hazards, four don't-let-go.
-    assert_eq!(html.matches("暂无数据").count(), 7);
+    // Headline, four charts, open hazards, streaks, projects, four don't-let-go.
+    assert_eq!(html.matches("暂无数据").count(), 9);
     assert!(!html.contains("<svg"));
     assert_eq!(strs(row(&table(&html, "headline-table"), "事故起数")), ["事故起数", "0", "0", "0", "—"]);
 }
@@ -463,4 +485,275 @@ fn an_unwritable_folder_gives_an_error_naming_it() {
     let err = write_report(&taken, "x").unwrap_err();
     assert!(matches!(&err, ReportError::Write { path, .. } if path == &taken.join("index.html")), "{err:?}");
     assert!(err.to_string().contains("index.html"));
+}
+
+// ---- a briefing's reading: titles, units, partial periods, colours, labels, print ---------
+
+/// The texts of the elements of a class (their content up to the next tag).
+fn texts<'a>(svg: &'a str, class: &str) -> Vec<&'a str> {
+    let open = format!(r#"class="{class}""#);
+    svg.match_indices(&open)
+        .map(|(i, _)| {
+            let rest = &svg[i..];
+            let start = rest.find('>').unwrap() + 1;
+            &rest[start..start + rest[start..].find('<').unwrap()]
+        })
+        .collect()
+}
+
+fn chart_ids(html: &str) -> Vec<&str> {
+    html.match_indices(r#"<svg id=""#)
+        .map(|(i, _)| {
+            let rest = &html[i + 9..];
+            &rest[..rest.find('"').unwrap()]
+        })
+        .collect()
+}
+
+#[test]
+fn every_chart_has_a_visible_title_and_axis_titles_with_units() {
+    let (_dir, all) = history();
+    for (lang, units) in [
+        (Lang::En, ["(persons)", "(count)", "(%)"].as_slice()),
+        (Lang::Zh, ["（人）", "（项）", "（%）", "（起）"].as_slice()),
+    ] {
+        let html = render_html(&all, &opts(lang));
+        let ids = chart_ids(&html);
+        assert_eq!(ids.len(), 6, "{ids:?}");
+        for id in ids {
+            let chart = svg(&html, id);
+            let title = texts(chart, "chart-title");
+            assert_eq!(title.len(), 1, "{id}: one visible title");
+            assert!(!title[0].trim().is_empty(), "{id}");
+            assert!(chart.contains(&format!(r#"<title id="{id}-title">{}</title>"#, title[0])), "{id}");
+            let x = texts(chart, "axis-title x");
+            let y = texts(chart, "axis-title y");
+            assert_eq!((x.len(), y.len()), (1, 1), "{id}: both axes titled");
+            assert!(!x[0].is_empty() && !y[0].is_empty(), "{id}");
+            assert!(
+                [x[0], y[0]].iter().any(|t| units.iter().any(|u| t.ends_with(u))),
+                "{id}: no unit in the axis titles {x:?} {y:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn partial_periods_are_marked_never_drawn_as_whole() {
+    let (_dir, all) = history();
+    // 2026-06-30 ends a month and a quarter, not the year: the year alone is partial.
+    let html = render_html(&all, &opts(Lang::En));
+    let deaths = svg(&html, "chart-deaths");
+    let bars = elements(deaths, "rect", "bar");
+    let partial: Vec<&&str> = bars.iter().filter(|b| b.contains(" partial")).collect();
+    assert_eq!(partial.len(), 3, "the three 2026 bars"); // production, road traffic, fire
+    assert!(partial.iter().all(|b| b.contains("bar s2")));
+    assert!(texts(deaths, "legend").contains(&"2026 (to 06-30, partial)"));
+    assert!(!svg(&html, "chart-hazard-flow").contains("partial-band"));
+    assert!(!svg(&html, "chart-on-time").contains("partial-band"));
+
+    // On 2026-06-20 the month and the quarter are partial too: shaded, hollow, dashed, said.
+    let html = render_html(&all, &opts_on(Lang::En, "2026-06-20"));
+    let flow = svg(&html, "chart-hazard-flow");
+    let band = elements(flow, "rect", "partial-band");
+    assert_eq!(band.len(), 1);
+    assert!(band[0].contains(r#"data-partial="2026-06""#));
+    let dots = elements(flow, "circle", "dot s0");
+    let last = dots.last().unwrap();
+    assert!(last.contains("partial"), "{last}");
+    assert!(dots[..dots.len() - 1].iter().all(|d| !d.contains("partial")));
+    let (left, right) = (attr(band[0], "x"), attr(band[0], "x") + attr(band[0], "width"));
+    assert!(left < attr(last, "cx") && attr(last, "cx") < right);
+    assert_eq!(texts(flow, "partial-note"), ["partial: to 2026-06-20"]);
+    assert_eq!(elements(flow, "polyline", "line s0 partial").len(), 1);
+    assert_eq!(table(&html, "table-hazard-flow").last().unwrap()[0], "2026-06 (partial)");
+    assert!(svg(&html, "chart-on-time").contains(r#"data-partial="2026 Q2""#));
+    assert_eq!(table(&html, "table-on-time").last().unwrap()[0], "2026 Q2 (partial)");
+    let zh = render_html(&all, &opts_on(Lang::Zh, "2026-06-20"));
+    assert_eq!(texts(svg(&zh, "chart-hazard-flow"), "partial-note"), ["截至2026-06-20（不完整）"]);
+}
+
+#[test]
+fn indicator_bars_are_red_ahead_of_time_elapsed_and_green_behind_it() {
+    let (_dir, all) = history();
+    // On 06-30 (49.6% elapsed) jd-02 (50%) is ahead, jd-01 (30%) and the district (33.3%) not;
+    // on 03-05 (17.5% elapsed) jd-01 has used 30% (I5, 03-01) and is ahead, jd-02 0% is not.
+    for (o, ahead) in
+        [(opts(Lang::En), vec![false, true, false]), (opts_on(Lang::En, "2026-03-05"), vec![true, true, false])]
+    {
+        let html = render_html(&all, &o);
+        let ind = svg(&html, "chart-indicator");
+        let elapsed = attr(elements(ind, "line", "line ref")[0], "data-value");
+        let bars = elements(ind, "rect", "bar");
+        assert_eq!(bars.len(), 3);
+        let seen: Vec<bool> = bars.iter().map(|b| b.contains(" ahead")).collect();
+        assert_eq!(seen, ahead, "{bars:?}");
+        for b in &bars {
+            let is_ahead = attr(b, "data-value") > elapsed;
+            assert_eq!(b.contains(" ahead"), is_ahead, "{b}");
+            assert_eq!(b.contains(" behind"), !is_ahead, "{b}");
+        }
+    }
+    let html = render_html(&all, &opts(Lang::En));
+    assert!(html.contains(".bar.ahead{fill:#c0392b}") && html.contains(".bar.behind{fill:#27ae60}"));
+}
+
+/// Estimated box of a value label (start-anchored, 10 px font): Latin glyphs 0.62 em wide,
+/// others 1 em, as the page's fonts draw digits and signs no wider.
+fn label_box(tag_and_text: (&str, &str)) -> (f64, f64, f64, f64) {
+    let (tag, text) = tag_and_text;
+    let (x, y) = (attr(tag, "x"), attr(tag, "y"));
+    let w: f64 = text.chars().map(|c| if c.is_ascii() { 6.2 } else { 10.0 }).sum();
+    (x, y - 8.0, x + w, y + 2.0)
+}
+
+/// No two value labels of any chart overlap, computed from their SVG coordinates.
+fn assert_value_labels_apart(html: &str) {
+    for id in chart_ids(html) {
+        let chart = svg(html, id);
+        let boxes: Vec<(f64, f64, f64, f64)> =
+            elements(chart, "text", "value").into_iter().zip(texts(chart, "value")).map(label_box).collect();
+        for (i, a) in boxes.iter().enumerate() {
+            for b in &boxes[i + 1..] {
+                let overlap = a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3;
+                assert!(!overlap, "{id}: value labels overlap: {a:?} {b:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn value_labels_never_overlap() {
+    let (_dir, all) = history();
+    for lang in [Lang::Zh, Lang::En] {
+        let html = render_html(&all, &opts(lang));
+        // Every bar has its label.
+        assert_eq!(elements(svg(&html, "chart-deaths"), "text", "value").len(), 9);
+        assert_value_labels_apart(&html);
+    }
+}
+
+#[test]
+fn long_names_are_wrapped_in_full_never_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    let long = "Yangtze River Port Authority Residents' Community of the East Quay and Warehouses";
+    register(&e, "jd-09", long);
+    register(&e, "jd-10", "长江港务集团东码头及仓储区居民社区委员会第一网格");
+    indicator(&e, "jd-09", 4);
+    indicator(&e, "jd-10", 4);
+    let all = rebuild_all(e.store()).unwrap();
+    for lang in [Lang::En, Lang::Zh] {
+        let html = render_html(&all, &opts(lang));
+        let ind = svg(&html, "chart-indicator");
+        assert!(!ind.contains('…'), "nothing is cut");
+        for name in [format!("{long} (jd-09)"), "长江港务集团东码头及仓储区居民社区委员会第一网格 (jd-10)".into()]
+        {
+            let escaped = name.replace('\'', "&#39;");
+            let at = ind.find(&format!("<title>{escaped}</title>")).unwrap_or_else(|| panic!("{name} titled in full"));
+            let label = &ind[at..at + ind[at..].find("</text>").unwrap()];
+            let lines: Vec<String> = label
+                .match_indices("<tspan")
+                .map(|(i, _)| {
+                    let rest = &label[i..];
+                    let start = rest.find('>').unwrap() + 1;
+                    unescape(&rest[start..start + rest[start..].find('<').unwrap()])
+                })
+                .collect();
+            assert!(lines.len() > 1, "{name} wraps: {lines:?}");
+            assert_eq!(lines.concat(), name, "the lines give the whole name");
+            // Every line ends left of the plot, where the bars begin.
+            let plot_left = attr(elements(ind, "rect", "bar")[0], "x");
+            let right = attr(&label[label.find("<tspan").unwrap()..], "x");
+            assert!(right < plot_left, "labels end before the bars");
+        }
+    }
+}
+
+#[test]
+fn the_page_prints_on_a4_with_page_breaks_and_folds_long_tables_behind_their_charts() {
+    let (_dir, all) = history();
+    let html = render_html(&all, &opts(Lang::En));
+    for rule in
+        ["@page{size:A4", "@media print{", "break-inside:avoid-page", "break-before:page", "break-after:avoid-page"]
+    {
+        assert!(html.contains(rule), "no {rule}");
+    }
+    // The figures behind each chart and the long listings are folded; the short summaries not.
+    let folded = |id: &str| {
+        let at = html.find(&format!(r#"<table id="{id}">"#)).unwrap_or_else(|| panic!("no table {id}"));
+        let before = &html[..at];
+        before.rfind("<details").is_some_and(|d| before.rfind("</details>").is_none_or(|c| c < d))
+    };
+    for id in [
+        "table-casualties",
+        "table-indicator",
+        "table-hazard-flow",
+        "table-on-time",
+        "table-open-by-community",
+        "table-overdue",
+        "table-streaks",
+        "table-four",
+    ] {
+        assert!(folded(id), "{id} is not folded");
+    }
+    for id in ["headline-table", "table-open-summary", "table-rates"] {
+        assert!(!folded(id), "{id} is folded");
+    }
+    // Each fold says what it holds: the deaths chart's table has 3 rows.
+    assert!(html.contains("<summary>Data table (3 rows)</summary><table id=\"table-casualties\">"));
+}
+
+#[test]
+fn streaks_by_category_and_the_communities_short_of_them_are_shown() {
+    let (_dir, all) = history();
+    let html = render_html(&all, &opts(Lang::En));
+    // Both communities registered 2023-01-02. All categories on 2026-06-30: jd-01's last death
+    // 2026-03-01 (I5), jd-02's 2026-04-10 (I6): neither has a whole year → 0/2 for ≥1, ≥2, ≥3.
+    // Fire: jd-01 never had a fire death (since 2023-01-02: 3 whole years); jd-02's last fire
+    // death 2026-04-10 → fire 1/2 for each length. Road traffic: no death ever → 2/2.
+    let rows = table(&html, "table-streaks");
+    assert_eq!(strs(row(&rows, "All categories")), ["All categories", "0/2", "0.0%"]);
+    assert_eq!(strs(row(&rows, "fire")), ["fire", "1/2", "50.0%"]);
+    assert_eq!(strs(row(&rows, "road traffic")), ["road traffic", "2/2", "100.0%"]);
+    let chart = svg(&html, "chart-streaks");
+    assert_eq!(texts(chart, "legend"), ["≥1 whole year", "≥2 whole years", "≥3 whole years"]);
+    // The short ones, latest death first: jd-02 (04-10), then jd-01 (03-01).
+    let short = table(&html, "table-short-streaks");
+    assert_eq!(short.iter().map(|r| r[4].as_str()).collect::<Vec<_>>(), ["2026-04-10", "2026-03-01"]);
+}
+
+/// The demo district's report, as `anquan report` writes it, in both languages: many
+/// categories, twenty communities, thirty projects; labels apart, nothing cut, nothing external.
+#[test]
+fn the_demo_districts_report_keeps_its_labels_apart_and_its_names_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_anquan"))
+            .args(args)
+            .env_remove("ANQUAN_STORE")
+            .env_remove("ANQUAN_ACTOR")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let s = store.to_str().unwrap();
+    run(&["demo", "--store", s, "--scale", "0.05", "--lang", "en"]);
+    for lang in ["en", "zh"] {
+        let out = dir.path().join(lang);
+        run(&["report", "--store", s, "--out", out.to_str().unwrap(), "--lang", lang, "--on", "2026-11-20"]);
+        let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+        assert_self_contained(&html);
+        assert_balanced(&html);
+        assert!(!html.contains('…'), "{lang}: a label is cut");
+        let ids = chart_ids(&html);
+        assert!(ids.len() >= 7, "{lang}: {ids:?}");
+        assert_value_labels_apart(&html);
+        // November is partial on the 20th; every chart has its axes titled.
+        assert!(svg(&html, "chart-hazard-flow").contains(r#"data-partial="2026-11""#));
+        for id in ids {
+            assert_eq!(texts(svg(&html, id), "axis-title x").len(), 1, "{lang} {id}");
+        }
+    }
 }

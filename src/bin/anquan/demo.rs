@@ -286,15 +286,36 @@ fn screen(
         })
         .collect();
     writeln!(w, "  {} {}", labels.t("longest:", "最长:"), names.join(", "))?;
-    let production = streaks(Some("production"), BreakingRule::Fatal, 3)?.share;
-    writeln!(
-        w,
-        "  {} {}/{} ({})",
-        labels.t("no work-safety death for 3 years running:", "连续三年无生产安全死亡事故:"),
-        production.with_streak,
-        production.communities,
-        share(production.share_pct)
-    )?;
+    // The N-year share by category (the N-year counts from the one answer's streaks).
+    let mut t = Table::new(
+        "streaks_by_category",
+        [
+            ("category", labels.t("no death of the category for", "连续无该类死亡事故").to_string()),
+            ("years_1", labels.t("≥1 yr", "≥1年").to_string()),
+            ("years_2", labels.t("≥2 yr", "≥2年").to_string()),
+            ("years_3", labels.t("≥3 yr", "≥3年").to_string()),
+        ],
+    );
+    for category in anquan::events::Catalog::builtin()?.categories {
+        let a = streaks(Some(&category.code), BreakingRule::Fatal, 3)?;
+        let n = |years: u32| {
+            let with = a.communities.iter().filter(|s| s.whole_years >= years).count();
+            Cell::shown(format!("{with}/{}", a.share.communities), with.to_string())
+        };
+        t.row([Cell::code(category.code.clone(), labels.category(&category.code)), n(1), n(2), n(3)]);
+    }
+    t.write_text(w)?;
+    let mut broken: Vec<_> = all_categories.communities.iter().filter(|s| s.last_accident.is_some()).collect();
+    broken.sort_by_key(|s| std::cmp::Reverse(s.last_accident));
+    let names: Vec<String> = broken
+        .iter()
+        .take(4)
+        .map(|s| {
+            let day = s.last_accident.map(|d| d.to_string()).unwrap_or_default();
+            format!("{} {day}", community_name(all, s.community.as_deref().unwrap_or("")))
+        })
+        .collect();
+    writeln!(w, "  {} {}", labels.t("broken most recently:", "最近中断:"), names.join(", "))?;
     if let Some(s) = streaks(None, BreakingRule::RelativelySeriousOrAbove, 1)?.district {
         writeln!(
             w,
@@ -323,19 +344,9 @@ fn screen(
         h.listed_open.len()
     )?;
     let r = &h.rates;
-    writeln!(
-        w,
-        "  {year}: {} {} / {} {} ({}), {} {} ({}: {})",
-        labels.t("found", "排查"),
-        r.all.found,
-        labels.t("rectified", "整改"),
-        r.all.rectified,
-        share(r.all.rectification_rate),
-        labels.t("on time", "按期整改率"),
-        share(r.all.on_time_rate),
-        labels.t("major", "重大"),
-        share(r.major.on_time_rate)
-    )?;
+    crate::views::rates_table(r, labels)
+        .titled(format!("{} {} … {}", labels.t("rectification", "整改情况"), r.period.from, r.period.to))
+        .write_text(w)?;
 
     // 5. Incidents whose four conditions are incomplete (四不放过).
     let Answer::Incidents(i) = ask(Query::Incidents(IncidentsQuery { community: None, open_only: true }))? else {
@@ -389,6 +400,24 @@ fn screen(
         p.people_reached,
         labels.t("people reached", "人受益")
     )?;
+    // Before/after: the target category's incidents in the year before each project's first
+    // intervention and the year after (to date while that year runs).
+    let compared: Vec<_> = p.lines.iter().filter_map(|l| l.category_before_after.as_ref()).collect();
+    if !compared.is_empty() {
+        let before: u64 = compared.iter().map(|c| c.incidents.previous).sum();
+        let after: u64 = compared.iter().map(|c| c.incidents.current).sum();
+        let fewer = compared.iter().filter(|c| c.incidents.current < c.incidents.previous).count();
+        let more = compared.iter().filter(|c| c.incidents.current > c.incidents.previous).count();
+        let partial = compared.iter().filter(|c| c.after_partial).count();
+        writeln!(
+            w,
+            "  {} {before} → {after} ({} {fewer}, {} {more}; {partial} {})",
+            labels.t("target-category incidents, year before → year after:", "目标类别事故 干预前一年 → 后一年:"),
+            labels.t("fewer in", "减少的项目"),
+            labels.t("more in", "增加的项目"),
+            labels.t("with the year after still running", "个项目的后一年尚未结束")
+        )?;
+    }
 
     // 7. Integrity.
     writeln!(w)?;

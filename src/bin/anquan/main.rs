@@ -364,10 +364,12 @@ enum Cmd {
         view: View,
     },
     /// Write a self-contained HTML report with SVG charts (deaths and injuries by category by
-    /// year, hazards found vs closed by month, on-time rectification rate, control indicators vs
-    /// time) to DIR/index.html. No network is needed to view it.
+    /// year, control indicators vs time, hazards found vs closed by month, on-time rectification
+    /// rate, fatality-free streaks by category, promotion projects before/after) to
+    /// DIR/index.html, printable on A4. No network is needed to view it. It carries its
+    /// provenance and figures: `anquan check-figures DIR/index.html` recomputes them.
     ///
-    /// Example: anquan report --out report --lang zh --as-of 2026-11-30
+    /// Example: anquan report --out report --lang zh --as-of 2026-11-30 --on 2026-05-31
     Report {
         #[arg(long)]
         out: PathBuf,
@@ -549,13 +551,21 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::CheckFigures { file, public_key } => codes::check_figures(&cli.store, &file, public_key.as_deref()),
         Cmd::Report { out, title, view } => {
             let store = open_existing(&cli.store)?;
-            let position = anquan::interface::query::position_of(&store, &view.moment())?;
+            let moment = view.moment();
+            let position = anquan::interface::query::position_of(&store, &moment)?;
             let (all, _) = anquan::projections::AllProjections::as_of(&store, position)?;
             let lang = match labels.lang() {
                 Lang::Zh => anquan::interface::report::Lang::Zh,
                 Lang::En => anquan::interface::report::Lang::En,
             };
-            let options = anquan::interface::report::ReportOptions { as_of: view.now(), lang, title };
+            let basis = anquan::interface::query::basis(&store, position, &moment, view.today())?;
+            let options = anquan::interface::report::ReportOptions {
+                as_of: view.now(),
+                on: Some(view.today()),
+                lang,
+                title,
+                basis: Some(basis),
+            };
             let path =
                 anquan::interface::report::write_report(&out, &anquan::interface::report::render_html(&all, &options))?;
             println!("{} {}", labels.t("report written to", "报告已写入"), path.display());

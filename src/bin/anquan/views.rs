@@ -568,33 +568,7 @@ pub fn hazards(
         a.on,
         a.community.as_deref().map(|c| format!(" ({})", community_label(&names, c))).unwrap_or_default()
     ));
-    let mut rates = Table::new(
-        "rates",
-        [
-            ("series", labels.t("series", "类别").to_string()),
-            ("found", labels.t("found", "排查").to_string()),
-            ("rectified", labels.t("rectified", "已整改").to_string()),
-            ("rectification_rate_pct", labels.t("rate", "整改率").to_string()),
-            ("due", labels.t("due", "到期").to_string()),
-            ("on_time", labels.t("on time", "按期").to_string()),
-            ("on_time_rate_pct", labels.t("on-time rate", "按期整改率").to_string()),
-        ],
-    );
-    for (code, en, zh, s) in [
-        ("all", "all", "全部", &a.rates.all),
-        ("major", "major", "重大", &a.rates.major),
-        ("listed", "listed", "挂牌", &a.rates.listed),
-    ] {
-        rates.row([
-            Cell::code(code, labels.t(en, zh)),
-            Cell::num(s.found),
-            Cell::num(s.rectified),
-            Cell::share(s.rectification_rate),
-            Cell::num(s.due),
-            Cell::num(s.on_time),
-            Cell::share(s.on_time_rate),
-        ]);
-    }
+    let rates = rates_table(&a.rates, labels);
     let rates = rates.titled(format!(
         "{} {} … {}",
         labels.t("rectification", "整改情况"),
@@ -1061,4 +1035,34 @@ pub fn open_existing(dir: &Path) -> Result<EventStore> {
         anquan::store::StoreOptions { create_if_missing: false, ..anquan::store::StoreOptions::default() },
     )
     .with_context(|| format!("cannot open the store at {}", dir.display()))
+}
+
+/// 整改率 and 按期整改率 of all, major and listed hazards, one row each.
+pub fn rates_table(r: &anquan::projections::hazard_ledger::RectificationRates, labels: &Labels) -> Table {
+    let mut rates = Table::new(
+        "rates",
+        [
+            ("series", labels.t("series", "类别").to_string()),
+            ("found", labels.t("found", "排查").to_string()),
+            ("rectified", labels.t("rectified", "已整改").to_string()),
+            ("rectification_rate_pct", labels.t("rate", "整改率").to_string()),
+            ("due", labels.t("due", "到期").to_string()),
+            ("on_time", labels.t("on time", "按期").to_string()),
+            ("on_time_rate_pct", labels.t("on-time rate", "按期整改率").to_string()),
+        ],
+    );
+    for (code, en, zh, s) in
+        [("all", "all", "全部", &r.all), ("major", "major", "重大", &r.major), ("listed", "listed", "挂牌", &r.listed)]
+    {
+        rates.row([
+            Cell::code(code, labels.t(en, zh)),
+            Cell::num(s.found),
+            Cell::num(s.rectified),
+            Cell::share(s.rectification_rate),
+            Cell::num(s.due),
+            Cell::num(s.on_time),
+            Cell::share(s.on_time_rate),
+        ]);
+    }
+    rates
 }

@@ -36,7 +36,7 @@ pub use error::QueryError;
 pub use hazards::{HazardsAnswer, HazardsQuery};
 pub use incidents::{IncidentLine, IncidentsAnswer, IncidentsQuery, TrailAnswer, TrailQuery};
 pub use kpis::{KpisAnswer, KpisQuery};
-pub use projects::{ProjectsAnswer, ProjectsQuery};
+pub use projects::{CategoryBeforeAfter, InterventionLine, ProjectLine, ProjectsAnswer, ProjectsQuery};
 pub use stats::{StatsAnswer, StatsBy, StatsQuery};
 pub use streaks::{BreakingRule, StreaksAnswer, StreaksQuery};
 pub use types::{Answer, Basis, Figures, Moment, Query, StoredFigures};

@@ -28,6 +28,21 @@ pub(super) fn table(out: &mut String, id: &str, caption: &str, head: &[String], 
     out.push_str("</tbody></table>");
 }
 
+/// A data table folded behind a summary line (`<details>`): the figures of a chart, or a long
+/// listing, one click away without pushing the next chart off the page.
+pub(super) fn folded_table(
+    out: &mut String,
+    summary: &str,
+    id: &str,
+    caption: &str,
+    head: &[String],
+    rows: &[Vec<String>],
+) {
+    let _ = write!(out, r#"<details class="data"><summary>{}</summary>"#, escape(summary));
+    table(out, id, caption, head, rows);
+    out.push_str("</details>");
+}
+
 pub(super) fn no_data(out: &mut String, l: &Labels) {
     let _ = write!(out, r#"<p class="nodata">{}</p>"#, escape(l.no_data));
 }

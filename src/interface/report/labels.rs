@@ -2,7 +2,7 @@
 //! limits of each section, and [`Ctx`], everything a render reads besides the projections
 //! (catalog labels, community names, the as-of date).
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 use super::options::Lang;
 use crate::events::Catalog;
@@ -74,6 +74,57 @@ pub(super) struct Labels {
     pub(super) missing: &'static str,
     pub(super) four: [&'static str; 4],
     pub(super) footer: &'static str,
+    pub(super) deaths_axis: &'static str,
+    pub(super) injuries_axis: &'static str,
+    pub(super) chart_deaths: &'static str,
+    pub(super) chart_injuries: &'static str,
+    pub(super) hazards_axis: &'static str,
+    pub(super) rate_axis: &'static str,
+    pub(super) consumption_axis: &'static str,
+    pub(super) ahead_legend: &'static str,
+    pub(super) behind_legend: &'static str,
+    pub(super) district_total: &'static str,
+    pub(super) streaks_title: &'static str,
+    pub(super) share_axis: &'static str,
+    pub(super) all_categories: &'static str,
+    pub(super) longest_title: &'static str,
+    pub(super) short_title: &'static str,
+    pub(super) days: &'static str,
+    pub(super) whole_years: &'static str,
+    pub(super) since: &'static str,
+    pub(super) last_accident: &'static str,
+    pub(super) projects_title: &'static str,
+    pub(super) project: &'static str,
+    pub(super) chart_projects: &'static str,
+    pub(super) incidents_axis: &'static str,
+    pub(super) year_before: &'static str,
+    pub(super) year_after: &'static str,
+    pub(super) target: &'static str,
+    pub(super) interventions: &'static str,
+    pub(super) reach: &'static str,
+    pub(super) before_after_incidents: &'static str,
+    pub(super) before_after_deaths: &'static str,
+    pub(super) before_after_injuries: &'static str,
+    pub(super) evaluations: &'static str,
+    pub(super) rates_title: &'static str,
+    pub(super) hazard_kind: &'static str,
+    pub(super) listed_hazards: &'static str,
+    pub(super) rectified: &'static str,
+    pub(super) rectification_rate: &'static str,
+    pub(super) data_table: &'static str,
+    pub(super) rows: &'static str,
+    pub(super) provenance: &'static str,
+    pub(super) basis_events: &'static str,
+    pub(super) basis_events_after: &'static str,
+    pub(super) head_hash: &'static str,
+    pub(super) reference_date: &'static str,
+    pub(super) recorded_by: &'static str,
+    pub(super) check_hint: &'static str,
+    pub(super) partial_mark: &'static str,
+    pub(super) projects_count: &'static str,
+    pub(super) recorded_all: &'static str,
+    pub(super) open_by_community: &'static str,
+    pub(super) all_projects: &'static str,
 }
 
 pub(super) const ZH: Labels = Labels {
@@ -141,6 +192,57 @@ pub(super) const ZH: Labels = Labels {
     missing: "未落实事项",
     four: ["事故原因未查清", "责任人员未处理", "整改措施未落实", "有关人员未受到教育"],
     footer: "离线报告：本页不引用任何外部资源，图表为内嵌 SVG。",
+    deaths_axis: "死亡人数（人）",
+    injuries_axis: "受伤人数（人）",
+    chart_deaths: "分类别死亡人数（按年度）",
+    chart_injuries: "分类别受伤人数（按年度）",
+    hazards_axis: "隐患数（项）",
+    rate_axis: "按期整改率（%）",
+    consumption_axis: "控制指标消耗（%）",
+    ahead_legend: "超时序进度（消耗快于时间）",
+    behind_legend: "未超时序进度",
+    district_total: "全区合计",
+    streaks_title: "无死亡事故社区（分类别）",
+    share_axis: "社区占比（%）",
+    all_categories: "全部类别",
+    longest_title: "连续无死亡事故时间最长的社区（全部类别）",
+    short_title: "连续无死亡事故未满年限的社区（全部类别，最近事故在前）",
+    days: "天数",
+    whole_years: "整年数",
+    since: "起算日",
+    last_accident: "最近一次死亡事故",
+    projects_title: "安全促进项目及前后对比",
+    project: "项目",
+    chart_projects: "各项目目标类别事故起数：首次干预前一年与后一年",
+    incidents_axis: "目标类别事故（起）",
+    year_before: "干预前一年",
+    year_after: "干预后一年",
+    target: "干预对象",
+    interventions: "干预措施（已实施/计划）",
+    reach: "受益人数",
+    before_after_incidents: "事故起数 前→后",
+    before_after_deaths: "死亡 前→后",
+    before_after_injuries: "受伤 前→后",
+    evaluations: "评估指标",
+    rates_title: "隐患整改率（本年累计）",
+    hazard_kind: "隐患",
+    listed_hazards: "挂牌督办隐患",
+    rectified: "已整改销号",
+    rectification_rate: "整改率",
+    data_table: "数据表",
+    rows: "行",
+    provenance: "数据来源",
+    basis_events: "由日志前",
+    basis_events_after: "个事件计算",
+    head_hash: "链哈希",
+    reference_date: "统计日期",
+    recorded_by: "记录截至",
+    check_hint: "可用 anquan check-figures 对本页嵌入的数据逐项复核。",
+    partial_mark: "不完整",
+    projects_count: "项目数",
+    recorded_all: "报告生成时",
+    open_by_community: "分社区未销号与逾期隐患",
+    all_projects: "全部项目合计",
 };
 
 pub(super) const EN: Labels = Labels {
@@ -208,6 +310,57 @@ pub(super) const EN: Labels = Labels {
     missing: "Missing",
     four: ["cause determined", "those responsible dealt with", "corrective measures implemented", "education conducted"],
     footer: "Offline report: this page references nothing outside itself; the charts are inline SVG.",
+    deaths_axis: "Deaths (persons)",
+    injuries_axis: "Injuries (persons)",
+    chart_deaths: "Deaths by category and year",
+    chart_injuries: "Injuries by category and year",
+    hazards_axis: "Hazards (count)",
+    rate_axis: "On-time rectification rate (%)",
+    consumption_axis: "Control indicator consumed (%)",
+    ahead_legend: "Ahead of time elapsed (consumed faster than the year)",
+    behind_legend: "Within time elapsed",
+    district_total: "District total",
+    streaks_title: "Communities without a fatal accident, by category",
+    share_axis: "Share of communities (%)",
+    all_categories: "All categories",
+    longest_title: "Longest fatality-free streaks (all categories)",
+    short_title: "Communities short of the streak (all categories, latest death first)",
+    days: "Days",
+    whole_years: "Whole years",
+    since: "Since",
+    last_accident: "Last fatal accident",
+    projects_title: "Safety promotion projects and their before/after figures",
+    project: "Project",
+    chart_projects: "Incidents of each project's target category: the year before and after its first intervention",
+    incidents_axis: "Incidents of the target category (count)",
+    year_before: "Year before",
+    year_after: "Year after",
+    target: "Target",
+    interventions: "Interventions (implemented / planned)",
+    reach: "People reached",
+    before_after_incidents: "Incidents before → after",
+    before_after_deaths: "Deaths before → after",
+    before_after_injuries: "Injuries before → after",
+    evaluations: "Evaluations",
+    rates_title: "Hazard rectification rates (this year to date)",
+    hazard_kind: "Hazards",
+    listed_hazards: "Listed for supervision",
+    rectified: "Rectified",
+    rectification_rate: "Rectification rate",
+    data_table: "Data table",
+    rows: "rows",
+    provenance: "Provenance",
+    basis_events: "Computed from the log's first",
+    basis_events_after: "events",
+    head_hash: "head hash",
+    reference_date: "reference date",
+    recorded_by: "as recorded by",
+    check_hint: "anquan check-figures recomputes the figures embedded in this page, one by one.",
+    partial_mark: "partial",
+    projects_count: "Projects",
+    recorded_all: "the time of writing",
+    open_by_community: "Open and overdue by community",
+    all_projects: "All projects (sum)",
 };
 
 /// Codes of the four don't-let-go, in the order of `Labels::four` (as the trails name them).
@@ -215,7 +368,9 @@ pub(super) const FOUR_CODES: [&str; 4] =
     ["cause_determined", "responsible_dealt_with", "corrective_measures_implemented", "education_conducted"];
 
 /// Overdue hazards listed at most (the count of the rest is stated).
-pub(super) const MAX_OVERDUE_ROWS: usize = 50;
+pub(super) const MAX_OVERDUE_ROWS: usize = 200;
+/// Longest streaks listed.
+pub(super) const MAX_STREAK_ROWS: usize = 10;
 /// Years of the casualty chart.
 pub(super) const MAX_YEARS: usize = 3;
 /// Months of the found/closed chart.
@@ -263,6 +418,53 @@ impl Ctx<'_> {
         match self.stats.community(id) {
             Some(c) if !c.name.is_empty() && c.name != id => format!("{} ({id})", c.name),
             _ => id.to_string(),
+        }
+    }
+
+    /// A year as a series name; one that runs only to the reference date says so.
+    pub(super) fn year_label(&self, year: i32, to: NaiveDate, partial: bool) -> String {
+        match (self.lang, partial) {
+            (Lang::Zh, true) => format!("{year}年（截至{}月{}日，不完整）", to.month(), to.day()),
+            (Lang::Zh, false) => format!("{year}年"),
+            (Lang::En, true) => format!("{year} (to {}, partial)", to.format("%m-%d")),
+            (Lang::En, false) => year.to_string(),
+        }
+    }
+
+    /// The note on a period that runs only to the reference date.
+    pub(super) fn partial_note(&self, to: NaiveDate) -> String {
+        match self.lang {
+            Lang::Zh => format!("截至{to}（不完整）"),
+            Lang::En => format!("partial: to {to}"),
+        }
+    }
+
+    /// What the streak chart counts.
+    pub(super) fn streak_note(&self, years: u32, communities: u64) -> String {
+        match self.lang {
+            Lang::Zh => format!(
+                "截至统计日期，连续1至{years}个整年以上未发生该类别死亡事故的社区占全部{communities}个社区的比例；条形末端为社区数及占比，数据表为连续{years}年以上。"
+            ),
+            Lang::En => format!(
+                "Share of all {communities} communities with no death of the category for at least 1 to {years} whole years up to the reference date; each bar ends with the count and the share; the data table counts {years} years."
+            ),
+        }
+    }
+
+    /// The summary line of a folded data table.
+    /// "at least n whole years" as a series name.
+    pub(super) fn years_label(&self, n: u32) -> String {
+        match (self.lang, n) {
+            (Lang::Zh, _) => format!("连续{n}年以上"),
+            (Lang::En, 1) => "≥1 whole year".to_string(),
+            (Lang::En, _) => format!("≥{n} whole years"),
+        }
+    }
+
+    pub(super) fn table_summary(&self, rows: usize) -> String {
+        match self.lang {
+            Lang::Zh => format!("{}（{rows}{}）", self.l.data_table, self.l.rows),
+            Lang::En => format!("{} ({rows} {})", self.l.data_table, self.l.rows),
         }
     }
 

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::interface::query::Basis;
 
 /// Language of the page's labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,11 +37,24 @@ impl FromStr for Lang {
 /// What the report is about and how it is labelled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportOptions {
-    /// The instant the report speaks for; its CST date ends every period.
+    /// What had been recorded by this instant (the projections are folded up to it); state
+    /// figures such as incidents still open are read at this instant at the latest.
     pub as_of: DateTime<Utc>,
+    /// The reference date (CST) that ends every period; `None`: the as-of instant's CST date.
+    pub on: Option<NaiveDate>,
     pub lang: Lang,
     /// Page title; the language's default title when `None`.
     pub title: Option<String>,
+    /// What the projections were folded from (`query::basis`). With it the page states its
+    /// provenance and embeds its figures for `anquan check-figures`; without it, neither.
+    pub basis: Option<Basis>,
+}
+
+impl ReportOptions {
+    /// Options for the as-of instant's own date, unsigned by any basis.
+    pub fn new(as_of: DateTime<Utc>, lang: Lang) -> Self {
+        Self { as_of, on: None, lang, title: None, basis: None }
+    }
 }
 
 /// Writing the report failed; the error names the path.
