@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 mod codes;
+mod deadlines;
 mod demo;
 mod out;
 mod serve;
@@ -279,6 +280,8 @@ enum Cmd {
         open: bool,
         #[arg(long)]
         community: Option<String>,
+        #[command(flatten)]
+        lists: deadlines::IncidentLists,
         #[command(flatten)]
         view: View,
     },
@@ -565,8 +568,8 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Kpis { year, community, ltifr_base, view } => {
             views::kpis(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, year, community, ltifr_base)
         }
-        Cmd::Incidents { open, community, view } => {
-            views::incidents(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, community, open)
+        Cmd::Incidents { open, community, lists, view } => {
+            views::incidents(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, community, open, lists)
         }
         Cmd::Trail { incident, view } => {
             views::trail(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, &incident)
