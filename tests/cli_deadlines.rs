@@ -29,6 +29,22 @@ fn import(store: &str, dir: &std::path::Path, name: &str, actor: &str, lines: &[
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
 }
 
+/// Makes `store` enforce roles, `admin-1` its administrator.
+fn initialized(store: &str) {
+    let out = anquan(&["init", "--admin", "admin-1", "--store", store]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// A district-wide grant, issued by admin-1.
+fn grant(n: u32, actor: &str, role: &str) -> String {
+    line(
+        n,
+        "admin-1",
+        "2025-01-01T00:00:00Z",
+        serde_json::json!({"type": "access.grant_role", "actor_id": actor, "role": role, "scope": "district", "reason": null}),
+    )
+}
+
 fn report(n: u32, id: &str, deaths: u32) -> String {
     line(
         n,
@@ -48,16 +64,7 @@ fn late_escalations_overdue_sign_offs_and_outside_closures_are_listed_apart() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s");
     let s = store.to_str().unwrap();
-    let out = anquan(&["init", "--admin", "admin-1", "--store", s]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let grant = |n: u32, actor: &str, role: &str| {
-        line(
-            n,
-            "admin-1",
-            "2025-01-01T00:00:00Z",
-            serde_json::json!({"type": "access.grant_role", "actor_id": actor, "role": role, "scope": "district", "reason": null}),
-        )
-    };
+    initialized(s);
     let register = line(
         3,
         "admin-1",
@@ -160,4 +167,101 @@ fn late_escalations_overdue_sign_offs_and_outside_closures_are_listed_apart() {
         anquan(&["incidents", "--store", s, "--on", "2025-06-30", "--format", "csv", "--table", "overdue_sign_offs"]);
     assert!(csv.status.success(), "{}", text(&csv.stderr));
     assert!(text(&csv.stdout).starts_with("incident_id,due,signed_off_at,days_late"), "{}", text(&csv.stdout));
+}
+
+#[test]
+fn an_on_site_check_not_made_within_ten_days_is_listed_by_hazards_overdue_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let s = store.to_str().unwrap();
+    initialized(s);
+    import(
+        s,
+        dir.path(),
+        "grants.jsonl",
+        "admin-1",
+        &[grant(1, "bureau-1", "bureau_supervisor"), grant(2, "cc-1", "community_committee")],
+    );
+    let bureau = |n: u32, at: &str, c: serde_json::Value| line(n, "bureau-1", at, c);
+    import(
+        s,
+        dir.path(),
+        "hazard.jsonl",
+        "bureau-1",
+        &[
+            bureau(
+                10,
+                "2025-03-01T02:00:00Z",
+                serde_json::json!({"type": "hazard.report", "hazard_id": "H1", "source": "grid_inspection",
+                "reporter": "网格员", "reporter_person_id": null, "community_id": "c1", "grid_id": null, "enterprise_id": null,
+                "category": "production", "location": "车间", "description": "防护缺失", "found_at": "2025-03-01T01:00:00Z"}),
+            ),
+            bureau(
+                11,
+                "2025-03-01T03:00:00Z",
+                serde_json::json!({"type": "hazard.grade", "hazard_id": "H1", "grade": "major",
+                "criterion": "MEM-10", "criterion_version": "2023", "basis": null}),
+            ),
+            bureau(
+                12,
+                "2025-03-02T03:00:00Z",
+                serde_json::json!({"type": "hazard.order_rectification", "hazard_id": "H1",
+                "responsible": "负责人", "responsible_person_id": null, "measures": "加装防护", "funds_yuan": 80000,
+                "deadline": "2025-03-20", "contingency_plan": "停用"}),
+            ),
+            bureau(
+                13,
+                "2025-03-02T04:00:00Z",
+                serde_json::json!({"type": "hazard.list_for_supervision", "hazard_id": "H1",
+                "level": "county", "listed_by": "区安委会"}),
+            ),
+        ],
+    );
+    import(
+        s,
+        dir.path(),
+        "done.jsonl",
+        "cc-1",
+        &[line(
+            14,
+            "cc-1",
+            "2025-03-18T02:00:00Z",
+            serde_json::json!({"type": "hazard.report_rectification_done", "hazard_id": "H1", "summary": "已完成"}),
+        )],
+    );
+    import(
+        s,
+        dir.path(),
+        "apply.jsonl",
+        "bureau-1",
+        &[
+            bureau(
+                15,
+                "2025-03-19T02:00:00Z",
+                serde_json::json!({"type": "hazard.verify_rectification", "hazard_id": "H1",
+                "passed": true, "remarks": "评估合格"}),
+            ),
+            bureau(
+                16,
+                "2025-03-25T03:00:00Z",
+                serde_json::json!({"type": "hazard.apply_to_close", "hazard_id": "H1",
+                "applied_at": "2025-03-25T02:00:00Z", "suspended": false, "summary": "申请销号"}),
+            ),
+        ],
+    );
+    let checks = |on: &str| -> serde_json::Value {
+        let out = anquan(&["hazards", "--store", s, "--on", on, "--format", "json"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let json: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+        json["result"]["overdue_checks"].clone()
+    };
+    // Due by the end of 4 April (China time): nothing on that day, listed from the next.
+    assert_eq!(checks("2025-04-04").as_array().map(Vec::len), Some(0));
+    let late = checks("2025-04-05");
+    assert_eq!(late.as_array().map(Vec::len), Some(1), "{late}");
+    assert_eq!((late[0]["hazard_id"].as_str(), late[0]["check_due"].as_str()), (Some("H1"), Some("2025-04-04")));
+    assert!(late[0]["checked_at"].is_null());
+    let out = anquan(&["hazards", "--store", s, "--on", "2025-04-05", "--overdue-checks", "--lang", "en"]);
+    let t = text(&out.stdout);
+    assert!(t.contains("1 on-site checks late or missing") && t.contains("H1"), "{t}");
 }

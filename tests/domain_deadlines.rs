@@ -256,3 +256,181 @@ fn an_incident_closed_elsewhere_takes_no_further_command() {
     }
     given(reported).when(blank).then_reject("/command/held_by", rule::REQUIRED);
 }
+
+// ---- the bureau's on-site check of a listed or suspended major hazard (SAWS Order 16 art. 18) --
+
+mod onsite_check {
+    use anquan::domain::hazard::*;
+    use anquan::domain::{rule, CommandEnvelope};
+    use anquan::events::hazard::*;
+    use anquan::events::DomainEvent;
+    use anquan::internals::testing::{at, date, envelope, given, history, id};
+
+    const H: &str = "HZ-5";
+    /// Received 10:00 China time on 25 March: the check is due by the end of 4 April.
+    const APPLIED: &str = "2025-03-25T02:00:00Z";
+
+    fn hazard(command: HazardCommand, actor: &str, issued_at: &str) -> CommandEnvelope {
+        envelope(actor, issued_at, command)
+    }
+
+    /// A major hazard ordered, rectified and verified; listed for supervision when `listed`.
+    fn verified(listed: bool) -> Vec<DomainEvent> {
+        let mut cmds = vec![
+            hazard(
+                HazardCommand::Report(ReportHazard {
+                    hazard_id: id(H),
+                    source: HazardSource::GridInspection,
+                    reporter: "李网格".into(),
+                    reporter_person_id: None,
+                    community_id: id("jd-02"),
+                    grid_id: None,
+                    enterprise_id: Some(id("ent-3")),
+                    category: "production".into(),
+                    location: "冲压车间".into(),
+                    description: "防护装置缺失".into(),
+                    found_at: at("2025-03-01T01:00:00Z"),
+                }),
+                "grid-7",
+                "2025-03-01T02:00:00Z",
+            ),
+            hazard(
+                HazardCommand::Grade(GradeHazard {
+                    hazard_id: id(H),
+                    grade: "major".into(),
+                    criterion: "MEM-10".into(),
+                    criterion_version: "2023".into(),
+                    basis: None,
+                }),
+                "bureau-1",
+                "2025-03-01T03:00:00Z",
+            ),
+            hazard(
+                HazardCommand::OrderRectification(OrderRectification {
+                    hazard_id: id(H),
+                    responsible: Some("企业主要负责人".into()),
+                    responsible_person_id: None,
+                    measures: Some("加装防护".into()),
+                    funds_yuan: Some(80_000),
+                    deadline: Some(date("2025-03-20")),
+                    contingency_plan: Some("停用冲床".into()),
+                }),
+                "bureau-1",
+                "2025-03-02T03:00:00Z",
+            ),
+        ];
+        if listed {
+            cmds.push(hazard(
+                HazardCommand::ListForSupervision(ListForSupervision {
+                    hazard_id: id(H),
+                    level: SupervisionLevel::County,
+                    listed_by: "区安委会".into(),
+                }),
+                "bureau-1",
+                "2025-03-02T04:00:00Z",
+            ));
+        }
+        cmds.push(hazard(
+            HazardCommand::ReportDone(ReportRectificationDone { hazard_id: id(H), summary: "已加装".into() }),
+            "ent-officer",
+            "2025-03-18T02:00:00Z",
+        ));
+        cmds.push(hazard(
+            HazardCommand::Verify(VerifyRectification {
+                hazard_id: id(H), passed: true, remarks: "评估合格".into()
+            }),
+            "bureau-1",
+            "2025-03-19T02:00:00Z",
+        ));
+        history(cmds)
+    }
+
+    fn apply(suspended: bool) -> CommandEnvelope {
+        hazard(
+            HazardCommand::ApplyToClose(ApplyToClose {
+                hazard_id: id(H),
+                applied_at: at(APPLIED),
+                suspended,
+                summary: "申请恢复生产".into(),
+            }),
+            "ent-officer",
+            "2025-03-25T03:00:00Z",
+        )
+    }
+
+    fn check(checked_at: &str, passed: bool) -> CommandEnvelope {
+        hazard(
+            HazardCommand::RecordOnsiteCheck(RecordOnsiteCheck {
+                hazard_id: id(H),
+                checked_at: at(checked_at),
+                passed,
+                findings: "现场审查".into(),
+            }),
+            "bureau-2",
+            checked_at,
+        )
+    }
+
+    fn close() -> CommandEnvelope {
+        hazard(
+            HazardCommand::Close(CloseHazard { hazard_id: id(H), remarks: None }),
+            "bureau-1",
+            "2025-04-10T00:00:00Z",
+        )
+    }
+
+    fn applied(listed: bool) -> Vec<DomainEvent> {
+        let mut events = verified(listed);
+        events.extend(given(events.clone()).when(apply(!listed)).accepted());
+        events
+    }
+
+    fn checked(events: &[DomainEvent]) -> OnsiteChecked {
+        match events.first() {
+            Some(DomainEvent::Hazard(HazardEvent::OnsiteChecked(c))) => c.clone(),
+            other => panic!("expected hazard.onsite_checked, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_application_sets_the_check_due_ten_days_later() {
+        let events = given(verified(true)).when(apply(false)).accepted();
+        let [DomainEvent::Hazard(HazardEvent::ClosureApplied(a))] = events.as_slice() else { panic!("{events:?}") };
+        assert_eq!((a.check_days, a.check_due), (10, date("2025-04-04")));
+        assert_eq!((a.listed, a.suspended), (Some(SupervisionLevel::County), false));
+    }
+
+    #[test]
+    fn a_check_in_the_last_minute_of_the_due_day_is_on_time_and_one_a_minute_later_is_late() {
+        let events = applied(true);
+        // 23:59 China time on 4 April, then 00:00 on 5 April.
+        let inside = checked(&given(events.clone()).when(check("2025-04-04T15:59:00Z", true)).accepted());
+        assert_eq!((inside.check_due, inside.late), (date("2025-04-04"), false));
+        assert!(checked(&given(events).when(check("2025-04-04T16:00:00Z", true)).accepted()).late);
+    }
+
+    #[test]
+    fn closing_waits_for_a_passing_check_and_a_failed_check_sends_it_back_to_rectification() {
+        let events = applied(false);
+        given(events.clone()).when(close()).then_reject("/command/hazard_id", rule::NOT_VERIFIED);
+        let mut passed = events.clone();
+        passed.extend(given(events.clone()).when(check("2025-04-01T02:00:00Z", true)).accepted());
+        given(passed.clone()).when(close()).accepted();
+        given(passed).when(apply(true)).then_reject("/command/hazard_id", rule::DUPLICATE);
+        let failed = given(events.clone()).when(check("2025-04-01T02:00:00Z", false)).accepted();
+        assert!(matches!(failed.as_slice(), [_, DomainEvent::Hazard(HazardEvent::Reopened(_))]), "{failed:?}");
+        given(events.clone()).when(apply(true)).then_reject("/command/hazard_id", rule::DUPLICATE);
+        given(events).when(check("2025-03-25T01:59:00Z", true)).then_reject("/command/checked_at", rule::TIME_ORDER);
+    }
+
+    #[test]
+    fn only_a_listed_or_suspended_major_hazard_verified_is_applied_for() {
+        given(verified(false)).when(apply(false)).then_reject("/command/suspended", rule::INVALID_STATE);
+        given(verified(false)).when(apply(true)).accepted();
+        let unverified: Vec<DomainEvent> = verified(true).into_iter().take(4).collect();
+        given(unverified).when(apply(false)).then_reject("/command/hazard_id", rule::NOT_VERIFIED);
+        given(verified(true))
+            .when(check("2025-04-01T02:00:00Z", true))
+            .then_reject("/command/hazard_id", rule::INVALID_STATE);
+    }
+}

@@ -618,6 +618,26 @@ fn every_lifecycle() -> Vec<CommandEnvelope> {
             HazardCommand::Verify(VerifyRectification { hazard_id: hid(), passed: true, remarks: "ok".into() }),
         ),
         h(
+            "e1",
+            "2025-03-08T06:00:00Z",
+            HazardCommand::ApplyToClose(ApplyToClose {
+                hazard_id: hid(),
+                applied_at: at("2025-03-08T05:00:00Z"),
+                suspended: false,
+                summary: "申请销号".into(),
+            }),
+        ),
+        h(
+            "b2",
+            "2025-03-08T12:00:00Z",
+            HazardCommand::RecordOnsiteCheck(RecordOnsiteCheck {
+                hazard_id: hid(),
+                checked_at: at("2025-03-08T12:00:00Z"),
+                passed: true,
+                findings: "合格".into(),
+            }),
+        ),
+        h(
             "b2",
             "2025-03-09T00:00:00Z",
             HazardCommand::Close(CloseHazard { hazard_id: hid(), remarks: Some("销号".into()) }),

@@ -116,6 +116,9 @@ pub fn allowed_roles(command: &Command) -> &'static [Role] {
             HazardCommand::NoteProgress(_) | HazardCommand::ReportDone(_) => {
                 &[EnterpriseSafetyOfficer, CommunityCommittee, GridInspector]
             }
+            // The unit applies in writing; the bureau records an application it received.
+            HazardCommand::ApplyToClose(_) => &[EnterpriseSafetyOfficer, CommunityCommittee, BureauSupervisor],
+            HazardCommand::RecordOnsiteCheck(_) => &[BureauSupervisor],
             HazardCommand::Grade(_)
             | HazardCommand::OrderRectification(_)
             | HazardCommand::ExtendDeadline(_)

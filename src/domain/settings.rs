@@ -35,6 +35,9 @@ pub struct Settings {
     pub sign_off_days_extraordinary: u32,
     /// Longest extension of a 特别重大 accident's sign-off, granted once (art. 32: 30).
     pub sign_off_extension_max_days: u32,
+    /// The bureau checks on site within this many days of an application to close a listed or
+    /// suspended major hazard (SAWS Order 16 art. 18: 10).
+    pub onsite_check_days: u32,
     /// A national safe community's title is re-assessed after this many years (复评).
     pub reassessment_years: u32,
     /// Post-closure evaluation due this many months after sign-off (Work Safety Law art. 86).
@@ -60,6 +63,7 @@ impl Default for Settings {
             sign_off_days: 15,
             sign_off_days_extraordinary: 30,
             sign_off_extension_max_days: 30,
+            onsite_check_days: 10,
             reassessment_years: 5,
             evaluation_months: 12,
             max_people: 100_000,

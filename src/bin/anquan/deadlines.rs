@@ -1,9 +1,10 @@
-//! The regulation deadlines listed apart from the main tables: escalations late or missing
+//! The regulation deadlines listed apart from the main tables: the bureau's on-site checks of
+//! applications to close a listed or suspended major hazard (`anquan hazards --overdue-checks`); escalations late or missing
 //! (逐级上报, `anquan incidents --late-escalations`), sign-offs late or missing (批复,
 //! `--overdue-sign-offs`), and incidents closed in another system (外部结案, `--outside`). The flags choose which lists a person sees;
 //! CSV picks any of them by `--table`, JSON holds them all. No figure is computed here.
 
-use anquan::interface::query::IncidentsAnswer;
+use anquan::interface::query::{HazardsAnswer, IncidentsAnswer};
 
 use crate::out::{Cell, Labels, Table};
 use crate::views::china_time;
@@ -125,4 +126,49 @@ pub fn incident_tables(a: &IncidentsAnswer, lists: IncidentLists, all: bool, lab
         )));
     }
     out
+}
+
+/// Which deadline lists `anquan hazards` prints besides the ledger.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct HazardLists {
+    /// List the bureau's on-site checks (现场审查, 10 days after an application to close a listed
+    /// or suspended major hazard) late or missing on the reference date.
+    #[arg(long)]
+    pub overdue_checks: bool,
+}
+
+/// The deadline tables of a hazards answer (see [`incident_tables`]).
+pub fn hazard_tables(a: &HazardsAnswer, lists: HazardLists, all: bool, labels: &Labels) -> Vec<Table> {
+    if !(all || lists.overdue_checks) {
+        return Vec::new();
+    }
+    let mut t = Table::new(
+        "overdue_checks",
+        [
+            ("hazard_id", labels.t("hazard", "隐患").to_string()),
+            ("community_id", labels.t("community", "社区").to_string()),
+            ("applied_at", labels.t("applied (China time)", "申请时间（北京时间）").to_string()),
+            ("check_due", labels.t("check due", "审查期限").to_string()),
+            ("checked_at", labels.t("checked (China time)", "审查时间（北京时间）").to_string()),
+            ("days_overdue", labels.t("days over", "逾期天数").to_string()),
+        ],
+    );
+    for c in &a.overdue_checks {
+        t.row([
+            Cell::plain(c.hazard_id.clone()),
+            Cell::plain(c.community_id.clone()),
+            Cell::shown(china_time(c.applied_at), c.applied_at.to_rfc3339()),
+            Cell::plain(c.check_due.to_string()),
+            match c.checked_at {
+                Some(t) => Cell::shown(china_time(t), t.to_rfc3339()),
+                None => Cell::code("", labels.t("not yet", "尚未审查")),
+            },
+            Cell::num(c.days_overdue),
+        ]);
+    }
+    vec![t.titled(format!(
+        "{} {}",
+        a.overdue_checks.len(),
+        labels.t("on-site checks late or missing (现场审查逾期)", "起现场审查逾期或未审查")
+    ))]
 }

@@ -268,6 +268,8 @@ enum Cmd {
         #[arg(long)]
         community: Option<String>,
         #[command(flatten)]
+        lists: deadlines::HazardLists,
+        #[command(flatten)]
         view: View,
     },
     /// Incidents, newest first: grade, casualties, how many of the four conditions (四不放过)
@@ -536,8 +538,9 @@ fn run(cli: Cli) -> Result<()> {
             let args = views::StatsArgs { year, compare, community, category, by, year_to_date, whole_years };
             views::stats(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, &args)
         }
-        Cmd::Hazards { overdue, listed, community, view } => {
-            views::hazards(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, community, overdue, listed)
+        Cmd::Hazards { overdue, listed, community, lists, view } => {
+            let source = source(&cli.store, &cli.server, &cli.token)?;
+            views::hazards(&source, &view, &labels, community, overdue, listed, lists)
         }
         Cmd::Streaks { community, category, rule, years, view } => {
             let q = anquan::interface::query::StreaksQuery { community, category, rule: rule.into(), years };

@@ -530,6 +530,7 @@ pub fn hazards(
     community: Option<String>,
     show_overdue: bool,
     show_listed: bool,
+    lists: crate::deadlines::HazardLists,
 ) -> Result<()> {
     let (names, figures) = ask(source, view, &[Query::Hazards(HazardsQuery { community })])?;
     let (figures, a) = one(figures, |r| match r {
@@ -654,6 +655,7 @@ pub fn hazards(
     if show_listed || view.format != Format::Table {
         tables.push(listed);
     }
+    tables.extend(crate::deadlines::hazard_tables(&a, lists, view.format != Format::Table, labels));
     emit(view, &figures, &tables, &[])
 }
 
