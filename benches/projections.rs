@@ -205,6 +205,8 @@ fn fill(store: &EventStore, hazards: usize, incidents: usize) -> u64 {
                     summary: "调查报告".into(),
                     deadline: at + Duration::days(60),
                     overdue: false,
+                    sign_off_days: Some(15),
+                    sign_off_due: Some(at + Duration::days(40)),
                 }));
             }
         }

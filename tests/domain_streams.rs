@@ -618,6 +618,26 @@ fn every_lifecycle() -> Vec<CommandEnvelope> {
             HazardCommand::Verify(VerifyRectification { hazard_id: hid(), passed: true, remarks: "ok".into() }),
         ),
         h(
+            "e1",
+            "2025-03-08T06:00:00Z",
+            HazardCommand::ApplyToClose(ApplyToClose {
+                hazard_id: hid(),
+                applied_at: at("2025-03-08T05:00:00Z"),
+                suspended: false,
+                summary: "申请销号".into(),
+            }),
+        ),
+        h(
+            "b2",
+            "2025-03-08T12:00:00Z",
+            HazardCommand::RecordOnsiteCheck(RecordOnsiteCheck {
+                hazard_id: hid(),
+                checked_at: at("2025-03-08T12:00:00Z"),
+                passed: true,
+                findings: "合格".into(),
+            }),
+        ),
+        h(
             "b2",
             "2025-03-09T00:00:00Z",
             HazardCommand::Close(CloseHazard { hazard_id: hid(), remarks: Some("销号".into()) }),
@@ -745,6 +765,47 @@ fn every_lifecycle() -> Vec<CommandEnvelope> {
                 published: false,
             }),
         ),
+        // A second incident, 特别重大 (30 deaths): escalated, its sign-off extended; a third
+        // closed in another system.
+        i("2025-02-01T03:00:00Z", extraordinary("INC-10")),
+        i(
+            "2025-02-01T03:00:00Z",
+            IncidentCommand::Escalate(EscalateIncident {
+                incident_id: id("INC-10"),
+                level: AuthorityLevel::City,
+                escalated_at: at("2025-02-01T02:50:00Z"),
+            }),
+        ),
+        i(
+            "2025-02-02T00:00:00Z",
+            IncidentCommand::OpenInvestigation(OpenInvestigation {
+                incident_id: id("INC-10"),
+                authority_level: AuthorityLevel::StateCouncil,
+                authority: "a".into(),
+            }),
+        ),
+        i(
+            "2025-03-01T00:00:00Z",
+            IncidentCommand::SubmitInvestigationReport(SubmitInvestigationReport {
+                incident_id: id("INC-10"),
+                submitted_at: at("2025-03-01T00:00:00Z"),
+                summary: "s".into(),
+            }),
+        ),
+        i(
+            "2025-03-02T00:00:00Z",
+            IncidentCommand::ExtendSignOff(ExtendSignOff { incident_id: id("INC-10"), days: 20, reason: "r".into() }),
+        ),
+        i("2025-02-01T03:00:00Z", extraordinary("INC-11")),
+        i(
+            "2025-03-02T00:00:00Z",
+            IncidentCommand::MarkClosedElsewhere(MarkClosedElsewhere {
+                incident_id: id("INC-11"),
+                closed_on: None,
+                held_by: "旧系统".into(),
+                note: Some("n".into()),
+            }),
+        ),
         envelope(
             "admin-1",
             "2025-01-01T00:00:00Z",
@@ -792,6 +853,25 @@ fn every_lifecycle() -> Vec<CommandEnvelope> {
             }),
         ),
     ]
+}
+
+/// A 特别重大 accident (30 deaths) reported at once.
+fn extraordinary(incident: &str) -> IncidentCommand {
+    IncidentCommand::Report(ReportIncident {
+        incident_id: id(incident),
+        occurred_at: at("2025-02-01T02:00:00Z"),
+        reported_at: at("2025-02-01T02:10:00Z"),
+        place: "p".into(),
+        community_id: id(C),
+        enterprise_id: None,
+        category: "production".into(),
+        deaths: 30,
+        serious_injuries: 0,
+        minor_injuries: 0,
+        missing: 0,
+        direct_loss_yuan: 0,
+        summary: "s".into(),
+    })
 }
 
 #[test]

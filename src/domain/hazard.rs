@@ -142,6 +142,32 @@ pub struct CloseHazard {
     pub remarks: Option<String>,
 }
 
+/// The unit's written application to close a listed (挂牌督办) or suspended major hazard and
+/// resume work, after a passing verification (SAWS Order 16 art. 18).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyToClose {
+    pub hazard_id: EntityId,
+    /// When the bureau received it.
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
+    pub applied_at: DateTime<Utc>,
+    /// The unit was suspended for this hazard (停产停业整改); a listed hazard needs no such flag.
+    pub suspended: bool,
+    /// What the application contains (plan carried out, assessment report …).
+    pub summary: String,
+}
+
+/// The bureau's on-site check (现场审查) of a closure application.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordOnsiteCheck {
+    pub hazard_id: EntityId,
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
+    pub checked_at: DateTime<Utc>,
+    pub passed: bool,
+    pub findings: String,
+}
+
 command_enum!(
     /// Commands addressed to a hazard stream.
     HazardCommand, hazard_id, StreamKind::Hazard, {
@@ -154,6 +180,8 @@ command_enum!(
     ReportDone(ReportRectificationDone) = "hazard.report_rectification_done",
     Verify(VerifyRectification) = "hazard.verify_rectification",
     Close(CloseHazard) = "hazard.close",
+    ApplyToClose(ApplyToClose) = "hazard.apply_to_close",
+    RecordOnsiteCheck(RecordOnsiteCheck) = "hazard.record_onsite_check",
 });
 
 // ---- state -------------------------------------------------------------------------------
@@ -188,6 +216,11 @@ pub struct HazardState {
     /// Who reported the rectification done last (must not verify it).
     pub done_by: Option<EntityId>,
     pub failed_verifications: u32,
+    /// An application to close awaiting the bureau's on-site check: its received time and due
+    /// date.
+    pub closure_applied: Option<(DateTime<Utc>, NaiveDate)>,
+    /// The on-site check passed (closing may follow).
+    pub onsite_passed: bool,
 }
 
 impl HazardState {
@@ -454,21 +487,18 @@ impl Aggregate for Hazard {
                 text("remarks", &c.remarks, MAX_TEXT)?;
                 let verified = HazardEvent::RectificationVerified(RectificationVerified {
                     hazard_id: hazard_id.clone(),
-                    recorded_by: recorded_by.clone(),
+                    recorded_by,
                     recorded_at,
                     passed: c.passed,
                     remarks: c.remarks.clone(),
                 });
-                if c.passed {
-                    return Ok(vec![verified]);
-                }
-                let reopened = HazardEvent::Reopened(HazardReopened {
+                return Ok(reopen_unless(
+                    c.passed,
+                    verified,
                     hazard_id,
-                    recorded_by,
-                    recorded_at,
-                    reason: format!("verification failed: {}", c.remarks),
-                });
-                return Ok(vec![verified, reopened]);
+                    format!("verification failed: {}", c.remarks),
+                    ctx,
+                ));
             }
             HazardCommand::Close(c) => {
                 if s.phase != HazardPhase::Verified {
@@ -478,8 +508,52 @@ impl Aggregate for Hazard {
                         "a hazard is closed (销号) only after a passing verification (验收)",
                     ));
                 }
+                if s.closure_applied.is_some() {
+                    return Err(Rejection::at(
+                        "hazard_id",
+                        rule::NOT_VERIFIED,
+                        "the application to close awaits the bureau's on-site check (现场审查)",
+                    ));
+                }
                 opt_text("remarks", &c.remarks, MAX_TEXT)?;
                 HazardEvent::Closed(HazardClosed { hazard_id, recorded_by, recorded_at, remarks: c.remarks.clone() })
+            }
+            HazardCommand::ApplyToClose(c) => apply_to_close(s, c, ctx)?,
+            HazardCommand::RecordOnsiteCheck(c) => {
+                let Some((applied_at, check_due)) = s.closure_applied else {
+                    return Err(Rejection::at(
+                        "hazard_id",
+                        rule::INVALID_STATE,
+                        "no application to close awaits an on-site check",
+                    ));
+                };
+                if c.checked_at < applied_at {
+                    return Err(Rejection::at(
+                        "checked_at",
+                        rule::TIME_ORDER,
+                        format!("checked_at {} is before the application {applied_at}", c.checked_at),
+                    ));
+                }
+                super::not_future("checked_at", c.checked_at, ctx)?;
+                text("findings", &c.findings, MAX_TEXT)?;
+                let checked = HazardEvent::OnsiteChecked(OnsiteChecked {
+                    hazard_id: hazard_id.clone(),
+                    recorded_by,
+                    recorded_at,
+                    checked_at: c.checked_at,
+                    passed: c.passed,
+                    findings: c.findings.clone(),
+                    check_due,
+                    late: cst_date(c.checked_at) > check_due,
+                });
+                // 审查不合格: ordered to correct, back to rectification.
+                return Ok(reopen_unless(
+                    c.passed,
+                    checked,
+                    hazard_id,
+                    format!("on-site check failed: {}", c.findings),
+                    ctx,
+                ));
             }
         };
         Ok(vec![ev])
@@ -518,11 +592,87 @@ impl Aggregate for Hazard {
             HazardEvent::Reopened(_) => {
                 s.phase = HazardPhase::Rectifying;
                 s.done_by = None;
+                s.closure_applied = None;
+            }
+            HazardEvent::ClosureApplied(e) => s.closure_applied = Some((e.applied_at, e.check_due)),
+            HazardEvent::OnsiteChecked(e) => {
+                s.closure_applied = None;
+                s.onsite_passed = e.passed;
             }
             HazardEvent::Closed(_) => s.phase = HazardPhase::Closed,
         }
         s
     }
+}
+
+/// A check's event, followed by `hazard.reopened` (back to rectification) when it failed.
+fn reopen_unless(
+    passed: bool,
+    check: HazardEvent,
+    hazard_id: EntityId,
+    reason: String,
+    ctx: &DecisionContext<'_>,
+) -> Vec<HazardEvent> {
+    if passed {
+        return vec![check];
+    }
+    let reopened = HazardEvent::Reopened(HazardReopened {
+        hazard_id,
+        recorded_by: ctx.actor.clone(),
+        recorded_at: ctx.issued_at,
+        reason,
+    });
+    vec![check, reopened]
+}
+
+/// 书面申请 (SAWS Order 16 art. 18): only for a listed or suspended major hazard, after a passing
+/// verification, one application awaiting its check at a time.
+fn apply_to_close(s: &HazardState, c: &ApplyToClose, ctx: &DecisionContext<'_>) -> Result<HazardEvent, Rejection> {
+    if !s.is_major() {
+        return Err(Rejection::at("hazard_id", rule::NOT_MAJOR, "only a major hazard (重大事故隐患) is applied for"));
+    }
+    if s.listed.is_none() && !c.suspended {
+        return Err(Rejection::at(
+            "suspended",
+            rule::INVALID_STATE,
+            "an application to close is for a hazard listed for supervision or a suspended unit",
+        ));
+    }
+    if s.phase != HazardPhase::Verified {
+        return Err(Rejection::at(
+            "hazard_id",
+            rule::NOT_VERIFIED,
+            "the application follows a passing verification (验收) of the rectification",
+        ));
+    }
+    if s.closure_applied.is_some() {
+        return Err(Rejection::at("hazard_id", rule::DUPLICATE, "an application already awaits its on-site check"));
+    }
+    if s.onsite_passed {
+        return Err(Rejection::at("hazard_id", rule::DUPLICATE, "the on-site check already passed; close the hazard"));
+    }
+    if let Some(found) = s.found_at {
+        if c.applied_at < found {
+            return Err(Rejection::at("applied_at", rule::TIME_ORDER, "applied_at is before the hazard was found"));
+        }
+    }
+    super::not_future("applied_at", c.applied_at, ctx)?;
+    text("summary", &c.summary, MAX_TEXT)?;
+    let days = ctx.settings.onsite_check_days;
+    let check_due = cst_date(c.applied_at)
+        .checked_add_days(chrono::Days::new(u64::from(days)))
+        .ok_or_else(|| Rejection::at("applied_at", rule::OUT_OF_RANGE, "check date out of range"))?;
+    Ok(HazardEvent::ClosureApplied(ClosureApplied {
+        hazard_id: c.hazard_id.clone(),
+        recorded_by: ctx.actor.clone(),
+        recorded_at: ctx.issued_at,
+        applied_at: c.applied_at,
+        listed: s.listed,
+        suspended: c.suspended,
+        summary: c.summary.clone(),
+        check_days: days,
+        check_due,
+    }))
 }
 
 #[cfg(test)]

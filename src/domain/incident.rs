@@ -139,6 +139,17 @@ pub struct ReassessGrade {
     pub incident_id: EntityId,
 }
 
+/// The report passed up to a higher level (逐级上报, art. 10–11): the bureau at `level` received it
+/// at `escalated_at`. A level may be skipped (越级上报); each level climbed adds its 2 hours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateIncident {
+    pub incident_id: EntityId,
+    pub level: AuthorityLevel,
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
+    pub escalated_at: DateTime<Utc>,
+}
+
 /// Open the investigation (事故调查).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -186,6 +197,16 @@ pub struct SubmitInvestigationReport {
     #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub submitted_at: DateTime<Utc>,
     pub summary: String,
+}
+
+/// Extend the sign-off (批复) of a 特别重大 accident's investigation report, once, by at most
+/// 30 days (art. 32).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendSignOff {
+    pub incident_id: EntityId,
+    pub days: u32,
+    pub reason: String,
 }
 
 /// 1. 事故原因未查清不放过: the cause is established.
@@ -253,6 +274,20 @@ pub struct CloseIncident {
     pub signed_off_by: String,
 }
 
+/// An imported incident's outside status: closed in another system, its evidence not held here
+/// (外部结案). It then takes no other command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkClosedElsewhere {
+    pub incident_id: EntityId,
+    /// The CST day it was closed there, when known; unknown means closed as far back as the
+    /// report, as far as this store is concerned.
+    pub closed_on: Option<NaiveDate>,
+    /// The system or organisation holding the case file (an organisation, not a person).
+    pub held_by: String,
+    pub note: Option<String>,
+}
+
 /// Post-closure evaluation of rectification and prevention (Work Safety Law art. 86).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -270,17 +305,20 @@ command_enum!(
     Report(ReportIncident) = "incident.report",
     ReviseCasualties(ReviseCasualties) = "incident.revise_casualties",
     ReassessGrade(ReassessGrade) = "incident.reassess_grade",
+    Escalate(EscalateIncident) = "incident.escalate",
     OpenInvestigation(OpenInvestigation) = "incident.open_investigation",
     ExtendInvestigation(ExtendInvestigation) = "incident.extend_investigation",
     StartAppraisal(StartAppraisal) = "incident.start_appraisal",
     EndAppraisal(EndAppraisal) = "incident.end_appraisal",
     SubmitInvestigationReport(SubmitInvestigationReport) = "incident.submit_investigation_report",
+    ExtendSignOff(ExtendSignOff) = "incident.extend_sign_off",
     DetermineCause(DetermineCause) = "incident.determine_cause",
     DealWithResponsible(DealWithResponsible) = "incident.deal_with_responsible",
     ImplementCorrectiveMeasures(ImplementCorrectiveMeasures) = "incident.implement_corrective_measures",
     ConductEducation(ConductEducation) = "incident.conduct_education",
     Close(CloseIncident) = "incident.close",
     RecordEvaluation(RecordEvaluation) = "incident.record_evaluation",
+    MarkClosedElsewhere(MarkClosedElsewhere) = "incident.mark_closed_elsewhere",
 });
 
 // ---- state -------------------------------------------------------------------------------
@@ -294,6 +332,9 @@ pub struct InvestigationClock {
     /// Start of an appraisal under way.
     pub paused_since: Option<DateTime<Utc>>,
     pub report_submitted: bool,
+    /// Sign-off (批复) due, once the report is in (none for reports recorded before the rule).
+    pub sign_off_due: Option<DateTime<Utc>>,
+    pub sign_off_extended: bool,
 }
 
 impl InvestigationClock {
@@ -311,6 +352,9 @@ pub struct IncidentState {
     pub id: Option<EntityId>,
     pub category: String,
     pub occurred_at: Option<DateTime<Utc>>,
+    /// The highest level the report has reached and when (the county bureau at `reported_at`
+    /// first).
+    pub escalated_to: Option<(AuthorityLevel, DateTime<Utc>)>,
     pub casualties: Casualties,
     pub grade: Option<IncidentGrade>,
     pub investigation: Option<InvestigationClock>,
@@ -318,6 +362,8 @@ pub struct IncidentState {
     pub four: [bool; 4],
     pub closed: Option<NaiveDate>,
     pub evaluated: bool,
+    /// Closed in another system (`incident.closed_elsewhere`).
+    pub closed_elsewhere: bool,
 }
 
 impl IncidentState {
@@ -425,6 +471,13 @@ impl Aggregate for Incident {
         if s.closed.is_some() && !matches!(cmd, IncidentCommand::RecordEvaluation(_)) {
             return Err(Rejection::at("incident_id", rule::CLOSED, format!("incident {id} is closed (已结案)")));
         }
+        if s.closed_elsewhere {
+            return Err(Rejection::at(
+                "incident_id",
+                rule::CLOSED,
+                format!("incident {id} was closed in another system (外部结案); its case file is not held here"),
+            ));
+        }
         let (recorded_by, recorded_at) = (ctx.actor.clone(), ctx.issued_at);
         let incident_id = id;
         let ev = match cmd {
@@ -460,6 +513,7 @@ impl Aggregate for Incident {
             IncidentCommand::ReassessGrade(_) => {
                 return Ok(regrade(s, &s.category, occurred_at, &s.casualties, ctx).into_iter().collect());
             }
+            IncidentCommand::Escalate(c) => escalate(s, c, ctx)?,
             IncidentCommand::OpenInvestigation(c) => {
                 if s.investigation.is_some() {
                     return Err(Rejection::at("incident_id", rule::DUPLICATE, "an investigation is already open"));
@@ -586,6 +640,13 @@ impl Aggregate for Incident {
                 not_before("submitted_at", c.submitted_at, occurred_at, "the accident")?;
                 super::not_future("submitted_at", c.submitted_at, ctx)?;
                 text("summary", &c.summary, MAX_TEXT)?;
+                let days = if s.grade == Some(IncidentGrade::ExtraordinarilySerious) {
+                    ctx.settings.sign_off_days_extraordinary
+                } else {
+                    ctx.settings.sign_off_days
+                };
+                let sign_off_due = plus_days(c.submitted_at, days)
+                    .ok_or_else(|| Rejection::at("submitted_at", rule::OUT_OF_RANGE, "sign-off date out of range"))?;
                 IncidentEvent::InvestigationReportSubmitted(InvestigationReportSubmitted {
                     incident_id,
                     recorded_by,
@@ -594,6 +655,31 @@ impl Aggregate for Incident {
                     summary: c.summary.clone(),
                     deadline: inv.deadline,
                     overdue: c.submitted_at > inv.deadline,
+                    sign_off_days: Some(days),
+                    sign_off_due: Some(sign_off_due),
+                })
+            }
+            IncidentCommand::ExtendSignOff(c) => extend_sign_off(s, c, ctx)?,
+            IncidentCommand::MarkClosedElsewhere(c) => {
+                if let Some(day) = c.closed_on {
+                    super::not_future_date("closed_on", day, ctx)?;
+                    if day < cst_date(occurred_at) {
+                        return Err(Rejection::at(
+                            "closed_on",
+                            rule::TIME_ORDER,
+                            format!("closed_on {day} is before the accident's day {}", cst_date(occurred_at)),
+                        ));
+                    }
+                }
+                text("held_by", &c.held_by, MAX_NAME)?;
+                super::opt_text("note", &c.note, MAX_TEXT)?;
+                IncidentEvent::ClosedElsewhere(ClosedElsewhere {
+                    incident_id,
+                    recorded_by,
+                    recorded_at,
+                    closed_on: c.closed_on,
+                    held_by: c.held_by.clone(),
+                    note: c.note.clone(),
                 })
             }
             IncidentCommand::DetermineCause(c) => {
@@ -722,6 +808,7 @@ impl Aggregate for Incident {
                 s.id = Some(e.incident_id.clone());
                 s.category = e.category.clone();
                 s.occurred_at = Some(e.occurred_at);
+                s.escalated_to = Some((AuthorityLevel::County, e.reported_at));
                 s.casualties = Casualties {
                     deaths: e.deaths,
                     serious_injuries: e.serious_injuries,
@@ -746,6 +833,8 @@ impl Aggregate for Incident {
                     extensions: 0,
                     paused_since: None,
                     report_submitted: false,
+                    sign_off_due: None,
+                    sign_off_extended: false,
                 });
             }
             IncidentEvent::InvestigationExtended(e) => {
@@ -765,9 +854,16 @@ impl Aggregate for Incident {
                     inv.deadline = e.new_deadline;
                 }
             }
-            IncidentEvent::InvestigationReportSubmitted(_) => {
+            IncidentEvent::InvestigationReportSubmitted(e) => {
                 if let Some(inv) = s.investigation.as_mut() {
                     inv.report_submitted = true;
+                    inv.sign_off_due = e.sign_off_due;
+                }
+            }
+            IncidentEvent::SignOffExtended(e) => {
+                if let Some(inv) = s.investigation.as_mut() {
+                    inv.sign_off_due = Some(e.new_due);
+                    inv.sign_off_extended = true;
                 }
             }
             IncidentEvent::CauseDetermined(_) => s.four[0] = true,
@@ -776,9 +872,89 @@ impl Aggregate for Incident {
             IncidentEvent::EducationConducted(_) => s.four[3] = true,
             IncidentEvent::Closed(e) => s.closed = Some(e.evaluation_due),
             IncidentEvent::Evaluated(_) => s.evaluated = true,
+            IncidentEvent::Escalated(e) => s.escalated_to = Some((e.level, e.escalated_at)),
+            IncidentEvent::ClosedElsewhere(_) => s.closed_elsewhere = true,
         }
         s
     }
+}
+
+/// 逐级上报: the report climbs above the level that holds it, each level within the limit.
+fn escalate(s: &IncidentState, c: &EscalateIncident, ctx: &DecisionContext<'_>) -> Result<IncidentEvent, Rejection> {
+    let Some((from_level, since)) = s.escalated_to else {
+        return Err(Rejection::at("incident_id", rule::NOT_FOUND, "the incident has not been reported"));
+    };
+    if c.level <= from_level {
+        return Err(Rejection::at(
+            "level",
+            rule::INVALID_STATE,
+            format!("the report already reached {from_level:?} level; an escalation goes higher"),
+        ));
+    }
+    not_before("escalated_at", c.escalated_at, since, "the previous level's receipt")?;
+    super::not_future("escalated_at", c.escalated_at, ctx)?;
+    let limit = ctx.settings.escalation_limit_minutes;
+    let minutes = i64::from(limit) * i64::from(c.level.rank() - from_level.rank());
+    let deadline = since
+        .checked_add_signed(Duration::minutes(minutes))
+        .ok_or_else(|| Rejection::at("escalated_at", rule::OUT_OF_RANGE, "deadline out of range"))?;
+    Ok(IncidentEvent::Escalated(IncidentEscalated {
+        incident_id: c.incident_id.clone(),
+        recorded_by: ctx.actor.clone(),
+        recorded_at: ctx.issued_at,
+        from_level,
+        level: c.level,
+        escalated_at: c.escalated_at,
+        limit_minutes: limit,
+        deadline,
+        late: c.escalated_at > deadline,
+        required_level: s.grade.map(IncidentGrade::escalation_level),
+    }))
+}
+
+/// 批复 extended (art. 32): only a 特别重大 accident's, once, by 1 to the setting's days.
+fn extend_sign_off(
+    s: &IncidentState,
+    c: &ExtendSignOff,
+    ctx: &DecisionContext<'_>,
+) -> Result<IncidentEvent, Rejection> {
+    let inv = open_investigation(s)?;
+    let Some(due) = inv.sign_off_due else {
+        return Err(Rejection::at(
+            "incident_id",
+            rule::INVALID_STATE,
+            "the sign-off clock starts with the investigation report, which is not recorded",
+        ));
+    };
+    if s.grade != Some(IncidentGrade::ExtraordinarilySerious) {
+        return Err(Rejection::at(
+            "incident_id",
+            rule::INVALID_STATE,
+            "only a 特别重大 accident's sign-off may be extended (art. 32)",
+        ));
+    }
+    if inv.sign_off_extended {
+        return Err(Rejection::at("days", rule::EXTENSION_LIMIT, "the sign-off may be extended once (art. 32)"));
+    }
+    let max = ctx.settings.sign_off_extension_max_days;
+    if c.days == 0 || c.days > max {
+        return Err(Rejection::at(
+            "days",
+            rule::EXTENSION_TOO_LONG,
+            format!("a sign-off extension is 1–{max} days (art. 32), got {}", c.days),
+        ));
+    }
+    text("reason", &c.reason, MAX_TEXT)?;
+    let new_due =
+        plus_days(due, c.days).ok_or_else(|| Rejection::at("days", rule::OUT_OF_RANGE, "deadline out of range"))?;
+    Ok(IncidentEvent::SignOffExtended(SignOffExtended {
+        incident_id: c.incident_id.clone(),
+        recorded_by: ctx.actor.clone(),
+        recorded_at: ctx.issued_at,
+        days: c.days,
+        reason: c.reason.clone(),
+        new_due,
+    }))
 }
 
 fn open_investigation(s: &IncidentState) -> Result<&InvestigationClock, Rejection> {
@@ -861,7 +1037,14 @@ mod tests {
     fn paused_clock_moves_the_due_instant_while_paused() {
         let d: DateTime<Utc> = "2025-03-01T00:00:00Z".parse().unwrap();
         let p: DateTime<Utc> = "2025-02-01T00:00:00Z".parse().unwrap();
-        let clock = InvestigationClock { deadline: d, extensions: 0, paused_since: Some(p), report_submitted: false };
+        let clock = InvestigationClock {
+            deadline: d,
+            extensions: 0,
+            paused_since: Some(p),
+            report_submitted: false,
+            sign_off_due: None,
+            sign_off_extended: false,
+        };
         assert_eq!(clock.due_as_of(p + Duration::days(3)), d + Duration::days(3));
         assert_eq!(clock.due_as_of(p - Duration::days(3)), d);
     }

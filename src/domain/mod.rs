@@ -5,7 +5,7 @@
 //!
 //! Owns: commands (`command`: the union and the envelope; `intake`: reading them from JSON), [`Rejection`] and its
 //! [`rule`] codes, [`Aggregate`] (decide/evolve) and each aggregate's state, [`Settings`], the
-//! access policy, schema generation and its drift check ([`schema`]), the given/when/then test
+//! access policy, the references a command makes to other streams, schema generation and its drift check ([`schema`]), the given/when/then test
 //! harness. The events, the values they carry and the catalog are vocabulary, one layer down
 //! (`crate::events`).
 //!
@@ -13,7 +13,7 @@
 //! Inside the folder no two files import each other: the aggregate files (`access`, `community`,
 //! `enterprise`, `hazard`, `incident`, `injury`, `person`, `promotion`) use only this file's
 //! helpers, `settings`, `catalog` and `person`'s checks; `command` unites them; [`policy`] and
-//! `dispatch` use the union; [`schema`] generates the schemas from it, and `intake`, which
+//! `dispatch` and [`references`] use the union; [`schema`] generates the schemas from it, and `intake`, which
 //! checks JSON against them, sits on top.
 //!
 //! Shape: every aggregate is a pair of pure functions, `decide(state, command, ctx) -> events |
@@ -35,8 +35,9 @@
 //! - Each event type is its own struct, bincode-encoded alone with an explicit schema version
 //!   (`DomainEvent::to_payload` / `DomainEvent::from_payload`, in `crate::events`, which upcasts
 //!   old versions). Persisted structs use no serde attribute that loses data under bincode.
-//! - Not checked here (needs other streams, left to the engine): that a referenced community,
-//!   grid, enterprise or hazard exists.
+//! - References across streams: [`references`] says which communities and enterprises a command
+//!   names and checks them against a lookup the engine passes in; the domain never reads the
+//!   store. Grids and hazards named by a command are not checked.
 
 #[macro_use]
 mod macros;
@@ -54,6 +55,7 @@ mod intake;
 pub mod person;
 pub mod policy;
 pub mod promotion;
+pub mod references;
 pub mod schema;
 mod settings;
 pub(crate) mod testing;

@@ -116,6 +116,9 @@ pub fn allowed_roles(command: &Command) -> &'static [Role] {
             HazardCommand::NoteProgress(_) | HazardCommand::ReportDone(_) => {
                 &[EnterpriseSafetyOfficer, CommunityCommittee, GridInspector]
             }
+            // The unit applies in writing; the bureau records an application it received.
+            HazardCommand::ApplyToClose(_) => &[EnterpriseSafetyOfficer, CommunityCommittee, BureauSupervisor],
+            HazardCommand::RecordOnsiteCheck(_) => &[BureauSupervisor],
             HazardCommand::Grade(_)
             | HazardCommand::OrderRectification(_)
             | HazardCommand::ExtendDeadline(_)
@@ -136,6 +139,9 @@ pub fn allowed_roles(command: &Command) -> &'static [Role] {
                 PartnerDepartment,
                 Investigator,
             ],
+            // The bureaus pass reports up (art. 10), and so do the departments with supervision
+            // duties of their own field (traffic police, fire rescue).
+            IncidentCommand::Escalate(_) => &[BureauSupervisor, PartnerDepartment],
             // Education (教育) is organised by the community or the enterprise as well.
             IncidentCommand::ConductEducation(_) => {
                 &[Investigator, BureauSupervisor, CommunityCommittee, EnterpriseSafetyOfficer]
@@ -146,6 +152,9 @@ pub fn allowed_roles(command: &Command) -> &'static [Role] {
             | IncidentCommand::StartAppraisal(_)
             | IncidentCommand::EndAppraisal(_)
             | IncidentCommand::SubmitInvestigationReport(_)
+            | IncidentCommand::ExtendSignOff(_)
+            // Imports from another system say which incidents were closed there.
+            | IncidentCommand::MarkClosedElsewhere(_)
             | IncidentCommand::DetermineCause(_)
             | IncidentCommand::DealWithResponsible(_)
             | IncidentCommand::ImplementCorrectiveMeasures(_)

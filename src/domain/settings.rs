@@ -19,12 +19,25 @@ pub struct Settings {
     pub missing_as_dead_days_short: u32,
     /// Unit head → county-level bureau within this many minutes (art. 9: 1 hour).
     pub report_limit_minutes: u32,
+    /// Each level of bureaus passes an incident report up within this many minutes (art. 10–11:
+    /// 2 hours per level).
+    pub escalation_limit_minutes: u32,
     /// Investigation report due this many days after the accident (art. 29).
     pub investigation_days: u32,
     /// Longest single investigation extension (art. 29).
     pub investigation_extension_max_days: u32,
     /// How many extensions an investigation may have (art. 29: once).
     pub investigation_max_extensions: u32,
+    /// The government signs off (批复) the investigation report within this many days of
+    /// receiving it (art. 32: 15).
+    pub sign_off_days: u32,
+    /// The same for 特别重大 accidents (art. 32: 30).
+    pub sign_off_days_extraordinary: u32,
+    /// Longest extension of a 特别重大 accident's sign-off, granted once (art. 32: 30).
+    pub sign_off_extension_max_days: u32,
+    /// The bureau checks on site within this many days of an application to close a listed or
+    /// suspended major hazard (SAWS Order 16 art. 18: 10).
+    pub onsite_check_days: u32,
     /// A national safe community's title is re-assessed after this many years (复评).
     pub reassessment_years: u32,
     /// Post-closure evaluation due this many months after sign-off (Work Safety Law art. 86).
@@ -43,9 +56,14 @@ impl Default for Settings {
             missing_as_dead_days: 30,
             missing_as_dead_days_short: 7,
             report_limit_minutes: 60,
+            escalation_limit_minutes: 120,
             investigation_days: 60,
             investigation_extension_max_days: 60,
             investigation_max_extensions: 1,
+            sign_off_days: 15,
+            sign_off_days_extraordinary: 30,
+            sign_off_extension_max_days: 30,
+            onsite_check_days: 10,
             reassessment_years: 5,
             evaluation_months: 12,
             max_people: 100_000,

@@ -168,6 +168,9 @@ pub struct Engine {
     vault: Option<std::sync::Arc<Vault>>,
     /// Access events folded so far (`None` until first needed); kept up with the log lazily.
     access: std::sync::Mutex<Option<AccessIndex>>,
+    /// Refuse commands naming a community or enterprise the log does not hold
+    /// ([`Engine::with_reference_checks`]).
+    reference_checks: bool,
 }
 
 impl Engine {
@@ -185,6 +188,7 @@ impl Engine {
             clock: std::sync::Arc::new(SystemClock),
             vault: None,
             access: std::sync::Mutex::new(None),
+            reference_checks: false,
         }
     }
 
@@ -368,6 +372,10 @@ impl Engine {
             seal_envelope(None, envelope)?;
         }
         self.authorize_with(index, envelope, history)?;
+        self.check_references(envelope, &|s| streams.get(s).is_some_and(|(_, h)| !h.is_empty()))?;
+        let (_, history) = streams.get_mut(&stream).ok_or_else(|| {
+            EngineError::Rejected(Rejection::new("", domain::rule::NOT_FOUND, "the command's stream vanished"))
+        })?;
         let decided =
             domain::decide_command(history, envelope, &self.catalog, &self.settings).map_err(EngineError::Rejected)?;
         for e in &decided {
@@ -391,6 +399,42 @@ impl Engine {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Refuses a command that names a community or enterprise no stream of the log holds
+    /// (`not_found`, at the field), unless a command earlier in the same all-or-nothing batch (or
+    /// the same [`Engine::check_commands`] run) creates it ([`domain::references`]). Off by
+    /// default: histories imported from elsewhere name communities they never registered.
+    pub fn with_reference_checks(mut self) -> Self {
+        self.reference_checks = true;
+        self
+    }
+
+    /// With reference checks on, refuses `envelope` if it names an entity neither the log nor
+    /// `created` (streams created earlier in the same batch) holds.
+    fn check_references(&self, envelope: &CommandEnvelope, created: &dyn Fn(&str) -> bool) -> Result<(), EngineError> {
+        if !self.reference_checks {
+            return Ok(());
+        }
+        let failed: std::cell::RefCell<Option<StoreError>> = std::cell::RefCell::new(None);
+        let known = |kind: StreamKind, id: &EntityId| {
+            let stream = kind.stream_id(id);
+            if created(&stream) {
+                return true;
+            }
+            match self.store.read_stream(&stream, 0, Direction::Forward, 1) {
+                Ok(events) => !events.is_empty(),
+                Err(e) => {
+                    failed.borrow_mut().get_or_insert(e);
+                    true
+                }
+            }
+        };
+        let checked = domain::references::check_references(&envelope.command, &known);
+        if let Some(e) = failed.into_inner() {
+            return Err(e.into());
+        }
+        checked.map_err(EngineError::Rejected)
     }
 
     /// Hands the store back (to close it).
@@ -506,6 +550,7 @@ impl Engine {
             }
             let history = decode_all(&recorded)?;
             self.authorize(envelope, &history)?;
+            self.check_references(envelope, &|_| false)?;
             let decided = domain::decide_command(&history, envelope, &self.catalog, &self.settings)
                 .map_err(EngineError::Rejected)?;
             if decided.is_empty() {
@@ -586,6 +631,8 @@ impl Engine {
                     }
                 };
                 self.authorize(envelope, &streams[slot].2).map_err(at)?;
+                self.check_references(envelope, &|s| streams.iter().any(|(id, _, h, _)| id == s && !h.is_empty()))
+                    .map_err(at)?;
                 let (_, _, history, proposed) = &mut streams[slot];
                 let decided = domain::decide_command(history, envelope, &self.catalog, &self.settings)
                     .map_err(|r| at(EngineError::Rejected(r)))?;

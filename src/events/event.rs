@@ -18,7 +18,9 @@
 //! `hazard.rectification_ordered`, `community.grid_added`, `community.grid_responsible_assigned`
 //! and `community.assessed` v1 → v2 (the reporter, the responsible person or unit, the grid's
 //! responsible person and the assessor become [`PersonalField`]s, sealed by the engine; a v1 name
-//! is upcast as `Plain`). Every other type is at v1.
+//! is upcast as `Plain`). `incident.investigation_report_submitted` v1 → v2 (v2 adds the
+//! sign-off deadline, 批复; v1 reports had none and are upcast with `None`). Every other type is
+//! at v1.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -29,7 +31,7 @@ use super::enterprise::EnterpriseEvent;
 use super::error::EventError;
 use super::hazard::{HazardEvent, HazardReported, HazardSource, RectificationOrdered};
 use super::id::EntityId;
-use super::incident::{IncidentEvent, IncidentReported, ResponsibleDealtWith};
+use super::incident::{IncidentEvent, IncidentReported, InvestigationReportSubmitted, ResponsibleDealtWith};
 use super::injury::InjuryEvent;
 use super::injury::{InjuryCorrected, InjuryData, InjuryRecorded, Intent, Outcome, Severity, Sex};
 use super::person::{PersonEvent, PersonalField};
@@ -203,6 +205,39 @@ impl From<IncidentReportedV1> for IncidentReported {
             report_delay_minutes: v1.report_delay_minutes,
             report_limit_minutes: v1.report_limit_minutes,
             reported_late: v1.reported_late,
+        }
+    }
+}
+
+/// `incident.investigation_report_submitted` v1, before the sign-off deadline (批复, art. 32) was
+/// decided with the report. Never edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvestigationReportSubmittedV1 {
+    pub incident_id: EntityId,
+    pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
+    pub recorded_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
+    pub submitted_at: DateTime<Utc>,
+    pub summary: String,
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
+    pub deadline: DateTime<Utc>,
+    pub overdue: bool,
+}
+
+impl From<InvestigationReportSubmittedV1> for InvestigationReportSubmitted {
+    fn from(v1: InvestigationReportSubmittedV1) -> Self {
+        InvestigationReportSubmitted {
+            incident_id: v1.incident_id,
+            recorded_by: v1.recorded_by,
+            recorded_at: v1.recorded_at,
+            submitted_at: v1.submitted_at,
+            summary: v1.summary,
+            deadline: v1.deadline,
+            overdue: v1.overdue,
+            // No deadline was decided then; inventing one would rewrite history.
+            sign_off_days: None,
+            sign_off_due: None,
         }
     }
 }
@@ -456,6 +491,9 @@ fn upcast(event_type: &str, schema_version: u16, bytes: &[u8]) -> Option<Result<
         ("incident.responsible_dealt_with", 1) => {
             old(bytes, |v1: ResponsibleDealtWithV1| IncidentEvent::ResponsibleDealtWith(v1.into()).into())
         }
+        ("incident.investigation_report_submitted", 1) => old(bytes, |v1: InvestigationReportSubmittedV1| {
+            IncidentEvent::InvestigationReportSubmitted(v1.into()).into()
+        }),
         ("hazard.reported", 1) => old(bytes, |v1: HazardReportedV1| HazardEvent::Reported(v1.into()).into()),
         ("hazard.rectification_ordered", 1) => {
             old(bytes, |v1: RectificationOrderedV1| HazardEvent::RectificationOrdered(v1.into()).into())
@@ -544,5 +582,25 @@ mod tests {
             Err(EventError::Codec { .. })
         ));
         assert!(matches!(DomainEvent::from_payload("incident.reported", 1, &[1, 2, 3]), Err(EventError::Codec { .. })));
+    }
+
+    #[test]
+    fn a_v1_investigation_report_upcasts_with_no_sign_off_deadline() {
+        let t: DateTime<Utc> = "2024-05-01T00:00:00Z".parse().unwrap_or_default();
+        let id = EntityId::new("INC-1").unwrap_or_else(|e| panic!("{e}"));
+        let v1 = InvestigationReportSubmittedV1 {
+            incident_id: id.clone(),
+            recorded_by: id.clone(),
+            recorded_at: t,
+            submitted_at: t,
+            summary: "调查报告".into(),
+            deadline: t,
+            overdue: false,
+        };
+        let bytes = codec::encode(&v1).unwrap_or_else(|e| panic!("{e}"));
+        let got = DomainEvent::from_payload("incident.investigation_report_submitted", 1, &bytes);
+        let Ok(DomainEvent::Incident(IncidentEvent::InvestigationReportSubmitted(e))) = got else { panic!("{got:?}") };
+        assert_eq!((e.sign_off_days, e.sign_off_due, e.summary.as_str()), (None, None, "调查报告"));
+        assert_eq!(e, v1.into());
     }
 }

@@ -153,6 +153,47 @@ pub struct HazardClosed {
     pub remarks: Option<String>,
 }
 
+/// `hazard.closure_applied` (SAWS Order 16 art. 18): after rectification and its assessment,
+/// the unit's written application to close a listed or suspended major hazard and resume; the
+/// bureau's on-site check is due by `check_due`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClosureApplied {
+    pub hazard_id: EntityId,
+    pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
+    pub recorded_at: DateTime<Utc>,
+    /// When the bureau received the application.
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
+    pub applied_at: DateTime<Utc>,
+    /// Listed for supervision (挂牌督办) when applying, at this level.
+    pub listed: Option<SupervisionLevel>,
+    /// The unit was suspended for the hazard (停产停业整改).
+    pub suspended: bool,
+    pub summary: String,
+    /// Days the bureau has for its on-site check (setting; 10).
+    pub check_days: u32,
+    /// Check due by this CST date: the application's date plus `check_days`.
+    #[serde(deserialize_with = "crate::events::wire_time::date")]
+    pub check_due: NaiveDate,
+}
+
+/// `hazard.onsite_checked`: the bureau's on-site check (现场审查) of a closure application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OnsiteChecked {
+    pub hazard_id: EntityId,
+    pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
+    pub recorded_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
+    pub checked_at: DateTime<Utc>,
+    pub passed: bool,
+    pub findings: String,
+    #[serde(deserialize_with = "crate::events::wire_time::date")]
+    pub check_due: NaiveDate,
+    /// Checked after the due day ended.
+    pub late: bool,
+}
+
 event_enum!(
     /// Events of a hazard stream (`hazard-{id}`).
     HazardEvent, hazard_id, StreamKind::Hazard, {
@@ -166,4 +207,6 @@ event_enum!(
     RectificationVerified(RectificationVerified) = "hazard.rectification_verified" v 1,
     Reopened(HazardReopened) = "hazard.reopened" v 1,
     Closed(HazardClosed) = "hazard.closed" v 1,
+    ClosureApplied(ClosureApplied) = "hazard.closure_applied" v 1,
+    OnsiteChecked(OnsiteChecked) = "hazard.onsite_checked" v 1,
 });

@@ -44,9 +44,21 @@ impl IncidentGrade {
             IncidentGrade::ExtraordinarilySerious => AuthorityLevel::StateCouncil,
         }
     }
+
+    /// How far the bureaus pass the report up (art. 10): 一般 to the city, 较大 to the province,
+    /// 重大 and 特别重大 to the State Council's department.
+    pub fn escalation_level(self) -> AuthorityLevel {
+        match self {
+            IncidentGrade::Ordinary => AuthorityLevel::City,
+            IncidentGrade::RelativelySerious => AuthorityLevel::Province,
+            IncidentGrade::Serious | IncidentGrade::ExtraordinarilySerious => AuthorityLevel::StateCouncil,
+        }
+    }
 }
 
-/// Level of the government leading an investigation, lowest first.
+/// Level of a government (or of its safety bureau), lowest first: who investigates (art. 19),
+/// and how far a report climbs (art. 10, where `StateCouncil` stands for the State Council's
+/// work-safety department, 国务院安全生产监督管理部门).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthorityLevel {
@@ -58,6 +70,18 @@ pub enum AuthorityLevel {
     Province,
     /// 国务院
     StateCouncil,
+}
+
+impl AuthorityLevel {
+    /// Steps above the county (0 for the county, 3 for the State Council).
+    pub fn rank(self) -> u32 {
+        match self {
+            AuthorityLevel::County => 0,
+            AuthorityLevel::City => 1,
+            AuthorityLevel::Province => 2,
+            AuthorityLevel::StateCouncil => 3,
+        }
+    }
 }
 
 /// The dimension(s) that decided a grade.
@@ -212,6 +236,64 @@ pub struct InvestigationReportSubmitted {
     #[serde(deserialize_with = "crate::events::wire_time::utc")]
     pub deadline: DateTime<Utc>,
     pub overdue: bool,
+    /// Days the government has to sign off (批复, art. 32: 15, or 30 for 特别重大); `None` in
+    /// reports recorded before the rule was enforced (upcast from v1).
+    pub sign_off_days: Option<u32>,
+    /// Sign-off due: the report's submission plus `sign_off_days`.
+    pub sign_off_due: Option<DateTime<Utc>>,
+}
+
+/// `incident.sign_off_extended` (art. 32): the sign-off of a 特别重大 accident extended once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SignOffExtended {
+    pub incident_id: EntityId,
+    pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
+    pub recorded_at: DateTime<Utc>,
+    pub days: u32,
+    pub reason: String,
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
+    pub new_due: DateTime<Utc>,
+}
+
+/// `incident.escalated` (逐级上报, art. 10–11): the report passed up to `level`, with the deadline
+/// it was judged against and whether it came late.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IncidentEscalated {
+    pub incident_id: EntityId,
+    pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
+    pub recorded_at: DateTime<Utc>,
+    /// The level that held the report before (the county bureau first).
+    pub from_level: AuthorityLevel,
+    /// The level it reached.
+    pub level: AuthorityLevel,
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
+    pub escalated_at: DateTime<Utc>,
+    /// The limit per level in force (art. 10: 120 minutes).
+    pub limit_minutes: u32,
+    /// The previous level's receipt plus the limit once per level climbed.
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
+    pub deadline: DateTime<Utc>,
+    pub late: bool,
+    /// The level the grade calls for at this moment (none for ungraded categories).
+    pub required_level: Option<AuthorityLevel>,
+}
+
+/// `incident.closed_elsewhere`: an imported incident closed in another system, whose evidence
+/// (the four don't-let-go, the sign-off) is not held here. It is listed apart, never as open
+/// with the four missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClosedElsewhere {
+    pub incident_id: EntityId,
+    pub recorded_by: EntityId,
+    #[serde(deserialize_with = "crate::events::wire_time::utc")]
+    pub recorded_at: DateTime<Utc>,
+    /// The CST day it was closed there, when known.
+    pub closed_on: Option<NaiveDate>,
+    /// The system or organisation that holds the case file (an organisation, not a person).
+    pub held_by: String,
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -299,13 +381,16 @@ event_enum!(
     InvestigationExtended(InvestigationExtended) = "incident.investigation_extended" v 1,
     AppraisalStarted(AppraisalStarted) = "incident.appraisal_started" v 1,
     AppraisalEnded(AppraisalEnded) = "incident.appraisal_ended" v 1,
-    InvestigationReportSubmitted(InvestigationReportSubmitted) = "incident.investigation_report_submitted" v 1,
+    InvestigationReportSubmitted(InvestigationReportSubmitted) = "incident.investigation_report_submitted" v 2,
     CauseDetermined(CauseDetermined) = "incident.cause_determined" v 1,
     ResponsibleDealtWith(ResponsibleDealtWith) = "incident.responsible_dealt_with" v 2,
     CorrectiveMeasuresImplemented(CorrectiveMeasuresImplemented) = "incident.corrective_measures_implemented" v 1,
     EducationConducted(EducationConducted) = "incident.education_conducted" v 1,
     Closed(IncidentClosed) = "incident.closed" v 1,
     Evaluated(PostClosureEvaluated) = "incident.evaluated" v 1,
+    Escalated(IncidentEscalated) = "incident.escalated" v 1,
+    SignOffExtended(SignOffExtended) = "incident.sign_off_extended" v 1,
+    ClosedElsewhere(ClosedElsewhere) = "incident.closed_elsewhere" v 1,
 });
 
 /// The four don't-let-go (四不放过), in their canonical order.

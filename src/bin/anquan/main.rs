@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 mod codes;
+mod deadlines;
 mod demo;
 mod out;
 mod serve;
@@ -267,6 +268,8 @@ enum Cmd {
         #[arg(long)]
         community: Option<String>,
         #[command(flatten)]
+        lists: deadlines::HazardLists,
+        #[command(flatten)]
         view: View,
     },
     /// Incidents, newest first: grade, casualties, how many of the four conditions (四不放过)
@@ -279,6 +282,8 @@ enum Cmd {
         open: bool,
         #[arg(long)]
         community: Option<String>,
+        #[command(flatten)]
+        lists: deadlines::IncidentLists,
         #[command(flatten)]
         view: View,
     },
@@ -535,8 +540,9 @@ fn run(cli: Cli) -> Result<()> {
             let args = views::StatsArgs { year, compare, community, category, by, year_to_date, whole_years };
             views::stats(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, &args)
         }
-        Cmd::Hazards { overdue, listed, community, view } => {
-            views::hazards(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, community, overdue, listed)
+        Cmd::Hazards { overdue, listed, community, lists, view } => {
+            let source = source(&cli.store, &cli.server, &cli.token)?;
+            views::hazards(&source, &view, &labels, community, overdue, listed, lists)
         }
         Cmd::Streaks { community, category, rule, years, view } => {
             let q = anquan::interface::query::StreaksQuery { community, category, rule: rule.into(), years };
@@ -575,8 +581,8 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Kpis { year, community, ltifr_base, view } => {
             views::kpis(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, year, community, ltifr_base)
         }
-        Cmd::Incidents { open, community, view } => {
-            views::incidents(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, community, open)
+        Cmd::Incidents { open, community, lists, view } => {
+            views::incidents(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, community, open, lists)
         }
         Cmd::Trail { incident, view } => {
             views::trail(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, &incident)

@@ -530,6 +530,7 @@ pub fn hazards(
     community: Option<String>,
     show_overdue: bool,
     show_listed: bool,
+    lists: crate::deadlines::HazardLists,
 ) -> Result<()> {
     let (names, figures) = ask(source, view, &[Query::Hazards(HazardsQuery { community })])?;
     let (figures, a) = one(figures, |r| match r {
@@ -628,6 +629,7 @@ pub fn hazards(
     if show_listed || view.format != Format::Table {
         tables.push(listed);
     }
+    tables.extend(crate::deadlines::hazard_tables(&a, lists, view.format != Format::Table, labels));
     emit(view, &figures, &tables, &[])
 }
 
@@ -639,6 +641,7 @@ pub fn incidents(
     labels: &Labels,
     community: Option<String>,
     open_only: bool,
+    lists: crate::deadlines::IncidentLists,
 ) -> Result<()> {
     let (names, figures) = ask(source, view, &[Query::Incidents(IncidentsQuery { community, open_only })])?;
     let (figures, a) = one(figures, |r| match r {
@@ -661,7 +664,9 @@ pub fn incidents(
         ],
     );
     for l in &a.incidents {
-        let status = if l.closed {
+        let status = if l.closed_elsewhere {
+            Cell::code("closed_elsewhere", labels.t("closed elsewhere", "外部结案"))
+        } else if l.closed {
             Cell::code("closed", labels.t("closed", "已结案"))
         } else if l.investigation_overdue {
             Cell::code("investigation_overdue", labels.t("investigation overdue", "调查超期"))
@@ -689,7 +694,9 @@ pub fn incidents(
         a.on,
         a.community.as_deref().map(|c| format!(" ({})", community_label(&names, c))).unwrap_or_default()
     );
-    emit(view, &figures, &[t.titled(title)], &[])
+    let mut tables = vec![t.titled(title)];
+    tables.extend(crate::deadlines::incident_tables(&a, lists, view.format != Format::Table, labels));
+    emit(view, &figures, &tables, &[])
 }
 
 pub fn trail(source: &Source, view: &View, labels: &Labels, incident: &str) -> Result<()> {

@@ -16,7 +16,7 @@ use super::common::known_community;
 use super::error::QueryError;
 use crate::events::time::{cst_date, end_of_cst_day};
 use crate::projections::hazard_ledger::{
-    HazardEntry, ListedHazard, OverdueHazard, RectificationRate, RectificationRates,
+    HazardEntry, ListedHazard, OverdueCheck, OverdueHazard, RectificationRate, RectificationRates,
 };
 use crate::projections::{percent, AllProjections, Period};
 
@@ -49,6 +49,10 @@ pub struct HazardsAnswer {
     pub listed_open: Vec<ListedHazard>,
     /// Found from 1 January of the reference year up to the reference date.
     pub rates: RectificationRates,
+    /// The bureau's on-site checks of applications to close a listed or suspended major hazard
+    /// (10 days, SAWS Order 16 art. 18) made late by the reference date, or due and missing on
+    /// it; by hazard.
+    pub overdue_checks: Vec<OverdueCheck>,
 }
 
 fn end_of(day: NaiveDate) -> DateTime<Utc> {
@@ -92,7 +96,12 @@ pub(super) fn answer(all: &AllProjections, q: &HazardsQuery, on: NaiveDate) -> R
         None => ledger.rates(so_far),
         Some(_) => rates_of(ledger.hazards().filter(|h| in_scope(h)), so_far),
     };
-    Ok(HazardsAnswer { on, community: q.community.clone(), open, overdue, listed_open, rates })
+    let overdue_checks = ledger
+        .overdue_checks(at)
+        .into_iter()
+        .filter(|c| q.community.as_deref().is_none_or(|x| x == c.community_id))
+        .collect();
+    Ok(HazardsAnswer { on, community: q.community.clone(), open, overdue, listed_open, rates, overdue_checks })
 }
 
 /// 整改率 and 按期整改率 of some hazards for a period, counted one by one, with the ledger's own

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::common::known_community;
 use super::error::QueryError;
+use crate::domain::Settings;
 use crate::events::time::end_of_cst_day;
 use crate::projections::accident_stats::grade_code;
-use crate::projections::trails::{FourStatus, IncidentTrail};
+use crate::projections::trails::{FourStatus, IncidentTrail, LateEscalation, OverdueSignOff};
 use crate::projections::AllProjections;
 
 /// `anquan incidents`.
@@ -38,7 +39,24 @@ pub struct IncidentLine {
     pub four_missing: Vec<String>,
     pub days_open: i64,
     pub investigation_overdue: bool,
+    /// Signed off, or closed elsewhere, by the reference date.
     pub closed: bool,
+    /// Closed in another system, its case file not held here (外部结案): the four are not
+    /// known here, so `four_missing` is empty.
+    pub closed_elsewhere: bool,
+}
+
+/// An imported incident closed in another system (外部结案), listed apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutsideLine {
+    pub incident_id: String,
+    pub community_id: String,
+    pub category: String,
+    pub occurred_on: NaiveDate,
+    /// The day it was closed there, when known.
+    pub closed_on: Option<NaiveDate>,
+    /// Who holds the case file.
+    pub held_by: String,
 }
 
 /// The answer to an [`IncidentsQuery`].
@@ -48,6 +66,15 @@ pub struct IncidentsAnswer {
     pub community: Option<String>,
     /// Newest first.
     pub incidents: Vec<IncidentLine>,
+    /// Escalations (逐级上报, 2 hours per level) recorded late by the reference date, or due and
+    /// missing on it; by incident, then due time.
+    pub late_escalations: Vec<LateEscalation>,
+    /// Sign-offs (批复, 15 days, 30 for 特别重大) made late by the reference date, or due and
+    /// missing on it; by incident.
+    pub overdue_sign_offs: Vec<OverdueSignOff>,
+    /// Incidents closed in another system by the reference date (外部结案), by id; they are
+    /// also in `incidents`, marked, and never counted as open.
+    pub closed_elsewhere: Vec<OutsideLine>,
 }
 
 /// The end of a CST day, as the last instant inside it.
@@ -80,14 +107,43 @@ pub(super) fn answer(all: &AllProjections, q: &IncidentsQuery, on: NaiveDate) ->
             injuries: c.serious_injuries + c.minor_injuries,
             missing: c.missing,
             direct_loss_yuan: c.direct_loss_yuan,
-            four_missing: status.missing,
+            four_missing: if status.closed_elsewhere { Vec::new() } else { status.missing },
             days_open: status.days_open,
             investigation_overdue: overdue.contains(&f.incident_id),
             closed: status.closed,
+            closed_elsewhere: status.closed_elsewhere,
         });
     }
     incidents.sort_by(|a, b| b.occurred_on.cmp(&a.occurred_on).then_with(|| a.incident_id.cmp(&b.incident_id)));
-    Ok(IncidentsAnswer { on, community: q.community.clone(), incidents })
+    // The limit is the regulation's: the store does not record a deployment's settings.
+    let limit = chrono::Duration::minutes(i64::from(Settings::default().escalation_limit_minutes));
+    let in_scope =
+        |id: &str| all.trails.trail(id).is_some_and(|t| q.community.as_deref().is_none_or(|c| c == t.community_id));
+    let late_escalations =
+        all.trails.late_escalations(at, limit).into_iter().filter(|l| in_scope(&l.incident_id)).collect();
+    let overdue_sign_offs = all.trails.overdue_sign_offs(at).into_iter().filter(|l| in_scope(&l.incident_id)).collect();
+    let closed_elsewhere = all
+        .trails
+        .closed_elsewhere(at)
+        .into_iter()
+        .filter(|t| q.community.as_deref().is_none_or(|c| c == t.community_id))
+        .map(|t| OutsideLine {
+            incident_id: t.incident_id.clone(),
+            community_id: t.community_id.clone(),
+            category: t.category.clone(),
+            occurred_on: crate::events::time::cst_date(t.occurred_at),
+            closed_on: t.closed_elsewhere.as_ref().and_then(|c| c.closed_on),
+            held_by: t.closed_elsewhere.as_ref().map(|c| c.held_by.clone()).unwrap_or_default(),
+        })
+        .collect();
+    Ok(IncidentsAnswer {
+        on,
+        community: q.community.clone(),
+        incidents,
+        late_escalations,
+        overdue_sign_offs,
+        closed_elsewhere,
+    })
 }
 
 /// `anquan trail`: one incident's four conditions.

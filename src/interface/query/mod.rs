@@ -34,7 +34,7 @@ mod types;
 pub use ask::{answer, ask, ask_all, basis, hash_at, position_of};
 pub use error::QueryError;
 pub use hazards::{HazardsAnswer, HazardsQuery};
-pub use incidents::{IncidentLine, IncidentsAnswer, IncidentsQuery, TrailAnswer, TrailQuery};
+pub use incidents::{IncidentLine, IncidentsAnswer, IncidentsQuery, OutsideLine, TrailAnswer, TrailQuery};
 pub use kpis::{KpisAnswer, KpisQuery};
 pub use projects::{CategoryBeforeAfter, InterventionLine, ProjectLine, ProjectsAnswer, ProjectsQuery};
 pub use stats::{StatsAnswer, StatsBy, StatsQuery};

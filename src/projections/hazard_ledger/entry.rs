@@ -42,6 +42,24 @@ pub struct HazardEntry {
     /// 销号: when the hazard was closed.
     #[serde(default, with = "crate::projections::state_codec::utc_opt")]
     pub closed_at: Option<DateTime<Utc>>,
+    /// Applications to close and their on-site checks, in log order.
+    pub closure_checks: Vec<ClosureCheck>,
+}
+
+/// An application to close a listed or suspended major hazard and the bureau's on-site check
+/// of it (SAWS Order 16 art. 18).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosureCheck {
+    #[serde(with = "crate::projections::state_codec::utc")]
+    pub applied_at: DateTime<Utc>,
+    /// The check is due by the end of this CST day.
+    #[serde(with = "crate::projections::state_codec::date")]
+    pub check_due: NaiveDate,
+    #[serde(default, with = "crate::projections::state_codec::utc_opt")]
+    pub checked_at: Option<DateTime<Utc>>,
+    pub passed: bool,
+    /// Checked after the due day ended.
+    pub late: bool,
 }
 
 /// A listing for supervision (挂牌督办).
@@ -125,6 +143,7 @@ impl HazardEntry {
             failed_verifications: 0,
             five_in_place_missing: Vec::new(),
             closed_at: closed.map(|c| c.parse().unwrap()),
+            closure_checks: Vec::new(),
         }
     }
 }

@@ -88,6 +88,8 @@ pub(super) struct LedgerIndex {
     pub(super) closed_by_time: BTreeSet<(DateTime<Utc>, String)>,
     /// Ids of hazards listed for supervision.
     pub(super) listed: BTreeSet<String>,
+    /// Ids of hazards with an application to close (SAWS Order 16 art. 18).
+    pub(super) applied: BTreeSet<String>,
     /// CST found day → CST closing day (`None`: open) → hazards per series.
     pub(super) found: BTreeMap<NaiveDate, BTreeMap<Option<NaiveDate>, [u64; SERIES]>>,
     /// Deadline day → hazards due per series, then of those closed on time per series.
@@ -148,7 +150,9 @@ pub(super) mod part {
     pub const DUE: u8 = 1 << 5;
     /// Ordered counts and incomplete orders (五到位).
     pub const ORDER: u8 = 1 << 6;
-    pub const ALL: u8 = OPEN | OPEN_DEADLINE | CLOSED | LISTED | FOUND | DUE | ORDER;
+    /// The set of hazards applied for closure.
+    pub const APPLIED: u8 = 1 << 7;
+    pub const ALL: u8 = OPEN | OPEN_DEADLINE | CLOSED | LISTED | FOUND | DUE | ORDER | APPLIED;
 }
 
 impl LedgerIndex {
@@ -211,6 +215,8 @@ impl LedgerIndex {
         index.closed_by_time = closed_by_time.into_iter().collect();
         // Entries come in id order: these are built from sorted input.
         index.listed = hazards.values().filter(|h| h.listed.is_some()).map(|h| h.hazard_id.clone()).collect();
+        index.applied =
+            hazards.values().filter(|h| !h.closure_checks.is_empty()).map(|h| h.hazard_id.clone()).collect();
         index.incomplete = hazards
             .values()
             .filter(|h| h.original_deadline.is_some() && !h.five_in_place_missing.is_empty())
@@ -247,6 +253,9 @@ impl LedgerIndex {
         }
         if h.listed.is_some() && parts & part::LISTED != 0 {
             set_member(&mut self.listed, h.hazard_id.clone(), add);
+        }
+        if !h.closure_checks.is_empty() && parts & part::APPLIED != 0 {
+            set_member(&mut self.applied, h.hazard_id.clone(), add);
         }
         if parts & part::FOUND != 0 {
             let found_day = cst_date(h.found_at);
@@ -323,6 +332,15 @@ mod tests {
             if i == 4 {
                 h.five_in_place_missing = vec!["funds".to_string()];
             }
+            if i % 3 == 1 {
+                h.closure_checks.push(super::super::entry::ClosureCheck {
+                    applied_at: "2025-03-05T02:00:00Z".parse().unwrap(),
+                    check_due: day(15),
+                    checked_at: None,
+                    passed: false,
+                    late: false,
+                });
+            }
             hazards.insert(h.hazard_id.clone(), h);
         }
         let mut accounted = LedgerIndex::default();
@@ -331,6 +349,7 @@ mod tests {
         }
         let built = LedgerIndex::build(&hazards);
         assert_eq!(built, accounted);
+        assert_eq!(built.applied.iter().map(String::as_str).collect::<Vec<_>>(), ["H1", "H4"]);
         // The found day has one bucket per closing day (open, 03-09, 03-20), summed across ids.
         assert_eq!(built.found[&day(1)].len(), 3);
         assert_eq!(built.found[&day(1)][&Some(day(20))][0], 2);

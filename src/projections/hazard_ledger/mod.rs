@@ -6,6 +6,9 @@
 //!   category and enterprise;
 //! - [`HazardLedger::overdue`]: hazards overdue (逾期) at an instant;
 //! - [`HazardLedger::listed_for_supervision`]: hazards listed for supervision (挂牌督办);
+//! - [`HazardLedger::overdue_checks`]: the bureau's on-site checks of applications to close a
+//!   listed or suspended major hazard, made late or due and missing (SAWS Order 16 art. 18; due
+//!   by the end of the CST day `check_due`, a check made later than that day is late);
 //! - [`HazardLedger::rates`]: rectification rate (整改率 = closed ÷ found) and on-time rate
 //!   (按期整改率 = closed within the deadline ÷ those whose deadline has passed) for a period, in
 //!   three series: all hazards, major hazards (重大事故隐患) and listed hazards;
@@ -62,9 +65,10 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use entry::{HazardEntry, Listing, Penalty, NO_ENTERPRISE, UNGRADED};
+pub use entry::{ClosureCheck, HazardEntry, Listing, Penalty, NO_ENTERPRISE, UNGRADED};
 pub use index::OpenHazards;
 pub use queries::{
-    FiveInPlace, HazardFlow, ListedHazard, OverdueHazard, RectificationRate, RectificationRates, RepeatPenalties,
+    FiveInPlace, HazardFlow, ListedHazard, OverdueCheck, OverdueHazard, RectificationRate, RectificationRates,
+    RepeatPenalties,
 };
 pub use state::HazardLedger;

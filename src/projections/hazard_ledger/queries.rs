@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::entry::{HazardEntry, Listing, SERIES};
 use super::index::OpenHazards;
 use super::state::HazardLedger;
-use crate::events::time::{end_of_cst_day, plus_years};
+use crate::events::time::{cst_date, end_of_cst_day, plus_years};
 use crate::projections::{percent, Period};
 
 pub(super) fn overdue_line(h: &HazardEntry, at: DateTime<Utc>) -> Option<OverdueHazard> {
@@ -123,6 +123,20 @@ pub struct HazardFlow {
     pub closed: u64,
 }
 
+/// A bureau on-site check (现场审查) of an application to close a listed or suspended major
+/// hazard, made after its due day or due and missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverdueCheck {
+    pub hazard_id: String,
+    pub community_id: String,
+    pub applied_at: DateTime<Utc>,
+    pub check_due: NaiveDate,
+    /// When the check was made; `None`: not by the query's instant.
+    pub checked_at: Option<DateTime<Utc>>,
+    /// CST days after the due day (to the check, or to the query's instant).
+    pub days_overdue: i64,
+}
+
 impl HazardLedger {
     /// One hazard's ledger entry.
     pub fn hazard(&self, hazard_id: &str) -> Option<&HazardEntry> {
@@ -155,6 +169,12 @@ impl HazardLedger {
         }
         out.sort_by(|a, b| a.hazard_id.cmp(&b.hazard_id));
         out
+    }
+
+    /// On-site checks late at `at`, by hazard id then application: made by then after the due
+    /// CST day ended, or not made by then with the due day ended. Reads the applied set.
+    pub fn overdue_checks(&self, at: DateTime<Utc>) -> Vec<OverdueCheck> {
+        self.index.applied.iter().filter_map(|id| self.hazards.get(id)).flat_map(|h| overdue_checks_of(h, at)).collect()
     }
 
     /// Hazards listed for supervision (挂牌督办); `open_only` leaves out closed ones.
@@ -266,6 +286,27 @@ impl HazardLedger {
             })
             .collect()
     }
+}
+
+/// One hazard's late on-site checks at `at` (see [`HazardLedger::overdue_checks`]).
+pub(super) fn overdue_checks_of(h: &HazardEntry, at: DateTime<Utc>) -> Vec<OverdueCheck> {
+    h.closure_checks
+        .iter()
+        .filter(|c| c.applied_at <= at)
+        .filter_map(|c| {
+            let checked = c.checked_at.filter(|t| *t <= at);
+            let end = checked.unwrap_or(at);
+            let due_end = end_of_cst_day(c.check_due)?;
+            (end >= due_end).then(|| OverdueCheck {
+                hazard_id: h.hazard_id.clone(),
+                community_id: h.community_id.clone(),
+                applied_at: c.applied_at,
+                check_due: c.check_due,
+                checked_at: checked,
+                days_overdue: (cst_date(end) - c.check_due).num_days(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

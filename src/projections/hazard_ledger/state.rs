@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::entry::{HazardEntry, Listing, Penalty};
+use super::entry::{ClosureCheck, HazardEntry, Listing, Penalty};
 use super::index::{part, LedgerIndex, PenaltyIndex};
 use crate::events::enterprise::EnterpriseEvent;
 use crate::events::hazard::{HazardEvent, RectificationOrdered};
@@ -90,8 +90,8 @@ const ENFORCEMENT_ACTION_TAKEN: &str = Family::of(EnterpriseEvent::TYPES).get("e
 impl Projection for HazardLedger {
     const NAME: &'static str = "hazard_ledger";
     /// The running totals are not stored, so their introduction kept version 1. 2: instants and
-    /// dates as integers (`state_codec`).
-    const VERSION: u32 = 2;
+    /// dates as integers (`state_codec`). 3: applications to close and on-site checks.
+    const VERSION: u32 = 3;
 
     fn wants(event_type: &str) -> bool {
         HAZARD.contains(event_type) || event_type == ENFORCEMENT_ACTION_TAKEN
@@ -144,6 +144,7 @@ impl Projection for HazardLedger {
                 failed_verifications: 0,
                 five_in_place_missing: Vec::new(),
                 closed_at: None,
+                closure_checks: Vec::new(),
             };
             if let Some(staged) = &mut self.staged {
                 staged.insert_new(r.hazard_id.as_str(), entry);
@@ -166,6 +167,8 @@ impl Projection for HazardLedger {
             HazardEvent::RectificationVerified(x) => &x.hazard_id,
             HazardEvent::Reopened(x) => &x.hazard_id,
             HazardEvent::Closed(x) => &x.hazard_id,
+            HazardEvent::ClosureApplied(x) => &x.hazard_id,
+            HazardEvent::OnsiteChecked(x) => &x.hazard_id,
         };
         // Events of a hazard never reported cannot be decided by the domain; ignore them.
         let bulk = self.staged.is_some();
@@ -185,6 +188,7 @@ impl Projection for HazardLedger {
             HazardEvent::DeadlineExtended(_) => part::OPEN_DEADLINE | part::DUE,
             HazardEvent::ListedForSupervision(_) => part::LISTED | part::FOUND | part::DUE,
             HazardEvent::Closed(_) => part::ALL,
+            HazardEvent::ClosureApplied(_) => part::APPLIED,
             _ => 0,
         };
         if parts != 0 {
@@ -212,6 +216,20 @@ impl Projection for HazardLedger {
             }
             HazardEvent::RectificationVerified(v) if !v.passed => h.failed_verifications += 1,
             HazardEvent::Closed(c) => h.closed_at = Some(c.recorded_at),
+            HazardEvent::ClosureApplied(a) => h.closure_checks.push(ClosureCheck {
+                applied_at: a.applied_at,
+                check_due: a.check_due,
+                checked_at: None,
+                passed: false,
+                late: false,
+            }),
+            HazardEvent::OnsiteChecked(c) => {
+                if let Some(last) = h.closure_checks.last_mut().filter(|l| l.checked_at.is_none()) {
+                    last.checked_at = Some(c.checked_at);
+                    last.passed = c.passed;
+                    last.late = c.late;
+                }
+            }
             _ => {}
         }
         if parts != 0 {

@@ -186,3 +186,31 @@ mod indexed_equals_scan {
         }
     }
 }
+
+/// The on-site check's boundary in the ledger: due by the end of its CST day.
+#[test]
+fn an_on_site_check_is_listed_from_the_first_minute_after_its_due_day() {
+    use super::entry::{ClosureCheck, HazardEntry};
+    use super::queries::overdue_checks_of;
+    let t = |s: &str| -> chrono::DateTime<chrono::Utc> { s.parse().unwrap() };
+    let due = chrono::NaiveDate::from_ymd_opt(2025, 4, 4).unwrap();
+    let mut h = HazardEntry::sample("H1", "2025-03-01T02:00:00Z", None);
+    let application = |checked_at: Option<&str>| ClosureCheck {
+        applied_at: t("2025-03-25T02:00:00Z"),
+        check_due: due,
+        checked_at: checked_at.map(t),
+        passed: true,
+        late: false,
+    };
+    // Not checked: nothing at 23:59 China time on the due day, listed at 00:00 the next day.
+    h.closure_checks = vec![application(None)];
+    assert_eq!(overdue_checks_of(&h, t("2025-04-04T15:59:59Z")), Vec::new());
+    let late = overdue_checks_of(&h, t("2025-04-04T16:00:00Z"));
+    assert_eq!((late.len(), late[0].checked_at, late[0].days_overdue), (1, None, 1));
+    // Checked in the last minute: never listed; a minute later: listed once checked.
+    h.closure_checks = vec![application(Some("2025-04-04T15:59:00Z"))];
+    assert_eq!(overdue_checks_of(&h, t("2026-01-01T00:00:00Z")), Vec::new());
+    h.closure_checks = vec![application(Some("2025-04-04T16:00:00Z"))];
+    let listed = overdue_checks_of(&h, t("2026-01-01T00:00:00Z"));
+    assert_eq!(listed.iter().map(|c| c.checked_at).collect::<Vec<_>>(), [Some(t("2025-04-04T16:00:00Z"))]);
+}

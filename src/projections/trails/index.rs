@@ -55,7 +55,8 @@ impl SpanIndex {
 /// What one trail contributes to the indexes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct TrailKeys {
-    /// (reported at, settled at or `MAX_UTC`).
+    /// (reported at, settled at or `MAX_UTC`). "Closed" here and below is signed off or closed
+    /// elsewhere ([`IncidentTrail::closed_at`]).
     pub(super) settling: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// (deadline in force, sign-off or report submission, the earlier, or `MAX_UTC`).
     pub(super) investigation: Option<(DateTime<Utc>, DateTime<Utc>)>,
@@ -63,6 +64,17 @@ pub(super) struct TrailKeys {
     pub(super) awaiting_evaluation: Option<NaiveDate>,
     /// Reported late or revised late.
     pub(super) late: bool,
+    /// (reported at, the earlier of sign-off and the moment the level the grade calls for was
+    /// reached, or `MAX_UTC`), for an incident whose grade calls for escalation.
+    pub(super) escalating: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// An escalation was recorded late.
+    pub(super) late_escalation: bool,
+    /// (sign-off due, closed or `MAX_UTC`), once the report is in.
+    pub(super) sign_off: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Signed off after its due time.
+    pub(super) signed_off_late: bool,
+    /// Closed in another system.
+    pub(super) outside: bool,
 }
 
 impl TrailKeys {
@@ -73,12 +85,23 @@ impl TrailKeys {
         for list in &t.four {
             all_four = all_four.zip(list.iter().map(|e| e.at).min()).map(|(a, b)| a.max(b));
         }
-        let settled = [t.signed_off_at, all_four].into_iter().flatten().min().unwrap_or(never);
+        let closed = t.closed_at();
+        let settled = [closed, all_four].into_iter().flatten().min().unwrap_or(never);
         let investigation = t.investigation.as_ref().map(|inv| {
-            let end = [t.signed_off_at, inv.report_submitted_at].into_iter().flatten().min().unwrap_or(never);
+            let end = [closed, inv.report_submitted_at].into_iter().flatten().min().unwrap_or(never);
             (inv.deadline, end)
         });
+        let escalating = t.escalation_required.map(|required| {
+            let reached = t.escalations.iter().filter(|s| s.level >= required).map(|s| s.escalated_at).min();
+            (t.reported_at, [closed, reached].into_iter().flatten().min().unwrap_or(never))
+        });
+        let sign_off_due = t.investigation.as_ref().and_then(|inv| inv.sign_off_due);
         Self {
+            sign_off: sign_off_due.map(|due| (due, closed.unwrap_or(never))),
+            signed_off_late: sign_off_due.zip(t.signed_off_at).is_some_and(|(due, s)| s > due),
+            outside: t.closed_elsewhere.is_some(),
+            escalating,
+            late_escalation: t.escalations.iter().any(|s| s.late),
             settling: Some((t.reported_at, settled)),
             investigation,
             awaiting_evaluation: t.evaluation_due.filter(|_| t.evaluated_at.is_none()),
@@ -96,6 +119,15 @@ pub(super) struct TrailsIndex {
     pub(super) awaiting_evaluation: BTreeMap<String, NaiveDate>,
     /// Ids of the incidents reported or revised late.
     pub(super) late: BTreeSet<String>,
+    pub(super) escalating: SpanIndex,
+    /// Ids of the incidents with an escalation recorded late.
+    pub(super) late_escalations: BTreeSet<String>,
+    /// Sign-offs by the UTC month of their due time, ending at the sign-off.
+    pub(super) sign_offs: SpanIndex,
+    /// Ids of the incidents signed off after their due time.
+    pub(super) signed_off_late: BTreeSet<String>,
+    /// Ids of the incidents closed in another system.
+    pub(super) outside: BTreeSet<String>,
 }
 
 impl TrailsIndex {
@@ -104,7 +136,10 @@ impl TrailsIndex {
     pub(super) fn build(incidents: &BTreeMap<String, Box<IncidentTrail>>) -> Self {
         let mut settling: BTreeMap<(i32, u32), Vec<Span>> = BTreeMap::new();
         let mut investigations: BTreeMap<(i32, u32), Vec<Span>> = BTreeMap::new();
-        let (mut awaiting_evaluation, mut late) = (Vec::new(), Vec::new());
+        let mut escalating: BTreeMap<(i32, u32), Vec<Span>> = BTreeMap::new();
+        let mut sign_offs: BTreeMap<(i32, u32), Vec<Span>> = BTreeMap::new();
+        let (mut signed_off_late, mut outside) = (Vec::new(), Vec::new());
+        let (mut awaiting_evaluation, mut late, mut late_escalations) = (Vec::new(), Vec::new(), Vec::new());
         for t in incidents.values() {
             let keys = TrailKeys::of(t);
             let id = &t.incident_id;
@@ -120,16 +155,36 @@ impl TrailsIndex {
             if keys.late {
                 late.push(id.clone());
             }
+            if let Some((start, end)) = keys.escalating {
+                escalating.entry(utc_month(start)).or_default().push((end, id.clone()));
+            }
+            if keys.late_escalation {
+                late_escalations.push(id.clone());
+            }
+            if let Some((start, end)) = keys.sign_off {
+                sign_offs.entry(utc_month(start)).or_default().push((end, id.clone()));
+            }
+            if keys.signed_off_late {
+                signed_off_late.push(id.clone());
+            }
+            if keys.outside {
+                outside.push(id.clone());
+            }
         }
         let spans = |by_month: BTreeMap<(i32, u32), Vec<Span>>| SpanIndex {
             by_month: by_month.into_iter().map(|(m, items)| (m, items.into_iter().collect())).collect(),
         };
-        // Trails come in id order: the last two are built from sorted input.
+        // Trails come in id order: the sets are built from sorted input.
         Self {
             settling: spans(settling),
             investigations: spans(investigations),
             awaiting_evaluation: awaiting_evaluation.into_iter().collect(),
             late: late.into_iter().collect(),
+            escalating: spans(escalating),
+            late_escalations: late_escalations.into_iter().collect(),
+            sign_offs: spans(sign_offs),
+            signed_off_late: signed_off_late.into_iter().collect(),
+            outside: outside.into_iter().collect(),
         }
     }
 
@@ -156,5 +211,31 @@ impl TrailsIndex {
                 self.late.remove(id);
             }
         }
+        if old.escalating != new.escalating {
+            old.escalating.into_iter().for_each(|k| self.escalating.put(k, id, false));
+            new.escalating.into_iter().for_each(|k| self.escalating.put(k, id, true));
+        }
+        if old.late_escalation != new.late_escalation {
+            flip(&mut self.late_escalations, id, new.late_escalation);
+        }
+        if old.sign_off != new.sign_off {
+            old.sign_off.into_iter().for_each(|k| self.sign_offs.put(k, id, false));
+            new.sign_off.into_iter().for_each(|k| self.sign_offs.put(k, id, true));
+        }
+        if old.signed_off_late != new.signed_off_late {
+            flip(&mut self.signed_off_late, id, new.signed_off_late);
+        }
+        if old.outside != new.outside {
+            flip(&mut self.outside, id, new.outside);
+        }
+    }
+}
+
+/// Puts `id` into `set` or takes it out.
+fn flip(set: &mut BTreeSet<String>, id: &str, member: bool) {
+    if member {
+        set.insert(id.to_string());
+    } else {
+        set.remove(id);
     }
 }

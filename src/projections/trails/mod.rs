@@ -1,7 +1,8 @@
 //! Accountability trails (四不放过): per incident, the four conditions with the events that
 //! evidence them (who, when, which position), what is still missing and for how long; the
 //! investigation clock (60 days, one extension, appraisal pauses excluded); post-closure
-//! evaluations due (1 year after sign-off); late reports and late casualty revisions.
+//! evaluations due (1 year after sign-off); late reports and late casualty revisions; escalations
+//! (逐级上报, 2 hours per level) late or missing; sign-offs (批复, 15 or 30 days) late or missing.
 //!
 //! Invariants and definitions:
 //! - The four, in canonical order ([`FOUR_NOT_LET_GO`]): cause determined (事故原因未查清不放过),
@@ -31,6 +32,18 @@
 //! - *awaiting evaluation*: closed incidents with no post-closure evaluation recorded, by id,
 //!   with their due date (the query then reads no trail).
 //! - *late*: ids of incidents reported late or with a late casualty revision.
+//! - *escalating*: every incident whose grade calls for escalation (逐级上报), with the earlier of
+//!   its sign-off and the moment its report reached the level the grade calls for (`MAX_UTC`
+//!   while neither), grouped by the UTC month of `reported_at`; and *late escalations*, ids of
+//!   incidents with an escalation recorded late. An escalation missing at `at` implies reported
+//!   by `at` and not settled by `at`.
+//! - *sign-offs*: every incident whose report carries a sign-off due time (批复), with its
+//!   sign-off (`MAX_UTC` while none), grouped by the UTC month of the due time; and *signed off
+//!   late*, ids signed off after it. A sign-off missing and due at `at` implies the due time is
+//!   before `at` and the sign-off after it.
+//! - *outside*: ids of incidents closed in another system (外部结案). Such an incident counts as
+//!   closed from the start of the CST day it was closed there (from its report when that day is
+//!   unknown): it leaves the open, missing-four, investigation, escalation and sign-off lists.
 //!
 //! Cost: for today's `at`, the still-open incidents and pending investigations; for a past
 //! `at`, those open then, plus at most the incidents reported (or investigations due) in the
@@ -53,6 +66,6 @@ mod state;
 mod tests;
 mod trail;
 
-pub use queries::{ConditionStatus, EvaluationDue, FourStatus, OverdueInvestigation};
+pub use queries::{ConditionStatus, EvaluationDue, FourStatus, LateEscalation, OverdueInvestigation, OverdueSignOff};
 pub use state::AccountabilityTrails;
-pub use trail::{Evidence, IncidentTrail, InvestigationTrail};
+pub use trail::{EscalationStep, Evidence, IncidentTrail, InvestigationTrail, OutsideClosure};

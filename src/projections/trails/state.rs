@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::index::{TrailKeys, TrailsIndex};
-use super::trail::{Evidence, IncidentTrail, InvestigationTrail};
+use super::trail::{EscalationStep, Evidence, IncidentTrail, InvestigationTrail, OutsideClosure};
 use crate::events::incident::IncidentEvent;
+use crate::events::time::end_of_cst_day;
 use crate::events::DomainEvent;
 use crate::projections::{Family, Projection, Staged};
 use crate::store::RecordedEvent;
@@ -78,8 +79,9 @@ const INCIDENT: Family = Family::of(IncidentEvent::TYPES);
 
 impl Projection for AccountabilityTrails {
     const NAME: &'static str = "accountability_trails";
-    /// 2: instants and dates as integers (`state_codec`).
-    const VERSION: u32 = 2;
+    /// 2: instants and dates as integers (`state_codec`); 3: escalations, sign-off due, outside
+    /// closures.
+    const VERSION: u32 = 3;
 
     fn wants(event_type: &str) -> bool {
         INCIDENT.contains(event_type)
@@ -114,9 +116,12 @@ impl Projection for AccountabilityTrails {
                 late_revisions: 0,
                 four: Default::default(),
                 investigation: None,
+                escalation_required: None,
+                escalations: Vec::new(),
                 signed_off_at: None,
                 evaluation_due: None,
                 evaluated_at: None,
+                closed_elsewhere: None,
             };
             if let Some(staged) = &mut self.staged {
                 staged.insert_new(r.incident_id.as_str(), |id| Box::new(trail(id)));
@@ -143,6 +148,9 @@ impl Projection for AccountabilityTrails {
             IncidentEvent::EducationConducted(x) => &x.incident_id,
             IncidentEvent::Closed(x) => &x.incident_id,
             IncidentEvent::Evaluated(x) => &x.incident_id,
+            IncidentEvent::Escalated(x) => &x.incident_id,
+            IncidentEvent::SignOffExtended(x) => &x.incident_id,
+            IncidentEvent::ClosedElsewhere(x) => &x.incident_id,
         };
         // In a bulk fold the index is built at its end: only the trail moves.
         let (t, index) = match &mut self.staged {
@@ -155,6 +163,13 @@ impl Projection for AccountabilityTrails {
         let before = index.is_some().then(|| TrailKeys::of(t));
         match e {
             IncidentEvent::CasualtiesRevised(r) if r.late => t.late_revisions += 1,
+            IncidentEvent::Graded(g) => t.escalation_required = Some(g.grade.escalation_level()),
+            IncidentEvent::Escalated(x) => t.escalations.push(EscalationStep {
+                level: x.level,
+                escalated_at: x.escalated_at,
+                deadline: x.deadline,
+                late: x.late,
+            }),
             IncidentEvent::InvestigationOpened(o) => {
                 t.investigation = Some(InvestigationTrail {
                     opened_at: o.recorded_at,
@@ -164,6 +179,7 @@ impl Projection for AccountabilityTrails {
                     paused_since: None,
                     report_submitted_at: None,
                     report_overdue: false,
+                    sign_off_due: None,
                 });
             }
             IncidentEvent::InvestigationExtended(x) => {
@@ -187,6 +203,12 @@ impl Projection for AccountabilityTrails {
                 if let Some(inv) = &mut t.investigation {
                     inv.report_submitted_at = Some(x.submitted_at);
                     inv.report_overdue = x.overdue;
+                    inv.sign_off_due = x.sign_off_due;
+                }
+            }
+            IncidentEvent::SignOffExtended(x) => {
+                if let Some(inv) = &mut t.investigation {
+                    inv.sign_off_due = Some(x.new_due);
                 }
             }
             IncidentEvent::CauseDetermined(x) => {
@@ -218,6 +240,14 @@ impl Projection for AccountabilityTrails {
                 t.evaluation_due = Some(c.evaluation_due);
             }
             IncidentEvent::Evaluated(v) => t.evaluated_at = Some(v.evaluated_at),
+            IncidentEvent::ClosedElsewhere(c) => {
+                let day_start = c.closed_on.and_then(end_of_cst_day).map(|end| end - chrono::Duration::days(1));
+                t.closed_elsewhere = Some(OutsideClosure {
+                    closed_from: day_start.unwrap_or(t.reported_at),
+                    closed_on: c.closed_on,
+                    held_by: c.held_by.clone(),
+                });
+            }
             _ => {}
         }
         if let (Some(index), Some(before)) = (index, before) {
