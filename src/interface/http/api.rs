@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query as Params, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
@@ -52,7 +53,8 @@ pub(super) fn routes(service: Arc<Service>) -> Router {
         .merge(protected)
         .route("/healthz", get(healthz))
         .route("/openapi.json", get(openapi))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(service.options.max_body_bytes))
+        // The body extractors' limit (axum's default is 2 MB), answered as a problem (`body`).
+        .layer(axum::extract::DefaultBodyLimit::max(service.options.max_body_bytes))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             service.options.request_timeout,
@@ -104,6 +106,19 @@ async fn authenticate(State(svc): Svc, mut req: Request, next: Next) -> Response
     }
 }
 
+/// A request's body as read, or why it could not be: over the limit (413), cut off or too slow
+/// (400 or 408, as axum tells).
+fn body(read: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, Box<Problem>> {
+    read.map_err(|e| {
+        let status = e.status();
+        Box::new(if status == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(status, "too_long", format!("a request body takes at most {limit} bytes"))
+        } else {
+            Problem::new(status, "unreadable_body", e.body_text())
+        })
+    })
+}
+
 /// A command's body: JSON, nothing else.
 fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Value, Box<Problem>> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -150,11 +165,20 @@ struct Committed {
     already_committed: bool,
 }
 
-async fn command(State(svc): Svc, Extension(caller): Extension<Caller>, headers: HeaderMap, body: Bytes) -> Response {
+async fn command(
+    State(svc): Svc,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    read: Result<Bytes, BytesRejection>,
+) -> Response {
     let started = Instant::now();
     let done = |outcome: Outcome, events: usize, r: Response| {
         svc.metrics.command(outcome, started.elapsed(), events);
         r
+    };
+    let body = match body(read, svc.options.max_body_bytes) {
+        Ok(b) => b,
+        Err(p) => return done(Outcome::Invalid, 0, p.into_response()),
     };
     if body.len() > crate::engine::MAX_COMMAND_JSON_BYTES {
         let p = Problem::new(
@@ -220,11 +244,26 @@ struct BatchCommitted {
 }
 
 /// All or nothing: every refusal listed by the command's index, nothing written unless all pass.
-async fn batch(State(svc): Svc, Extension(caller): Extension<Caller>, headers: HeaderMap, body: Bytes) -> Response {
+async fn batch(
+    State(svc): Svc,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    read: Result<Bytes, BytesRejection>,
+) -> Response {
     let started = Instant::now();
+    let body = match body(read, svc.options.max_body_bytes) {
+        Ok(b) => b,
+        Err(p) => {
+            svc.metrics.command(Outcome::Invalid, started.elapsed(), 0);
+            return p.into_response();
+        }
+    };
     let value = match json_body(&headers, &body) {
         Ok(v) => v,
-        Err(p) => return p.into_response(),
+        Err(p) => {
+            svc.metrics.command(Outcome::Invalid, started.elapsed(), 0);
+            return p.into_response();
+        }
     };
     let Some(items) = value.as_array() else {
         return Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "schema", "a batch is a JSON array of commands")
