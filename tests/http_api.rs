@@ -589,3 +589,56 @@ fn healthz_tells_ready_without_a_token() {
     assert_eq!(h["events"], s.head());
     assert_eq!(h["projections_at"], s.head());
 }
+
+#[test]
+fn the_openapi_document_is_served_checked_in_and_names_every_route() {
+    use anquan::interface::http::openapi;
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(openapi::CHECKED_IN);
+    let text = openapi::document_text();
+    if std::env::var_os(anquan::domain::schema::UPDATE_ENV).is_some() {
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, &text).unwrap();
+    }
+    let have = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        have == text,
+        "{} is out of date ({}=1 cargo test --test http_api regenerates it)",
+        openapi::CHECKED_IN,
+        anquan::domain::schema::UPDATE_ENV
+    );
+
+    let s = Served::start();
+    let c = s.client();
+    let served = c.get("/openapi.json", None);
+    assert_eq!(served.status, 200);
+    assert_eq!(served.json(), openapi::document());
+    // Every operation exists on the router: never axum's own 404 or 405; and a token is asked
+    // for exactly where the document says.
+    let doc = served.json();
+    for (method, path) in openapi::operations() {
+        let concrete = path.replace("{id}", "x");
+        let secured = doc["paths"][&path][&method].get("security").is_some();
+        let ask = |token: Option<&str>| match method.as_str() {
+            "get" => c.get(&concrete, token),
+            _ => c.post_raw(&concrete, token, Some("application/json"), b"[]"),
+        };
+        let anonymous = ask(None);
+        assert_eq!(anonymous.status == 401, secured, "{method} {path}: {}", anonymous.status);
+        if concrete.ends_with("/live") {
+            // Answered with a stream that does not end (the SSE test reads it).
+            continue;
+        }
+        let known = ask(Some(if method == "get" { &s.tokens.viewer } else { &s.tokens.grid }));
+        assert_ne!(known.status, 405, "{method} {path}");
+        assert!(known.status != 404 || known.content_type == "application/problem+json", "{method} {path}");
+    }
+    // The command schema is the domain's, its references resolved inside the document.
+    let envelope = &doc["components"]["schemas"]["CommandEnvelope"];
+    assert!(envelope["properties"]["command"].is_object(), "{envelope}");
+    let text = doc.to_string();
+    for r in text.split("\"$ref\":\"").skip(1) {
+        let target = &r[..r.find('"').unwrap()];
+        let name = target.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{target}"));
+        assert!(doc["components"]["schemas"].get(name).is_some(), "{target} resolves");
+    }
+}

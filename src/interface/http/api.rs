@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -31,28 +31,43 @@ use crate::store::{Direction, Timestamp};
 
 type Svc = State<Arc<Service>>;
 
+/// Every endpoint's method, path and handler. The OpenAPI document ([`super::openapi`])
+/// describes the same list, and says which endpoints are public (a test checks both agree).
+fn handlers() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Service>>)> {
+    vec![
+        ("post", "/v1/commands", post(command)),
+        ("post", "/v1/commands/batch", post(batch)),
+        ("get", "/v1/stats", get(stats)),
+        ("get", "/v1/kpis", get(kpis)),
+        ("get", "/v1/hazards", get(hazards)),
+        ("get", "/v1/incidents", get(incidents)),
+        ("get", "/v1/incidents/{id}/trail", get(trail)),
+        ("get", "/v1/streaks", get(streaks)),
+        ("get", "/v1/projects", get(projects)),
+        ("get", "/v1/streams/{id}", get(stream)),
+        ("get", "/v1/head", get(head)),
+        ("get", "/v1/codes", get(codes)),
+        ("get", "/v1/events", get(events)),
+        ("get", "/v1/events/live", get(live_events)),
+        ("get", "/metrics", get(metrics)),
+        ("get", "/healthz", get(healthz)),
+        ("get", "/openapi.json", get(openapi)),
+    ]
+}
+
 pub(super) fn routes(service: Arc<Service>) -> Router {
-    let protected = Router::new()
-        .route("/v1/commands", post(command))
-        .route("/v1/commands/batch", post(batch))
-        .route("/v1/stats", get(stats))
-        .route("/v1/kpis", get(kpis))
-        .route("/v1/hazards", get(hazards))
-        .route("/v1/incidents", get(incidents))
-        .route("/v1/incidents/{id}/trail", get(trail))
-        .route("/v1/streaks", get(streaks))
-        .route("/v1/projects", get(projects))
-        .route("/v1/streams/{id}", get(stream))
-        .route("/v1/head", get(head))
-        .route("/v1/codes", get(codes))
-        .route("/v1/events", get(events))
-        .route("/v1/events/live", get(live_events))
-        .route("/metrics", get(metrics))
-        .layer(middleware::from_fn_with_state(service.clone(), authenticate));
-    Router::new()
-        .merge(protected)
-        .route("/healthz", get(healthz))
-        .route("/openapi.json", get(openapi))
+    let (mut protected, mut public) = (Router::new(), Router::new());
+    for (_, path, handler) in handlers() {
+        // An endpoint the document does not call public needs a token.
+        if super::openapi::is_public(path) {
+            public = public.route(path, handler);
+        } else {
+            protected = protected.route(path, handler);
+        }
+    }
+    protected
+        .layer(middleware::from_fn_with_state(service.clone(), authenticate))
+        .merge(public)
         // The body extractors' limit (axum's default is 2 MB), answered as a problem (`body`).
         .layer(axum::extract::DefaultBodyLimit::max(service.options.max_body_bytes))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -697,4 +712,17 @@ async fn metrics(State(svc): Svc) -> Response {
 
 async fn openapi() -> Response {
     Json(super::openapi::document()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_openapi_document_lists_exactly_the_routes() {
+        let mut routed: Vec<(String, String)> =
+            super::handlers().into_iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+        let mut documented = super::super::openapi::operations();
+        routed.sort();
+        documented.sort();
+        assert_eq!(routed, documented);
+    }
 }

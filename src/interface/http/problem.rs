@@ -11,7 +11,7 @@ use crate::interface::query::QueryError;
 use crate::store::StoreError;
 
 /// One refusal inside a problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Item {
     /// JSON pointer into the request (`/command/funds_yuan`); for a batch, prefixed by the
     /// command's index (`/3/command/funds_yuan`).
@@ -20,8 +20,8 @@ pub struct Item {
     pub detail: String,
 }
 
-/// A problem document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A problem document (RFC 9457).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
