@@ -240,6 +240,17 @@ impl Client {
 
     /// Posts `body` with the given content type (none if `None`).
     pub fn post_raw(&self, path: &str, token: Option<&str>, content_type: Option<&str>, body: &[u8]) -> Answer {
+        self.try_post(path, token, content_type, body).unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// Posts `body`; a connection that fails is an error, not a panic.
+    pub fn try_post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<Answer, ureq::Error> {
         let mut r = self.agent.post(self.url(path));
         if let Some(t) = token {
             r = r.header("Authorization", format!("Bearer {t}"));
@@ -247,7 +258,7 @@ impl Client {
         if let Some(ct) = content_type {
             r = r.header("Content-Type", ct);
         }
-        answer(r.send(body).unwrap_or_else(|e| panic!("POST {path}: {e}")))
+        r.send(body).map(answer)
     }
 
     /// Posts a JSON value.
