@@ -17,6 +17,9 @@ pub struct ServeOptions {
     pub max_body_bytes: usize,
     /// A request that takes longer is answered 408 (slow clients included).
     pub request_timeout: Duration,
+    /// A connection must send a request's headers within this, or is closed (slow clients, and
+    /// connections opened to hold a slot).
+    pub header_timeout: Duration,
     /// Connections served at once; more wait in the kernel's queue.
     pub max_connections: usize,
     /// Questions about another moment than now folding the log at once.
@@ -28,6 +31,7 @@ impl Default for ServeOptions {
         Self {
             max_body_bytes: 8 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            header_timeout: super::HEADER_TIMEOUT,
             max_connections: 512,
             heavy_queries: 2,
         }
