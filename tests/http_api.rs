@@ -177,6 +177,17 @@ fn every_endpoint_but_healthz_needs_a_known_token() {
     let h = c.get("/healthz", None);
     assert_eq!(h.status, 200, "{}", h.body);
     assert_eq!(h.json()["status"], "ready");
+    // A token in the query is taken by the live stream only (a browser's EventSource cannot set
+    // headers), never by the other endpoints.
+    let viewer = &s.tokens.viewer;
+    assert_eq!(c.get(&format!("/v1/head?token={viewer}"), None).status, 401);
+    assert_eq!(c.get(&format!("/v1/events?from=0&token={viewer}"), None).status, 401);
+    let (status, _) = http_common::raw(
+        s.addr,
+        format!("GET /v1/events/live?from=0&token={viewer} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+        Duration::from_millis(500),
+    );
+    assert_eq!(status, 200);
 }
 
 #[test]
