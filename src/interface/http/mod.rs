@@ -27,5 +27,5 @@ mod service;
 
 pub use auth::{Access, Caller, Tokens};
 pub use error::ServeError;
-pub use server::{router, serve, HEADER_TIMEOUT, MAX_HEADER_BYTES, SHUTDOWN_GRACE};
-pub use service::{ServeOptions, Service};
+pub use server::{router, serve, MAX_HEADER_BYTES, SHUTDOWN_GRACE};
+pub use service::{ServeOptions, Service, HEADER_TIMEOUT};

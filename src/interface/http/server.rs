@@ -69,8 +69,6 @@ pub async fn serve(
     Ok(())
 }
 
-/// A request's headers must arrive within this, by default.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest request head (request line and headers) accepted.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// How long a shutdown waits for the requests in flight.

@@ -10,6 +10,9 @@ use super::{live, metrics};
 use crate::engine::Engine;
 use crate::store::EventStore;
 
+/// A request's headers must arrive within this, by default.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Bounds of a service.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -31,7 +34,7 @@ impl Default for ServeOptions {
         Self {
             max_body_bytes: 8 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
-            header_timeout: super::HEADER_TIMEOUT,
+            header_timeout: HEADER_TIMEOUT,
             max_connections: 512,
             heavy_queries: 2,
         }
