@@ -145,11 +145,17 @@ fn a_command_not_allowed_is_403_and_writes_nothing() {
         assert_eq!(p["pointer"], "/actor", "{p}");
     }
     assert_eq!(s.head(), head, "nothing written");
-    // The same through a batch.
-    let r =
-        c.post("/v1/commands/batch", &s.tokens.viewer, &json!([envelope("bureau-1", hazard_report("H-1", "jd-01"))]));
-    assert_eq!(r.status, 422, "{}", r.body);
+    // The same through a batch: 403 when every refusal is about who sends it.
+    let viewer_batch = json!([envelope("bureau-1", hazard_report("H-1", "jd-01"))]);
+    let r = c.post("/v1/commands/batch", &s.tokens.viewer, &viewer_batch);
+    assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(r.problem()["errors"][0]["pointer"], "/0/actor");
+    let mixed =
+        json!([envelope("grid-7", hazard_report("H-1", "jd-02")), envelope("bureau-1", hazard_report("H-2", "jd-01"))]);
+    let r = c.post("/v1/commands/batch", &s.tokens.grid, &mixed);
+    assert_eq!(r.status, 403, "{}", r.body);
+    let p = r.problem();
+    assert_eq!((&p["pointer"], &p["rule"]), (&json!("/1/actor"), &json!("actor_mismatch")), "{p}");
     assert_eq!(s.head(), head);
 }
 

@@ -258,6 +258,17 @@ struct BatchCommitted {
     positions: Vec<u64>,
 }
 
+/// A batch's refusals are 403 when every one is about who may send it (as a single command's
+/// would be), else 422.
+fn batch_status(refused: &[Item]) -> StatusCode {
+    const WHO: [&str; 4] = ["not_permitted", "out_of_scope", "read_only_token", "actor_mismatch"];
+    if refused.iter().all(|i| WHO.contains(&i.rule.as_str())) {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
 /// All or nothing: every refusal listed by the command's index, nothing written unless all pass.
 async fn batch(
     State(svc): Svc,
@@ -298,7 +309,7 @@ async fn batch(
     }
     if !refused.is_empty() {
         svc.metrics.command(Outcome::Invalid, started.elapsed(), 0);
-        return Problem::refusals(StatusCode::UNPROCESSABLE_ENTITY, refused).into_response();
+        return Problem::refusals(batch_status(&refused), refused).into_response();
     }
     let engine = svc.engine.clone();
     let result = tokio::task::spawn_blocking(move || {
@@ -331,12 +342,7 @@ async fn batch(
         }
         Ok(Ok(Err(refused))) => {
             svc.metrics.command(Outcome::Refused, started.elapsed(), 0);
-            let status = if refused.iter().all(|i| i.rule == "not_permitted" || i.rule == "out_of_scope") {
-                StatusCode::FORBIDDEN
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            Problem::refusals(status, refused).into_response()
+            Problem::refusals(batch_status(&refused), refused).into_response()
         }
         Ok(Err(e)) => problem::of_engine("", e).into_response(),
         Err(e) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()).into_response(),

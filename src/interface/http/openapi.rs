@@ -70,7 +70,7 @@ const ENDPOINTS: &[Endpoint] = &[
             (200, "all were committed before"),
             (400, "the body is not JSON"),
             (401, "no or unknown token"),
-            (403, "some command may not be sent by the token's actor"),
+            (403, "every refusal is about who sends: the actor's roles or scope, a read-only token, another actor"),
             (409, "the streams kept changing; send the batch again"),
             (413, "over the size limit"),
             (415, "not application/json"),
