@@ -348,8 +348,13 @@ impl Engine {
                 v.insert((recorded, history))
             }
         };
-        if already_done(self, &stream, recorded, envelope)?.is_some() {
-            return Ok(CommandCheck { events: 0, already_committed: true });
+        if recorded.iter().any(|e| e.event_id == derived_event_id(&envelope.command_id, 0)) {
+            // Its events were stored with personal fields sealed, so the retry is compared
+            // sealed too; sealing writes no key here, its persons' keys were made when it was.
+            let sealed = seal_envelope(self.vault(), envelope)?;
+            if already_done(self, &stream, recorded, sealed.as_ref())?.is_some() {
+                return Ok(CommandCheck { events: 0, already_committed: true });
+            }
         }
         if let Command::Person(PersonCommand::Erase(c)) = &envelope.command {
             let Some(vault) = self.vault() else {

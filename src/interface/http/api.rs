@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query as Params, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -30,29 +31,45 @@ use crate::store::{Direction, Timestamp};
 
 type Svc = State<Arc<Service>>;
 
+/// Every endpoint's method, path and handler. The OpenAPI document ([`super::openapi`])
+/// describes the same list, and says which endpoints are public (a test checks both agree).
+fn handlers() -> Vec<(&'static str, &'static str, MethodRouter<Arc<Service>>)> {
+    vec![
+        ("post", "/v1/commands", post(command)),
+        ("post", "/v1/commands/batch", post(batch)),
+        ("get", "/v1/stats", get(stats)),
+        ("get", "/v1/kpis", get(kpis)),
+        ("get", "/v1/hazards", get(hazards)),
+        ("get", "/v1/incidents", get(incidents)),
+        ("get", "/v1/incidents/{id}/trail", get(trail)),
+        ("get", "/v1/streaks", get(streaks)),
+        ("get", "/v1/projects", get(projects)),
+        ("get", "/v1/streams/{id}", get(stream)),
+        ("get", "/v1/head", get(head)),
+        ("get", "/v1/codes", get(codes)),
+        ("get", "/v1/events", get(events)),
+        ("get", "/v1/events/live", get(live_events)),
+        ("get", "/metrics", get(metrics)),
+        ("get", "/healthz", get(healthz)),
+        ("get", "/openapi.json", get(openapi)),
+    ]
+}
+
 pub(super) fn routes(service: Arc<Service>) -> Router {
-    let protected = Router::new()
-        .route("/v1/commands", post(command))
-        .route("/v1/commands/batch", post(batch))
-        .route("/v1/stats", get(stats))
-        .route("/v1/kpis", get(kpis))
-        .route("/v1/hazards", get(hazards))
-        .route("/v1/incidents", get(incidents))
-        .route("/v1/incidents/{id}/trail", get(trail))
-        .route("/v1/streaks", get(streaks))
-        .route("/v1/projects", get(projects))
-        .route("/v1/streams/{id}", get(stream))
-        .route("/v1/head", get(head))
-        .route("/v1/codes", get(codes))
-        .route("/v1/events", get(events))
-        .route("/v1/events/live", get(live_events))
-        .route("/metrics", get(metrics))
-        .layer(middleware::from_fn_with_state(service.clone(), authenticate));
-    Router::new()
-        .merge(protected)
-        .route("/healthz", get(healthz))
-        .route("/openapi.json", get(openapi))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(service.options.max_body_bytes))
+    let (mut protected, mut public) = (Router::new(), Router::new());
+    for (_, path, handler) in handlers() {
+        // An endpoint the document does not call public needs a token.
+        if super::openapi::is_public(path) {
+            public = public.route(path, handler);
+        } else {
+            protected = protected.route(path, handler);
+        }
+    }
+    protected
+        .layer(middleware::from_fn_with_state(service.clone(), authenticate))
+        .merge(public)
+        // The body extractors' limit (axum's default is 2 MB), answered as a problem (`body`).
+        .layer(axum::extract::DefaultBodyLimit::max(service.options.max_body_bytes))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             service.options.request_timeout,
@@ -104,6 +121,19 @@ async fn authenticate(State(svc): Svc, mut req: Request, next: Next) -> Response
     }
 }
 
+/// A request's body as read, or why it could not be: over the limit (413), cut off or too slow
+/// (400 or 408, as axum tells).
+fn body(read: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, Box<Problem>> {
+    read.map_err(|e| {
+        let status = e.status();
+        Box::new(if status == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(status, "too_long", format!("a request body takes at most {limit} bytes"))
+        } else {
+            Problem::new(status, "unreadable_body", e.body_text())
+        })
+    })
+}
+
 /// A command's body: JSON, nothing else.
 fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Value, Box<Problem>> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -150,11 +180,20 @@ struct Committed {
     already_committed: bool,
 }
 
-async fn command(State(svc): Svc, Extension(caller): Extension<Caller>, headers: HeaderMap, body: Bytes) -> Response {
+async fn command(
+    State(svc): Svc,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    read: Result<Bytes, BytesRejection>,
+) -> Response {
     let started = Instant::now();
     let done = |outcome: Outcome, events: usize, r: Response| {
         svc.metrics.command(outcome, started.elapsed(), events);
         r
+    };
+    let body = match body(read, svc.options.max_body_bytes) {
+        Ok(b) => b,
+        Err(p) => return done(Outcome::Invalid, 0, p.into_response()),
     };
     if body.len() > crate::engine::MAX_COMMAND_JSON_BYTES {
         let p = Problem::new(
@@ -219,12 +258,38 @@ struct BatchCommitted {
     positions: Vec<u64>,
 }
 
+/// A batch's refusals are 403 when every one is about who may send it (as a single command's
+/// would be), else 422.
+fn batch_status(refused: &[Item]) -> StatusCode {
+    const WHO: [&str; 4] = ["not_permitted", "out_of_scope", "read_only_token", "actor_mismatch"];
+    if refused.iter().all(|i| WHO.contains(&i.rule.as_str())) {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
 /// All or nothing: every refusal listed by the command's index, nothing written unless all pass.
-async fn batch(State(svc): Svc, Extension(caller): Extension<Caller>, headers: HeaderMap, body: Bytes) -> Response {
+async fn batch(
+    State(svc): Svc,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    read: Result<Bytes, BytesRejection>,
+) -> Response {
     let started = Instant::now();
+    let body = match body(read, svc.options.max_body_bytes) {
+        Ok(b) => b,
+        Err(p) => {
+            svc.metrics.command(Outcome::Invalid, started.elapsed(), 0);
+            return p.into_response();
+        }
+    };
     let value = match json_body(&headers, &body) {
         Ok(v) => v,
-        Err(p) => return p.into_response(),
+        Err(p) => {
+            svc.metrics.command(Outcome::Invalid, started.elapsed(), 0);
+            return p.into_response();
+        }
     };
     let Some(items) = value.as_array() else {
         return Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "schema", "a batch is a JSON array of commands")
@@ -244,7 +309,7 @@ async fn batch(State(svc): Svc, Extension(caller): Extension<Caller>, headers: H
     }
     if !refused.is_empty() {
         svc.metrics.command(Outcome::Invalid, started.elapsed(), 0);
-        return Problem::refusals(StatusCode::UNPROCESSABLE_ENTITY, refused).into_response();
+        return Problem::refusals(batch_status(&refused), refused).into_response();
     }
     let engine = svc.engine.clone();
     let result = tokio::task::spawn_blocking(move || {
@@ -277,12 +342,7 @@ async fn batch(State(svc): Svc, Extension(caller): Extension<Caller>, headers: H
         }
         Ok(Ok(Err(refused))) => {
             svc.metrics.command(Outcome::Refused, started.elapsed(), 0);
-            let status = if refused.iter().all(|i| i.rule == "not_permitted" || i.rule == "out_of_scope") {
-                StatusCode::FORBIDDEN
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            Problem::refusals(status, refused).into_response()
+            Problem::refusals(batch_status(&refused), refused).into_response()
         }
         Ok(Err(e)) => problem::of_engine("", e).into_response(),
         Err(e) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()).into_response(),
@@ -658,4 +718,17 @@ async fn metrics(State(svc): Svc) -> Response {
 
 async fn openapi() -> Response {
     Json(super::openapi::document()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_openapi_document_lists_exactly_the_routes() {
+        let mut routed: Vec<(String, String)> =
+            super::handlers().into_iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+        let mut documented = super::super::openapi::operations();
+        routed.sort();
+        documented.sort();
+        assert_eq!(routed, documented);
+    }
 }

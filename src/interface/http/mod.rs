@@ -3,8 +3,9 @@
 //! metrics, and the dashboard page.
 //!
 //! Invariants:
-//! - Every endpoint but `/healthz` and the page's own files (`/`, `/assets/…`: code, no data)
-//!   needs a bearer token; a command's actor is its token's ([`auth`]).
+//! - Every endpoint but `/healthz`, `/openapi.json` and the page's own files (`/`, `/assets/…`:
+//!   code and descriptions, no data) needs a bearer token; a command's actor is its token's
+//!   ([`auth`]). Which endpoints are public is said once, in the OpenAPI table ([`openapi`]).
 //! - The engine is synchronous: commands and folds run on tokio's blocking pool, never on the
 //!   runtime's threads. Questions about now are answered from the live projections
 //!   ([`live`]); questions about another moment fold the log, at most
@@ -26,5 +27,5 @@ mod service;
 
 pub use auth::{Access, Caller, Tokens};
 pub use error::ServeError;
-pub use server::{router, serve, HEADER_TIMEOUT, MAX_HEADER_BYTES, SHUTDOWN_GRACE};
-pub use service::{ServeOptions, Service};
+pub use server::{router, serve, MAX_HEADER_BYTES, SHUTDOWN_GRACE};
+pub use service::{ServeOptions, Service, HEADER_TIMEOUT};

@@ -1,5 +1,12 @@
-//! The OpenAPI document of the service, built from the same table of endpoints the router is
-//! described by, and checked in as `schemas/openapi.json` (a test fails when they drift).
+//! The OpenAPI document of the service, built from its table of endpoints and the command
+//! schemas the domain generates, served at `/openapi.json` and checked in as
+//! [`CHECKED_IN`] (`tests/http_api.rs` fails when they drift; `ANQUAN_UPDATE_SCHEMAS=1 cargo
+//! test --test http_api` rewrites it).
+//!
+//! Invariants:
+//! - The table lists exactly the router's endpoints (a unit test of `api` compares them), and it
+//!   decides which are public: the router asks [`is_public`], so the document cannot promise a
+//!   token that is not asked for.
 
 use serde_json::{json, Value};
 
@@ -27,6 +34,10 @@ const ANSWER: &[(u16, &str)] = &[
     (401, "no or unknown token"),
     (404, "an unknown code"),
 ];
+
+/// Where the document is checked in, relative to the repository. Not under `schemas/`: the
+/// domain's schema writer owns every `.json` file there.
+pub const CHECKED_IN: &str = "api/openapi.json";
 
 const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
@@ -57,9 +68,14 @@ const ENDPOINTS: &[Endpoint] = &[
         responses: &[
             (201, "all committed in one atomic commit"),
             (200, "all were committed before"),
+            (400, "the body is not JSON"),
             (401, "no or unknown token"),
-            (403, "some command may not be sent by the token's actor"),
+            (403, "every refusal is about who sends: the actor's roles or scope, a read-only token, another actor"),
+            (409, "the streams kept changing; send the batch again"),
+            (413, "over the size limit"),
+            (415, "not application/json"),
             (422, "refusals, each with the command's index in its pointer; nothing written"),
+            (503, "the store refuses writes after a failed commit"),
         ],
         body: Some("CommandBatch"),
         public: false,
@@ -193,6 +209,24 @@ const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         method: "get",
+        path: "/v1/codes",
+        summary: "The codes questions take: the catalog's categories and the store's communities.",
+        params: &[],
+        responses: &[(200, "categories and communities"), (401, "no or unknown token")],
+        body: None,
+        public: false,
+    },
+    Endpoint {
+        method: "get",
+        path: "/openapi.json",
+        summary: "This document (public: it describes the service and holds no data).",
+        params: &[],
+        responses: &[(200, "the OpenAPI document")],
+        body: None,
+        public: true,
+    },
+    Endpoint {
+        method: "get",
         path: "/healthz",
         summary: "ready, degraded or poisoned.",
         params: &[],
@@ -201,6 +235,47 @@ const ENDPOINTS: &[Endpoint] = &[
         public: true,
     },
 ];
+
+/// Whether the endpoint at `path` answers without a token. Unknown paths are not public.
+pub fn is_public(path: &str) -> bool {
+    ENDPOINTS.iter().any(|e| e.path == path && e.public)
+}
+
+/// The (method, path) of every operation the document describes.
+pub fn operations() -> Vec<(String, String)> {
+    ENDPOINTS.iter().map(|e| (e.method.to_string(), e.path.to_string())).collect()
+}
+
+/// The document as checked in: pretty JSON and a final newline.
+pub fn document_text() -> String {
+    let mut s = serde_json::to_string_pretty(&document()).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// The command envelope's schema (generated from the Rust types) with its definitions moved to
+/// the document's components: (the envelope, its definitions).
+fn envelope_components() -> (Value, serde_json::Map<String, Value>) {
+    components(crate::domain::schema::envelope_schema())
+}
+
+/// A root schema with its definitions moved to the document's components.
+fn components(root: Value) -> (Value, serde_json::Map<String, Value>) {
+    let text = root.to_string().replace("\"#/$defs/", "\"#/components/schemas/");
+    let mut schema: Value = serde_json::from_str(&text).unwrap_or_default();
+    let defs = schema
+        .as_object_mut()
+        .and_then(|o| {
+            o.remove("$schema");
+            o.remove("$defs")
+        })
+        .and_then(|d| match d {
+            Value::Object(m) => Some(m),
+            _ => None,
+        })
+        .unwrap_or_default();
+    (schema, defs)
+}
 
 /// The document.
 pub fn document() -> Value {
@@ -240,24 +315,19 @@ pub fn document() -> Value {
         }
         paths.entry(e.path.to_string()).or_insert_with(|| json!({}))[e.method] = op;
     }
-    json!({
+    let (envelope, mut defs) = envelope_components();
+    let (problem, problem_defs) = components(schemars::schema_for!(super::problem::Problem).to_value());
+    defs.extend(problem_defs);
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {"title": "anquan", "version": env!("CARGO_PKG_VERSION"), "description": "Safety incidents, hazards and statistics: commands in, figures out."},
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
-                "CommandEnvelope": {"$ref": "https://anquan.invalid/schemas/envelope.json", "description": "schemas/envelope.json in the repository"},
+                "CommandEnvelope": envelope,
                 "CommandBatch": {"type": "array", "items": {"$ref": "#/components/schemas/CommandEnvelope"}},
-                "Problem": {
-                    "type": "object",
-                    "required": ["type", "title", "status", "detail", "errors"],
-                    "properties": {
-                        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                        "detail": {"type": "string"}, "rule": {"type": ["string", "null"]}, "pointer": {"type": ["string", "null"]},
-                        "errors": {"type": "array", "items": {"type": "object", "properties": {"pointer": {"type": "string"}, "rule": {"type": "string"}, "detail": {"type": "string"}}}}
-                    }
-                },
+                "Problem": problem,
                 "Figures": {
                     "type": "object",
                     "required": ["basis", "query", "result"],
@@ -271,5 +341,11 @@ pub fn document() -> Value {
                 }
             }
         }
-    })
+    });
+    if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        for (name, schema) in defs {
+            schemas.entry(name).or_insert(schema);
+        }
+    }
+    doc
 }

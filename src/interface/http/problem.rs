@@ -11,7 +11,7 @@ use crate::interface::query::QueryError;
 use crate::store::StoreError;
 
 /// One refusal inside a problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Item {
     /// JSON pointer into the request (`/command/funds_yuan`); for a batch, prefixed by the
     /// command's index (`/3/command/funds_yuan`).
@@ -20,8 +20,8 @@ pub struct Item {
     pub detail: String,
 }
 
-/// A problem document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A problem document (RFC 9457).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
@@ -114,5 +114,24 @@ pub(super) fn of_query(e: QueryError) -> Problem {
         }
         QueryError::Invalid(_) => Problem::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string()),
         other => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_errors_get_their_status_pointer_and_rule() {
+        let contended = of_engine("", EngineError::Contended { stream: "hazard-H-1".into(), attempts: 40 });
+        assert_eq!((contended.status, contended.rule.as_deref()), (409, Some("contended")));
+        let denied = of_engine("/3", EngineError::Denied(Rejection::new("/actor", "not_permitted", "no")));
+        assert_eq!((denied.status, denied.pointer.as_deref()), (403, Some("/3/actor")));
+        let refused =
+            of_engine("", EngineError::Rejected(Rejection::new("/command/grade", "invalid_transition", "no")));
+        assert_eq!((refused.status, refused.rule.as_deref()), (422, Some("invalid_transition")));
+        assert_eq!(refused.errors.len(), 1);
+        let poisoned = of_engine("", EngineError::Store(StoreError::Poisoned { cause: "disk".into() }));
+        assert_eq!(poisoned.status, 503);
     }
 }

@@ -17,7 +17,7 @@ pub fn router(service: Arc<Service>) -> Router {
 /// Serves until `shutdown` completes: then stops taking connections, lets the requests in
 /// flight finish (at most [`SHUTDOWN_GRACE`]; live event streams are cut), and stops the service
 /// (last snapshot). At most [`ServeOptions::max_connections`] connections are served at once;
-/// a connection must send its request headers within [`HEADER_TIMEOUT`].
+/// a connection must send its request headers within [`ServeOptions::header_timeout`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     service: Arc<Service>,
@@ -51,7 +51,8 @@ pub async fn serve(
         });
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT)
+            .header_read_timeout(service.options.header_timeout)
+            .max_header_size(MAX_HEADER_BYTES)
             .max_buf_size(MAX_HEADER_BYTES);
         let conn = graceful.watch(http.serve_connection(hyper_util::rt::TokioIo::new(stream), handler));
         tokio::spawn(async move {
@@ -68,8 +69,6 @@ pub async fn serve(
     Ok(())
 }
 
-/// A request's headers must arrive within this.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest request head (request line and headers) accepted.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// How long a shutdown waits for the requests in flight.

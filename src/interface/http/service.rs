@@ -10,6 +10,9 @@ use super::{live, metrics};
 use crate::engine::Engine;
 use crate::store::EventStore;
 
+/// A request's headers must arrive within this, by default.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Bounds of a service.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -17,6 +20,9 @@ pub struct ServeOptions {
     pub max_body_bytes: usize,
     /// A request that takes longer is answered 408 (slow clients included).
     pub request_timeout: Duration,
+    /// A connection must send a request's headers within this, or is closed (slow clients, and
+    /// connections opened to hold a slot).
+    pub header_timeout: Duration,
     /// Connections served at once; more wait in the kernel's queue.
     pub max_connections: usize,
     /// Questions about another moment than now folding the log at once.
@@ -28,6 +34,7 @@ impl Default for ServeOptions {
         Self {
             max_body_bytes: 8 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            header_timeout: HEADER_TIMEOUT,
             max_connections: 512,
             heavy_queries: 2,
         }
