@@ -116,6 +116,9 @@ async fn authenticate(State(svc): Svc, mut req: Request, next: Next) -> Response
             p.pointer = Some("/headers/authorization".into());
             let mut r = p.into_response();
             r.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("a static header value"));
+            // The body of a refused request is never read, so the connection closes after this
+            // answer; saying so keeps a client from sending its next request into a closed socket.
+            r.headers_mut().insert(header::CONNECTION, "close".parse().expect("a static header value"));
             r
         }
     }
