@@ -336,7 +336,7 @@ enum Cmd {
     /// Make a bearer token for an actor of the store (shown once; only its hash is kept, in
     /// tokens.json beside the store).
     ///
-    /// Example: anquan token --actor grid-7 --store ./anquan-data
+    /// Example: anquan token --for grid-7 --store ./anquan-data
     Token {
         /// The actor the token speaks for.
         #[arg(long = "for")]
