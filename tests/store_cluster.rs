@@ -272,3 +272,28 @@ fn appends_fail_clearly_while_the_cluster_is_down_and_resume_when_it_returns() {
     assert_eq!(out.positions, vec![1]);
     assert!(store.verify().unwrap().is_ok());
 }
+
+#[test]
+fn a_replica_that_disagrees_with_the_cluster_is_refused_with_the_reason() {
+    let nats = NatsCluster::start(1);
+    // Tenant "one": one commit of two events. Tenant "two": two commits of one event each.
+    let dir = tempfile::tempdir().unwrap();
+    let one = open_node(dir.path(), cluster_options(&nats, "one", "a", 1));
+    one.append("s", ExpectedVersion::NoStream, events(2)).unwrap();
+    drop(one);
+    let other = tempfile::tempdir().unwrap();
+    let two = open_node(other.path(), cluster_options(&nats, "two", "b", 1));
+    two.append("s", ExpectedVersion::NoStream, events(1)).unwrap();
+    two.append("s", ExpectedVersion::Exact(0), events(1)).unwrap();
+    drop(two);
+
+    // The folder of tenant "one" opened in tenant "two": commit 2 of "two" does not continue it.
+    let err = EventStore::open_dir(dir.path(), cluster_options(&nats, "two", "a", 1)).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("disagrees with the cluster"), "{text}");
+    assert!(text.contains("commit 2"), "{text}");
+    // Nothing of it was applied: the folder still holds tenant "one"'s log.
+    let again = open_node(dir.path(), cluster_options(&nats, "one", "a", 1));
+    assert_eq!(again.head().next_position, 2);
+    assert!(again.verify().unwrap().is_ok());
+}
