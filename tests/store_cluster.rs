@@ -297,3 +297,20 @@ fn a_replica_that_disagrees_with_the_cluster_is_refused_with_the_reason() {
     assert_eq!(again.head().next_position, 2);
     assert!(again.verify().unwrap().is_ok());
 }
+
+#[test]
+fn a_replica_opened_without_the_cluster_serves_reads_and_refuses_appends() {
+    let nats = NatsCluster::start(1);
+    let dir = tempfile::tempdir().unwrap();
+    let node = open_node(dir.path(), cluster_options(&nats, "alone", "a", 1));
+    node.append("s", ExpectedVersion::NoStream, events(2)).unwrap();
+    let head = node.head();
+    drop(node);
+
+    let alone = EventStore::open(dir.path()).unwrap();
+    assert_eq!(alone.head(), head);
+    assert_eq!(alone.read_stream("s", 0, Direction::Forward, 10).unwrap().len(), 2);
+    let err = alone.append("s", ExpectedVersion::Exact(1), events(1)).unwrap_err();
+    assert!(matches!(err, StoreError::Cluster { retryable: false, .. }), "{err}");
+    assert_eq!(alone.head(), head);
+}

@@ -466,6 +466,14 @@ impl Writer {
                         reply.send(Err(StoreError::Poisoned { cause }));
                         continue;
                     }
+                    if self.replication.is_none() && self.state.applied_sequence > 0 {
+                        // A local write would fork this replica from the cluster's log.
+                        reply.send(Err(StoreError::Cluster {
+                            detail: "this folder is a replica of a cluster's log: append in cluster mode (--cluster), reads work as they are".into(),
+                            retryable: false,
+                        }));
+                        continue;
+                    }
                     match self.stage(&mut group, appends) {
                         Ok(outcome) => group.accepted.push(Accepted { reply, outcome }),
                         Err(e) => {
