@@ -31,9 +31,17 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// The `nats-server` binary: `$NATS_SERVER`, else the one on PATH.
+/// The `nats-server` binary: `$NATS_SERVER`, else where Debian's package puts it (`/usr/sbin`,
+/// which a user's PATH may lack), else the one on PATH.
 fn binary() -> String {
-    std::env::var("NATS_SERVER").unwrap_or_else(|_| "nats-server".to_string())
+    if let Ok(path) = std::env::var("NATS_SERVER") {
+        return path;
+    }
+    ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or("nats-server")
+        .to_string()
 }
 
 impl NatsCluster {
