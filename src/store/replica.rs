@@ -57,7 +57,12 @@ impl Replication for ClusterReplication {
 
     fn publish_commit(&self, commit: Vec<u8>, expected_last: u64, commit_id: &str) -> Result<u64, ReplicationError> {
         match self.cluster.publish(commit, expected_last, commit_id) {
-            Ok(sequence) => Ok(sequence),
+            // The fence admits nothing else; a server that says otherwise is not trusted.
+            Ok(sequence) if sequence == expected_last + 1 => Ok(sequence),
+            Ok(sequence) => Err(ReplicationError::Failed {
+                detail: format!("the commit was stored at sequence {sequence}, not right after {expected_last}"),
+                retryable: false,
+            }),
             Err(ClusterError::Stale { detail }) => Err(ReplicationError::Stale { detail }),
             Err(ClusterError::Unknown { timeout }) => {
                 // It may have landed: the fence allows it only right after `expected_last`.
