@@ -28,6 +28,8 @@
 //! stream's index entries match its segments, and `verify` recomputes the hash chain over every
 //! record (the check of meaning: a value rewritten with a valid frame is named there).
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
 mod journal;
 mod overlay;
 pub(crate) mod sled_backend;

@@ -49,6 +49,14 @@ pub enum StoreError {
          run by the version that wrote it, then `anquan import` into a new store"
     )]
     UnsupportedFormat { found: String },
+    /// Cluster mode: the cluster refused or did not confirm the commit; nothing was written.
+    /// `retryable`: the same append may succeed later (an election, another node's commit
+    /// being applied here first); it is idempotent by its event ids.
+    #[error("cluster mode: {detail}")]
+    Cluster { detail: String, retryable: bool },
+    /// Cluster mode: this replica's log disagrees with the cluster's; the store stops serving.
+    #[error("this replica disagrees with the cluster's log ({detail}); delete the folder and let it catch up")]
+    ReplicaMismatch { detail: String },
     #[error(transparent)]
     Storage(StorageError),
 }

@@ -12,10 +12,12 @@ use super::error::StoreError;
 use super::id_index::IdIndex;
 use super::layout;
 use super::options::{StoreOptions, StoreStats};
+use super::replication::Replication;
 use super::reply;
 use super::shared::{corrupt, event_at, id_index_error, Shared, StatsCounters};
 use super::subscription::Subscription;
 use super::types::*;
+use super::validate::validate_request;
 use super::verify::{self, VerifyReport};
 use super::writer::{self, Request, Writer, WriterState};
 use crate::storage::{Backend, SledBackend, StorageError};
@@ -29,6 +31,9 @@ pub struct EventStore {
     writer: Option<JoinHandle<()>>,
     /// The writer's state: the writer thread or a caller that finds it free commits groups.
     cell: Arc<Mutex<Writer>>,
+    /// Cluster mode: this node's follower, lease and forwarding.
+    #[cfg(feature = "cluster")]
+    replica: Option<super::replica::Replica>,
 }
 
 impl EventStore {
@@ -43,10 +48,27 @@ impl EventStore {
         if !options.create_if_missing && !dir.join("db").exists() {
             return Err(StoreError::NotFound { path: dir.display().to_string() });
         }
+        // Cluster mode connects before the folder is touched: an unreachable cluster writes nothing.
+        #[cfg(feature = "cluster")]
+        let cluster = match &options.cluster {
+            Some(c) => Some(Arc::new(
+                super::Cluster::connect(c.clone())
+                    .map_err(|e| StoreError::Cluster { retryable: e.is_retryable(), detail: e.to_string() })?,
+            )),
+            None => None,
+        };
         let backend = SledBackend::open(dir, &options.sled_options())?;
         let mut options = options;
         if options.id_index_dir.is_none() {
             options.id_index_dir = Some(dir.join(ID_INDEX_FOLDER));
+        }
+        #[cfg(feature = "cluster")]
+        if let Some(cluster) = cluster {
+            let replication = Arc::new(super::replica::ClusterReplication { cluster: cluster.clone() });
+            let (mut store, applied) = Self::open_inner(Arc::new(backend), options, Some(replication))?;
+            let writer = store.tx.clone().ok_or(StoreError::Closed)?;
+            store.replica = Some(super::replica::Replica::start(cluster, store.shared.clone(), writer, applied)?);
+            return Ok(store);
         }
         Self::open_with(Arc::new(backend), options)
     }
@@ -55,6 +77,16 @@ impl EventStore {
     /// must be given). A sled backend for it is opened with [`StoreOptions::sled_options`], which
     /// keeps segments in the value file.
     pub fn open_with(backend: Arc<dyn Backend>, options: StoreOptions) -> Result<Self, StoreError> {
+        Self::open_inner(backend, options, None).map(|(store, _)| store)
+    }
+
+    /// Opens a store whose writer publishes each group to `replication` first (cluster mode),
+    /// with the sequence of the last replicated commit the folder holds.
+    fn open_inner(
+        backend: Arc<dyn Backend>,
+        options: StoreOptions,
+        replication: Option<Arc<dyn Replication>>,
+    ) -> Result<(Self, u64), StoreError> {
         let id_index_dir = options.id_index_dir.as_deref().ok_or(StoreError::IdIndexFolderNeeded)?;
         let head = match backend.get(layout::HEAD_KEY)? {
             Some(bytes) => {
@@ -78,6 +110,21 @@ impl EventStore {
                 Head::EMPTY
             }
         };
+        let applied_sequence = match backend.get(layout::CLUSTER_SEQUENCE_KEY)? {
+            None => 0,
+            Some(bytes) => u64::from_le_bytes(bytes.as_slice().try_into().map_err(|_| StoreError::Corrupt {
+                detail: format!("the cluster sequence record holds {} bytes, not 8", bytes.len()),
+            })?),
+        };
+        if replication.is_some() && applied_sequence == 0 && head.next_position > 0 {
+            return Err(StoreError::Cluster {
+                detail: format!(
+                    "the folder holds {} events that did not come from the cluster: give cluster mode an empty folder (move the data in with `anquan export`, then `anquan import` on a cluster node)",
+                    head.next_position
+                ),
+                retryable: false,
+            });
+        }
         let hash_at = |p: u64| event_at(backend.as_ref(), p).ok().map(|e| e.hash);
         let ids = IdIndex::open(id_index_dir, backend.clone(), head.next_position, options.id_index_table, &hash_at)
             .map_err(id_index_error)?;
@@ -95,11 +142,11 @@ impl EventStore {
         shared.check_tail(&head)?;
         shared.reindex_ids(ids.covered_end, head.next_position)?;
         let (tx, rx) = crossbeam_channel::unbounded();
-        let state = WriterState { head, stream_next: Default::default() };
+        let state = WriterState { head, stream_next: Default::default(), applied_sequence };
         let durability = options.durability;
-        let writer =
-            Writer::new(shared.clone(), state, rx.clone(), durability, options.max_event_bytes.min(MAX_EVENT_BYTES))
-                .map_err(StorageError::from)?;
+        let max_event_bytes = options.max_event_bytes.min(MAX_EVENT_BYTES);
+        let writer = Writer::new(shared.clone(), state, rx.clone(), durability, max_event_bytes, replication)
+            .map_err(StorageError::from)?;
         let cell = Arc::new(Mutex::new(writer));
         writer::attach(&cell);
         let for_thread = cell.clone();
@@ -108,7 +155,15 @@ impl EventStore {
             .spawn(move || writer::run(for_thread, rx, durability))
             .map_err(StorageError::from)?;
         tracing::info!(next_position = head.next_position, head = %head.hash_hex(), "event store opened");
-        Ok(Self { shared, tx: Some(tx), writer: Some(handle), cell })
+        let store = Self {
+            shared,
+            tx: Some(tx),
+            writer: Some(handle),
+            cell,
+            #[cfg(feature = "cluster")]
+            replica: None,
+        };
+        Ok((store, applied_sequence))
     }
 
     /// Appends events to one stream. See [`EventStore::append_multi`].
@@ -140,6 +195,15 @@ impl EventStore {
         if let Some(cause) = self.shared.poisoned() {
             return Err(StoreError::Poisoned { cause });
         }
+        #[cfg(feature = "cluster")]
+        if let Some(replica) = &self.replica {
+            return replica.append(appends, |a| self.append_local(a));
+        }
+        self.append_local(appends)
+    }
+
+    /// Commits through this process's writer.
+    fn append_local(&self, appends: Vec<StreamAppend>) -> Result<AppendOutcome, StoreError> {
         let tx = self.tx.as_ref().ok_or(StoreError::Closed)?;
         let (reply, answer) = reply::slot();
         tx.send(Request::Append { appends, reply }).map_err(|_| StoreError::Closed)?;
@@ -189,6 +253,11 @@ impl EventStore {
     }
 
     fn shutdown(&mut self) {
+        // The replica holds a sender to the writer: it stops first.
+        #[cfg(feature = "cluster")]
+        if let Some(mut replica) = self.replica.take() {
+            replica.stop();
+        }
         self.tx.take();
         if let Some(h) = self.writer.take() {
             let _ = h.join();
@@ -199,6 +268,18 @@ impl EventStore {
         if let Ok(mut subs) = self.shared.subscribers.lock() {
             subs.clear();
         }
+    }
+
+    /// Cluster mode: whether this node holds the lease (its writer commits for every node).
+    #[cfg(feature = "cluster")]
+    pub fn is_cluster_leader(&self) -> bool {
+        self.replica.as_ref().is_some_and(|r| r.is_leader())
+    }
+
+    /// Cluster mode: the node holding the lease, as this node last saw it.
+    #[cfg(feature = "cluster")]
+    pub fn cluster_leader(&self) -> Option<String> {
+        self.replica.as_ref().and_then(|r| r.leader())
     }
 
     /// The committed end of the log.
@@ -320,42 +401,4 @@ fn check_layout(recorded: Option<&[u8]>) -> Result<(), StoreError> {
         Some([2]) => Err(older(2, "event ids kept inside sled")),
         other => Err(StoreError::Corrupt { detail: format!("unknown layout version {other:?}") }),
     }
-}
-
-/// Checks what can be checked without the writer: shape, sizes, ids, names.
-fn validate_request(appends: &[StreamAppend], total: usize) -> Result<(), StoreError> {
-    if appends.is_empty() || total == 0 {
-        return Err(StoreError::EmptyAppend);
-    }
-    if total > MAX_EVENTS_PER_APPEND {
-        return Err(StoreError::TooManyEvents { count: total, limit: MAX_EVENTS_PER_APPEND });
-    }
-    let mut streams = std::collections::HashSet::new();
-    let mut ids = std::collections::HashSet::new();
-    for a in appends {
-        validate_stream_id(&a.stream).map_err(|reason| StoreError::InvalidStreamId { reason })?;
-        if !streams.insert(a.stream.as_str()) {
-            return Err(StoreError::StreamRepeated { stream: a.stream.clone() });
-        }
-        if a.events.is_empty() {
-            return Err(StoreError::EmptyStreamAppend { stream: a.stream.clone() });
-        }
-        for (index, e) in a.events.iter().enumerate() {
-            let invalid = |reason: String| StoreError::InvalidEvent { stream: a.stream.clone(), index, reason };
-            validate_event_type(&e.event_type).map_err(invalid)?;
-            validate_actor(&e.actor).map_err(invalid)?;
-            if e.payload.len() > MAX_EVENT_BYTES {
-                return Err(StoreError::EventTooLarge {
-                    stream: a.stream.clone(),
-                    index,
-                    size: e.payload.len(),
-                    limit: MAX_EVENT_BYTES,
-                });
-            }
-            if !ids.insert(e.event_id) {
-                return Err(StoreError::DuplicateEventInAppend { event_id: e.event_id });
-            }
-        }
-    }
-    Ok(())
 }

@@ -31,6 +31,9 @@ pub const SEGMENT_PREFIX: u8 = b'S';
 pub const INDEX_PREFIX: u8 = b'I';
 pub const HEAD_KEY: &[u8] = b"Mhead";
 pub const FORMAT_KEY: &[u8] = b"Mformat";
+/// Cluster mode: the sequence (u64, little-endian) of the last commit of the cluster's log
+/// applied here, written in the same batch as the commit.
+pub const CLUSTER_SEQUENCE_KEY: &[u8] = b"Mcluster_sequence";
 /// The layout this build writes and the only one it reads, recorded when a store is created:
 /// segments in the backend's value file, event ids in files (`store::id_index`). Versions 1
 /// (segments inside sled) and 2 (event ids under `E` keys in sled) are refused at open.

@@ -22,7 +22,10 @@
 //! `shared.rs` the state the handle, writer, subscriptions and verify share, with the reads;
 //! `writer.rs` the single writer (group commit); `subscription.rs`; `verify.rs`; `types.rs`
 //! the envelope and limits; `layout.rs` keys, segments and records; `id_index.rs`; `reply.rs`;
-//! `clock.rs`; `error.rs`. This file only declares them and re-exports the API.
+//! `clock.rs`; `error.rs`; `validate.rs` the checks before the writer; `replication.rs` what the
+//! writer needs from a replicated log (commit messages, applying other nodes' commits);
+//! `replica.rs` (feature `cluster`) the follower, lease and forwarding of cluster mode. This file
+//! only declares them and re-exports the API.
 
 mod clock;
 mod error;
@@ -30,17 +33,25 @@ mod event_store;
 pub(crate) mod id_index;
 pub(crate) mod layout;
 mod options;
+#[cfg(feature = "cluster")]
+mod replica;
+mod replication;
 mod reply;
 mod shared;
 mod subscription;
 mod types;
+mod validate;
 mod verify;
 mod writer;
 
+/// Cluster mode's options and the errors of its client.
+#[cfg(feature = "cluster")]
+pub use crate::storage::cluster::{Cluster, ClusterError, ClusterOptions};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
 pub use event_store::{EventStore, ID_INDEX_FOLDER};
 pub use options::{Durability, StoreOptions, StoreStats};
+pub use replication::{Replication, ReplicationError, COMMIT_MAGIC};
 pub use subscription::Subscription;
 pub use types::*;
 pub use verify::{IntegrityProblem, VerifyReport};

@@ -49,6 +49,10 @@ pub struct StoreOptions {
     /// 40% fewer bytes, about 0.2 µs more per event read); [`Compression::None`] for the fastest
     /// reads. Segments already written keep their form.
     pub segment_compression: Compression,
+    /// Cluster mode: the log's truth is this NATS JetStream cluster and the folder is a replica
+    /// of it (ARCHITECTURE.md, "Beyond one machine"). `None`: the folder alone, as always.
+    #[cfg(feature = "cluster")]
+    pub cluster: Option<crate::storage::cluster::ClusterOptions>,
 }
 
 impl Default for StoreOptions {
@@ -63,6 +67,8 @@ impl Default for StoreOptions {
             id_index_dir: None,
             id_index_table: id_index::DEFAULT_TABLE_ENTRIES,
             segment_compression: Compression::default(),
+            #[cfg(feature = "cluster")]
+            cluster: None,
         }
     }
 }

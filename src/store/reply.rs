@@ -66,6 +66,12 @@ impl<T> Drop for Answerer<T> {
 }
 
 impl<T> Answer<T> {
+    /// Whether the answer is there (or will never come), so that waiting returns at once.
+    #[cfg_attr(not(feature = "cluster"), expect(dead_code, reason = "used by the cluster follower only"))]
+    pub(crate) fn is_ready(&self) -> bool {
+        !matches!(*self.0.state.lock().unwrap_or_else(|e| e.into_inner()), State::Waiting)
+    }
+
     /// Waits for the answer, at most `timeout`.
     pub(crate) fn recv_timeout(self, timeout: Duration) -> Result<T, Unanswered> {
         // `None`: a timeout too long to represent, so no deadline.

@@ -150,7 +150,7 @@ impl RecordedEvent {
 }
 
 /// Events for one stream inside an append request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamAppend {
     pub stream: String,
     pub expected: ExpectedVersion,

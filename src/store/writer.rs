@@ -37,8 +37,9 @@ use crossbeam_channel::{Receiver, Select, Sender, TryRecvError};
 use uuid::Uuid;
 
 use super::error::StoreError;
-use super::layout::{self, IndexEntry, RecordRef, SegmentBuilder, ENTRY_OVERHEAD, SEGMENT_TARGET_BYTES};
+use super::layout::{self, RecordRef, SegmentBuilder, ENTRY_OVERHEAD, SEGMENT_TARGET_BYTES};
 use super::options::Durability;
+use super::replication::{self, CommitPlan, CommitProblem, IndexRuns, Replication, ReplicationError};
 use super::reply::Answerer;
 use super::shared::Shared;
 use super::types::*;
@@ -59,6 +60,14 @@ pub(crate) enum Request {
     Sync {
         reply: Answerer<Result<(), StoreError>>,
     },
+    /// Cluster mode: the commit at `sequence` of the replicated log, to apply in order
+    /// (answered once durable and visible, like a barrier).
+    #[cfg_attr(not(feature = "cluster"), expect(dead_code, reason = "sent by the cluster follower only"))]
+    Replicated {
+        sequence: u64,
+        commit: Vec<u8>,
+        reply: Answerer<Result<(), StoreError>>,
+    },
 }
 
 /// What the writer knows about the committed log.
@@ -66,6 +75,8 @@ pub(crate) struct WriterState {
     pub head: Head,
     /// Next version per stream (0 for a stream with no events), for streams seen recently.
     pub stream_next: HashMap<Arc<str>, u64>,
+    /// Cluster mode: the sequence of the last commit of the replicated log applied here.
+    pub applied_sequence: u64,
 }
 
 pub(crate) struct Writer {
@@ -74,6 +85,8 @@ pub(crate) struct Writer {
     rx: Receiver<Request>,
     durability: Durability,
     max_event_bytes: usize,
+    /// Cluster mode: where each group is published before it is applied.
+    replication: Option<Arc<dyn Replication>>,
     /// To the syncer (durable mode only).
     syncer: Option<(Sender<SyncJob>, std::thread::JoinHandle<()>)>,
     /// Groups handed to the syncer and not yet answered, and whether the syncer is busy.
@@ -109,9 +122,7 @@ struct Group {
     next_position: u64,
     prev_hash: Hash,
     segments: Vec<SegmentBuilder>,
-    index_runs: Vec<(Arc<str>, u64, IndexEntry)>,
-    /// Stream -> index of its last run in `index_runs`.
-    last_run: HashMap<Arc<str>, usize>,
+    index: IndexRuns,
     stream_next: HashMap<Arc<str>, u64>,
     /// Event ids written in this group -> index into `events`.
     ids: HashMap<Uuid, usize>,
@@ -126,6 +137,7 @@ impl Writer {
         rx: Receiver<Request>,
         durability: Durability,
         max_event_bytes: usize,
+        replication: Option<Arc<dyn Replication>>,
     ) -> Result<Self, std::io::Error> {
         let gate = Arc::new(SyncGate::default());
         let syncer = match durability {
@@ -146,6 +158,7 @@ impl Writer {
             rx,
             durability,
             max_event_bytes,
+            replication,
             syncer,
             gate,
             unsynced: false,
@@ -167,8 +180,111 @@ impl Writer {
                 Err(_) => break,
             }
         }
-        self.commit_group(requests);
+        match &self.replication {
+            None => self.commit_group(requests),
+            Some(r) => {
+                let limit = r.max_commit_bytes();
+                self.commit_replicated(requests, limit);
+            }
+        }
         self.sync_if_due();
+    }
+
+    /// Cluster mode: requests in arrival order, appends in groups that fit one commit message
+    /// of at most `limit` bytes (a group too large for one is split into several commits, never
+    /// one commit into several messages), other nodes' commits applied between them.
+    fn commit_replicated(&mut self, requests: Vec<Request>, limit: usize) {
+        let mut group = Vec::new();
+        let mut bound = 0usize;
+        for request in requests {
+            match request {
+                Request::Replicated { sequence, commit, reply } => {
+                    if !group.is_empty() {
+                        self.commit_group(std::mem::take(&mut group));
+                        bound = 0;
+                    }
+                    self.apply_replicated(sequence, &commit, reply);
+                }
+                Request::Append { appends, reply } => {
+                    let size = replication::commit_bytes_bound(&appends);
+                    if size > limit {
+                        reply.send(Err(StoreError::Cluster {
+                            detail: format!(
+                                "the append may take up to {size} bytes in one commit, over the cluster's {limit}-byte message limit: send it in smaller appends"
+                            ),
+                            retryable: false,
+                        }));
+                        continue;
+                    }
+                    if bound + size > limit && !group.is_empty() {
+                        self.commit_group(std::mem::take(&mut group));
+                        bound = 0;
+                    }
+                    bound += size;
+                    group.push(Request::Append { appends, reply });
+                }
+                sync @ Request::Sync { .. } => group.push(sync),
+            }
+        }
+        if !group.is_empty() {
+            self.commit_group(group);
+        }
+    }
+
+    /// Applies the replicated log's commit at `sequence` if it is the next one, skipping one
+    /// applied already (this node's own, or a repeat); poisons the store if it does not
+    /// continue this replica (a gap, or other records at the same positions).
+    fn apply_replicated(&mut self, sequence: u64, commit: &[u8], reply: Answerer<Result<(), StoreError>>) {
+        if let Some(cause) = self.shared.poisoned() {
+            reply.send(Err(StoreError::Poisoned { cause }));
+            return;
+        }
+        let applied = self.state.applied_sequence;
+        if sequence <= applied {
+            reply.send(Ok(()));
+            return;
+        }
+        let mismatch = |this: &mut Self, detail: String, reply: Answerer<Result<(), StoreError>>| {
+            let detail = format!("commit {sequence} of the cluster's log: {detail}");
+            this.poison(&format!("this replica disagrees with the cluster: {detail}"));
+            reply.send(Err(StoreError::ReplicaMismatch { detail }));
+        };
+        if sequence != applied + 1 {
+            mismatch(self, format!("this replica applied up to {applied}: commits in between are missing"), reply);
+            return;
+        }
+        let shared = self.shared.clone();
+        let cache = &self.state.stream_next;
+        let plan = replication::plan_commit(&self.state.head, commit, |stream| match cache.get(stream) {
+            Some(v) => Ok(*v),
+            None => shared.stream_next_version_committed(stream).map_err(|e| e.to_string()),
+        });
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(CommitProblem::Mismatch(detail)) => return mismatch(self, detail, reply),
+            Err(CommitProblem::NotACommit(detail)) => {
+                // Not ours to apply, but its place in the log is taken: skip it for good.
+                tracing::error!(sequence, %detail, "a message in the cluster's log is not a commit: skipped");
+                let mut batch = WriteBatch::new();
+                batch.put(layout::CLUSTER_SEQUENCE_KEY.to_vec(), sequence.to_le_bytes().to_vec());
+                if let Err(e) = self.shared.backend.apply(batch) {
+                    let cause = e.to_string();
+                    self.poison(&cause);
+                    reply.send(Err(StoreError::Poisoned { cause }));
+                    return;
+                }
+                self.state.applied_sequence = sequence;
+                self.finish_group(SyncJob {
+                    head: None,
+                    events: Arc::from(Vec::new()),
+                    accepted: Vec::new(),
+                    sync_waiters: vec![reply],
+                });
+                return;
+            }
+        };
+        let CommitPlan { segments, index_runs, stream_next, events, head } = plan;
+        self.apply_group(segments, &index_runs, stream_next, events, head, sequence, Vec::new(), vec![reply]);
     }
 
     /// Deferred mode: syncs once `flush_interval` has passed since the last sync.
@@ -273,7 +389,7 @@ fn refuse(request: Request, cause: &str) {
         Request::Append { reply, .. } => {
             reply.send(Err(StoreError::Poisoned { cause: cause.to_string() }));
         }
-        Request::Sync { reply } => {
+        Request::Sync { reply } | Request::Replicated { reply, .. } => {
             reply.send(Err(StoreError::Poisoned { cause: cause.to_string() }));
         }
     }
@@ -327,8 +443,7 @@ impl Writer {
             next_position: self.state.head.next_position,
             prev_hash: self.state.head.hash,
             segments: Vec::new(),
-            index_runs: Vec::new(),
-            last_run: HashMap::new(),
+            index: IndexRuns::default(),
             stream_next: HashMap::new(),
             ids: HashMap::new(),
             events: Vec::new(),
@@ -340,9 +455,23 @@ impl Writer {
         for request in requests {
             match request {
                 Request::Sync { reply } => sync_waiters.push(reply),
+                Request::Replicated { sequence, reply, .. } => {
+                    // Never queued in a group: `commit_replicated` applies them in between.
+                    reply.send(Err(StoreError::Poisoned {
+                        cause: format!("commit {sequence} of the cluster's log reached a store not in cluster mode"),
+                    }));
+                }
                 Request::Append { appends, reply } => {
                     if let Some(cause) = self.shared.poisoned() {
                         reply.send(Err(StoreError::Poisoned { cause }));
+                        continue;
+                    }
+                    if self.replication.is_none() && self.state.applied_sequence > 0 {
+                        // A local write would fork this replica from the cluster's log.
+                        reply.send(Err(StoreError::Cluster {
+                            detail: "this folder is a replica of a cluster's log: append in cluster mode (--cluster), reads work as they are".into(),
+                            retryable: false,
+                        }));
                         continue;
                     }
                     match self.stage(&mut group, appends) {
@@ -358,13 +487,12 @@ impl Writer {
         if group.events.is_empty() {
             // Only idempotent retries and barriers. In durable mode they queue behind the groups
             // being synced (a retry of an event still in flight is answered after its sync).
-            if self.syncer.is_some() {
-                let job = SyncJob { head: None, events: Arc::from(Vec::new()), accepted: group.accepted, sync_waiters };
-                self.hand_over(job);
-                return;
-            }
-            let result = if !sync_waiters.is_empty() { self.sync() } else { Ok(()) };
-            finish(group.accepted, sync_waiters, Ok(()), result.map_err(|e| e.to_string()));
+            self.finish_group(SyncJob {
+                head: None,
+                events: Arc::from(Vec::new()),
+                accepted: group.accepted,
+                sync_waiters,
+            });
             return;
         }
 
@@ -381,47 +509,115 @@ impl Writer {
 
         let new_head =
             Head { next_position: group.next_position, hash: group.prev_hash, last_recorded_at: group.recorded_at };
+        let segments: Vec<(u64, Vec<u8>)> = group.segments.into_iter().map(SegmentBuilder::finish).collect();
+        let mut sequence = self.state.applied_sequence;
+        if let Some(replication) = &self.replication {
+            // Published before anything is written here: a refused group leaves no trace.
+            let commit = replication::encode_commit(&segments);
+            let published = if commit.len() > replication.max_commit_bytes() {
+                Err((
+                    format!(
+                        "the group's commit takes {} bytes, over the cluster's {}-byte message limit",
+                        commit.len(),
+                        replication.max_commit_bytes()
+                    ),
+                    false,
+                ))
+            } else {
+                let id = replication::commit_id(first_position, &new_head.hash);
+                replication.publish_commit(commit, sequence, &id).map_err(|e| match e {
+                    ReplicationError::Stale { .. } => (e.to_string(), true),
+                    ReplicationError::Failed { retryable, .. } => (e.to_string(), retryable),
+                })
+            };
+            match published {
+                Ok(s) => sequence = s,
+                Err((detail, retryable)) => {
+                    for a in group.accepted {
+                        a.reply.send(Err(StoreError::Cluster { detail: detail.clone(), retryable }));
+                    }
+                    self.finish_group(SyncJob {
+                        head: None,
+                        events: Arc::from(Vec::new()),
+                        accepted: Vec::new(),
+                        sync_waiters,
+                    });
+                    return;
+                }
+            }
+        }
+        self.apply_group(
+            segments,
+            &group.index.runs,
+            group.stream_next,
+            group.events,
+            new_head,
+            sequence,
+            group.accepted,
+            sync_waiters,
+        );
+    }
+
+    /// Writes a group (this node's or a replicated commit) as one atomic batch, then hands it
+    /// over to be made durable, visible and answered.
+    #[allow(clippy::too_many_arguments)]
+    fn apply_group(
+        &mut self,
+        segments: Vec<(u64, Vec<u8>)>,
+        index_runs: &[(Arc<str>, u64, layout::IndexEntry)],
+        stream_next: HashMap<Arc<str>, u64>,
+        events: Vec<RecordedEvent>,
+        new_head: Head,
+        sequence: u64,
+        accepted: Vec<Accepted>,
+        sync_waiters: Vec<Answerer<Result<(), StoreError>>>,
+    ) {
         let mut batch = WriteBatch::new();
-        for seg in group.segments {
-            let (first, bytes) = seg.finish();
+        for (first, bytes) in segments {
             batch.put(layout::segment_key(first), bytes);
         }
-        for (stream, first_version, entry) in &group.index_runs {
+        for (stream, first_version, entry) in index_runs {
             batch.put(layout::index_key(stream, *first_version), entry.encode());
         }
         batch.put(layout::HEAD_KEY.to_vec(), layout::encode_head(&new_head));
+        if sequence != self.state.applied_sequence {
+            batch.put(layout::CLUSTER_SEQUENCE_KEY.to_vec(), sequence.to_le_bytes().to_vec());
+        }
 
         let stats = &self.shared.stats;
         stats.commits.fetch_add(1, Ordering::Relaxed);
-        stats.events.fetch_add(group.events.len() as u64, Ordering::Relaxed);
+        stats.events.fetch_add(events.len() as u64, Ordering::Relaxed);
         if let Err(e) = self.shared.backend.apply(batch) {
             let cause = e.to_string();
             self.poison(&cause);
-            fail_job(
-                SyncJob { head: None, events: Arc::from(Vec::new()), accepted: group.accepted, sync_waiters },
-                &cause,
-            );
+            fail_job(SyncJob { head: None, events: Arc::from(Vec::new()), accepted, sync_waiters }, &cause);
             return;
         }
         // Applied: later groups are decided against it, though readers see it only once durable.
-        let ids_of = group.events.iter().map(|e| (*e.event_id.as_bytes(), e.position));
+        let ids_of = events.iter().map(|e| (*e.event_id.as_bytes(), e.position));
         self.shared.ids.insert(ids_of, new_head.next_position, new_head.hash);
         self.state.head = new_head;
-        if self.state.stream_next.len() + group.stream_next.len() > STREAM_CACHE_LIMIT {
+        self.state.applied_sequence = sequence;
+        if self.state.stream_next.len() + stream_next.len() > STREAM_CACHE_LIMIT {
             self.state.stream_next.clear();
         }
-        self.state.stream_next.extend(group.stream_next);
-        let job = SyncJob { head: Some(new_head), events: group.events.into(), accepted: group.accepted, sync_waiters };
-        match &self.syncer {
-            Some(_) => self.hand_over(job),
-            None => {
-                // Deferred: acknowledged once applied; synced on the interval.
-                self.unsynced = true;
-                self.shared.publish(new_head, job.events);
-                let synced = if job.sync_waiters.is_empty() { Ok(()) } else { self.sync().map_err(|e| e.to_string()) };
-                finish(job.accepted, job.sync_waiters, Ok(()), synced);
-            }
+        self.state.stream_next.extend(stream_next);
+        self.finish_group(SyncJob { head: Some(new_head), events: events.into(), accepted, sync_waiters });
+    }
+
+    /// Hands an applied group to the syncer (durable mode), or publishes and answers it
+    /// (deferred mode: acknowledged once applied; synced on the interval).
+    fn finish_group(&mut self, job: SyncJob) {
+        if self.syncer.is_some() {
+            self.hand_over(job);
+            return;
         }
+        if let Some(head) = job.head {
+            self.unsynced = true;
+            self.shared.publish(head, job.events);
+        }
+        let synced = if job.sync_waiters.is_empty() { Ok(()) } else { self.sync().map_err(|e| e.to_string()) };
+        finish(job.accepted, job.sync_waiters, Ok(()), synced);
     }
 
     /// The stream's next version as seen by this group.
@@ -536,13 +732,7 @@ impl Writer {
                     seg.push(&record, &hash);
                 }
                 let segment = group.segments.last().map(|s| s.first_position).unwrap_or(position);
-                match group.last_run.get(&stream).copied() {
-                    Some(r) if group.index_runs[r].2.segment == segment => group.index_runs[r].2.count += 1,
-                    _ => {
-                        group.last_run.insert(stream.clone(), group.index_runs.len());
-                        group.index_runs.push((stream.clone(), version, IndexEntry { segment, count: 1 }));
-                    }
-                }
+                group.index.add(&stream, version, segment);
                 group.ids.insert(e.event_id, group.events.len());
                 group.events.push(RecordedEvent {
                     position,
@@ -796,6 +986,9 @@ fn event_count(r: &Request) -> usize {
     match r {
         Request::Append { appends, .. } => appends.iter().map(|a| a.events.len()).sum(),
         Request::Sync { .. } => 0,
+        // A commit message holds about a segment's worth of events: bounds how many commits
+        // one pass takes.
+        Request::Replicated { .. } => 1_024,
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod child;
 pub mod commands;
+pub mod nats;
 
 use anquan::store::{EventStore, ManualClock, ProposedEvent, StoreOptions, Timestamp};
 use std::sync::Arc;

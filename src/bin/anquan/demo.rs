@@ -43,7 +43,7 @@ pub fn run(dir: &Path, seed: u64, scale: f64, labels: &Labels) -> Result<()> {
     let options = StoreOptions {
         clock: Arc::new(clock.clone()),
         durability: Durability::Deferred { flush_interval: std::time::Duration::from_secs(1) },
-        ..StoreOptions::default()
+        ..crate::cluster::store_options(true)
     };
     crate::write::refuse_foreign_folder(dir, "the demo")?;
     let store = EventStore::open_dir(dir, options)

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+mod cluster;
 mod codes;
 mod deadlines;
 mod demo;
@@ -49,6 +50,8 @@ struct Cli {
     /// authorised by the store's roles like a host's user.
     #[arg(long, global = true, env = "ANQUAN_ACTOR")]
     actor: Option<String>,
+    #[command(flatten)]
+    cluster: cluster::ClusterArgs,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -426,7 +429,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    match run(cli) {
+    match cluster::configure(&cli.cluster).and_then(|()| run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", one_sentence(&e));
@@ -552,7 +555,13 @@ fn run(cli: Cli) -> Result<()> {
             views::projects(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, community)
         }
         Cmd::Codes => codes::list(&open_existing(&cli.store)?, &labels),
-        Cmd::Serve { listen, max_connections } => serve::run(&cli.store, &listen, max_connections),
+        Cmd::Serve { listen, max_connections } => {
+            anyhow::ensure!(
+                !cluster::clustered(),
+                "`anquan serve` does not run in cluster mode yet: leave out --cluster"
+            );
+            serve::run(&cli.store, &listen, max_connections)
+        }
         Cmd::Token { for_actor, read_only, note } => serve::token(&cli.store, &for_actor, read_only, note),
         Cmd::CheckFigures { file, public_key } => codes::check_figures(&cli.store, &file, public_key.as_deref()),
         Cmd::Report { out, title, view } => {

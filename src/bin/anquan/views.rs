@@ -1037,11 +1037,8 @@ pub fn history(source: &Source, view: &View, labels: &Labels, stream: &str) -> R
 
 /// Opens the store for reading; a missing folder is an error, not a new empty store.
 pub fn open_existing(dir: &Path) -> Result<EventStore> {
-    EventStore::open_dir(
-        dir,
-        anquan::store::StoreOptions { create_if_missing: false, ..anquan::store::StoreOptions::default() },
-    )
-    .with_context(|| format!("cannot open the store at {}", dir.display()))
+    EventStore::open_dir(dir, crate::cluster::store_options(false))
+        .with_context(|| format!("cannot open the store at {}", dir.display()))
 }
 
 /// 整改率 and 按期整改率 of all, major and listed hazards, one row each.

@@ -51,16 +51,14 @@ pub fn refuse_foreign_folder(dir: &Path, what: &str) -> Result<()> {
 /// Opens the store in `dir`, creating it only in a new or empty folder.
 fn open_or_create(dir: &Path) -> Result<EventStore> {
     refuse_foreign_folder(dir, "a new store")?;
-    EventStore::open(dir).with_context(|| format!("cannot open or create the store at {}", dir.display()))
+    EventStore::open_dir(dir, crate::cluster::store_options(true))
+        .with_context(|| format!("cannot open or create the store at {}", dir.display()))
 }
 
 /// An engine over an existing store that enforces roles, with its vault.
 fn writing_engine(dir: &Path) -> Result<Engine> {
-    let store = EventStore::open_dir(
-        dir,
-        anquan::store::StoreOptions { create_if_missing: false, ..anquan::store::StoreOptions::default() },
-    )
-    .with_context(|| format!("cannot open the store at {}, so nothing was written", dir.display()))?;
+    let store = EventStore::open_dir(dir, crate::cluster::store_options(false))
+        .with_context(|| format!("cannot open the store at {}, so nothing was written", dir.display()))?;
     let engine = Engine::new(store)?.with_vault(open_vault(dir)?);
     anyhow::ensure!(
         engine.enforces_roles()?,
