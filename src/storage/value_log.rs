@@ -116,7 +116,7 @@ pub enum Compression {
 
 impl Default for Compression {
     /// zstd level 1: about 40% fewer bytes for the store's segments at about 0.1–0.2 µs more
-    /// per event read in a scan (BENCHMARKS.md, "Compressed segments").
+    /// per event read in a scan, measured side by side with uncompressed segments.
     fn default() -> Self {
         Compression::Zstd { level: 1 }
     }
