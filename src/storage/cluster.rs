@@ -25,6 +25,9 @@ use bytes::Bytes;
 use crossbeam_channel::Sender;
 use futures_util::StreamExt;
 
+/// How long the follower waits for a message before asking whether the stream holds more.
+const FOLLOW_STALL_CHECK: Duration = Duration::from_secs(1);
+
 /// Where the cluster is and how this node takes part in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterOptions {
@@ -47,14 +50,16 @@ pub struct ClusterOptions {
 }
 
 impl ClusterOptions {
-    /// Options with the defaults: R3, acks within 5 s, a 3 s lease, 5 s to connect, 30 s to append.
+    /// Options with the defaults: R3, acks within 2 s, a 3 s lease, 5 s to connect, 30 s to append.
+    /// (A quorum acknowledges in milliseconds; an ack that does not come means an election,
+    /// which takes nats-server 2.9 about 4 s, so waiting longer only delays the retry.)
     pub fn new(urls: Vec<String>, tenant: impl Into<String>, node: impl Into<String>) -> Self {
         Self {
             urls,
             tenant: tenant.into(),
             replicas: 3,
             node: node.into(),
-            ack_timeout: Duration::from_secs(5),
+            ack_timeout: Duration::from_secs(2),
             lease_ttl: Duration::from_secs(3),
             connect_timeout: Duration::from_secs(5),
             append_deadline: Duration::from_secs(30),
@@ -310,11 +315,16 @@ impl Cluster {
         self.run(async move { stream.get_info().await.map(|i| i.state.last_sequence).map_err(nats) })
     }
 
-    /// The message at `sequence`, or `None` if the stream holds none there.
+    /// The message at `sequence`, or `None` if the stream holds none there. Waits at most
+    /// `ack_timeout` (during an election the request would hang for the client's own timeout).
     pub fn message(&self, sequence: u64) -> Result<Option<LogMessage>, ClusterError> {
         let stream = self.stream.clone();
+        let timeout = self.options.ack_timeout;
         self.run(async move {
-            match stream.get_raw_message(sequence).await {
+            let Ok(answer) = tokio::time::timeout(timeout, stream.get_raw_message(sequence)).await else {
+                return Err(ClusterError::Unknown { timeout });
+            };
+            match answer {
                 Ok(m) => Ok(Some(LogMessage {
                     sequence: m.sequence,
                     msg_id: m.headers.get("Nats-Msg-Id").map(|v| v.as_str().to_string()),
@@ -342,9 +352,12 @@ impl Cluster {
                     deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: next },
                     ..Default::default()
                 };
-                let messages = match stream.create_consumer(config).await {
-                    Ok(consumer) => consumer.messages().await.map_err(nats),
-                    Err(e) => Err(nats(e)),
+                // Bounded: during an election the request can hang for the client's whole timeout.
+                let created = tokio::time::timeout(FOLLOW_STALL_CHECK * 2, stream.create_consumer(config)).await;
+                let messages = match created {
+                    Ok(Ok(consumer)) => consumer.messages().await.map_err(nats),
+                    Ok(Err(e)) => Err(nats(e)),
+                    Err(_) => Err(ClusterError::Unknown { timeout: FOLLOW_STALL_CHECK * 2 }),
                 };
                 let mut messages = match messages {
                     Ok(m) => m,
@@ -354,7 +367,25 @@ impl Cluster {
                         continue;
                     }
                 };
-                while let Some(item) = messages.next().await {
+                loop {
+                    let item = match tokio::time::timeout(FOLLOW_STALL_CHECK, messages.next()).await {
+                        Ok(Some(item)) => item,
+                        Ok(None) => break,
+                        // Quiet: nothing new, or the consumer stalled (after a stream leader's
+                        // loss nats-server 2.9 can leave it silent for about a minute). Created
+                        // again when the stream holds what it has not delivered.
+                        Err(_) => match tokio::time::timeout(FOLLOW_STALL_CHECK, stream.get_info()).await {
+                            Ok(Ok(info)) if info.state.last_sequence >= next => {
+                                tracing::warn!(
+                                    next,
+                                    last = info.state.last_sequence,
+                                    "following the cluster's log stalled: restarting it"
+                                );
+                                break;
+                            }
+                            _ => continue,
+                        },
+                    };
                     let message = match item {
                         Ok(m) => m,
                         Err(e) => {

@@ -282,6 +282,12 @@ impl EventStore {
         self.replica.as_ref().and_then(|r| r.leader())
     }
 
+    /// Cluster mode: this node's name.
+    #[cfg(feature = "cluster")]
+    pub fn cluster_node(&self) -> Option<String> {
+        self.replica.as_ref().map(|r| r.node().to_string())
+    }
+
     /// The committed end of the log.
     pub fn head(&self) -> Head {
         self.shared.head()

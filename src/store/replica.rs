@@ -239,6 +239,11 @@ impl Replica {
         self.inner.is_leader()
     }
 
+    /// This node's name in the tenant.
+    pub(crate) fn node(&self) -> &str {
+        &self.inner.options.node
+    }
+
     /// The node holding the lease, as last seen.
     pub(crate) fn leader(&self) -> Option<String> {
         self.inner.leader.read().unwrap_or_else(|e| e.into_inner()).clone()

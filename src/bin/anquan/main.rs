@@ -555,13 +555,7 @@ fn run(cli: Cli) -> Result<()> {
             views::projects(&source(&cli.store, &cli.server, &cli.token)?, &view, &labels, community)
         }
         Cmd::Codes => codes::list(&open_existing(&cli.store)?, &labels),
-        Cmd::Serve { listen, max_connections } => {
-            anyhow::ensure!(
-                !cluster::clustered(),
-                "`anquan serve` does not run in cluster mode yet: leave out --cluster"
-            );
-            serve::run(&cli.store, &listen, max_connections)
-        }
+        Cmd::Serve { listen, max_connections } => serve::run(&cli.store, &listen, max_connections),
         Cmd::Token { for_actor, read_only, note } => serve::token(&cli.store, &for_actor, read_only, note),
         Cmd::CheckFigures { file, public_key } => codes::check_figures(&cli.store, &file, public_key.as_deref()),
         Cmd::Report { out, title, view } => {

@@ -9,8 +9,8 @@ use anquan::interface::http::{self, auth, ServeOptions, Service};
 
 pub fn run(dir: &Path, listen: &str, max_connections: usize) -> Result<()> {
     let options = ServeOptions { max_connections, ..ServeOptions::default() };
-    let service =
-        Service::open(dir, options).with_context(|| format!("cannot serve the store at {}", dir.display()))?;
+    let service = Service::open_with(dir, crate::cluster::store_options(false), options)
+        .with_context(|| format!("cannot serve the store at {}", dir.display()))?;
     anyhow::ensure!(
         service.engine.enforces_roles()?,
         "the store at {} does not enforce roles, so a token could do anything; run `anquan init --admin NAME --store {}` first",
@@ -45,6 +45,10 @@ pub fn run(dir: &Path, listen: &str, max_connections: usize) -> Result<()> {
 
 pub fn token(dir: &Path, actor: &str, read_only: bool, note: Option<String>) -> Result<()> {
     let actor = EntityId::new(actor).map_err(|e| anyhow::anyhow!("--for: {e}"))?;
+    if crate::cluster::clustered() && !crate::write::is_store(dir) {
+        // A new node's folder: joining the tenant's log (and catching up) makes it a store.
+        crate::write::open_or_create(dir)?.close()?;
+    }
     anyhow::ensure!(crate::write::is_store(dir), "{} holds no anquan store", dir.display());
     let access = if read_only { auth::Access::Read } else { auth::Access::Write };
     let path = dir.join("tokens.json");

@@ -49,7 +49,7 @@ pub fn refuse_foreign_folder(dir: &Path, what: &str) -> Result<()> {
 }
 
 /// Opens the store in `dir`, creating it only in a new or empty folder.
-fn open_or_create(dir: &Path) -> Result<EventStore> {
+pub fn open_or_create(dir: &Path) -> Result<EventStore> {
     refuse_foreign_folder(dir, "a new store")?;
     EventStore::open_dir(dir, crate::cluster::store_options(true))
         .with_context(|| format!("cannot open or create the store at {}", dir.display()))

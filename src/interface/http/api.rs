@@ -697,6 +697,25 @@ struct Health {
     events: u64,
     projections_at: u64,
     detail: Option<String>,
+    /// Cluster mode only: this node and the node whose writer commits (holds the lease).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<ClusterHealth>,
+}
+
+#[derive(Serialize)]
+struct ClusterHealth {
+    node: String,
+    leader: Option<String>,
+}
+
+#[cfg(feature = "cluster")]
+fn cluster_health(store: &crate::store::EventStore) -> Option<ClusterHealth> {
+    store.cluster_node().map(|node| ClusterHealth { node, leader: store.cluster_leader() })
+}
+
+#[cfg(not(feature = "cluster"))]
+fn cluster_health(_: &crate::store::EventStore) -> Option<ClusterHealth> {
+    None
 }
 
 async fn healthz(State(svc): Svc) -> Response {
@@ -710,7 +729,13 @@ async fn healthz(State(svc): Svc) -> Response {
     } else {
         ("ready", None, StatusCode::OK)
     };
-    let body = Health { status, events: store.head().next_position, projections_at: svc.live.position(), detail };
+    let body = Health {
+        status,
+        events: store.head().next_position,
+        projections_at: svc.live.position(),
+        detail,
+        cluster: cluster_health(store),
+    };
     (code, Json(body)).into_response()
 }
 

@@ -8,7 +8,7 @@ use super::auth::Tokens;
 use super::error::ServeError;
 use super::{live, metrics};
 use crate::engine::Engine;
-use crate::store::EventStore;
+use crate::store::{EventStore, StoreOptions};
 
 /// A request's headers must arrive within this, by default.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,8 +62,13 @@ impl Service {
 
     /// The service of the store in `dir`: its vault and `tokens.json` beside it.
     pub fn open(dir: &Path, options: ServeOptions) -> Result<Arc<Self>, ServeError> {
-        let store =
-            EventStore::open_dir(dir, crate::store::StoreOptions { create_if_missing: false, ..Default::default() })?;
+        Self::open_with(dir, StoreOptions { create_if_missing: false, ..Default::default() }, options)
+    }
+
+    /// [`Service::open`] with the store's options given (cluster mode among them: the service
+    /// then serves this node's replica and its commands go through the tenant's log).
+    pub fn open_with(dir: &Path, store: StoreOptions, options: ServeOptions) -> Result<Arc<Self>, ServeError> {
+        let store = EventStore::open_dir(dir, store)?;
         let vault = Arc::new(crate::engine::privacy::Vault::open_beside_store(dir)?);
         let engine = Arc::new(Engine::new(store)?.with_vault(vault));
         Self::new(engine, Tokens::beside_store(dir)?, options)
