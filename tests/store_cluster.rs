@@ -1,21 +1,115 @@
-//! Cluster mode against real `nats-server` processes: appends through the leader, forwarding,
+//! Cluster mode against real `nats-server` processes: the shared store suite (`store_suite`) on
+//! three cluster backends, then what only a cluster has: appends through the leader, forwarding,
 //! replicas that converge byte for byte, catch-up of an empty folder, a stream leader killed
 //! mid-run, and an unreachable cluster at open.
 
 mod common;
+#[macro_use]
+mod store_suite;
 
 use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anquan::store::*;
 use common::nats::NatsCluster;
 use common::*;
 
+/// A tenant no other test of this process uses.
+fn new_tenant() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!("suite{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The suite's store is node `a` of its own tenant on its own servers (killed when the test
+/// ends): `servers` servers, the stream with as many replicas. Node `a` is the only node, so it
+/// holds the lease and its writer commits.
+struct Leader {
+    nats: NatsCluster,
+    tenant: String,
+}
+
+impl Leader {
+    fn new(servers: usize) -> Self {
+        Self { nats: NatsCluster::start(servers), tenant: new_tenant() }
+    }
+}
+
+impl store_suite::Backend for Leader {
+    fn try_open(&self, dir: &Path, options: StoreOptions) -> Result<EventStore, StoreError> {
+        let replicas = self.nats.urls().len();
+        EventStore::open_dir(dir, in_cluster(options, &self.nats, &self.tenant, "a", replicas))
+    }
+}
+
+/// The suite's store is node `b`, which does not hold the lease: another node, `lead`, opened
+/// first in a folder of the backend's own with the test's options (so the test's clock stamps
+/// recorded-at), commits, and `b` forwards every append to it and answers once its own replica
+/// shows the commit.
+struct Forwarding {
+    // Fields drop in order: the leading node closes before its server is killed.
+    lead: Mutex<Option<EventStore>>,
+    lead_dir: tempfile::TempDir,
+    nats: NatsCluster,
+    tenant: String,
+}
+
+impl Forwarding {
+    fn new() -> Self {
+        Self {
+            lead: Mutex::new(None),
+            lead_dir: tempfile::tempdir().unwrap(),
+            nats: NatsCluster::start(1),
+            tenant: new_tenant(),
+        }
+    }
+}
+
+impl store_suite::Backend for Forwarding {
+    fn try_open(&self, dir: &Path, options: StoreOptions) -> Result<EventStore, StoreError> {
+        let mut lead = self.lead.lock().unwrap();
+        if lead.is_none() {
+            let own = StoreOptions { create_if_missing: true, ..options.clone() };
+            let store = open_node(self.lead_dir.path(), in_cluster(own, &self.nats, &self.tenant, "lead", 1));
+            assert!(store.is_cluster_leader(), "the first node of a tenant takes the lease");
+            *lead = Some(store);
+        }
+        let store = EventStore::open_dir(dir, in_cluster(options, &self.nats, &self.tenant, "b", 1))?;
+        assert_eq!(store.cluster_leader().as_deref(), Some("lead"));
+        Ok(store)
+    }
+}
+
+/// The suite on one server (R1).
+mod one_server {
+    store_suite!(basics, super::Leader::new(1));
+    store_suite!(subscriptions, super::Leader::new(1));
+}
+
+/// The suite on three servers (R3).
+mod three_servers {
+    store_suite!(basics, super::Leader::new(3));
+    store_suite!(subscriptions, super::Leader::new(3));
+}
+
+/// The suite on a node whose appends are forwarded to the leading node.
+mod forwarded {
+    store_suite!(basics, super::Forwarding::new());
+    store_suite!(subscriptions, super::Forwarding::new());
+}
+
 fn cluster_options(cluster: &NatsCluster, tenant: &str, node: &str, replicas: usize) -> StoreOptions {
+    in_cluster(StoreOptions::default(), cluster, tenant, node, replicas)
+}
+
+/// `options` with cluster mode on `cluster`, as `node` of `tenant`.
+fn in_cluster(options: StoreOptions, cluster: &NatsCluster, tenant: &str, node: &str, replicas: usize) -> StoreOptions {
     let mut c = ClusterOptions::new(cluster.urls(), tenant, node);
     c.replicas = replicas;
     c.connect_timeout = Duration::from_secs(15);
-    StoreOptions { cluster: Some(c), ..StoreOptions::default() }
+    StoreOptions { cluster: Some(c), ..options }
 }
 
 fn open_node(dir: &std::path::Path, options: StoreOptions) -> EventStore {

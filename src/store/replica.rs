@@ -86,7 +86,11 @@ impl Replication for ClusterReplication {
     }
 }
 
-/// A forwarded append's answer, as it travels back from the leader.
+/// A forwarded append's answer, as it travels back from the leader: every refusal of the
+/// leader's writer keeps its kind, so a caller on any node gets the error the leader would give
+/// (the forwarding node checks the rest before forwarding; the encoded size of an event is known
+/// only to the writer, which stamps its position and recorded-at). New variants go at the end:
+/// the index is the wire form.
 #[derive(Debug, Serialize, Deserialize)]
 enum ForwardError {
     WrongExpectedVersion { stream: String, expected: ExpectedVersion, actual: Option<u64> },
@@ -94,6 +98,8 @@ enum ForwardError {
     IdempotencyMismatch { reason: String },
     Cluster { detail: String, retryable: bool },
     Refused { detail: String },
+    EventTooLarge { stream: String, index: usize, size: usize, limit: usize },
+    InvalidEvent { stream: String, index: usize, reason: String },
 }
 
 impl From<StoreError> for ForwardError {
@@ -105,6 +111,10 @@ impl From<StoreError> for ForwardError {
             StoreError::EventIdConflict { event_id, position } => ForwardError::EventIdConflict { event_id, position },
             StoreError::IdempotencyMismatch { reason } => ForwardError::IdempotencyMismatch { reason },
             StoreError::Cluster { detail, retryable } => ForwardError::Cluster { detail, retryable },
+            StoreError::EventTooLarge { stream, index, size, limit } => {
+                ForwardError::EventTooLarge { stream, index, size, limit }
+            }
+            StoreError::InvalidEvent { stream, index, reason } => ForwardError::InvalidEvent { stream, index, reason },
             other => ForwardError::Refused { detail: other.to_string() },
         }
     }
@@ -119,6 +129,10 @@ impl From<ForwardError> for StoreError {
             ForwardError::EventIdConflict { event_id, position } => StoreError::EventIdConflict { event_id, position },
             ForwardError::IdempotencyMismatch { reason } => StoreError::IdempotencyMismatch { reason },
             ForwardError::Cluster { detail, retryable } => StoreError::Cluster { detail, retryable },
+            ForwardError::EventTooLarge { stream, index, size, limit } => {
+                StoreError::EventTooLarge { stream, index, size, limit }
+            }
+            ForwardError::InvalidEvent { stream, index, reason } => StoreError::InvalidEvent { stream, index, reason },
             ForwardError::Refused { detail } => {
                 StoreError::Cluster { detail: format!("the leader refused the append: {detail}"), retryable: false }
             }
