@@ -1,7 +1,7 @@
 //! `anquan serve` in cluster mode: three separate anquan processes serve one tenant of a
 //! three-server R3 JetStream cluster while clients write through all of them at once. The
 //! stream's leader (a nats-server) is SIGKILLed, then the anquan node holding the lease. After
-//! the killed node is restarted on its folder:
+//! the killed node is restarted with its folder deleted (it catches up from the cluster):
 //! - every acknowledged command is in the log exactly once, where its answer said;
 //! - positions are gapless and every node holds the same events;
 //! - every node has the same head hash and verifies;
@@ -70,6 +70,27 @@ fn seed(nats: &NatsCluster, dirs: &[PathBuf]) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// A token for `bureau-1` on a node, written by `anquan --cluster … token` (a new folder joins
+/// the log first).
+fn new_token(nats: &NatsCluster, node: &str, dir: &Path, read_only: bool) -> String {
+    let urls = nats.urls().join(",");
+    let mut args = vec!["--cluster", &urls, "--tenant", TENANT, "--node", node, "token", "--for", "bureau-1"];
+    if read_only {
+        args.push("--read-only");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_anquan"))
+        .args(&args)
+        .args(["--store", dir.to_str().unwrap()])
+        .env_remove("ANQUAN_STORE")
+        .env_remove("ANQUAN_CLUSTER")
+        .env_remove("ANQUAN_TENANT")
+        .env_remove("ANQUAN_NODE")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "anquan token: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// One `anquan --cluster … serve` process on a free loopback port; killed when dropped.
@@ -181,7 +202,7 @@ fn three_serving_nodes_lose_nothing_acknowledged_when_a_server_and_the_leading_n
     let mut nats = NatsCluster::start(3);
     let temp = tempfile::tempdir().unwrap();
     let dirs: Vec<PathBuf> = ["a", "b", "c"].iter().map(|n| temp.path().join(n)).collect();
-    let tokens = seed(&nats, &dirs);
+    let mut tokens = seed(&nats, &dirs);
     let names = ["a", "b", "c"];
     let nodes: Vec<Arc<Mutex<Node>>> =
         (0..3).map(|i| Arc::new(Mutex::new(Node::start(&nats, names[i], &dirs[i])))).collect();
@@ -264,7 +285,11 @@ fn three_serving_nodes_lose_nothing_acknowledged_when_a_server_and_the_leading_n
     for w in writers {
         w.join().unwrap();
     }
-    // The killed node comes back on its folder and catches up.
+    // The killed node comes back with its folder deleted: `anquan token` joins the log (the
+    // folder catches up) and writes the node's tokens, then it serves again.
+    std::fs::remove_dir_all(&dirs[holder]).unwrap();
+    tokens[holder] =
+        (new_token(&nats, names[holder], &dirs[holder], false), new_token(&nats, names[holder], &dirs[holder], true));
     *nodes[holder].lock().unwrap() = Node::start(&nats, names[holder], &dirs[holder]);
 
     let acknowledged = std::mem::take(&mut acks.lock().unwrap().commands);
