@@ -382,7 +382,10 @@ impl Vault {
         if exists(&self.tombstone_path(person))? {
             return Ok(());
         }
-        write_new_key_file(&self.dir.join("keys"), &path, KEY_MAGIC, &key)?;
+        // Opening the vault replays every key the cluster holds: one already here costs a read.
+        if read_key_file(&path, KEY_MAGIC)?.is_none() {
+            write_new_key_file(&self.dir.join("keys"), &path, KEY_MAGIC, &key)?;
+        }
         if read_key_file(&path, KEY_MAGIC)? != Some(key) {
             tracing::warn!(%person, "this node's key differs from the cluster's; the cluster's is not used here");
         }
