@@ -2,7 +2,7 @@
 //! derive the same person ids, a command with personal fields retried on another node is already
 //! committed, any node opens what another sealed, racing first seals agree on one key, an erasure
 //! on one node reaches the others and leaves no key in the cluster, and an unreachable cluster
-//! is a clear error.
+//! is a clear error, as is a folder from before cluster mode with another pseudonym key.
 
 mod common;
 
@@ -218,4 +218,17 @@ fn an_unreachable_cluster_is_a_clear_error() {
     assert!(started.elapsed() < Duration::from_secs(10));
     // Nothing was created in the folder on a failed open.
     assert!(!dir.path().join("vault").exists());
+}
+
+#[test]
+fn a_vault_from_before_cluster_mode_with_another_pseudonym_key_is_refused() {
+    let nats = NatsCluster::start(1);
+    let (joined, older) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = Vault::open_for_store(joined.path(), &options(&nats, "t5", "a", 1)).unwrap();
+    let before = Vault::open_beside_store(older.path()).unwrap();
+    assert_ne!(before.person_id_for_id_number(ID_NUMBER).unwrap(), first.person_id_for_id_number(ID_NUMBER).unwrap());
+    drop(before);
+    let err = Vault::open_for_store(older.path(), &options(&nats, "t5", "b", 1)).unwrap_err();
+    assert!(matches!(err, PrivacyError::Cluster(_)), "{err:?}");
+    assert!(err.to_string().contains("differs from the tenant's pseudonym key"), "{err}");
 }
