@@ -1,5 +1,6 @@
 //! The `anquan` binary in cluster mode, as the README's walk-through runs it: three servers,
-//! `demo` on node A, `stats` on node B (an empty folder that catches up), the same answer;
+//! `demo` on node A, `stats` on node B (an empty folder that catches up), the same answer, and
+//! `verify` on B opening every name A sealed (B's vault is a copy of the tenant's);
 //! then the stream's leader killed and both nodes agreeing on the head; and the flags refused
 //! where they do not fit.
 
@@ -52,9 +53,13 @@ fn demo_on_one_node_and_the_same_stats_on_another_that_catches_up() {
     let on_b = stats("b", b);
     assert!(on_a.contains('{'), "{on_a}");
     assert_eq!(on_a, on_b);
+    // B's folder is a copy of the tenant's vault: the keys of the names A sealed open them there.
     let mut verify = node("b");
     verify.extend(["verify", "--store", b]);
-    ok(&verify);
+    let verified = ok(&verify);
+    let vault_line = verified.lines().find(|l| l.starts_with("vault: ")).unwrap_or_default();
+    let counts: Vec<usize> = vault_line.split(' ').filter_map(|w| w.parse().ok()).collect();
+    assert!(matches!(counts[..], [persons, good, 0] if persons > 0 && good == persons), "{verified}");
 
     // Kill the stream's leader: both nodes still open (once the cluster has elected another)
     // and agree on the head.

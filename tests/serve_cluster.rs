@@ -25,7 +25,7 @@ use anquan::engine::{derived_event_id, Engine};
 use anquan::interface::http::auth::{self, Access};
 use anquan::store::{ClusterOptions, Direction, EventStore, StoreOptions};
 use common::nats::NatsCluster;
-use http_common::{envelope, incident_report, Client};
+use http_common::{envelope, hazard_report, incident_report, Client};
 use serde_json::{json, Value};
 
 const TENANT: &str = "province";
@@ -42,7 +42,8 @@ fn store_options(nats: &NatsCluster, node: &str) -> StoreOptions {
 fn seed(nats: &NatsCluster, dirs: &[PathBuf]) -> Vec<(String, String)> {
     {
         let store = EventStore::open_dir(&dirs[0], store_options(nats, "a")).unwrap();
-        let vault = Arc::new(anquan::engine::privacy::Vault::open_beside_store(&dirs[0]).unwrap());
+        let vault =
+            Arc::new(anquan::engine::privacy::Vault::open_for_store(&dirs[0], &store_options(nats, "a")).unwrap());
         let engine = Engine::new(store).unwrap().with_vault(vault);
         let run = |cmd: Value| engine.execute_json(&envelope("admin-1", cmd).to_string()).unwrap();
         run(json!({"type": "access.enforce_roles", "actor_id": "admin-1", "reason": null}));
@@ -223,7 +224,13 @@ fn three_serving_nodes_lose_nothing_acknowledged_when_a_server_and_the_leading_n
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
-                    let cmd = envelope("bureau-1", incident_report(&format!("I-{t}-{i}"), "jd-01"));
+                    // Hazard reports carry a personal field (the reporter), sealed with the
+                    // tenant's vault: a retry on another node must seal to the same bytes.
+                    let cmd = if i % 2 == 0 {
+                        envelope("bureau-1", hazard_report(&format!("H-{t}-{i}"), "jd-01"))
+                    } else {
+                        envelope("bureau-1", incident_report(&format!("I-{t}-{i}"), "jd-01"))
+                    };
                     let body = cmd.to_string();
                     let deadline = Instant::now() + Duration::from_secs(60);
                     loop {

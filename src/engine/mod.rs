@@ -1,9 +1,11 @@
 //! Layer 5, the engine: commands in, events appended ([`Engine`], this file), personal fields
-//! sealed and opened under per-person keys ([`privacy`]), the log's head signed ([`notary`]).
+//! sealed and opened under per-person keys ([`privacy`]; in cluster mode the keys are the
+//! tenant's, shared through the cluster by `vault_sync`), the log's head signed ([`notary`]).
 //! It is where the pure domain meets I/O and a clock.
 //!
 //! May import every layer below: `domain`, `projections`, `events`, `store`, `storage`, `codec`.
-//! Inside the folder, [`privacy`] and [`notary`] never import this file: the engine uses them.
+//! Inside the folder, [`privacy`], `vault_sync` and [`notary`] never import this file: the engine
+//! uses them.
 //!
 //! The host-service API: commands in, events appended, with optimistic concurrency.
 //!
@@ -31,6 +33,7 @@
 
 pub mod notary;
 pub mod privacy;
+mod vault_sync;
 
 use uuid::Uuid;
 

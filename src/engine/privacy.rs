@@ -39,6 +39,32 @@
 //! - Limits: overwriting a file does not guarantee the old blocks are gone on SSDs or
 //!   copy-on-write file systems, and backups of the vault hold the keys: keep the vault on
 //!   storage you can wipe, and back it up apart from the log with its own retention.
+//!
+//! Cluster mode (feature `cluster`, [`Vault::open_for_store`] with the store's cluster options):
+//! the tenant's vault lives in the NATS cluster (`vault_sync`, stream `anquan_vault_<tenant>`)
+//! and the `vault` folder is this node's copy of it, written the same careful way.
+//! - One pseudonym key and one key per person for the whole tenant: creating either is
+//!   first-writer-wins in the cluster and every node adopts the stored one, so the same ID number
+//!   gives the same person id on every node, a command retried on another node seals to the same
+//!   bytes (already committed), and every node opens what any node sealed. A key this copy lacks
+//!   is fetched when it is needed; opening the vault also copies in every key and erasure the
+//!   cluster holds (waiting at most the cluster's connect timeout) and follows new ones.
+//! - A folder written before cluster mode whose `pseudonym.key` differs from the tenant's is
+//!   refused ([`PrivacyError::Cluster`]): its person ids would not match the other nodes'.
+//! - Erasure on any node: after the local tombstone and the audit event, the tombstone goes to
+//!   the cluster, then the key is purged from the cluster's stream, then this copy's key is
+//!   destroyed. Every other node applies the tombstone as its follower receives it (tombstone,
+//!   then its copy of the key destroyed); a node that never held the key finds the tombstone in
+//!   the cluster. A key created while an erasure runs is purged again.
+//! - Window: from the erasure until another running node's follower applies the tombstone
+//!   (normally milliseconds; while that node is cut off from the cluster, until it reconnects) that
+//!   node can still open the person's values and seal new ones with its copy of the key; the audit
+//!   event's position is in the log. A node that is stopped destroys its copy when it next opens
+//!   the vault.
+//! - Limit: JetStream file storage may keep a purged key's bytes in its block files until it
+//!   compacts them, on every server holding a replica (and in their backups), like the SSD limit
+//!   above: keep the servers' storage on disks you can wipe.
+//! - Without cluster mode nothing of this applies: the vault is the folder.
 
 use std::borrow::Cow;
 use std::fs::{self, File, OpenOptions};
@@ -60,6 +86,9 @@ use crate::events::person::NONCE_LEN;
 use crate::events::{DomainEvent, EntityId};
 
 pub use crate::events::person::{PersonalField, PersonalKind, SealedValue};
+
+use super::vault_sync::{Change, InCluster, Replicated};
+use crate::store::StoreOptions;
 
 const KEY_MAGIC: &[u8; 4] = b"AQK1";
 const PSEUDONYM_MAGIC: &[u8; 4] = b"AQP1";
@@ -95,6 +124,10 @@ pub enum PrivacyError {
     Random(String),
     #[error("reading the log: {0}")]
     Log(String),
+    /// Cluster mode: the tenant's vault in the cluster cannot be reached or disagrees with this
+    /// node's copy.
+    #[error("the cluster's key vault: {0}")]
+    Cluster(String),
     /// [`seal_envelope`] refused the command (a personal field is malformed, sent sealed, for an
     /// erased person, or to an engine without a vault); nothing was sealed.
     #[error("command rejected: {0}")]
@@ -126,6 +159,8 @@ pub enum PersonStatus {
 pub struct Vault {
     dir: PathBuf,
     pseudonym_key: [u8; 32],
+    /// Cluster mode: the tenant's vault in the cluster, of which `dir` is this node's copy.
+    replicated: Option<Replicated>,
 }
 
 /// Never prints key material (an `Engine` holding a vault may be debug-printed).
@@ -138,7 +173,12 @@ impl std::fmt::Debug for Vault {
 impl Vault {
     /// Opens (or creates) a vault in `dir`.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, PrivacyError> {
-        let dir = dir.as_ref().to_path_buf();
+        Self::open_with(dir.as_ref().to_path_buf(), None)
+    }
+
+    /// Opens the folder `dir`, as the copy of `replicated` when given: the pseudonym key is then
+    /// the cluster's (this node's candidate is written there if the cluster has none yet).
+    fn open_with(dir: PathBuf, replicated: Option<Replicated>) -> Result<Self, PrivacyError> {
         for d in [dir.clone(), dir.join("keys"), dir.join("erased")] {
             if !d.is_dir() {
                 create_private_dir(&d)?;
@@ -148,19 +188,76 @@ impl Vault {
             }
         }
         let path = dir.join("pseudonym.key");
-        let pseudonym_key = match read_key_file(&path, PSEUDONYM_MAGIC)? {
+        let local = read_key_file(&path, PSEUDONYM_MAGIC)?;
+        let candidate = match local {
+            Some(k) => k,
+            None => random_key()?,
+        };
+        let agreed = match &replicated {
+            Some(r) => {
+                let file = r.pseudonym(&key_file_bytes(PSEUDONYM_MAGIC, &candidate)).map_err(PrivacyError::Cluster)?;
+                let agreed = parse_key_file(Path::new("the cluster's pseudonym key"), &file, PSEUDONYM_MAGIC)?;
+                if local.is_some_and(|k| k != agreed) {
+                    return Err(PrivacyError::Cluster(format!(
+                        "{} differs from the tenant's pseudonym key in the cluster: ID numbers would map to other person ids on this node (a vault from before cluster mode?)",
+                        path.display()
+                    )));
+                }
+                agreed
+            }
+            None => candidate,
+        };
+        let pseudonym_key = match local {
             Some(k) => k,
             None => {
-                let k = random_key()?;
-                write_new_key_file(&dir, &path, PSEUDONYM_MAGIC, &k)?;
+                write_new_key_file(&dir, &path, PSEUDONYM_MAGIC, &agreed)?;
                 // Another process may have won the race: use whichever landed.
-                read_key_file(&path, PSEUDONYM_MAGIC)?.ok_or_else(|| PrivacyError::BadKeyFile {
+                let stored = read_key_file(&path, PSEUDONYM_MAGIC)?.ok_or_else(|| PrivacyError::BadKeyFile {
                     path: path.display().to_string(),
                     detail: "vanished after creation".into(),
-                })?
+                })?;
+                if replicated.is_some() && stored != agreed {
+                    return Err(PrivacyError::Cluster(format!(
+                        "{} was written by a process outside cluster mode and differs from the tenant's",
+                        path.display()
+                    )));
+                }
+                stored
             }
         };
-        Ok(Vault { dir, pseudonym_key })
+        Ok(Vault { dir, pseudonym_key, replicated })
+    }
+
+    /// The vault of a store opened with `options`: in cluster mode the tenant's vault in the
+    /// cluster, with the store's `vault` folder as this node's copy (it waits, at most the
+    /// connect timeout, for the copy to take in the keys and erasures the cluster holds, and
+    /// follows new ones from then on); otherwise [`Vault::open_beside_store`].
+    pub fn open_for_store(store_dir: impl AsRef<Path>, options: &StoreOptions) -> Result<Self, PrivacyError> {
+        let replicated = Replicated::connect(options).map_err(PrivacyError::Cluster)?;
+        let vault = Self::open_with(store_dir.as_ref().join("vault"), replicated)?;
+        if let Some(r) = &vault.replicated {
+            let copy = Vault { dir: vault.dir.clone(), pseudonym_key: vault.pseudonym_key, replicated: None };
+            r.follow(move |change| {
+                let applied = match &change {
+                    Change::Key(person, file) => copy.cache_key(person, file),
+                    Change::Erased(person) => copy.erase_locally(person),
+                };
+                if let Err(e) = applied {
+                    tracing::warn!(error = %e, ?change, "a change of the cluster's vault was not applied here");
+                }
+            })
+            .map_err(PrivacyError::Cluster)?;
+        }
+        Ok(vault)
+    }
+
+    /// Takes in what the cluster holds for a person this copy does not know.
+    fn fetch(&self, replicated: &Replicated, person: &EntityId) -> Result<(), PrivacyError> {
+        match replicated.fetch(person).map_err(PrivacyError::Cluster)? {
+            InCluster::Key(file) => self.cache_key(person, &file),
+            InCluster::Erased => self.erase_locally(person),
+            InCluster::Unknown => Ok(()),
+        }
     }
 
     /// The conventional vault of a store: the `vault` folder inside the store's folder, beside
@@ -183,7 +280,20 @@ impl Vault {
     }
 
     /// Whether the vault holds a key for the person, has erased them, or never saw them.
+    /// In cluster mode a person this copy does not know is looked up in the cluster (and
+    /// cached here).
     pub fn status(&self, person: &EntityId) -> Result<PersonStatus, PrivacyError> {
+        let status = self.local_status(person)?;
+        match &self.replicated {
+            Some(r) if status == PersonStatus::Unknown => {
+                self.fetch(r, person)?;
+                self.local_status(person)
+            }
+            _ => Ok(status),
+        }
+    }
+
+    fn local_status(&self, person: &EntityId) -> Result<PersonStatus, PrivacyError> {
         if exists(&self.tombstone_path(person))? {
             Ok(PersonStatus::Erased)
         } else if exists(&self.key_path(person))? {
@@ -193,9 +303,16 @@ impl Vault {
         }
     }
 
-    /// Whether the vault still holds the person's key file.
+    /// Whether the vault still holds the person's key file (in cluster mode: here, or in the
+    /// cluster).
     pub fn has_key(&self, person: &EntityId) -> Result<bool, PrivacyError> {
-        exists(&self.key_path(person))
+        if exists(&self.key_path(person))? {
+            return Ok(true);
+        }
+        match &self.replicated {
+            Some(r) => r.has_key(person).map_err(PrivacyError::Cluster),
+            None => Ok(false),
+        }
     }
 
     /// The person id for an ID number: `p-` + 32 hex digits of a keyed hash (see module docs).
@@ -215,8 +332,23 @@ impl Vault {
         EntityId::new(format!("p-{hex}")).map_err(PrivacyError::InvalidPersonId)
     }
 
-    /// The person's key; `None` when erased or unknown.
+    /// The person's key; `None` when erased or unknown. In cluster mode a key this copy lacks
+    /// is fetched from the cluster (and cached here).
     fn key(&self, person: &EntityId) -> Result<Option<[u8; 32]>, PrivacyError> {
+        if exists(&self.tombstone_path(person))? {
+            return Ok(None);
+        }
+        let local = read_key_file(&self.key_path(person), KEY_MAGIC)?;
+        match &self.replicated {
+            Some(r) if local.is_none() => {
+                self.fetch(r, person)?;
+                self.local_key(person)
+            }
+            _ => Ok(local),
+        }
+    }
+
+    fn local_key(&self, person: &EntityId) -> Result<Option<[u8; 32]>, PrivacyError> {
         if exists(&self.tombstone_path(person))? {
             return Ok(None);
         }
@@ -231,8 +363,39 @@ impl Vault {
         if let Some(k) = read_key_file(&self.key_path(person), KEY_MAGIC)? {
             return Ok(Some(k));
         }
-        write_new_key_file(&self.dir.join("keys"), &self.key_path(person), KEY_MAGIC, &random_key()?)?;
-        self.key(person)
+        match &self.replicated {
+            Some(r) => match r.create_key(person, &key_file_bytes(KEY_MAGIC, &random_key()?)) {
+                Ok(Some(file)) => self.cache_key(person, &file)?,
+                Ok(None) => self.erase_locally(person)?,
+                Err(e) => return Err(PrivacyError::Cluster(e)),
+            },
+            None => write_new_key_file(&self.dir.join("keys"), &self.key_path(person), KEY_MAGIC, &random_key()?)?,
+        }
+        self.local_key(person)
+    }
+
+    /// Keeps a key the cluster holds (the bytes of a key file) in this copy, unless the person is
+    /// erased here or a key is already here (a different one is named in the log).
+    fn cache_key(&self, person: &EntityId, file: &[u8]) -> Result<(), PrivacyError> {
+        let path = self.key_path(person);
+        let key = parse_key_file(&path, file, KEY_MAGIC)?;
+        if exists(&self.tombstone_path(person))? {
+            return Ok(());
+        }
+        // Opening the vault replays every key the cluster holds: one already here costs a read.
+        if read_key_file(&path, KEY_MAGIC)?.is_none() {
+            write_new_key_file(&self.dir.join("keys"), &path, KEY_MAGIC, &key)?;
+        }
+        if read_key_file(&path, KEY_MAGIC)? != Some(key) {
+            tracing::warn!(%person, "this node's key differs from the cluster's; the cluster's is not used here");
+        }
+        Ok(())
+    }
+
+    /// Applies an erasure made on another node: tombstone, then the key destroyed.
+    fn erase_locally(&self, person: &EntityId) -> Result<(), PrivacyError> {
+        self.write_tombstone(person)?;
+        self.shred_local_key(person)
     }
 
     /// Seals `plaintext` for `person`. `context` (command id and field) feeds the synthetic
@@ -294,7 +457,13 @@ impl Vault {
         if exists(&path)? {
             return Ok(false);
         }
-        let mut f = private_file(&path, true)?;
+        // In cluster mode the follower of the cluster's vault may write it at the same moment.
+        let mut f = match private_file(&path, true) {
+            Err(PrivacyError::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Ok(false)
+            }
+            other => other?,
+        };
         f.write_all(b"erased\n").map_err(io(&path))?;
         f.sync_all().map_err(io(&path))?;
         sync_dir(&self.dir.join("erased"))?;
@@ -307,18 +476,35 @@ impl Vault {
         sync_dir(&self.dir.join("erased"))
     }
 
-    /// Destroys the person's key: overwrite, fsync, unlink, fsync the folder.
+    /// Destroys the person's key: overwrite, fsync, unlink, fsync the folder. In cluster mode
+    /// first the tombstone goes to the cluster and the key is purged from it.
     pub(crate) fn shred_key(&self, person: &EntityId) -> Result<(), PrivacyError> {
+        if let Some(r) = &self.replicated {
+            r.erase(person).map_err(PrivacyError::Cluster)?;
+        }
+        self.shred_local_key(person)
+    }
+
+    fn shred_local_key(&self, person: &EntityId) -> Result<(), PrivacyError> {
         let path = self.key_path(person);
         if !exists(&path)? {
             return Ok(());
         }
-        {
-            let mut f = OpenOptions::new().write(true).open(&path).map_err(io(&path))?;
-            f.write_all(&[0u8; KEY_FILE_LEN]).map_err(io(&path))?;
-            f.sync_all().map_err(io(&path))?;
+        // In cluster mode the follower of the cluster's vault may shred it at the same moment:
+        // a file gone in between is destroyed all the same.
+        let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+        match OpenOptions::new().write(true).open(&path) {
+            Ok(mut f) => {
+                f.write_all(&[0u8; KEY_FILE_LEN]).map_err(io(&path))?;
+                f.sync_all().map_err(io(&path))?;
+            }
+            Err(e) if gone(&e) => {}
+            Err(e) => return Err(io(&path)(e)),
         }
-        fs::remove_file(&path).map_err(io(&path))?;
+        match fs::remove_file(&path) {
+            Err(e) if !gone(&e) => return Err(io(&path)(e)),
+            _ => {}
+        }
         sync_dir(&self.dir.join("keys"))
     }
 }
@@ -376,6 +562,16 @@ fn read_key_file(path: &Path, magic: &[u8; 4]) -> Result<Option<[u8; 32]>, Priva
     };
     let mut buf = Vec::with_capacity(KEY_FILE_LEN);
     Read::by_ref(&mut f).take(KEY_FILE_LEN as u64 + 1).read_to_end(&mut buf).map_err(io(path))?;
+    parse_key_file(path, &buf, magic).map(Some)
+}
+
+/// A key file's bytes (magic + 32 bytes of key), as stored in a file or in the cluster.
+fn key_file_bytes(magic: &[u8; 4], key: &[u8; 32]) -> Vec<u8> {
+    [magic.as_slice(), key.as_slice()].concat()
+}
+
+/// The key in a key file's bytes; `path` names where they come from.
+fn parse_key_file(path: &Path, buf: &[u8], magic: &[u8; 4]) -> Result<[u8; 32], PrivacyError> {
     if buf.len() != KEY_FILE_LEN || &buf[..4] != magic {
         return Err(PrivacyError::BadKeyFile {
             path: path.display().to_string(),
@@ -384,7 +580,7 @@ fn read_key_file(path: &Path, magic: &[u8; 4]) -> Result<Option<[u8; 32]>, Priva
     }
     let mut k = [0u8; 32];
     k.copy_from_slice(&buf[4..]);
-    Ok(Some(k))
+    Ok(k)
 }
 
 /// Writes a key file durably under a temporary name and links it into place without replacing
@@ -701,7 +897,7 @@ pub fn verify_vault(store: &crate::store::EventStore, vault_dir: &Path) -> Resul
         report.no_vault = true;
         return Ok(report);
     }
-    let vault = Vault { dir: vault_dir.to_path_buf(), pseudonym_key: [0; 32] };
+    let vault = Vault { dir: vault_dir.to_path_buf(), pseudonym_key: [0; 32], replicated: None };
     match read_key_file(&vault_dir.join("pseudonym.key"), PSEUDONYM_MAGIC) {
         Ok(Some(_)) => {}
         Ok(None) => report.problems.push(problem(

@@ -117,11 +117,11 @@ impl ClusterError {
     }
 }
 
-fn nats(e: impl std::fmt::Display) -> ClusterError {
+pub(crate) fn nats(e: impl std::fmt::Display) -> ClusterError {
     ClusterError::Nats(e.to_string())
 }
 
-fn check_name(name: &str) -> Result<(), ClusterError> {
+pub(crate) fn check_name(name: &str) -> Result<(), ClusterError> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
@@ -159,7 +159,7 @@ impl std::fmt::Debug for Cluster {
 }
 
 /// Runs `fut` on `runtime` and waits for its output on this thread.
-fn wait_on<F>(runtime: &tokio::runtime::Runtime, fut: F) -> F::Output
+pub(crate) fn wait_on<F>(runtime: &tokio::runtime::Runtime, fut: F) -> F::Output
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -172,82 +172,192 @@ where
     rx.recv().expect("the cluster runtime dropped a task it was running")
 }
 
+/// Connects to the cluster on a runtime of its own and creates (or finds) each stream of
+/// `configs` (named for errors), retrying while the cluster elects its leaders, for at most
+/// `connect_timeout`. The connection of [`Cluster`] and of the vault's stream
+/// (`cluster_vault`).
+#[allow(clippy::type_complexity)]
+pub(crate) fn connect_streams(
+    options: &ClusterOptions,
+    configs: Vec<(&'static str, stream::Config)>,
+) -> Result<(tokio::runtime::Runtime, async_nats::Client, jetstream::Context, Vec<stream::Stream>), ClusterError> {
+    let urls = options.urls.join(",");
+    let unreachable = |detail: String| ClusterError::Unreachable { urls: urls.clone(), detail };
+    if options.urls.is_empty() {
+        return Err(unreachable("no server URL given".into()));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("anquan-nats")
+        .enable_all()
+        .build()
+        .map_err(|e| unreachable(e.to_string()))?;
+    let opts = options.clone();
+    let setup = wait_on(&runtime, async move {
+        let deadline = Instant::now() + opts.connect_timeout;
+        let connect = async_nats::ConnectOptions::new()
+            .name(format!("anquan-{}", opts.node))
+            .connection_timeout(opts.connect_timeout)
+            .connect(opts.urls.clone());
+        let client = tokio::time::timeout(opts.connect_timeout, connect)
+            .await
+            .map_err(|_| format!("no connection within {:?}", opts.connect_timeout))?
+            .map_err(|e| e.to_string())?;
+        let js = jetstream::ContextBuilder::new().ack_timeout(opts.ack_timeout).build(client.clone());
+        // A fresh cluster answers "no leader" or times out until its meta group elects.
+        let mut last_error;
+        loop {
+            let attempt = async {
+                let mut streams = Vec::with_capacity(configs.len());
+                for (what, config) in &configs {
+                    streams.push(js.get_or_create_stream(config.clone()).await.map_err(|e| format!("{what}: {e}"))?);
+                }
+                Ok::<_, String>(streams)
+            };
+            match tokio::time::timeout(Duration::from_secs(2), attempt).await {
+                Ok(Ok(streams)) => return Ok((client, js, streams)),
+                Ok(Err(e)) => last_error = e,
+                Err(_) => last_error = "the stream was not created within 2 s".to_string(),
+            }
+            if Instant::now() >= deadline {
+                return Err(last_error);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let (client, js, streams) = setup.map_err(unreachable)?;
+    Ok((runtime, client, js, streams))
+}
+
+/// Follows the messages of `stream` on `filter` from `from_sequence` on with an ordered consumer,
+/// created again after the message it last handed over whenever it fails (a server restarted, a
+/// lost connection), so none is skipped or handed over twice. `deliver` gets each message with
+/// its stream sequence and the number of messages pending after it, and ends the following by
+/// answering false. `what` names the stream in the logs.
+pub(crate) async fn follow_ordered<F, Fut>(
+    stream: stream::Stream,
+    filter: String,
+    from_sequence: u64,
+    what: &'static str,
+    mut deliver: F,
+) where
+    F: FnMut(jetstream::Message, u64, u64) -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let mut next = from_sequence.max(1);
+    loop {
+        let config = consumer::pull::OrderedConfig {
+            filter_subject: filter.clone(),
+            deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: next },
+            ..Default::default()
+        };
+        // Bounded: during an election the request can hang for the client's whole timeout.
+        let created = tokio::time::timeout(FOLLOW_STALL_CHECK * 2, stream.create_consumer(config)).await;
+        let messages = match created {
+            Ok(Ok(consumer)) => consumer.messages().await.map_err(nats),
+            Ok(Err(e)) => Err(nats(e)),
+            Err(_) => Err(ClusterError::Unknown { timeout: FOLLOW_STALL_CHECK * 2 }),
+        };
+        let mut messages = match messages {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(error = %e, next, what, "the cluster's stream cannot be followed yet");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+        };
+        loop {
+            let item = match tokio::time::timeout(FOLLOW_STALL_CHECK, messages.next()).await {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                // Quiet: nothing new, or the consumer stalled (after a stream leader's loss
+                // nats-server 2.9 can leave it silent for about a minute). Created again when the
+                // stream holds what it has not delivered.
+                Err(_) => match tokio::time::timeout(FOLLOW_STALL_CHECK, stream.get_info()).await {
+                    Ok(Ok(info)) if info.state.last_sequence >= next => {
+                        tracing::warn!(
+                            next,
+                            last = info.state.last_sequence,
+                            what,
+                            "following the cluster's stream stalled: restarting it"
+                        );
+                        break;
+                    }
+                    _ => continue,
+                },
+            };
+            let message = match item {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, next, what, "following the cluster's stream restarts");
+                    break;
+                }
+            };
+            let Ok((sequence, pending)) = message.info().map(|i| (i.stream_sequence, i.pending)) else { continue };
+            if sequence < next {
+                continue;
+            }
+            if !deliver(message, sequence, pending).await {
+                return;
+            }
+            next = sequence + 1;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Flushes what `client` buffered and stops `runtime`'s tasks.
+pub(crate) fn stop_runtime(runtime: tokio::runtime::Runtime, client: async_nats::Client) {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    runtime.spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
+        let _ = tx.send(());
+    });
+    let _ = rx.recv_timeout(Duration::from_secs(2));
+    // A runtime cannot be shut down from inside another one's task (a host dropping the
+    // store in async code): that is left to a thread of its own.
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let _ = std::thread::Builder::new()
+            .name("anquan-nats-stop".into())
+            .spawn(move || runtime.shutdown_timeout(Duration::from_secs(1)));
+    } else {
+        runtime.shutdown_timeout(Duration::from_secs(1));
+    }
+}
+
 impl Cluster {
     /// Connects and creates (or finds) the tenant's stream and lease bucket, retrying while
     /// the cluster elects its leaders, for at most `connect_timeout`.
     pub fn connect(options: ClusterOptions) -> Result<Self, ClusterError> {
         check_name(&options.tenant)?;
         check_name(&options.node)?;
-        let urls = options.urls.join(",");
-        let unreachable = |detail: String| ClusterError::Unreachable { urls: urls.clone(), detail };
-        if options.urls.is_empty() {
-            return Err(unreachable("no server URL given".into()));
-        }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("anquan-nats")
-            .enable_all()
-            .build()
-            .map_err(|e| unreachable(e.to_string()))?;
-        let opts = options.clone();
-        let setup = wait_on(&runtime, async move {
-            let deadline = Instant::now() + opts.connect_timeout;
-            let connect = async_nats::ConnectOptions::new()
-                .name(format!("anquan-{}", opts.node))
-                .connection_timeout(opts.connect_timeout)
-                .connect(opts.urls.clone());
-            let client = tokio::time::timeout(opts.connect_timeout, connect)
-                .await
-                .map_err(|_| format!("no connection within {:?}", opts.connect_timeout))?
-                .map_err(|e| e.to_string())?;
-            let js = jetstream::ContextBuilder::new().ack_timeout(opts.ack_timeout).build(client.clone());
-            let config = stream::Config {
-                name: opts.stream_name(),
-                subjects: vec![opts.log_subject()],
-                storage: stream::StorageType::File,
-                num_replicas: opts.replicas,
-                duplicate_window: Duration::from_secs(120),
-                allow_direct: true,
-                ..Default::default()
-            };
-            // Not a key-value bucket: async-nats 0.46 cannot read nats-server 2.9's answer to
-            // creating one. The same thing from stream primitives 2.9 has: one message per
-            // subject, expiring, written with an expected last subject sequence.
-            let lease_config = stream::Config {
-                name: opts.lease_stream(),
-                subjects: vec![opts.lease_subject()],
-                storage: stream::StorageType::File,
-                num_replicas: opts.replicas,
-                max_messages_per_subject: 1,
-                max_age: opts.lease_ttl,
-                duplicate_window: opts.lease_ttl,
-                allow_direct: true,
-                ..Default::default()
-            };
-            // A fresh cluster answers "no leader" or times out until its meta group elects.
-            let mut last_error;
-            loop {
-                let attempt = async {
-                    let stream =
-                        js.get_or_create_stream(config.clone()).await.map_err(|e| format!("the log stream: {e}"))?;
-                    let lease = js
-                        .get_or_create_stream(lease_config.clone())
-                        .await
-                        .map_err(|e| format!("the lease stream: {e}"))?;
-                    Ok::<_, String>((stream, lease))
-                };
-                match tokio::time::timeout(Duration::from_secs(2), attempt).await {
-                    Ok(Ok((stream, lease))) => return Ok((client, js, stream, lease)),
-                    Ok(Err(e)) => last_error = e,
-                    Err(_) => last_error = "the stream was not created within 2 s".to_string(),
-                }
-                if Instant::now() >= deadline {
-                    return Err(last_error);
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        });
-        let (client, js, stream, lease) = setup.map_err(unreachable)?;
+        let config = stream::Config {
+            name: options.stream_name(),
+            subjects: vec![options.log_subject()],
+            storage: stream::StorageType::File,
+            num_replicas: options.replicas,
+            duplicate_window: Duration::from_secs(120),
+            allow_direct: true,
+            ..Default::default()
+        };
+        // Not a key-value bucket: async-nats 0.46 cannot read nats-server 2.9's answer to
+        // creating one. The same thing from stream primitives 2.9 has: one message per
+        // subject, expiring, written with an expected last subject sequence.
+        let lease_config = stream::Config {
+            name: options.lease_stream(),
+            subjects: vec![options.lease_subject()],
+            storage: stream::StorageType::File,
+            num_replicas: options.replicas,
+            max_messages_per_subject: 1,
+            max_age: options.lease_ttl,
+            duplicate_window: options.lease_ttl,
+            allow_direct: true,
+            ..Default::default()
+        };
+        let (runtime, client, js, streams) =
+            connect_streams(&options, vec![("the log stream", config), ("the lease stream", lease_config)])?;
+        let [stream, lease] = <[stream::Stream; 2]>::try_from(streams)
+            .map_err(|s| nats(format!("{} streams opened instead of 2", s.len())))?;
         Ok(Self { options, runtime: Some(runtime), client, js, stream, lease })
     }
 
@@ -344,84 +454,26 @@ impl Cluster {
         let stream = self.stream.clone();
         let subject = self.options.log_subject();
         let runtime = self.runtime.as_ref().expect("cluster runtime");
-        runtime.spawn(async move {
-            let mut next = from_sequence.max(1);
-            loop {
-                let config = consumer::pull::OrderedConfig {
-                    filter_subject: subject.clone(),
-                    deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: next },
-                    ..Default::default()
-                };
-                // Bounded: during an election the request can hang for the client's whole timeout.
-                let created = tokio::time::timeout(FOLLOW_STALL_CHECK * 2, stream.create_consumer(config)).await;
-                let messages = match created {
-                    Ok(Ok(consumer)) => consumer.messages().await.map_err(nats),
-                    Ok(Err(e)) => Err(nats(e)),
-                    Err(_) => Err(ClusterError::Unknown { timeout: FOLLOW_STALL_CHECK * 2 }),
-                };
-                let mut messages = match messages {
-                    Ok(m) => m,
-                    Err(e) => {
-                        tracing::debug!(error = %e, next, "the cluster's log cannot be followed yet");
-                        tokio::time::sleep(Duration::from_millis(250)).await;
-                        continue;
-                    }
+        runtime.spawn(follow_ordered(stream, subject, from_sequence, "log", move |message, sequence, _| {
+            let out = out.clone();
+            async move {
+                let mut pending = LogMessage {
+                    sequence,
+                    msg_id: message.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")).map(|v| v.as_str().to_string()),
+                    payload: message.payload.clone(),
                 };
                 loop {
-                    let item = match tokio::time::timeout(FOLLOW_STALL_CHECK, messages.next()).await {
-                        Ok(Some(item)) => item,
-                        Ok(None) => break,
-                        // Quiet: nothing new, or the consumer stalled (after a stream leader's
-                        // loss nats-server 2.9 can leave it silent for about a minute). Created
-                        // again when the stream holds what it has not delivered.
-                        Err(_) => match tokio::time::timeout(FOLLOW_STALL_CHECK, stream.get_info()).await {
-                            Ok(Ok(info)) if info.state.last_sequence >= next => {
-                                tracing::warn!(
-                                    next,
-                                    last = info.state.last_sequence,
-                                    "following the cluster's log stalled: restarting it"
-                                );
-                                break;
-                            }
-                            _ => continue,
-                        },
-                    };
-                    let message = match item {
-                        Ok(m) => m,
-                        Err(e) => {
-                            tracing::warn!(error = %e, next, "following the cluster's log restarts");
-                            break;
+                    match out.try_send(pending) {
+                        Ok(()) => return true,
+                        Err(crossbeam_channel::TrySendError::Full(m)) => {
+                            pending = m;
+                            tokio::time::sleep(Duration::from_millis(1)).await;
                         }
-                    };
-                    let Ok(info) = message.info() else { continue };
-                    let sequence = info.stream_sequence;
-                    if sequence < next {
-                        continue;
+                        Err(crossbeam_channel::TrySendError::Disconnected(_)) => return false,
                     }
-                    let mut pending = LogMessage {
-                        sequence,
-                        msg_id: message
-                            .headers
-                            .as_ref()
-                            .and_then(|h| h.get("Nats-Msg-Id"))
-                            .map(|v| v.as_str().to_string()),
-                        payload: message.payload.clone(),
-                    };
-                    loop {
-                        match out.try_send(pending) {
-                            Ok(()) => break,
-                            Err(crossbeam_channel::TrySendError::Full(m)) => {
-                                pending = m;
-                                tokio::time::sleep(Duration::from_millis(1)).await;
-                            }
-                            Err(crossbeam_channel::TrySendError::Disconnected(_)) => return,
-                        }
-                    }
-                    next = sequence + 1;
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-        });
+        }));
         Ok(())
     }
 
@@ -538,22 +590,7 @@ impl Cluster {
 
     fn stop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
-            let client = self.client.clone();
-            let (tx, rx) = crossbeam_channel::bounded(1);
-            runtime.spawn(async move {
-                let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
-                let _ = tx.send(());
-            });
-            let _ = rx.recv_timeout(Duration::from_secs(2));
-            // A runtime cannot be shut down from inside another one's task (a host dropping the
-            // store in async code): that is left to a thread of its own.
-            if tokio::runtime::Handle::try_current().is_ok() {
-                let _ = std::thread::Builder::new()
-                    .name("anquan-nats-stop".into())
-                    .spawn(move || runtime.shutdown_timeout(Duration::from_secs(1)));
-            } else {
-                runtime.shutdown_timeout(Duration::from_secs(1));
-            }
+            stop_runtime(runtime, self.client.clone());
         }
     }
 }

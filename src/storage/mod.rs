@@ -30,6 +30,8 @@
 
 #[cfg(feature = "cluster")]
 pub mod cluster;
+#[cfg(feature = "cluster")]
+pub mod cluster_vault;
 mod journal;
 mod overlay;
 pub(crate) mod sled_backend;

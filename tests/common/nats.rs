@@ -27,8 +27,25 @@ pub struct NatsCluster {
     dir: tempfile::TempDir,
 }
 
+/// A port free now, below Linux's ephemeral range (32768 and up by default), so the kernel does
+/// not hand it to an outgoing connection before the server binds it. Another test may still
+/// take it first: [`NatsCluster::start`] then starts again on other ports.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    loop {
+        // A small xorshift over a per-process seed: parallel test processes spread out.
+        let mut x = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed) ^ seed;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = 20_000 + (x % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The `nats-server` binary: `$NATS_SERVER`, else where Debian's package puts it (`/usr/sbin`,
@@ -48,6 +65,23 @@ impl NatsCluster {
     /// Starts `n` servers (a cluster with routes between them when `n > 1`) and waits until all
     /// are ready.
     pub fn start(n: usize) -> Self {
+        for _ in 0..5 {
+            let mut cluster = Self::configure(n);
+            for i in 0..n {
+                cluster.spawn(i);
+            }
+            match (0..n).try_for_each(|i| cluster.ready_or_exited(i)) {
+                Ok(()) => return cluster,
+                // A port taken between choosing and binding: every server again, on new ports.
+                Err(log) if log.contains("address already in use") => continue,
+                Err(log) => panic!("nats-server stopped while starting; its log ends (newest first):\n{log}"),
+            }
+        }
+        panic!("nats-server found its ports taken five times")
+    }
+
+    /// Ports, folders and configuration files for `n` servers, none started.
+    fn configure(n: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let ports: Vec<(u16, u16, u16)> = (0..n).map(|_| (free_port(), free_port(), free_port())).collect();
         let routes: Vec<String> = ports.iter().map(|(_, c, _)| format!("nats-route://127.0.0.1:{c}")).collect();
@@ -70,14 +104,36 @@ impl NatsCluster {
             std::fs::write(&config, conf).unwrap();
             servers.push(Server { name, client_port: *client, monitor_port: *monitor, config, child: None });
         }
-        let mut cluster = Self { servers, dir };
-        for i in 0..n {
-            cluster.spawn(i);
+        Self { servers, dir }
+    }
+
+    /// Waits until server `i` answers 200 on `/healthz`; its log's last lines if it exits first.
+    fn ready_or_exited(&mut self, i: usize) -> Result<(), String> {
+        let deadline = Instant::now() + READY_WITHIN;
+        loop {
+            if let Some((200, _)) = http_get(self.servers[i].monitor_port, "/healthz") {
+                return Ok(());
+            }
+            let exited = self.servers[i].child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_some());
+            if exited || Instant::now() >= deadline {
+                let log = self.log_tail(i);
+                if exited {
+                    return Err(log);
+                }
+                panic!(
+                    "nats-server {} not ready within {READY_WITHIN:?}; its log ends (newest first):\n{log}",
+                    self.servers[i].name
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        for i in 0..n {
-            cluster.wait_ready(i);
-        }
-        cluster
+    }
+
+    /// The last 15 lines of server `i`'s log, newest first.
+    fn log_tail(&self, i: usize) -> String {
+        let log =
+            std::fs::read_to_string(self.dir.path().join(format!("{}.log", self.servers[i].name))).unwrap_or_default();
+        log.lines().rev().take(15).collect::<Vec<_>>().join("\n")
     }
 
     fn spawn(&mut self, i: usize) {
@@ -99,22 +155,9 @@ impl NatsCluster {
     }
 
     /// Waits until server `i` answers 200 on `/healthz`.
-    pub fn wait_ready(&self, i: usize) {
-        let deadline = Instant::now() + READY_WITHIN;
-        loop {
-            if let Some((200, _)) = http_get(self.servers[i].monitor_port, "/healthz") {
-                return;
-            }
-            if Instant::now() >= deadline {
-                let name = &self.servers[i].name;
-                let log = std::fs::read_to_string(self.dir.path().join(format!("{name}.log"))).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(15).collect();
-                panic!(
-                    "nats-server {name} not ready within {READY_WITHIN:?}; its log ends (newest first):\n{}",
-                    tail.join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
+    pub fn wait_ready(&mut self, i: usize) {
+        if let Err(log) = self.ready_or_exited(i) {
+            panic!("nats-server {} stopped while starting; its log ends (newest first):\n{log}", self.servers[i].name);
         }
     }
 

@@ -500,9 +500,10 @@ fn source(dir: &std::path::Path, server: &Option<String>, token: &Option<String>
     })
 }
 
-/// The key vault for personal information (`DIR/vault`, beside the sled files).
+/// The key vault for personal information (`DIR/vault`, beside the sled files; in cluster mode
+/// this node's copy of the tenant's vault in the cluster).
 pub fn open_vault(dir: &std::path::Path) -> Result<std::sync::Arc<anquan::engine::privacy::Vault>> {
-    let vault = anquan::engine::privacy::Vault::open_beside_store(dir)
+    let vault = anquan::engine::privacy::Vault::open_for_store(dir, &cluster::store_options(false))
         .with_context(|| format!("cannot open the key vault in {}", dir.join("vault").display()))?;
     Ok(std::sync::Arc::new(vault))
 }

@@ -447,6 +447,9 @@ pub fn verify(dir: &Path) -> Result<()> {
         "verified {} events in {} streams ({} segments); head hash {}",
         report.events, report.streams, report.segments, report.computed_head_hash
     );
+    // In cluster mode the folder is this node's copy of the tenant's vault: opening it brings in
+    // the keys and erasures the cluster holds before the copy is checked.
+    let _copy = if crate::cluster::clustered() { Some(open_vault(dir)?) } else { None };
     let vault = anquan::engine::privacy::verify_vault(&store, &dir.join("vault"))?;
     if let Some(first) = vault.problems.first() {
         for p in &vault.problems {

@@ -68,8 +68,9 @@ impl Service {
     /// [`Service::open`] with the store's options given (cluster mode among them: the service
     /// then serves this node's replica and its commands go through the tenant's log).
     pub fn open_with(dir: &Path, store: StoreOptions, options: ServeOptions) -> Result<Arc<Self>, ServeError> {
+        let vault_options = store.clone();
         let store = EventStore::open_dir(dir, store)?;
-        let vault = Arc::new(crate::engine::privacy::Vault::open_beside_store(dir)?);
+        let vault = Arc::new(crate::engine::privacy::Vault::open_for_store(dir, &vault_options)?);
         let engine = Arc::new(Engine::new(store)?.with_vault(vault));
         Self::new(engine, Tokens::beside_store(dir)?, options)
     }
