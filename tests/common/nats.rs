@@ -143,7 +143,16 @@ impl NatsCluster {
             .append(true)
             .open(self.dir.path().join(format!("{}.log", server.name)))
             .unwrap();
-        let child = Command::new(binary())
+        let mut command = Command::new(binary());
+        // SAFETY: only an async-signal-safe syscall between fork and exec. The server dies with
+        // the thread that started it, so a test killed by a timeout leaves no server behind.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = command
             .arg("-c")
             .arg(&server.config)
             .stdin(Stdio::null())
