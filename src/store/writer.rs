@@ -531,7 +531,11 @@ impl Writer {
                 })
             };
             match published {
-                Ok(s) => sequence = s,
+                Ok(s) => {
+                    sequence = s;
+                    self.shared.stats.published.fetch_add(1, Ordering::Relaxed);
+                    self.shared.stats.published_events.fetch_add(group.events.len() as u64, Ordering::Relaxed);
+                }
                 Err((detail, retryable)) => {
                     for a in group.accepted {
                         a.reply.send(Err(StoreError::Cluster { detail: detail.clone(), retryable }));
