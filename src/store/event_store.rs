@@ -302,6 +302,8 @@ impl EventStore {
             syncs: c.syncs.load(Ordering::Relaxed),
             sync_nanos: c.sync_nanos.load(Ordering::Relaxed),
             requests: c.requests.load(Ordering::Relaxed),
+            published: c.published.load(Ordering::Relaxed),
+            published_events: c.published_events.load(Ordering::Relaxed),
         }
     }
 

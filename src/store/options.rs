@@ -101,4 +101,10 @@ pub struct StoreStats {
     pub sync_nanos: u64,
     /// Append requests answered (including rejections and idempotent retries).
     pub requests: u64,
+    /// Cluster mode: commit messages this node published (its own groups; other nodes' commits
+    /// it applies are not counted).
+    pub published: u64,
+    /// Cluster mode: events in those messages; `published_events / published` is the events
+    /// per message that group commit achieves.
+    pub published_events: u64,
 }

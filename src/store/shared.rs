@@ -22,6 +22,8 @@ pub(crate) struct StatsCounters {
     pub(crate) syncs: AtomicU64,
     pub(crate) sync_nanos: AtomicU64,
     pub(crate) requests: AtomicU64,
+    pub(crate) published: AtomicU64,
+    pub(crate) published_events: AtomicU64,
 }
 
 /// Live subscribers hold at most this many undelivered batches before they are dropped back to

@@ -198,6 +198,13 @@ impl Writer {
         let mut bound = 0usize;
         for request in requests {
             match request {
+                Request::Replicated { sequence, reply, .. }
+                    if sequence <= self.state.applied_sequence && self.shared.poisoned().is_none() =>
+                {
+                    // Applied here already (this node's own commit coming back from the log):
+                    // nothing changes, so the group being gathered is not cut for it.
+                    reply.send(Ok(()));
+                }
                 Request::Replicated { sequence, commit, reply } => {
                     if !group.is_empty() {
                         self.commit_group(std::mem::take(&mut group));
@@ -287,6 +294,13 @@ impl Writer {
         self.apply_group(segments, &index_runs, stream_next, events, head, sequence, Vec::new(), vec![reply]);
     }
 
+    /// Cluster mode: each group waits for JetStream's acknowledgement before it is applied.
+    /// That wait, not the local sync, is what gathers a group, so commits do not wait for the
+    /// syncer ([`SyncGate`]): the next group is published while the one before is synced.
+    fn publishes(&self) -> bool {
+        self.replication.is_some()
+    }
+
     /// Deferred mode: syncs once `flush_interval` has passed since the last sync.
     fn sync_if_due(&mut self) {
         if let Durability::Deferred { flush_interval } = self.durability {
@@ -300,8 +314,17 @@ impl Writer {
     /// it), group by group, instead of waking the writer thread and waiting for it: a lone
     /// caller then pays no thread hand-over at all. The writer thread still takes anything a
     /// leader leaves behind, so no request depends on a leader. While the syncer is busy, the
-    /// caller leaves its request to the syncer's pull (see [`SyncGate`]).
+    /// caller leaves its request to the syncer's pull (see [`SyncGate`]); in cluster mode it
+    /// leads one pass whatever the syncer does.
     pub(crate) fn lead(&mut self) {
+        if self.publishes() {
+            // One pass only: with the syncer not gating, the queue refills during every
+            // acknowledgement wait, and a caller must not lead other callers' groups for ever.
+            if let Ok(first) = self.rx.try_recv() {
+                self.process(first);
+            }
+            return;
+        }
         while !self.gate.busy() {
             let Ok(first) = self.rx.try_recv() else { break };
             self.process(first);
@@ -327,9 +350,12 @@ impl Drop for PoisonOnPanic {
 /// the syncer pull, commits in between: see [`Writer::lead`], [`SyncGate`]). Ends when the
 /// store drops its sender, after a last sync.
 pub(crate) fn run(cell: Arc<Mutex<Writer>>, rx: Receiver<Request>, durability: Durability) {
-    let gate = match cell.lock() {
-        Ok(w) => w.gate.clone(),
-        Err(e) => e.into_inner().gate.clone(),
+    let (gate, publishes) = match cell.lock() {
+        Ok(w) => (w.gate.clone(), w.publishes()),
+        Err(e) => {
+            let w = e.into_inner();
+            (w.gate.clone(), w.publishes())
+        }
     };
     loop {
         // Wait for a request without taking it: the syncer's pull may commit it first.
@@ -343,7 +369,7 @@ pub(crate) fn run(cell: Arc<Mutex<Writer>>, rx: Receiver<Request>, durability: D
                 true
             }
         };
-        if ready {
+        if ready && !publishes {
             gate.wait_until_idle();
         }
         let mut writer = match cell.lock() {
@@ -531,7 +557,11 @@ impl Writer {
                 })
             };
             match published {
-                Ok(s) => sequence = s,
+                Ok(s) => {
+                    sequence = s;
+                    self.shared.stats.published.fetch_add(1, Ordering::Relaxed);
+                    self.shared.stats.published_events.fetch_add(group.events.len() as u64, Ordering::Relaxed);
+                }
                 Err((detail, retryable)) => {
                     for a in group.accepted {
                         a.reply.send(Err(StoreError::Cluster { detail: detail.clone(), retryable }));
@@ -894,7 +924,9 @@ fn sync_jobs(shared: &Shared, batch: Vec<SyncJob>) {
 /// journal record and a wake-up each). Instead they wait in the queue: callers do not lead,
 /// and the syncer, once it has answered a sync's callers, commits what is queued as one group
 /// (up to [`MAX_GROUP_EVENTS`]; its `pull`) and syncs it next. The writer thread commits only when the syncer is
-/// idle (or after [`SyncGate::patience`], a safety net).
+/// idle (or after [`SyncGate::patience`], a safety net). In cluster mode commits do not wait
+/// for the syncer: the acknowledgement a group waits for gathers the next one already
+/// ([`Writer::publishes`]).
 #[derive(Default)]
 pub(crate) struct SyncGate {
     /// Groups handed to the syncer and not yet answered.
