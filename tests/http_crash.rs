@@ -4,17 +4,17 @@
 
 mod http_common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anquan::engine::derived_event_id;
 use anquan::projections::AllProjections;
 use anquan::store::{Direction, EventStore};
-use http_common::{envelope, hazard_report, post_bytes, seed, Client};
+use http_common::{envelope, hazard_report, post_bytes, seed, spawn_serve, Client};
 use serde_json::Value;
 
 /// `anquan serve` on a free loopback port; killed when dropped.
@@ -26,18 +26,11 @@ struct ServeProcess {
 
 impl ServeProcess {
     fn start(dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_anquan"))
-            .args(["serve", "--store", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-            .env_remove("ANQUAN_STORE")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap());
-        let mut first = String::new();
-        lines.read_line(&mut first).unwrap();
-        let url = first.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{first}"));
-        let addr = url.trim_start_matches("http://").parse().unwrap();
+        let (child, addr, mut lines) = spawn_serve(
+            Command::new(env!("CARGO_BIN_EXE_anquan"))
+                .args(["serve", "--store", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+                .env_remove("ANQUAN_STORE"),
+        );
         // The rest of its output is kept (the pipe never fills).
         let stderr = Arc::new(Mutex::new(String::new()));
         let kept = stderr.clone();

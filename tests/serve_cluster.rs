@@ -14,9 +14,9 @@ mod common;
 mod http_common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,7 +25,7 @@ use anquan::engine::{derived_event_id, Engine};
 use anquan::interface::http::auth::{self, Access};
 use anquan::store::{ClusterOptions, Direction, EventStore, StoreOptions};
 use common::nats::NatsCluster;
-use http_common::{envelope, hazard_report, incident_report, Client};
+use http_common::{envelope, hazard_report, incident_report, spawn_serve, Client};
 use serde_json::{json, Value};
 
 const TENANT: &str = "province";
@@ -104,30 +104,17 @@ struct Node {
 impl Node {
     fn start(nats: &NatsCluster, name: &'static str, dir: &Path) -> Self {
         let urls = nats.urls().join(",");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_anquan"))
-            .args(["--cluster", &urls, "--tenant", TENANT, "--node", name])
-            .args(["serve", "--store", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-            .env_remove("ANQUAN_STORE")
-            .env_remove("ANQUAN_CLUSTER")
-            .env_remove("ANQUAN_TENANT")
-            .env_remove("ANQUAN_NODE")
-            .env("RUST_LOG", std::env::var("ANQUAN_TEST_LOG").unwrap_or_else(|_| "info".into()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap());
-        // Tracing may come first: the address is on the line announcing it.
-        let mut seen = String::new();
-        let url = loop {
-            let mut line = String::new();
-            assert!(lines.read_line(&mut line).unwrap() > 0, "node {name} stopped before serving:\n{seen}");
-            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-                break url.to_string();
-            }
-            seen.push_str(&line);
-        };
-        let client = Client::new(&url);
+        let (child, addr, lines) = spawn_serve(
+            Command::new(env!("CARGO_BIN_EXE_anquan"))
+                .args(["--cluster", &urls, "--tenant", TENANT, "--node", name])
+                .args(["serve", "--store", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+                .env_remove("ANQUAN_STORE")
+                .env_remove("ANQUAN_CLUSTER")
+                .env_remove("ANQUAN_TENANT")
+                .env_remove("ANQUAN_NODE")
+                .env("RUST_LOG", std::env::var("ANQUAN_TEST_LOG").unwrap_or_else(|_| "info".into())),
+        );
+        let client = Client::new(&format!("http://{addr}"));
         // The rest of its output is kept for a failure's post-mortem (the pipe never fills).
         let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("serve_cluster-{name}.log"));
         std::thread::spawn(move || {

@@ -8,7 +8,9 @@
 //! token of an actor whose role only reads, `viewer` a read-only token of `bureau-1`.
 #![allow(dead_code)]
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -318,4 +320,27 @@ pub fn post_bytes(path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> 
     let mut bytes = r.into_bytes();
     bytes.extend_from_slice(body);
     bytes
+}
+
+/// Spawns `command` (an `anquan … serve --listen 127.0.0.1:0`) with its stderr piped and reads
+/// that until the line announcing the address (tracing may come first). Returns the process,
+/// the address, and its stderr from there on (the caller must keep reading it, or the pipe fills).
+// The child is handed to the caller, whose Drop kills and waits for it.
+#[allow(clippy::zombie_processes)]
+pub fn spawn_serve(command: &mut Command) -> (Child, std::net::SocketAddr, std::io::BufReader<ChildStderr>) {
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn anquan serve");
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("piped stderr"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if lines.read_line(&mut line).unwrap_or(0) == 0 {
+            let status = child.wait();
+            panic!("serve stopped before serving ({status:?}):\n{seen}");
+        }
+        if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+            let addr = url.trim_start_matches("http://").parse().expect("a socket address");
+            return (child, addr, lines);
+        }
+        seen.push_str(&line);
+    }
 }
