@@ -1,14 +1,8 @@
 //! The `anquan` binary: the README's main job and the inspection commands, including bad input.
 
-use std::process::Command;
+mod cli_common;
 
-fn anquan(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_anquan")).args(args).env_remove("ANQUAN_STORE").output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
-}
+use cli_common::{anquan, text};
 
 /// A small demo district: quick, yet with every kind of record the full one has.
 const SMALL: [&str; 2] = ["--scale", "0.05"];

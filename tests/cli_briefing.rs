@@ -12,22 +12,11 @@
 //!    gone" — `kpis --on 2011-05-31` (the reference date, not `--as-of`: the history was recorded
 //!    today).
 
+mod cli_common;
+
+use cli_common::{anquan, text};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn anquan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_anquan"))
-        .args(args)
-        .env_remove("ANQUAN_STORE")
-        .env_remove("ANQUAN_ACTOR")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
-}
 
 /// One JSON line of commands, all sent by one actor.
 struct Lines {

@@ -4,26 +4,12 @@
 //! then the stream's leader killed and both nodes agreeing on the head; and the flags refused
 //! where they do not fit.
 
+mod cli_common;
+
+use cli_common::{anquan, text};
 mod common;
 
-use std::process::Command;
-
 use common::nats::NatsCluster;
-
-fn anquan(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_anquan"))
-        .args(args)
-        .env_remove("ANQUAN_STORE")
-        .env_remove("ANQUAN_CLUSTER")
-        .env_remove("ANQUAN_TENANT")
-        .env_remove("ANQUAN_NODE")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
-}
 
 fn ok(args: &[&str]) -> String {
     let out = anquan(args);

@@ -2,17 +2,10 @@
 //! the damaged segment fails, naming the segment's position and the failed checksum, and prints
 //! no figure folded from the altered bytes.
 
+mod cli_common;
+
+use cli_common::{anquan, text};
 mod common;
-
-use std::process::{Command, Output};
-
-fn anquan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_anquan")).args(args).env_remove("ANQUAN_STORE").output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
-}
 
 #[test]
 fn one_flipped_bit_in_the_value_file_fails_stats_history_export_and_verify() {

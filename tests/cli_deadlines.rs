@@ -2,15 +2,9 @@
 //! `anquan incidents --late-escalations`, `--overdue-sign-offs` and `--outside`, as tables and
 //! JSON.
 
-use std::process::Command;
+mod cli_common;
 
-fn anquan(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_anquan")).args(args).env_remove("ANQUAN_STORE").output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
-}
+use cli_common::{anquan, text};
 
 fn line(n: u32, actor: &str, issued_at: &str, command: serde_json::Value) -> String {
     serde_json::json!({

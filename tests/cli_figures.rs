@@ -2,20 +2,9 @@
 //! `anquan check-figures` recomputes it from the log (which may have grown since), naming each
 //! figure that no longer holds.
 
-use std::process::{Command, Output};
+mod cli_common;
 
-fn anquan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_anquan"))
-        .args(args)
-        .env_remove("ANQUAN_STORE")
-        .env_remove("ANQUAN_ACTOR")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
-}
+use cli_common::{anquan, text};
 
 #[test]
 fn check_figures_names_an_altered_figure_and_holds_after_the_log_grows() {

@@ -1,22 +1,11 @@
 //! Analysts while a service holds the store: the query commands ask `anquan serve` over HTTP
 //! (`--server URL --token T`) and print exactly what they print from the store folder.
 
+mod cli_common;
+
+use cli_common::{anquan, text};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-
-fn anquan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_anquan"))
-        .args(args)
-        .env_remove("ANQUAN_STORE")
-        .env_remove("ANQUAN_SERVER")
-        .env_remove("ANQUAN_TOKEN")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
-}
+use std::process::{Child, Command, Stdio};
 
 /// A server process, killed when dropped.
 struct Server(Child);
