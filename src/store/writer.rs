@@ -198,15 +198,10 @@ impl Writer {
         let mut bound = 0usize;
         for request in requests {
             match request {
-                Request::Replicated { sequence, reply, .. }
-                    if sequence <= self.state.applied_sequence && self.shared.poisoned().is_none() =>
-                {
-                    // Applied here already (this node's own commit coming back from the log):
-                    // nothing changes, so the group being gathered is not cut for it.
-                    reply.send(Ok(()));
-                }
                 Request::Replicated { sequence, commit, reply } => {
-                    if !group.is_empty() {
+                    // A commit applied here already (this node's own, coming back from the log)
+                    // changes nothing, so the group being gathered is not cut for it.
+                    if sequence > self.state.applied_sequence && !group.is_empty() {
                         self.commit_group(std::mem::take(&mut group));
                         bound = 0;
                     }
